@@ -1,0 +1,138 @@
+# aiokit: Go bindings to liburing, libaio and glibc's POSIX AIO.
+#
+#   make            build every package, the cmd/ tools and the C programs
+#   make deps       install the C headers (Debian/Ubuntu, as root) or say how
+#   make check      vet, race-enabled tests (C cross-checks included)
+#   make bench      side-by-side benchmark against the C libraries
+#   make demo       probe this machine, then a short benchmark
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, Go sources, docs)
+#   make dist       reproducible source tarball aiokit-$(VERSION).tar.gz
+#
+# Honoured: GO, GOFLAGS, CC, CFLAGS, CPPFLAGS, LDFLAGS, PREFIX, DESTDIR.
+
+VERSION    := 0.1.0
+MODULE     := github.com/aiokit/aio
+
+GO         ?= go
+CC         ?= gcc
+CFLAGS     ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+GOSRCDIR   ?= $(PREFIX)/share/gocode/src/$(MODULE)
+DOCDIR     ?= $(PREFIX)/share/doc/aiokit
+INSTALL    ?= install
+TESTFLAGS  ?= -race -timeout 12m
+BENCHFLAGS ?=
+
+# cgo sees the same flags as the C programs.
+export CC
+export CGO_ENABLED := 1
+export CGO_CFLAGS  ?= $(CFLAGS) $(CPPFLAGS)
+export CGO_LDFLAGS ?= $(LDFLAGS)
+
+# iceber/iouring-go (benchmark peer only) links on Go 1.23+ only with this.
+ICEBER_FLAGS := -tags iceber -ldflags=-checklinkname=0
+
+URING_LIBS := $(shell $(PKG_CONFIG) --cflags --libs liburing 2>/dev/null || echo -luring)
+CSRCS      := $(wildcard testdata/c/*.c)
+CHDRS      := $(wildcard testdata/c/*.h)
+CPROGS     := $(patsubst testdata/c/%.c,build/c/%,$(CSRCS))
+CMDS       := $(notdir $(wildcard cmd/*))
+BINS       := $(addprefix build/bin/,$(CMDS))
+
+# Link flags by program name, the rule internal/xcheck.Flags uses too.
+libs_for = $(strip \
+  $(if $(filter uring% bench_uring%,$(1)),$(URING_LIBS)) \
+  $(if $(filter libaio% bench_libaio%,$(1)),-laio) \
+  $(if $(filter posixaio% bench_posixaio%,$(1)),-lrt -lpthread))
+
+.PHONY: all build cprogs deps check vet test bench demo install uninstall dist clean
+
+all: build $(BINS) cprogs
+
+build:
+	$(GO) build $(GOFLAGS) ./...
+
+cprogs: $(CPROGS)
+
+build/c/%: testdata/c/%.c $(CHDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE -Wall -Werror=implicit-function-declaration -Itestdata/c $(CFLAGS) $(CPPFLAGS) -o $@ $< $(LDFLAGS) $(call libs_for,$*)
+
+build/bin/aiobench: FORCE
+	@mkdir -p build/bin
+	$(GO) build $(GOFLAGS) $(ICEBER_FLAGS) -o $@ ./cmd/aiobench
+
+build/bin/%: FORCE
+	@mkdir -p build/bin
+	$(GO) build $(GOFLAGS) -o $@ ./cmd/$*
+
+.PHONY: FORCE
+FORCE:
+
+HEADERS := liburing.h libaio.h aio.h
+deps:
+	@missing=""; \
+	for h in $(HEADERS); do \
+	  printf '#include <%s>\n' $$h | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing $$h"; \
+	done; \
+	command -v $(PKG_CONFIG) >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	if [ -z "$$missing" ]; then echo "deps: C headers present (liburing.h libaio.h aio.h)"; exit 0; fi; \
+	echo "deps: missing:$$missing"; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq liburing-dev libaio-dev pkg-config gcc libc6-dev; \
+	else \
+	  echo "deps: run as root: apt-get install liburing-dev libaio-dev pkg-config gcc libc6-dev"; \
+	  echo "      (Fedora: dnf install liburing-devel libaio-devel pkgconf gcc glibc-devel)"; \
+	  exit 1; \
+	fi
+
+vet:
+	$(GO) vet $(GOFLAGS) ./...
+	$(GO) vet $(GOFLAGS) -tags iceber ./internal/bench/ ./cmd/aiobench/
+
+test: cprogs
+	$(GO) test $(GOFLAGS) $(TESTFLAGS) ./...
+
+check: vet all test
+
+bench: cprogs build/bin/aiobench
+	build/bin/aiobench -cbin build/c $(BENCHFLAGS)
+
+demo: all
+	build/bin/aioprobe
+	build/bin/aiobench -cbin build/c -quick
+
+install: build $(BINS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(GOSRCDIR) $(DESTDIR)$(DOCDIR)
+	for b in $(BINS); do $(INSTALL) -m 0755 $$b $(DESTDIR)$(BINDIR)/; done
+	for f in $$(git ls-files 2>/dev/null || find . -type f -not -path './build/*' -not -path './.git/*'); do \
+	  case $$f in .ci/*|.git*) continue;; esac; \
+	  $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(GOSRCDIR)/$$f; \
+	done
+	$(INSTALL) -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
+	cp -R docs/. $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	for b in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
+	rm -rf $(DESTDIR)$(GOSRCDIR) $(DESTDIR)$(DOCDIR)
+
+# Reproducible: sorted names, fixed owner and mtime (the last commit's, or
+# SOURCE_DATE_EPOCH), gzip without a timestamp.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+DISTNAME := aiokit-$(VERSION)
+dist:
+	rm -rf build/dist && mkdir -p build/dist/$(DISTNAME)
+	for f in $$(git ls-files 2>/dev/null || find . -type f -not -path './build/*' -not -path './.git/*'); do \
+	  mkdir -p build/dist/$(DISTNAME)/$$(dirname $$f); cp -p $$f build/dist/$(DISTNAME)/$$f; \
+	done
+	tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
+	  --mode='u+rwX,go+rX,go-w' -C build/dist -cf - $(DISTNAME) | gzip -n -9 > $(DISTNAME).tar.gz
+	rm -rf build/dist
+	@echo "dist: $(DISTNAME).tar.gz"
+
+clean:
+	rm -rf build $(DISTNAME).tar.gz
+	$(GO) clean -testcache

@@ -1,0 +1,38 @@
+package cmem
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// DefaultDirectAlign is the alignment DirectIOAlign falls back to when
+// neither statx nor the block device tells: 4096 bytes, the page size, which
+// satisfies every Linux filesystem and device with logical blocks up to 4 KiB.
+const DefaultDirectAlign = 4096
+
+// DirectIOAlign returns the alignment O_DIRECT needs on fd: mem for buffer
+// addresses and lengths, offset for file offsets.
+//
+// It asks statx(2) for STATX_DIOALIGN (Linux 6.1+). When the kernel or the
+// filesystem does not report it, it falls back to the logical block size of
+// a block device (BLKSSZGET) for both, and otherwise to DefaultDirectAlign.
+// A file whose filesystem reports no direct-I/O support at all (statx says
+// both alignments are 0) gives unix.EINVAL.
+func DirectIOAlign(fd int) (mem, offset uint32, err error) {
+	var st unix.Statx_t
+	err = unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN|unix.STATX_TYPE, &st)
+	if err != nil && err != unix.EINVAL && err != unix.ENOSYS {
+		return 0, 0, err
+	}
+	if err == nil && st.Mask&unix.STATX_DIOALIGN != 0 {
+		if st.Dio_mem_align == 0 && st.Dio_offset_align == 0 {
+			return 0, 0, unix.EINVAL
+		}
+		return st.Dio_mem_align, st.Dio_offset_align, nil
+	}
+	if err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+		if sz, e := unix.IoctlGetInt(fd, unix.BLKSSZGET); e == nil && sz > 0 {
+			return uint32(sz), uint32(sz), nil
+		}
+	}
+	return DefaultDirectAlign, DefaultDirectAlign, nil
+}

@@ -1,0 +1,25 @@
+// Package completion is the completion layer that aiokit's three backends
+// (uring, libaio, posixaio) share.
+//
+// A [Table] maps the 64-bit user data that travels through the kernel or a C
+// library (an io_uring SQE's user_data, an iocb's aio_data, an aiocb's
+// sigev_value) to an in-flight operation. The user data is a slot index and a
+// generation number, never a Go pointer, so no Go pointer is ever stored in C
+// or kernel memory unpinned.
+//
+// Every Go object that the kernel or a C library reads or writes after the
+// submitting call returns (buffers, iovec arrays, control blocks) is pinned
+// in the operation's slot with [Op.Pin] or [Op.PinBytes]. Only
+// [Table.Complete], called when the backend has reaped the operation's
+// completion, unpins it. A cancelled context never releases memory early:
+// [Handle.Wait] returns ctx.Err() and asks the backend to cancel, and the
+// memory stays pinned until the kernel's completion arrives.
+//
+// Completions reach Go through a [Notifier]: an eventfd registered with Go's
+// own network poller. A backend's reaper goroutine parks on it; goroutines
+// that wait on a [Handle] park on a mutex or channel. No OS thread is blocked
+// per waiting operation.
+//
+// [Stats] reports the live operations and pins of every table, so tests can
+// prove that nothing leaks.
+package completion

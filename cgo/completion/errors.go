@@ -1,0 +1,13 @@
+package completion
+
+import "errors"
+
+var (
+	// ErrClosed is returned when an operation is started on a table (and so a
+	// ring, context or queue) that has been closed.
+	ErrClosed = errors.New("aiokit: use of closed queue")
+	// ErrBusy is returned by Table.Begin when every slot is in flight.
+	ErrBusy = errors.New("aiokit: too many operations in flight")
+	// ErrPending is returned by Handle.Result before the operation completed.
+	ErrPending = errors.New("aiokit: operation still in flight")
+)

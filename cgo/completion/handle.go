@@ -1,0 +1,120 @@
+package completion
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Handle is one submitted operation. It is safe for use by many goroutines.
+//
+// The result is exactly what the C library or kernel reported: a
+// non-negative count, or a negative errno returned as a unix.Errno error.
+type Handle struct {
+	done  atomic.Bool
+	gate  sync.Mutex // locked from Begin until completion: cheap wait with no context
+	mu    sync.Mutex // guards ch
+	ch    chan struct{}
+	res   int64
+	flags uint32
+	err   error // set by Table.Abort: the operation never reached the kernel
+	t     *Table
+	ud    uint64
+}
+
+// UserData returns the user data that identifies the operation to the
+// backend (slot index and generation).
+func (h *Handle) UserData() uint64 { return h.ud }
+
+// Done returns a channel that is closed when the operation has completed.
+func (h *Handle) Done() <-chan struct{} {
+	h.mu.Lock()
+	if h.ch == nil {
+		h.ch = make(chan struct{})
+		if h.done.Load() {
+			close(h.ch)
+		}
+	}
+	ch := h.ch
+	h.mu.Unlock()
+	return ch
+}
+
+// IsDone reports whether the operation has completed.
+func (h *Handle) IsDone() bool { return h.done.Load() }
+
+// Result returns the operation's result: (n, nil) for a non-negative result,
+// (0, unix.Errno) for a negative one, and (0, ErrPending) before completion.
+func (h *Handle) Result() (int, error) {
+	if !h.done.Load() {
+		return 0, ErrPending
+	}
+	return h.result()
+}
+
+// Res returns the raw result as the kernel or C library reported it
+// (negative errno on failure); valid once the handle is done.
+func (h *Handle) Res() int64 { return h.res }
+
+// Flags returns the completion flags (io_uring CQE flags); 0 for the other
+// backends or before completion.
+func (h *Handle) Flags() uint32 {
+	if !h.done.Load() {
+		return 0
+	}
+	return h.flags
+}
+
+func (h *Handle) result() (int, error) {
+	if h.err != nil {
+		return 0, h.err
+	}
+	if h.res < 0 {
+		return 0, unix.Errno(-h.res)
+	}
+	return int(h.res), nil
+}
+
+// Wait blocks until the operation completes or ctx ends.
+//
+// When ctx ends first, Wait asks the backend to cancel the operation and
+// returns ctx.Err(). The operation's memory stays pinned until the kernel's
+// completion arrives; the handle then still reports that completion through
+// Done and Result.
+func (h *Handle) Wait(ctx context.Context) (int, error) {
+	if h.done.Load() {
+		return h.result()
+	}
+	cd := ctx.Done()
+	if cd == nil {
+		h.gate.Lock()
+		h.gate.Unlock() //nolint:staticcheck // the gate only orders us after completion
+		return h.result()
+	}
+	select {
+	case <-h.Done():
+		return h.result()
+	case <-cd:
+		if h.done.Load() {
+			return h.result()
+		}
+		if h.t != nil {
+			h.t.cancel(h.ud)
+		}
+		return 0, ctx.Err()
+	}
+}
+
+// complete records the result and wakes every waiter. Called once.
+func (h *Handle) complete(res int64, flags uint32, err error) {
+	h.mu.Lock()
+	h.res, h.flags, h.err = res, flags, err
+	h.done.Store(true)
+	if h.ch != nil {
+		close(h.ch)
+	}
+	h.mu.Unlock()
+	h.gate.Unlock()
+}

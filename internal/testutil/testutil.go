@@ -1,0 +1,169 @@
+// Package testutil holds the helpers every aiokit test uses to skip (only
+// with a named missing kernel feature or privilege), to find a directory
+// that supports O_DIRECT, and to prove that no operation or pin leaks.
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// SkipNoFeature skips the test because the kernel lacks feature; err is the
+// error that showed it (for example EINVAL from a probe).
+func SkipNoFeature(t testing.TB, feature string, err error) {
+	t.Helper()
+	t.Skipf("kernel feature missing: %s: %v (kernel %s)", feature, err, Release())
+}
+
+// SkipNoPrivilege skips the test because the process lacks what (a
+// capability, a writable sysctl, root).
+func SkipNoPrivilege(t testing.TB, what string) {
+	t.Helper()
+	t.Skipf("privilege missing: %s", what)
+}
+
+// Release returns the running kernel's release string (uname -r).
+func Release() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+var kver struct {
+	once         sync.Once
+	major, minor int
+}
+
+// KernelVersion returns the running kernel's major and minor version.
+func KernelVersion() (major, minor int) {
+	kver.once.Do(func() {
+		parts := strings.SplitN(Release(), ".", 3)
+		if len(parts) >= 2 {
+			kver.major, _ = strconv.Atoi(parts[0])
+			m := parts[1]
+			if i := strings.IndexFunc(m, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+				m = m[:i]
+			}
+			kver.minor, _ = strconv.Atoi(m)
+		}
+	})
+	return kver.major, kver.minor
+}
+
+// KernelAtLeast reports whether the kernel is major.minor or newer.
+func KernelAtLeast(major, minor int) bool {
+	ma, mi := KernelVersion()
+	return ma > major || ma == major && mi >= minor
+}
+
+// RequireKernel skips the test on kernels older than major.minor, naming
+// feature. On a kernel new enough it returns, and the test must then fail
+// (not skip) if the feature turns out to be missing.
+func RequireKernel(t testing.TB, major, minor int, feature string) {
+	t.Helper()
+	if !KernelAtLeast(major, minor) {
+		t.Skipf("kernel feature missing: %s needs Linux %d.%d, running %s", feature, major, minor, Release())
+	}
+}
+
+// FeatureMissing is for a test that probed feature and got err: below
+// major.minor it skips; on a kernel new enough it fails, because the feature
+// should be there.
+func FeatureMissing(t testing.TB, major, minor int, feature string, err error) {
+	t.Helper()
+	if KernelAtLeast(major, minor) {
+		t.Fatalf("%s missing on Linux %s (expected since %d.%d): %v", feature, Release(), major, minor, err)
+	}
+	SkipNoFeature(t, feature, err)
+}
+
+// CheckLeaks makes the test fail unless, when it ends, the live operations
+// and pins of cgo/completion and the live C allocations of cgo/cmem are back
+// to what they were when CheckLeaks was called. It waits up to five seconds
+// for in-flight completions to be reaped.
+func CheckLeaks(t testing.TB) {
+	t.Helper()
+	ops0, pins0 := completion.Stats()
+	mem0 := cmem.Live()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ops, pins := completion.Stats()
+			mem := cmem.Live()
+			if ops == ops0 && pins == pins0 && mem == mem0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("leak: live ops %d -> %d, live pins %d -> %d, C buffers %d -> %d",
+					ops0, ops, pins0, pins, mem0, mem)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+}
+
+// SupportsDirectIO reports whether files in dir can be opened with O_DIRECT.
+func SupportsDirectIO(dir string) error {
+	f, err := os.CreateTemp(dir, "aiokit-odirect-")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	defer os.Remove(name)
+	fd, err := unix.Open(name, unix.O_RDWR|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open O_DIRECT: %w", err)
+	}
+	unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return err
+	}
+	if st.Type == unix.TMPFS_MAGIC {
+		return fmt.Errorf("%s is tmpfs", dir)
+	}
+	return nil
+}
+
+// TempDir returns a fresh directory, removed at the end of the test, on a
+// disk filesystem that supports O_DIRECT. $AIOKIT_TESTDIR is tried first,
+// then the usual temporary directories and the working directory. If none
+// qualifies the test is skipped, naming the missing feature.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	cands := []string{os.Getenv("AIOKIT_TESTDIR"), os.TempDir(), "/var/tmp", "."}
+	var errs []string
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		if err := SupportsDirectIO(c); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", c, err))
+			continue
+		}
+		d, err := os.MkdirTemp(c, "aiokit-test-")
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		d, _ = filepath.Abs(d)
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
+	}
+	SkipNoFeature(t, "O_DIRECT on a disk filesystem", fmt.Errorf("%s", strings.Join(errs, "; ")))
+	return ""
+}
