@@ -96,12 +96,12 @@ vet:
 test: cprogs
 	$(GO) test $(GOFLAGS) $(TESTFLAGS) ./...
 
-check: vet all test
+check: deps vet all test
 
 bench: cprogs build/bin/aiobench
 	build/bin/aiobench -cbin build/c $(BENCHFLAGS)
 
-demo: all
+demo: deps all
 	build/bin/aioprobe
 	build/bin/aiobench -cbin build/c -quick
 
