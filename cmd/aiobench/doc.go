@@ -1,0 +1,27 @@
+// Command aiobench runs every registered internal/bench engine side by side
+// on a matrix of rows and prints the median ops/s of each engine, its ratio
+// to the C reference program of the same backend and, for read rows, its
+// ratio to the goroutines+ReadAt baseline.
+//
+// Rows (see docs/benchmarks.md):
+//
+//	nop/qd{1,32,128}                       no-op submissions
+//	read4k/cache/qd{1,32,128}              random 4 KiB reads, file mlocked in the page cache
+//	read4k/direct/qd{1,32,128}             random 4 KiB O_DIRECT reads
+//	read4k/{cache,direct}/qd{32,128}/fds128  reads spread over 128 fds (posixaio and baseline)
+//
+// Engines are interleaved within a row (round-robin, the starting engine
+// rotating each repetition); each engine runs -reps times for -dur and the
+// median is reported along with the spread (max-min)/median.
+//
+// Usage:
+//
+//	aiobench [-reps 5] [-dur 300ms] [-filter REGEXP] [-quick] [-dir DIR]
+//	         [-size 1GiB] [-cachesize 256MiB] [-cbin DIR] [-json] [-v] [-list]
+//
+// -filter is matched against "<row> <backend>/<engine>", e.g.
+// -filter 'direct/qd128 (uring|goroutines)/'. Without -cbin the C reference
+// programs testdata/c/bench_*.c are built first into build/c by
+// internal/xcheck.BuildErr (same flags and cache as the cross-check tests);
+// a program that is missing or fails to build is reported in its rows.
+package main

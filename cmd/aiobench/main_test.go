@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aiokit/aio/internal/bench"
+	"github.com/aiokit/aio/internal/testutil"
+)
+
+// A quick run of every registered engine: the JSON parses, every planned row
+// is there, the baseline ran in every read row, and no engine failed (a
+// missing C program is reported, not an error).
+func TestQuickJSON(t *testing.T) {
+	dir := testutil.TempDir(t)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-quick", "-json", "-dir", dir}, &out, &errb); code != 0 {
+		t.Fatalf("aiobench -quick -json: exit %d\n%s", code, errb.String())
+	}
+	r, err := bench.ReadJSON(&out)
+	if err != nil {
+		t.Fatalf("JSON does not parse: %v\n%s", err, out.String())
+	}
+	if r.System.Kernel == "" || r.System.CPUs < 1 || r.System.DirFS == "" || r.System.DirFS == "unknown" || r.System.Dir != dir {
+		t.Errorf("system facts incomplete: %+v", r.System)
+	}
+	if !r.Config.Quick || r.Config.Reps != 2 || r.Config.DurMS != 25 {
+		t.Errorf("config: %+v", r.Config)
+	}
+	planned := plan(matrix(), bench.Engines(), nil)
+	if len(r.Rows) != len(planned) {
+		t.Fatalf("%d rows in the report, %d planned", len(r.Rows), len(planned))
+	}
+	baselineRows := 0
+	for i, row := range r.Rows {
+		if row.Name != planned[i].row.Name || len(row.Engines) != len(planned[i].engines) {
+			t.Errorf("row %d = %s with %d engines, planned %s with %d", i, row.Name, len(row.Engines), planned[i].row.Name, len(planned[i].engines))
+		}
+		for _, e := range row.Engines {
+			switch e.Status {
+			case bench.StatusOK:
+				if len(e.OpsPerSec) != 2 || e.Median <= 0 || len(e.AllocsPerOp) != 2 {
+					t.Errorf("%s %s: %d samples, median %v", row.Name, e.Engine, len(e.OpsPerSec), e.Median)
+				}
+			case bench.StatusMissing:
+				if !e.IsC || e.Error == "" {
+					t.Errorf("%s %s: missing but not a C engine, or no reason: %+v", row.Name, e.Engine, e)
+				}
+				t.Logf("%s %s: %s", row.Name, e.Engine, e.Error)
+			default:
+				t.Errorf("%s %s: %s: %s", row.Name, e.Engine, e.Status, e.Error)
+			}
+			if e.Engine == bench.BaselineBackend+"/"+bench.BaselineName {
+				baselineRows++
+				if e.Status != bench.StatusOK {
+					t.Errorf("baseline failed in %s", row.Name)
+				}
+			} else if e.Status == bench.StatusOK && row.Op == bench.OpRead4k && e.VsBaseline == nil {
+				t.Errorf("%s %s: no ratio to the baseline", row.Name, e.Engine)
+			}
+			if e.Status == bench.StatusOK && !e.IsC && e.VsC == nil {
+				for _, o := range row.Engines {
+					if o.IsC && o.Backend == e.Backend && o.Status == bench.StatusOK {
+						t.Errorf("%s %s: no ratio to its C reference", row.Name, e.Engine)
+					}
+				}
+			}
+		}
+	}
+	if baselineRows != 10 {
+		t.Errorf("baseline ran in %d rows, want the 10 read4k rows", baselineRows)
+	}
+}
+
+var tableLine = regexp.MustCompile(`^(\S+)\s+(\S+/\S+)\s+(\d+)\s+(\d+\.\d%)\s+(\d+\.\d\d)\s+(-|ref|\d+\.\d\d)\s+(-|\d+\.\d\d)$`)
+
+// The text table of a filtered quick run parses line by line.
+func TestQuickText(t *testing.T) {
+	dir := testutil.TempDir(t)
+	var out, errb bytes.Buffer
+	code := run([]string{"-quick", "-reps", "3", "-filter", `^read4k/(cache|direct)/qd(1|32) goroutines/`, "-dir", dir, "-v"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	var rows []string
+	header := false
+	for _, l := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "#"):
+		case strings.HasPrefix(l, "ROW"):
+			header = true
+			if strings.Join(strings.Fields(l), " ") != strings.Join(bench.TableColumns, " ") {
+				t.Errorf("header %q", l)
+			}
+		default:
+			m := tableLine.FindStringSubmatch(strings.TrimSpace(l))
+			if m == nil {
+				t.Errorf("line does not parse: %q", l)
+				continue
+			}
+			if ops, _ := strconv.Atoi(m[3]); ops <= 0 || m[2] != "goroutines/readat" {
+				t.Errorf("line %q", l)
+			}
+			rows = append(rows, m[1])
+		}
+	}
+	want := []string{"read4k/cache/qd1", "read4k/cache/qd32", "read4k/direct/qd1", "read4k/direct/qd32"}
+	if !header || strings.Join(rows, " ") != strings.Join(want, " ") {
+		t.Errorf("rows %v, want %v\n%s", rows, want, out.String())
+	}
+	if !strings.Contains(out.String(), "3 reps x 25ms") || !strings.Contains(errb.String(), "rep 2:") {
+		t.Errorf("reps not honoured:\n%s\n%s", out.String(), errb.String())
+	}
+	// Data files are removed without -keep.
+	if m, _ := os.ReadDir(dir); len(m) != 0 {
+		t.Errorf("files left in -dir: %v", m)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-bogus"}, {"-filter", "("}, {"-reps", "0"}, {"-dur", "0s"}, {"-size", "1000"}, {"-cachesize", "x"}, {"extra"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 2 || errb.Len() == 0 {
+			t.Errorf("aiobench %q: exit %d, stderr %q; want 2 with a message", args, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-quick", "-filter", "no-such-engine"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no engine matches") {
+		t.Errorf("unmatched filter: exit %d, %q", code, errb.String())
+	}
+	// Data files on tmpfs are refused (page cache would fake O_DIRECT numbers).
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		out.Reset()
+		errb.Reset()
+		code := run([]string{"-quick", "-filter", "goroutines", "-dir", "/dev/shm"}, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "not a disk filesystem") {
+			t.Errorf("-dir /dev/shm: exit %d, %q", code, errb.String())
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-list", "-filter", "fds128 "}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("-list -filter fds128: %d lines, want 4:\n%s", len(lines), out.String())
+	}
+	for _, l := range lines {
+		name, engines, _ := strings.Cut(l, "\t")
+		if !strings.HasSuffix(name, "/fds128") || !strings.Contains(engines, "goroutines/readat") {
+			t.Errorf("line %q", l)
+		}
+		for _, e := range strings.Fields(engines) {
+			if !strings.HasPrefix(e, "posixaio/") && !strings.HasPrefix(e, "goroutines/") {
+				t.Errorf("fds row %s runs %s", name, e)
+			}
+		}
+	}
+}
+
+func TestByteSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "256MiB": 256 << 20, "8M": 8 << 20, "4096": 4096, "64 KiB": 64 << 10} {
+		var b byteSize
+		if err := b.Set(in); err != nil || int64(b) != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-4096", "1000", "1.5GiB", "xMiB", "99999999999GiB"} {
+		var b byteSize
+		if err := b.Set(in); err == nil {
+			t.Errorf("Set(%q) accepted: %d", in, b)
+		}
+	}
+}
+
+func TestMountOf(t *testing.T) {
+	if fstype, src := mountOf("/proc/self"); fstype != "proc" {
+		t.Errorf("mountOf(/proc/self) = %s %s, want proc", fstype, src)
+	}
+	if got := unescapeMount(`/mnt/a\040b`); got != "/mnt/a b" {
+		t.Errorf("unescapeMount = %q", got)
+	}
+}

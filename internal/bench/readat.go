@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// The goroutines+ReadAt baseline: what plain Go does without any async-I/O
+// interface. QD goroutines each loop on (*os.File).ReadAt (pread(2)) of one
+// random 4 KiB block; Go's scheduler hands each blocked pread its own OS
+// thread. Rows with Direct open the file with O_DIRECT and read into a 4096-byte
+// aligned buffer (4096 satisfies every logical block size up to 4 KiB).
+// Goroutine i reads the sequence of NewRand(WorkerSeed(Seed, i)) through fd
+// i%Fds. There is no "nop" equivalent: Supports is false for OpNop.
+func init() {
+	Register(Engine{
+		Backend:  BaselineBackend,
+		Name:     BaselineName,
+		Supports: func(s Spec) bool { return s.Op == OpRead4k },
+		Run:      runReadAt,
+	})
+}
+
+// directAlign is the buffer and offset alignment of O_DIRECT baseline reads.
+const directAlign = 4096
+
+// alignedBlock returns a BlockSize slice of Go memory whose address is a
+// multiple of align (Go's heap does not move objects).
+func alignedBlock(align int) []byte {
+	raw := make([]byte, BlockSize+align)
+	off := 0
+	if rem := int(uintptr(unsafe.Pointer(&raw[0])) % uintptr(align)); rem != 0 {
+		off = align - rem
+	}
+	return raw[off : off+BlockSize : off+BlockSize]
+}
+
+func runReadAt(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	if s.Op != OpRead4k {
+		return Result{}, fmt.Errorf("%w: readat runs only %s", ErrBadSpec, OpRead4k)
+	}
+	flags := os.O_RDONLY
+	if s.Direct {
+		flags |= syscall.O_DIRECT
+	}
+	files := make([]*os.File, s.NumFds())
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	for i := range files {
+		f, err := os.OpenFile(s.Path, flags, 0)
+		if err != nil {
+			return Result{}, fmt.Errorf("bench: readat: %w", err)
+		}
+		files[i] = f
+	}
+
+	var (
+		stop     atomic.Bool
+		total    atomic.Int64
+		errOnce  sync.Once
+		firstErr error
+		ready    sync.WaitGroup
+		done     sync.WaitGroup
+	)
+	start := make(chan struct{})
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		stop.Store(true)
+	}
+	ready.Add(s.QD)
+	done.Add(s.QD)
+	for w := 0; w < s.QD; w++ {
+		go func(w int) {
+			defer done.Done()
+			f := files[w%len(files)]
+			buf := alignedBlock(directAlign)
+			r := NewRand(WorkerSeed(s.Seed, w))
+			ready.Done()
+			<-start
+			var ops int64
+			for !stop.Load() {
+				off := r.Offset(s.Size)
+				n, err := f.ReadAt(buf, off)
+				if err != nil || n != BlockSize {
+					fail(fmt.Errorf("bench: readat: pread(%s, 4096, %d) = %d: %v", s.Path, off, n, err))
+					break
+				}
+				ops++
+			}
+			total.Add(ops)
+		}(w)
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
+	done.Wait()
+	elapsed := time.Since(t0)
+	timer.Stop()
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	return Result{Ops: total.Load(), Elapsed: elapsed}, nil
+}

@@ -1,0 +1,273 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// Median returns the median of xs (mean of the two middle values for an even
+// count), NaN for an empty slice. xs is not modified.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}
+
+// Spread returns (max-min)/median of xs, the relative range used as the noise
+// figure of a row (0 for fewer than two values, NaN if the median is 0).
+func Spread(xs []float64) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	lo, hi := xs[0], xs[0]
+	for _, x := range xs {
+		lo = math.Min(lo, x)
+		hi = math.Max(hi, x)
+	}
+	med := Median(xs)
+	if med == 0 {
+		return math.NaN()
+	}
+	return (hi - lo) / med
+}
+
+// System records the facts of the machine a report was measured on.
+type System struct {
+	Kernel     string `json:"kernel"`
+	CPUModel   string `json:"cpu_model"`
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	MemTotalKB int64  `json:"mem_total_kb"`
+	GoVersion  string `json:"go_version"`
+	Dir        string `json:"dir"`
+	DirFS      string `json:"dir_fs"`     // filesystem type of Dir (from /proc/self/mountinfo)
+	DirDevice  string `json:"dir_device"` // mount source of Dir
+	Time       string `json:"time"`       // RFC 3339 start time
+}
+
+// Config records how a report was measured.
+type Config struct {
+	Reps       int     `json:"reps"`
+	DurMS      float64 `json:"dur_ms"`
+	Warmup     bool    `json:"warmup"`
+	DirectSize int64   `json:"direct_size"`
+	CacheSize  int64   `json:"cache_size"`
+	Seed       uint64  `json:"seed"`
+	Filter     string  `json:"filter,omitempty"`
+	Quick      bool    `json:"quick"`
+	CDir       string  `json:"c_dir"`
+	Tags       string  `json:"tags,omitempty"`
+}
+
+// Row is one line of the benchmark matrix: an op at a queue depth, and for
+// read4k the file kind (page cache or O_DIRECT) and number of fds.
+type Row struct {
+	Name   string `json:"row"`
+	Op     string `json:"op"`
+	Direct bool   `json:"direct"`
+	QD     int    `json:"qd"`
+	Fds    int    `json:"fds"`
+	// Backends, if non-empty, restricts the row to engines of these backends.
+	Backends []string `json:"backends,omitempty"`
+}
+
+// RowName builds the canonical row name: "nop/qd32", "read4k/cache/qd1",
+// "read4k/direct/qd128/fds128" (fds only when > 1).
+func RowName(op string, direct bool, qd, fds int) string {
+	if op != OpRead4k {
+		return fmt.Sprintf("%s/qd%d", op, qd)
+	}
+	kind := "cache"
+	if direct {
+		kind = "direct"
+	}
+	name := fmt.Sprintf("%s/%s/qd%d", op, kind, qd)
+	if fds > 1 {
+		name += fmt.Sprintf("/fds%d", fds)
+	}
+	return name
+}
+
+// Engine statuses in a report.
+const (
+	StatusOK      = "ok"
+	StatusMissing = "missing" // C program not built (ErrNoCProgram)
+	StatusError   = "error"   // a repetition failed
+)
+
+// EngineResult is one engine's measurements in one row.
+type EngineResult struct {
+	Engine      string    `json:"engine"` // Backend/Name
+	Backend     string    `json:"backend"`
+	Name        string    `json:"name"`
+	IsC         bool      `json:"is_c"`
+	Status      string    `json:"status"`
+	Error       string    `json:"error,omitempty"`
+	OpsPerSec   []float64 `json:"ops_per_sec"`   // one per repetition, in order
+	AllocsPerOp []float64 `json:"allocs_per_op"` // one per repetition, in order
+	// Filled by Summarize:
+	Median       float64  `json:"median_ops_per_sec"`
+	Spread       float64  `json:"spread"` // (max-min)/median
+	MedianAllocs float64  `json:"median_allocs_per_op"`
+	VsC          *float64 `json:"vs_c"`        // Median / Median of the backend's C reference
+	VsBaseline   *float64 `json:"vs_baseline"` // Median / Median of goroutines/readat (read4k rows)
+}
+
+// RowResult is a row with the results of every engine that ran in it.
+type RowResult struct {
+	Row
+	Engines []EngineResult `json:"engines"`
+}
+
+// Report is the output of cmd/aiobench.
+type Report struct {
+	System System      `json:"system"`
+	Config Config      `json:"config"`
+	Rows   []RowResult `json:"rows"`
+}
+
+// Summarize computes each engine's median, spread and median allocs/op, then
+// the ratios: VsC against the ok C reference (IsC) of the same backend, for
+// engines that are not themselves the reference; VsBaseline against the ok
+// goroutines/readat engine, in read4k rows, for every other engine.
+func (rr *RowResult) Summarize() {
+	for i := range rr.Engines {
+		e := &rr.Engines[i]
+		e.VsC, e.VsBaseline = nil, nil
+		if e.Status != StatusOK || len(e.OpsPerSec) == 0 {
+			e.Median, e.Spread, e.MedianAllocs = 0, 0, 0
+			continue
+		}
+		e.Median = Median(e.OpsPerSec)
+		e.Spread = Spread(e.OpsPerSec)
+		if len(e.AllocsPerOp) > 0 {
+			e.MedianAllocs = Median(e.AllocsPerOp)
+		}
+	}
+	ref := func(match func(*EngineResult) bool) *EngineResult {
+		for i := range rr.Engines {
+			e := &rr.Engines[i]
+			if e.Status == StatusOK && e.Median > 0 && match(e) {
+				return e
+			}
+		}
+		return nil
+	}
+	base := ref(func(e *EngineResult) bool { return e.Backend == BaselineBackend && e.Name == BaselineName })
+	for i := range rr.Engines {
+		e := &rr.Engines[i]
+		if e.Status != StatusOK {
+			continue
+		}
+		if !e.IsC {
+			if c := ref(func(o *EngineResult) bool { return o.IsC && o.Backend == e.Backend }); c != nil {
+				v := e.Median / c.Median
+				e.VsC = &v
+			}
+		}
+		if rr.Op == OpRead4k && base != nil && base != e {
+			v := e.Median / base.Median
+			e.VsBaseline = &v
+		}
+	}
+}
+
+// WriteJSON writes the report as indented JSON.
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// ReadJSON parses a report written by WriteJSON.
+func ReadJSON(rd io.Reader) (*Report, error) {
+	var r Report
+	dec := json.NewDecoder(rd)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// TableColumns are the column headers of the text table, in order.
+var TableColumns = []string{"ROW", "ENGINE", "OPS/S", "SPREAD", "ALLOCS/OP", "VS_C", "VS_READAT", "NOTE"}
+
+// WriteText writes the system facts and configuration as "# " comment lines,
+// then an aligned table with one line per row and engine (columns
+// TableColumns; "-" where a value does not apply, "ref" for a C reference's
+// VS_C). NOTE holds the status and error of engines that did not run.
+func WriteText(w io.Writer, r *Report) error {
+	s, c := r.System, r.Config
+	fmt.Fprintf(w, "# aiobench %s  kernel %s  %d CPUs (GOMAXPROCS %d) %s  %.1f GiB RAM\n",
+		s.GoVersion, s.Kernel, s.CPUs, s.GOMAXPROCS, s.CPUModel, float64(s.MemTotalKB)/(1<<20))
+	fmt.Fprintf(w, "# dir %s: %s on %s; data files: direct %s, page cache %s (mmap+mlock while measured)\n",
+		s.Dir, s.DirFS, s.DirDevice, FormatBytes(c.DirectSize), FormatBytes(c.CacheSize))
+	fmt.Fprintf(w, "# %d reps x %gms per engine and row, engines interleaved round-robin (start rotates), warmup %v; median ops/s; spread=(max-min)/median\n",
+		c.Reps, c.DurMS, c.Warmup)
+	fmt.Fprintf(w, "# seed %d  C programs %s  filter %q  quick %v  tags %q  %s\n", c.Seed, c.CDir, c.Filter, c.Quick, c.Tags, s.Time)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(TableColumns, "\t"))
+	for _, row := range r.Rows {
+		for _, e := range row.Engines {
+			ops, spread, allocs, vsc, vsb, note := "-", "-", "-", "-", "-", ""
+			if e.Status == StatusOK {
+				ops = fmt.Sprintf("%.0f", e.Median)
+				spread = fmt.Sprintf("%.1f%%", 100*e.Spread)
+				if !e.IsC {
+					allocs = fmt.Sprintf("%.2f", e.MedianAllocs)
+				}
+				if e.IsC {
+					vsc = "ref"
+				} else if e.VsC != nil {
+					vsc = fmt.Sprintf("%.2f", *e.VsC)
+				}
+				if e.VsBaseline != nil {
+					vsb = fmt.Sprintf("%.2f", *e.VsBaseline)
+				}
+			} else {
+				note = e.Status + ": " + oneLine(e.Error)
+			}
+			line := strings.Join([]string{row.Name, e.Engine, ops, spread, allocs, vsc, vsb}, "\t")
+			if note != "" {
+				line += "\t" + note
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	return tw.Flush()
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " | ")
+	s = strings.ReplaceAll(s, "\t", " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// FormatBytes formats n as "1 GiB", "256 MiB", "12 KiB" or "100 B".
+func FormatBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}

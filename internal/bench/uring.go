@@ -1,0 +1,235 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/uring"
+	"golang.org/x/sys/unix"
+)
+
+// io_uring engines:
+//
+//   - uring/C: testdata/c/bench_uring.c (liburing, one thread, QD in flight),
+//     the reference of the uring rows.
+//   - uring/raw: the same loop as the C program through the raw Go layer:
+//     one goroutine, one ring of QD entries, SubmitAndWait(1) then
+//     PeekBatchCQE and one new SQE per reaped CQE. Buffers are C memory.
+//   - uring/handle: the handle layer as an application would use it: QD
+//     goroutines, each with one operation in flight (Queue.Nop or
+//     Queue.Read + Handle.Wait), sharing one Queue. Buffers are Go memory,
+//     pinned per operation by the queue.
+//
+// Goroutine/worker i reads the sequence of NewRand(WorkerSeed(Seed, i)); the
+// raw engine and the C program (one submitter) read NewRand(Seed).
+func init() {
+	Register(Engine{
+		Backend:  "uring",
+		Name:     "C",
+		IsC:      true,
+		Supports: func(s Spec) bool { return true },
+		Run:      func(s Spec) (Result, error) { return RunC("bench_uring", s) },
+	})
+	Register(Engine{
+		Backend:  "uring",
+		Name:     "raw",
+		Supports: func(s Spec) bool { return s.NumFds() == 1 },
+		Run:      runUringRaw,
+	})
+	Register(Engine{
+		Backend:  "uring",
+		Name:     "handle",
+		Supports: func(s Spec) bool { return s.NumFds() == 1 },
+		Run:      runUringHandle,
+	})
+}
+
+// openSpecFile opens s.Path for read4k rows (-1 for nop rows).
+func openSpecFile(s Spec) (int, error) {
+	if s.Op != OpRead4k {
+		return -1, nil
+	}
+	flags := unix.O_RDONLY | unix.O_CLOEXEC
+	if s.Direct {
+		flags |= unix.O_DIRECT
+	}
+	fd, err := unix.Open(s.Path, flags, 0)
+	if err != nil {
+		return -1, fmt.Errorf("bench: open %s: %w", s.Path, err)
+	}
+	return fd, nil
+}
+
+// ringEntries rounds qd up to a power of two (io_uring_setup does the same).
+func ringEntries(qd int) uint32 {
+	n := uint32(1)
+	for n < uint32(qd) {
+		n <<= 1
+	}
+	return n
+}
+
+func runUringRaw(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	fd, err := openSpecFile(s)
+	if err != nil {
+		return Result{}, err
+	}
+	if fd >= 0 {
+		defer unix.Close(fd)
+	}
+	r, err := uring.New(ringEntries(s.QD), nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: uring raw: %w", err)
+	}
+	defer r.Close()
+	mem, err := cmem.Alloc(s.QD*BlockSize, BlockSize)
+	if err != nil {
+		return Result{}, err
+	}
+	defer mem.Free()
+	bufs := mem.Bytes()
+	rng := NewRand(s.Seed)
+	queue := func(slot int) error {
+		sqe := r.GetSQE()
+		if sqe == nil {
+			return fmt.Errorf("bench: uring raw: SQ full")
+		}
+		if fd >= 0 {
+			sqe.PrepRead(fd, bufs[slot*BlockSize:(slot+1)*BlockSize], uint64(rng.Offset(s.Size)))
+		} else {
+			sqe.PrepNop()
+		}
+		sqe.SetUserData(uint64(slot))
+		return nil
+	}
+	cqes := make([]*uring.CQE, s.QD)
+	meter := StartAllocMeter()
+	t0 := time.Now()
+	end := t0.Add(s.Dur)
+	for i := 0; i < s.QD; i++ {
+		if err := queue(i); err != nil {
+			return Result{}, err
+		}
+	}
+	var ops int64
+	var now time.Time
+	for {
+		if _, err := r.SubmitAndWait(1); err != nil && err != unix.EAGAIN && err != unix.EBUSY {
+			return Result{}, fmt.Errorf("bench: uring raw: submit: %w", err)
+		}
+		n := r.PeekBatchCQE(cqes)
+		now = time.Now()
+		for _, c := range cqes[:n] {
+			if c.Res < 0 {
+				return Result{}, fmt.Errorf("bench: uring raw: completion: %w", unix.Errno(-c.Res))
+			}
+			if fd >= 0 && c.Res != BlockSize {
+				return Result{}, fmt.Errorf("bench: uring raw: short read %d", c.Res)
+			}
+			ops++
+			if now.Before(end) {
+				if err := queue(int(c.UserData)); err != nil {
+					return Result{}, err
+				}
+			}
+		}
+		r.CQAdvance(uint32(n))
+		if !now.Before(end) {
+			break
+		}
+	}
+	return Result{Ops: ops, Elapsed: now.Sub(t0), AllocsPerOp: meter.PerOp(ops)}, nil
+}
+
+func runUringHandle(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	fd, err := openSpecFile(s)
+	if err != nil {
+		return Result{}, err
+	}
+	if fd >= 0 {
+		defer unix.Close(fd)
+	}
+	q, err := uring.NewQueue(ringEntries(s.QD), nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: uring handle: %w", err)
+	}
+	defer q.Close()
+
+	var (
+		stop     atomic.Bool
+		total    atomic.Int64
+		errOnce  sync.Once
+		firstErr error
+		ready    sync.WaitGroup
+		done     sync.WaitGroup
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		stop.Store(true)
+	}
+	start := make(chan struct{})
+	ready.Add(s.QD)
+	done.Add(s.QD)
+	for w := 0; w < s.QD; w++ {
+		go func(w int) {
+			defer done.Done()
+			buf := alignedBlock(directAlign)
+			rng := NewRand(WorkerSeed(s.Seed, w))
+			ctx := context.Background()
+			ready.Done()
+			<-start
+			var ops int64
+			for !stop.Load() {
+				var n int
+				var err error
+				if fd >= 0 {
+					h, serr := q.Read(fd, buf, uint64(rng.Offset(s.Size)))
+					if serr != nil {
+						fail(fmt.Errorf("bench: uring handle: Read: %w", serr))
+						break
+					}
+					n, err = h.Wait(ctx)
+					if err == nil && n != BlockSize {
+						err = fmt.Errorf("short read %d", n)
+					}
+				} else {
+					h, serr := q.Nop()
+					if serr != nil {
+						fail(fmt.Errorf("bench: uring handle: Nop: %w", serr))
+						break
+					}
+					_, err = h.Wait(ctx)
+				}
+				if err != nil {
+					fail(fmt.Errorf("bench: uring handle: %w", err))
+					break
+				}
+				ops++
+			}
+			total.Add(ops)
+		}(w)
+	}
+	ready.Wait()
+	meter := StartAllocMeter()
+	t0 := time.Now()
+	close(start)
+	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
+	done.Wait()
+	elapsed := time.Since(t0)
+	timer.Stop()
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	ops := total.Load()
+	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+}

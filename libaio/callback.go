@@ -1,0 +1,92 @@
+package libaio
+
+/*
+#include "aiokit_libaio.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Callback is libaio's io_callback_t, called by QueueRun for each reaped event of an
+// Iocb prepared with SetCallback: res and res2 are the event's results.
+type Callback func(ctx *Context, cb *Iocb, res, res2 int64)
+
+// callbacks maps Iocb addresses to their Go callbacks, and io_context_t values to their
+// *Context, for the C trampoline that io_queue_run calls.
+var callbacks struct {
+	sync.Mutex
+	byIocb map[uintptr]Callback
+	ctxs   map[uintptr]*Context
+}
+
+func registerContext(c *Context) {
+	callbacks.Lock()
+	if callbacks.ctxs == nil {
+		callbacks.ctxs = make(map[uintptr]*Context)
+	}
+	callbacks.ctxs[uintptr(unsafe.Pointer(c.ctx))] = c
+	callbacks.Unlock()
+}
+
+func unregisterContext(c *Context) {
+	callbacks.Lock()
+	delete(callbacks.ctxs, uintptr(unsafe.Pointer(c.ctx)))
+	callbacks.Unlock()
+}
+
+// SetCallback is io_set_callback: make QueueRun call fn when cb's event is reaped.
+// As in C it stores a C function pointer (a trampoline into Go) in cb.Data, so it
+// replaces any Data; call it after the Prep* method, which clears the Iocb. fn is kept
+// in a table keyed by cb's address until QueueRun calls it; a nil fn forgets it.
+func (cb *Iocb) SetCallback(fn Callback) {
+	key := uintptr(unsafe.Pointer(cb))
+	callbacks.Lock()
+	if fn == nil {
+		delete(callbacks.byIocb, key)
+	} else {
+		if callbacks.byIocb == nil {
+			callbacks.byIocb = make(map[uintptr]Callback)
+		}
+		callbacks.byIocb[key] = fn
+	}
+	callbacks.Unlock()
+	cb.Data = uint64(uintptr(unsafe.Pointer(C.aiokit_callback_ptr())))
+}
+
+// QueueRun is io_queue_run: reap every available event without waiting and call the
+// callback of each (set with SetCallback), on this goroutine. It returns io_queue_run's
+// result: 0 when the ring is empty, or the errno of io_getevents.
+//
+// As in C, the Data of every event reaped here is called as a function: each request
+// submitted on a Context drained with QueueRun must have been given SetCallback.
+// Callbacks must not Destroy the Context.
+func (c *Context) QueueRun() (int, error) {
+	ctx, err := c.enter()
+	if err != nil {
+		return 0, err
+	}
+	r := C.io_queue_run(ctx)
+	c.leave()
+	if r < 0 {
+		return 0, errnoErr(r)
+	}
+	return int(r), nil
+}
+
+//export aiokitGoCallback
+func aiokitGoCallback(ctx C.io_context_t, iocb *C.struct_iocb, res, res2 C.long) {
+	key := uintptr(unsafe.Pointer(iocb))
+	callbacks.Lock()
+	fn := callbacks.byIocb[key]
+	delete(callbacks.byIocb, key)
+	c := callbacks.ctxs[uintptr(unsafe.Pointer(ctx))]
+	callbacks.Unlock()
+	if fn != nil {
+		fn(c, (*Iocb)(unsafe.Pointer(iocb)), int64(res), int64(res2))
+	}
+	runtime.KeepAlive(iocb)
+}

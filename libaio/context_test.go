@@ -1,0 +1,551 @@
+package libaio
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+func aioMaxNr(t *testing.T) int {
+	b, err := os.ReadFile("/proc/sys/fs/aio-max-nr")
+	if err != nil {
+		testutil.SkipNoFeature(t, "/proc/sys/fs/aio-max-nr", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSetupErrors(t *testing.T) {
+	for _, f := range []struct {
+		name string
+		fn   func(int) (*Context, error)
+	}{{"io_setup", Setup}, {"io_queue_init", QueueInit}} {
+		for _, n := range []int{0, -1} {
+			if c, err := f.fn(n); !errors.Is(err, unix.EINVAL) {
+				t.Errorf("%s(%d) = %v, %v; want EINVAL", f.name, n, c, err)
+			}
+		}
+		over := aioMaxNr(t) + 1
+		if c, err := f.fn(over); !errors.Is(err, unix.EAGAIN) {
+			t.Errorf("%s(aio-max-nr+1 = %d) = %v, %v; want EAGAIN", f.name, over, c, err)
+		}
+	}
+}
+
+func TestDestroyThenUse(t *testing.T) {
+	for _, queue := range []bool{false, true} {
+		c, err := newContextKind(queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		destroy := c.Destroy
+		if queue {
+			destroy = c.QueueRelease
+		}
+		if err := destroy(); err != nil {
+			t.Fatalf("destroy: %v", err)
+		}
+		if err := destroy(); err != ErrClosed {
+			t.Errorf("second destroy: %v, want ErrClosed", err)
+		}
+		var cb Iocb
+		cb.PrepFsync(0)
+		if n, err := c.Submit([]*Iocb{&cb}); n != 0 || err != ErrClosed {
+			t.Errorf("Submit after Destroy: %d, %v", n, err)
+		}
+		ev := make([]Event, 1)
+		if _, err := c.GetEvents(0, ev, &unix.Timespec{}); err != ErrClosed {
+			t.Errorf("GetEvents after Destroy: %v", err)
+		}
+		if _, err := c.PGetEvents(0, ev, &unix.Timespec{}, nil); err != ErrClosed {
+			t.Errorf("PGetEvents after Destroy: %v", err)
+		}
+		if err := c.Cancel(&cb, &ev[0]); err != ErrClosed {
+			t.Errorf("Cancel after Destroy: %v", err)
+		}
+		if _, err := c.QueueRun(); err != ErrClosed {
+			t.Errorf("QueueRun after Destroy: %v", err)
+		}
+	}
+}
+
+func newContextKind(queue bool) (*Context, error) {
+	if queue {
+		return QueueInit(8)
+	}
+	return Setup(8)
+}
+
+// Buffered reads and writes run inside io_submit: their events are in the ring when it
+// returns.
+func TestBufferedCompletesInSubmit(t *testing.T) {
+	const n = 32
+	want := pattern(n*4096, 1)
+	fd, _ := testFile(t, want, unix.O_RDWR)
+	c := testContext(t, n)
+	bufs := cbuf(t, n*4096)
+	cbs := make([]Iocb, n)
+	ptrs := make([]*Iocb, n)
+	for i := range cbs {
+		cbs[i].PrepPread(fd, bufs[i*4096:(i+1)*4096], int64(i)*4096)
+		cbs[i].Data = uint64(i)
+		ptrs[i] = &cbs[i]
+	}
+	got, err := c.Submit(ptrs)
+	if got != n || err != nil {
+		t.Fatalf("Submit: %d, %v", got, err)
+	}
+	evs := make([]Event, n)
+	k, err := c.GetEvents(0, evs, &unix.Timespec{})
+	if err != nil || k != n {
+		t.Fatalf("GetEvents(zero timeout) right after io_submit: %d, %v; buffered reads should all be done", k, err)
+	}
+	for _, ev := range evs {
+		if ev.Res != 4096 || ev.Res2 != 0 || !ev.ObjIs(&cbs[ev.Data]) {
+			t.Fatalf("event %+v", ev)
+		}
+	}
+	mustEqual(t, "buffered read", bufs, want)
+}
+
+// O_DIRECT reads are asynchronous: io_submit returns while the device still works.
+func TestDirectIsAsync(t *testing.T) {
+	const n, size = 32, 16 << 20
+	fd, _ := testFile(t, pattern(size, 2), unix.O_RDONLY|unix.O_DIRECT)
+	c := testContext(t, n)
+	bufs := cbuf(t, n*4096)
+	cbs := make([]Iocb, n)
+	ptrs := make([]*Iocb, n)
+	evs := make([]Event, n)
+	var pendings []int
+	for attempt := 0; attempt < 5; attempt++ {
+		// Drop the file's cached pages (clean after the write-back) so the device is read.
+		unix.Fdatasync(fd)
+		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+		for i := range cbs {
+			off := (int64(i*7919+attempt*104729) % (size / 4096)) * 4096
+			cbs[i].PrepPread(fd, bufs[i*4096:(i+1)*4096], off)
+			ptrs[i] = &cbs[i]
+		}
+		if got, err := c.Submit(ptrs); got != n || err != nil {
+			t.Fatalf("Submit: %d, %v", got, err)
+		}
+		ready, err := c.GetEvents(0, evs, &unix.Timespec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pendings = append(pendings, n-ready)
+		for _, ev := range getAll(t, c, n-ready) {
+			if ev.Res != 4096 {
+				t.Fatalf("O_DIRECT read: res %d", ev.Res)
+			}
+		}
+		if n-ready > 0 {
+			t.Logf("after io_submit of %d O_DIRECT reads, %d were still in flight (attempts: %v)", n, n-ready, pendings)
+			return
+		}
+	}
+	t.Fatalf("every O_DIRECT read had completed when io_submit returned, in each attempt (pending: %v)", pendings)
+}
+
+// A short count from io_submit carries no error, as in C; resubmitting the rest reports
+// the errno of the rejected request.
+func TestSubmitPartial(t *testing.T) {
+	fd, _ := testFile(t, pattern(8192, 3), unix.O_RDONLY)
+	c := testContext(t, 4)
+	buf := cbuf(t, 8192)
+	var good, bad Iocb
+	good.PrepPread(fd, buf[:4096], 0)
+	bad.PrepPread(-1, buf[4096:], 0)
+	n, err := c.Submit([]*Iocb{&good, &bad})
+	if n != 1 || err != nil {
+		t.Fatalf("Submit(good, bad fd) = %d, %v; want 1, nil", n, err)
+	}
+	n, err = c.Submit([]*Iocb{&bad})
+	if n != 0 || !errors.Is(err, unix.EBADF) {
+		t.Fatalf("Submit(bad fd) = %d, %v; want 0, EBADF", n, err)
+	}
+	if n, err := c.Submit(nil); n != 0 || err != nil {
+		t.Fatalf("Submit(nil) = %d, %v", n, err)
+	}
+	getAll(t, c, 1)
+}
+
+// Errors io_submit reports, and errors that arrive in the event.
+func TestErrorsSubmitAndEvent(t *testing.T) {
+	content := pattern(16384, 4)
+	fd, path := testFile(t, content, unix.O_RDONLY)
+	dfd, err := unix.Open(path, unix.O_RDWR|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dfd)
+	c := testContext(t, 8)
+	buf := cbuf(t, 16384)
+	closedFd, _ := unix.Dup(fd)
+	unix.Close(closedFd)
+
+	submitErr := func(name string, prep func(cb *Iocb), want error) {
+		t.Helper()
+		var cb Iocb
+		prep(&cb)
+		n, err := c.Submit([]*Iocb{&cb})
+		if n != 0 || !errors.Is(err, want) {
+			t.Errorf("%s: Submit = %d, %v; want 0, %v", name, n, err, want)
+			if n == 1 {
+				getAll(t, c, 1)
+			}
+		}
+	}
+	submitErr("closed fd", func(cb *Iocb) { cb.PrepPread(closedFd, buf, 0) }, unix.EBADF)
+	submitErr("write on O_RDONLY", func(cb *Iocb) { cb.PrepPwrite(fd, buf, 0) }, unix.EBADF)
+	submitErr("IO_CMD_NOOP", func(cb *Iocb) { cb.PrepPread(fd, buf, 0); cb.Opcode = CmdNoop }, unix.EINVAL)
+	submitErr("opcode 4", func(cb *Iocb) { cb.PrepPread(fd, buf, 0); cb.Opcode = 4 }, unix.EINVAL)
+	submitErr("reserved field", func(cb *Iocb) { cb.PrepPread(fd, buf, 0); cb.Pad3 = 1 }, unix.EINVAL)
+	submitErr("unknown RWF flag", func(cb *Iocb) { cb.PrepPread(fd, buf, 0); cb.RWFlags = 1 << 30 }, unix.EOPNOTSUPP)
+	submitErr("bad ioprio class", func(cb *Iocb) { cb.PrepPread(fd, buf, 0); cb.SetIOPrio(IOPrioValue(7, 0)) }, unix.EINVAL)
+	submitErr("resfd not an eventfd", func(cb *Iocb) { cb.PrepPread(fd, buf, 0); cb.SetEventfd(fd) }, unix.EINVAL)
+	submitErr("negative offset", func(cb *Iocb) { cb.PrepPread(fd, buf, -4096) }, unix.EINVAL)
+	submitErr("too many iovecs", func(cb *Iocb) {
+		cb.PrepPreadv(fd, make([]unix.Iovec, 1025), 0)
+	}, unix.EINVAL)
+	submitErr("iovec array at address 0", func(cb *Iocb) { cb.PrepPreadv(fd, nil, 0); cb.Nbytes = 2 }, unix.EFAULT)
+
+	eventErr := func(name string, prep func(cb *Iocb), want unix.Errno) {
+		t.Helper()
+		var cb Iocb
+		prep(&cb)
+		if n, err := c.Submit([]*Iocb{&cb}); n != 1 || err != nil {
+			t.Errorf("%s: Submit = %d, %v; want 1, nil", name, n, err)
+			return
+		}
+		ev := getAll(t, c, 1)[0]
+		if _, err := ev.Result(); err != want {
+			t.Errorf("%s: event res %d (%v); want %v", name, ev.Res, err, want)
+		}
+	}
+	eventErr("O_DIRECT misaligned offset", func(cb *Iocb) { cb.PrepPread(dfd, buf[:4096], 1) }, unix.EINVAL)
+	eventErr("O_DIRECT misaligned memory", func(cb *Iocb) { cb.PrepPread(dfd, buf[1:4097], 0) }, unix.EINVAL)
+	eventErr("O_DIRECT misaligned length", func(cb *Iocb) { cb.PrepPread(dfd, buf[:100], 0) }, unix.EINVAL)
+	eventErr("buffer at address 0", func(cb *Iocb) { cb.PrepPread(fd, nil, 0); cb.Nbytes = 4096 }, unix.EFAULT)
+
+	// A valid priority is accepted.
+	var cb Iocb
+	cb.PrepPread(fd, buf[:4096], 4096)
+	cb.SetIOPrio(IOPrioValue(IOPrioClassBE, 4))
+	if n, err := c.Submit([]*Iocb{&cb}); n != 1 || err != nil {
+		t.Fatalf("Submit with IOPRIO BE/4: %d, %v", n, err)
+	}
+	if ev := getAll(t, c, 1)[0]; ev.Res != 4096 {
+		t.Fatalf("read with IOPRIO: res %d", ev.Res)
+	}
+	mustEqual(t, "ioprio read", buf[:4096], content[4096:8192])
+}
+
+func TestGetEventsTimeoutAndMinNr(t *testing.T) {
+	c := testContext(t, 8)
+	evs := make([]Event, 4)
+	// libaio answers a zero timeout on an empty ring from user space (0 events) before
+	// the kernel could check the arguments; with a real timeout the kernel says EINVAL.
+	if n, err := c.GetEvents(5, evs, &unix.Timespec{}); n != 0 || err != nil {
+		t.Errorf("min_nr > nr, zero timeout, empty ring: %d, %v; want libaio's 0, nil", n, err)
+	}
+	ms := unix.NsecToTimespec(1e6)
+	if _, err := c.GetEvents(5, evs, &ms); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("min_nr > nr: %v, want EINVAL", err)
+	}
+	if _, err := c.GetEvents(-1, evs, &ms); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("min_nr < 0: %v, want EINVAL", err)
+	}
+	// Nothing in flight: the timeout expires and 0 events come back without error.
+	ts := unix.NsecToTimespec(int64(60 * time.Millisecond))
+	start := time.Now()
+	var n int
+	var err error
+	for {
+		n, err = c.GetEvents(1, evs, &ts)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if el := time.Since(start); n != 0 || err != nil || el < 55*time.Millisecond {
+		t.Errorf("GetEvents(1, 60ms) with nothing in flight = %d, %v after %v", n, err, el)
+	}
+
+	// min_nr: with two polls on a pipe, the wait lasts until both are ready.
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	var a, b Iocb
+	a.PrepPoll(p[0], unix.POLLIN)
+	b.PrepPoll(p[0], unix.POLLIN)
+	if n, err := c.Submit([]*Iocb{&a, &b}); n != 2 || err != nil {
+		t.Fatalf("Submit polls: %d, %v", n, err)
+	}
+	go func() {
+		time.Sleep(80 * time.Millisecond)
+		unix.Write(p[1], []byte("x"))
+	}()
+	ts = unix.NsecToTimespec(int64(5 * time.Second))
+	start = time.Now()
+	got := 0
+	for got < 2 {
+		n, err := c.GetEvents(2-got, evs[got:], &ts)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += n
+	}
+	if el := time.Since(start); el < 70*time.Millisecond {
+		t.Errorf("GetEvents(2) returned after %v, before the pipe became readable", el)
+	}
+	for _, ev := range evs[:2] {
+		if ev.Res&unix.POLLIN == 0 {
+			t.Errorf("poll event res %#x, want POLLIN", ev.Res)
+		}
+	}
+}
+
+// A signal delivered to the thread blocked in io_getevents makes it return EINTR, as in
+// C; with the signal blocked through io_pgetevents' sigmask it does not.
+func TestGetEventsEINTR(t *testing.T) {
+	c := testContext(t, 4)
+	run := func(mask *unix.Sigset_t, timeout time.Duration) (int, error, time.Duration) {
+		type result struct {
+			n   int
+			err error
+			el  time.Duration
+		}
+		tidc := make(chan int, 1)
+		resc := make(chan result, 1)
+		go func() {
+			lockThread()
+			defer unlockThread()
+			tidc <- unix.Gettid()
+			evs := make([]Event, 1)
+			ts := unix.NsecToTimespec(int64(timeout))
+			start := time.Now()
+			var n int
+			var err error
+			if mask != nil {
+				n, err = c.PGetEvents(1, evs, &ts, mask)
+			} else {
+				n, err = c.GetEvents(1, evs, &ts)
+			}
+			resc <- result{n, err, time.Since(start)}
+		}()
+		tid := <-tidc
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case r := <-resc:
+				return r.n, r.err, r.el
+			case <-tick.C:
+				unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+			}
+		}
+	}
+	n, err, el := run(nil, 5*time.Second)
+	if err != unix.EINTR || n != 0 || el > 4*time.Second {
+		t.Errorf("GetEvents under signals = %d, %v after %v; want EINTR", n, err, el)
+	}
+	var mask unix.Sigset_t
+	mask.Val[(unix.SIGURG-1)/64] |= 1 << ((uint(unix.SIGURG) - 1) % 64)
+	n, err, el = run(&mask, 150*time.Millisecond)
+	if err != nil || n != 0 || el < 140*time.Millisecond {
+		t.Errorf("PGetEvents with SIGURG masked = %d, %v after %v; want 0, nil after the timeout", n, err, el)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	c := testContext(t, 4)
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	var poll Iocb
+	poll.PrepPoll(p[0], unix.POLLIN)
+	if n, err := c.Submit([]*Iocb{&poll}); n != 1 || err != nil {
+		t.Fatalf("Submit poll: %d, %v", n, err)
+	}
+	var ev Event
+	if err := c.Cancel(&poll, &ev); err != unix.EINPROGRESS {
+		t.Fatalf("Cancel(pending poll) = %v; want EINPROGRESS", err)
+	}
+	got := getAll(t, c, 1)[0]
+	if !got.ObjIs(&poll) || got.Res != 0 {
+		t.Fatalf("cancelled poll event %+v; want res 0", got)
+	}
+	if err := c.Cancel(&poll, &ev); err != unix.EINVAL {
+		t.Errorf("Cancel(completed poll) = %v; want EINVAL", err)
+	}
+	var never Iocb
+	never.PrepPoll(p[0], unix.POLLIN)
+	if err := c.Cancel(&never, nil); err != unix.EINVAL {
+		t.Errorf("Cancel(never submitted) = %v; want EINVAL", err)
+	}
+	if err := c.Cancel(nil, nil); err != unix.EFAULT {
+		t.Errorf("Cancel(nil) = %v; want EFAULT", err)
+	}
+
+	// An O_DIRECT read cannot be cancelled: EINVAL whether it is still running or not,
+	// and its event still arrives with the data.
+	content := pattern(1<<20, 5)
+	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
+	buf := cbuf(t, 1<<20)
+	var rd Iocb
+	rd.PrepPread(fd, buf, 0)
+	if n, err := c.Submit([]*Iocb{&rd}); n != 1 || err != nil {
+		t.Fatalf("Submit read: %d, %v", n, err)
+	}
+	if err := c.Cancel(&rd, &ev); err != unix.EINVAL {
+		t.Errorf("Cancel(O_DIRECT read) = %v; want EINVAL", err)
+	}
+	if got := getAll(t, c, 1)[0]; got.Res != 1<<20 {
+		t.Fatalf("read after failed cancel: res %d", got.Res)
+	}
+	mustEqual(t, "read after cancel", buf, content)
+}
+
+func TestEventfdAndSync(t *testing.T) {
+	fd, _ := testFile(t, pattern(4096, 6), unix.O_RDWR)
+	c := testContext(t, 4)
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(efd)
+	var a, b Iocb
+	a.PrepFsync(fd)
+	a.SetEventfd(efd)
+	b.PrepFdsync(fd)
+	b.SetEventfd(efd)
+	if a.Flags != FlagResFD || a.ResFD != uint32(efd) {
+		t.Fatalf("SetEventfd: %+v", a)
+	}
+	if n, err := c.Submit([]*Iocb{&a, &b}); n != 2 || err != nil {
+		t.Fatalf("Submit fsync+fdsync: %d, %v", n, err)
+	}
+	for _, ev := range getAll(t, c, 2) {
+		if ev.Res != 0 {
+			t.Errorf("sync event res %d", ev.Res)
+		}
+	}
+	var cnt [8]byte
+	if _, err := unix.Read(efd, cnt[:]); err != nil {
+		t.Fatal(err)
+	}
+	if cnt[0] != 2 {
+		t.Errorf("eventfd count %d, want 2", cnt[0])
+	}
+}
+
+func TestVectoredAndRWF(t *testing.T) {
+	fd, path := testFile(t, make([]byte, 3*4096), unix.O_RDWR)
+	c := testContext(t, 4)
+	mem := cbuf(t, 6*4096+4096)
+	w := [][]byte{mem[0:4096], mem[4096:12288]}
+	copy(w[0], pattern(4096, 7))
+	copy(w[1], pattern(8192, 8))
+	iov := cIovecs(t, mem[6*4096:], w)
+	var cb Iocb
+	cb.PrepPwritev2(fd, iov, 4096, RWFDsync)
+	if cb.RWFlags != RWFDsync || cb.Opcode != CmdPwritev || cb.Nbytes != 2 {
+		t.Fatalf("PrepPwritev2: %+v", cb)
+	}
+	if n, err := c.Submit([]*Iocb{&cb}); n != 1 || err != nil {
+		t.Fatal(n, err)
+	}
+	if ev := getAll(t, c, 1)[0]; ev.Res != 12288 {
+		t.Fatalf("pwritev res %d", ev.Res)
+	}
+	disk, _ := os.ReadFile(path)
+	mustEqual(t, "pwritev", disk[4096:], append(pattern(4096, 7), pattern(8192, 8)...))
+
+	r := [][]byte{mem[12288:16384], mem[16384:24576]}
+	iov = cIovecs(t, mem[6*4096+2048:], r)
+	cb.PrepPreadv2(fd, iov, 4096, RWFHipri)
+	if n, err := c.Submit([]*Iocb{&cb}); n != 1 || err != nil {
+		t.Fatal(n, err)
+	}
+	if ev := getAll(t, c, 1)[0]; ev.Res != 12288 {
+		t.Fatalf("preadv res %d", ev.Res)
+	}
+	mustEqual(t, "preadv", mem[12288:24576], disk[4096:])
+}
+
+// cIovecs writes an iovec array describing bufs into C memory mem.
+func cIovecs(t *testing.T, mem []byte, bufs [][]byte) []unix.Iovec {
+	iov := unsafeIovecs(mem, len(bufs))
+	for i, b := range bufs {
+		iov[i].Base = &b[0]
+		iov[i].SetLen(len(b))
+	}
+	return iov
+}
+
+func TestCallbackQueueRun(t *testing.T) {
+	content := pattern(8192, 9)
+	fd, _ := testFile(t, content, unix.O_RDONLY)
+	c, err := QueueInit(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.QueueRelease()
+	buf := cbuf(t, 8192)
+	cbs := make([]Iocb, 2)
+	type call struct {
+		ctx  *Context
+		cb   *Iocb
+		res  int64
+		res2 int64
+	}
+	var calls []call
+	for i := range cbs {
+		cbs[i].PrepPread(fd, buf[i*4096:(i+1)*4096], int64(i)*4096)
+		cbs[i].SetCallback(func(ctx *Context, cb *Iocb, res, res2 int64) {
+			calls = append(calls, call{ctx, cb, res, res2})
+		})
+	}
+	if n, err := c.Submit([]*Iocb{&cbs[0], &cbs[1]}); n != 2 || err != nil {
+		t.Fatal(n, err)
+	}
+	if n, err := c.QueueRun(); n != 0 || err != nil {
+		t.Fatalf("QueueRun = %d, %v", n, err)
+	}
+	if len(calls) != 2 {
+		t.Fatalf("%d callbacks, want 2", len(calls))
+	}
+	seen := map[*Iocb]bool{}
+	for _, cl := range calls {
+		if cl.ctx != c || cl.res != 4096 || cl.res2 != 0 || (cl.cb != &cbs[0] && cl.cb != &cbs[1]) {
+			t.Errorf("callback %+v", cl)
+		}
+		seen[cl.cb] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("callbacks for %d distinct iocbs", len(seen))
+	}
+	mustEqual(t, "callback reads", buf, content)
+	if n, err := c.QueueRun(); n != 0 || err != nil || len(calls) != 2 {
+		t.Fatalf("second QueueRun = %d, %v, %d calls", n, err, len(calls))
+	}
+}

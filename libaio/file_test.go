@@ -1,0 +1,124 @@
+package libaio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+func TestFileDirect(t *testing.T) {
+	testutil.CheckLeaks(t)
+	content := pattern(64<<10+1000, 20) // size not a multiple of the block size
+	fd, _ := testFile(t, content, unix.O_RDWR|unix.O_DIRECT)
+	q := testQueue(t, 8)
+	f, err := NewFile(q, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, off := f.Align()
+	wm, wo, err := cmem.DirectIOAlign(fd)
+	if err != nil || mem != int(wm) || off != int(wo) || off <= 1 {
+		t.Fatalf("Align() = %d, %d; DirectIOAlign = %d, %d, %v", mem, off, wm, wo, err)
+	}
+	if f.Fd() != fd {
+		t.Fatal("Fd")
+	}
+
+	// Aligned and misaligned memory both read correctly (the latter through a bounce).
+	for _, shift := range []int{0, 1, 3} {
+		buf := alignedGo(8192 + shift)[shift:]
+		n, err := f.ReadAt(buf, 4096)
+		if n != 8192 || err != nil {
+			t.Fatalf("ReadAt(memory +%d) = %d, %v", shift, n, err)
+		}
+		mustEqual(t, "ReadAt", buf, content[4096:12288])
+	}
+	// Misaligned offset or length: refused with the alignment in the message.
+	for _, c := range []struct {
+		off int64
+		n   int
+	}{{1, 4096}, {0, 100}, {int64(off) / 2, off}} {
+		_, err := f.ReadAt(make([]byte, c.n), c.off)
+		var ae *AlignError
+		if !errors.As(err, &ae) || !errors.Is(err, unix.EINVAL) || ae.OffAlign != off || ae.MemAlign != mem ||
+			!strings.Contains(err.Error(), "multiples of") {
+			t.Errorf("ReadAt(%d bytes at %d) = %v; want *AlignError wrapping EINVAL", c.n, c.off, err)
+		}
+		if _, err := f.WriteAt(make([]byte, c.n), c.off); !errors.As(err, &ae) || ae.Op != "write" {
+			t.Errorf("WriteAt(%d bytes at %d) = %v; want *AlignError", c.n, c.off, err)
+		}
+	}
+	if _, err := f.ReadAt(make([]byte, 4096), -4096); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("negative offset: %v", err)
+	}
+	// Short read at end of file: the bytes there, then io.EOF.
+	buf := alignedGo(4096)
+	n, err := f.ReadAt(buf, 64<<10)
+	if n != 1000 || err != io.EOF {
+		t.Fatalf("ReadAt across EOF = %d, %v; want 1000, EOF", n, err)
+	}
+	mustEqual(t, "tail", buf[:n], content[64<<10:])
+	if n, err := f.ReadAt(buf, 1<<20); n != 0 || err != io.EOF {
+		t.Fatalf("ReadAt past EOF = %d, %v", n, err)
+	}
+	// Writes, aligned and bounced, read back.
+	w := pattern(8192, 21)
+	mis := make([]byte, 8193)[1:]
+	copy(mis, w)
+	if n, err := f.WriteAt(mis, 0); n != 8192 || err != nil {
+		t.Fatalf("WriteAt(misaligned memory) = %d, %v", n, err)
+	}
+	r := alignedGo(8192)
+	if n, err := f.ReadAt(r, 0); n != 8192 || err != nil {
+		t.Fatal(n, err)
+	}
+	mustEqual(t, "WriteAt bounced", r, w)
+	// An ended context: ctx.Err(); the read finishes in the background.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.ReadAtContext(ctx, make([]byte, 4096+1)[1:], 0); err != context.Canceled {
+		t.Fatalf("ReadAtContext(cancelled) = %v", err)
+	}
+	if _, err := f.WriteAtContext(ctx, alignedGo(4096), 0); err != context.Canceled {
+		t.Fatalf("WriteAtContext(cancelled) = %v", err)
+	}
+}
+
+func TestFileBuffered(t *testing.T) {
+	testutil.CheckLeaks(t)
+	content := pattern(10000, 22)
+	fd, _ := testFile(t, content, unix.O_RDWR)
+	q := testQueue(t, 2)
+	f, err := NewFile(q, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, o := f.Align(); m != 1 || o != 1 {
+		t.Fatalf("Align of a buffered fd: %d, %d", m, o)
+	}
+	buf := make([]byte, 333)
+	if n, err := f.ReadAt(buf, 17); n != 333 || err != nil {
+		t.Fatal(n, err)
+	}
+	mustEqual(t, "buffered ReadAt", buf, content[17:350])
+	if n, err := f.WriteAt([]byte("hello"), 9998); n != 5 || err != nil {
+		t.Fatal(n, err)
+	}
+	buf = make([]byte, 10)
+	if n, err := f.ReadAt(buf, 9998); n != 5 || err != io.EOF || string(buf[:5]) != "hello" {
+		t.Fatalf("ReadAt at tail = %d, %v, %q", n, err, buf[:n])
+	}
+	if _, err := NewFile(q, -1); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("NewFile(-1) = %v", err)
+	}
+	q.Close()
+	if _, err := f.ReadAt(buf, 0); err != ErrClosed {
+		t.Fatalf("ReadAt after Close = %v", err)
+	}
+}

@@ -1,0 +1,116 @@
+package libaio
+
+import (
+	"context"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/cgo/completion"
+)
+
+// Read submits io_prep_pread(fd, buf, offset) and returns its handle; Wait gives the
+// bytes read (short at end of file) or the errno of the event. buf stays pinned until
+// the request completes: the caller must not touch it before the handle is done.
+// Errors io_submit reports (EBADF, EINVAL, EAGAIN ...) are returned here with a nil
+// handle; ErrBusy when Depth requests are in flight, ErrClosed after Close.
+func (q *Queue) Read(fd int, buf []byte, offset int64) (*completion.Handle, error) {
+	return q.rw(nil, fd, buf, offset, false)
+}
+
+// Write submits io_prep_pwrite(fd, buf, offset); see Read for buffer lifetime and errors.
+func (q *Queue) Write(fd int, buf []byte, offset int64) (*completion.Handle, error) {
+	return q.rw(nil, fd, buf, offset, true)
+}
+
+// rw submits a pread or pwrite; a non-nil ctx waits for a free slot (File's calls).
+func (q *Queue) rw(ctx context.Context, fd int, buf []byte, offset int64, write bool) (*completion.Handle, error) {
+	h, op, cb, err := q.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if write {
+		cb.PrepPwrite(fd, buf, offset)
+	} else {
+		cb.PrepPread(fd, buf, offset)
+	}
+	op.PinBytes(buf)
+	return q.submit(h, op, cb)
+}
+
+// Readv submits io_prep_preadv(fd, iov, len(bufs), offset) with the iovec array in C
+// memory (freed when the request completes) and every buffer pinned until then.
+// More than 1024 (IOV_MAX) buffers gives EINVAL.
+func (q *Queue) Readv(fd int, bufs [][]byte, offset int64) (*completion.Handle, error) {
+	return q.vectored(fd, bufs, offset, 0, false)
+}
+
+// Writev submits io_prep_pwritev(fd, iov, len(bufs), offset); see Readv.
+func (q *Queue) Writev(fd int, bufs [][]byte, offset int64) (*completion.Handle, error) {
+	return q.vectored(fd, bufs, offset, 0, true)
+}
+
+// Readv2 submits io_prep_preadv2 with RWF_* flags (RWFNowait, RWFHipri ...); see Readv.
+// Flags the kernel does not know give EOPNOTSUPP from io_submit.
+func (q *Queue) Readv2(fd int, bufs [][]byte, offset int64, flags int) (*completion.Handle, error) {
+	return q.vectored(fd, bufs, offset, flags, false)
+}
+
+// Writev2 submits io_prep_pwritev2 with RWF_* flags (RWFDsync, RWFAppend ...); see Readv.
+func (q *Queue) Writev2(fd int, bufs [][]byte, offset int64, flags int) (*completion.Handle, error) {
+	return q.vectored(fd, bufs, offset, flags, true)
+}
+
+func (q *Queue) vectored(fd int, bufs [][]byte, offset int64, flags int, write bool) (*completion.Handle, error) {
+	h, op, cb, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	iov, err := cmem.NewIovecs(bufs) // pins the buffers until Free
+	if err != nil {
+		q.table.Abort(op, err)
+		return nil, err
+	}
+	slot := uint32(op.UserData())
+	q.iovs[slot] = iov
+	if write {
+		cb.prep(fd, CmdPwritev)
+	} else {
+		cb.prep(fd, CmdPreadv)
+	}
+	cb.Buf = uint64(uintptr(iov.Ptr()))
+	cb.Nbytes = uint64(iov.Len())
+	cb.Offset = offset
+	cb.RWFlags = uint32(flags)
+	return q.submit(h, op, cb)
+}
+
+// Fsync submits io_prep_fsync(fd).
+func (q *Queue) Fsync(fd int) (*completion.Handle, error) {
+	h, op, cb, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	cb.PrepFsync(fd)
+	return q.submit(h, op, cb)
+}
+
+// Fdsync submits io_prep_fdsync(fd).
+func (q *Queue) Fdsync(fd int) (*completion.Handle, error) {
+	h, op, cb, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	cb.PrepFdsync(fd)
+	return q.submit(h, op, cb)
+}
+
+// Poll submits io_prep_poll(fd, events): a one-shot poll whose result is the ready
+// mask. Unlike disk I/O it can be cancelled: Wait with an ended context, or Close,
+// cancels it and it completes with result 0.
+func (q *Queue) Poll(fd int, events int16) (*completion.Handle, error) {
+	h, op, cb, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	cb.PrepPoll(fd, events)
+	return q.submit(h, op, cb)
+}

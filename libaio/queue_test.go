@@ -1,0 +1,384 @@
+package libaio
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+func testQueue(t testing.TB, depth int) *Queue {
+	t.Helper()
+	q, err := NewQueue(depth)
+	if err != nil {
+		t.Fatalf("NewQueue(%d): %v", depth, err)
+	}
+	t.Cleanup(func() {
+		if err := q.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return q
+}
+
+// wait(t)(q.Read(...)) fails the test on a submission or completion error and returns
+// the result.
+func wait(t testing.TB) func(h *completion.Handle, err error) int {
+	return func(h *completion.Handle, err error) int {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("submit: %v", err)
+		}
+		n, err := h.Wait(context.Background())
+		if err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+		return n
+	}
+}
+
+func pipe(t testing.TB) (r, w int) {
+	t.Helper()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	return p[0], p[1]
+}
+
+func TestQueueReadWrite(t *testing.T) {
+	testutil.CheckLeaks(t)
+	for _, direct := range []bool{false, true} {
+		flags := unix.O_RDWR
+		if direct {
+			flags |= unix.O_DIRECT
+		}
+		fd, path := testFile(t, make([]byte, 64<<10), flags)
+		q := testQueue(t, 8)
+		w := alignedGo(16 << 10)
+		copy(w, pattern(len(w), 10))
+		if n := wait(t)(q.Write(fd, w, 8192)); n != len(w) {
+			t.Fatalf("Write: %d", n)
+		}
+		if n := wait(t)(q.Fdsync(fd)); n != 0 {
+			t.Fatalf("Fdsync: %d", n)
+		}
+		if n := wait(t)(q.Fsync(fd)); n != 0 {
+			t.Fatalf("Fsync: %d", n)
+		}
+		r := alignedGo(16 << 10)
+		if n := wait(t)(q.Read(fd, r, 8192)); n != len(r) {
+			t.Fatalf("Read: %d", n)
+		}
+		mustEqual(t, "Read", r, w)
+		disk, _ := os.ReadFile(path)
+		mustEqual(t, "file", disk[8192:8192+len(w)], w)
+
+		// Vectored, with RWF flags.
+		a, b := alignedGo(4096), alignedGo(8192)
+		copy(a, pattern(4096, 11))
+		copy(b, pattern(8192, 12))
+		if n := wait(t)(q.Writev2(fd, [][]byte{a, b}, 32768, RWFDsync)); n != 12288 {
+			t.Fatalf("Writev2: %d", n)
+		}
+		ra, rb := alignedGo(8192), alignedGo(4096)
+		if n := wait(t)(q.Readv(fd, [][]byte{ra, rb}, 32768)); n != 12288 {
+			t.Fatalf("Readv: %d", n)
+		}
+		mustEqual(t, "Readv", append(append([]byte{}, ra...), rb...), append(append([]byte{}, a...), b...))
+		if n := wait(t)(q.Writev(fd, [][]byte{a}, 0)); n != 4096 {
+			t.Fatalf("Writev: %d", n)
+		}
+		if n := wait(t)(q.Readv2(fd, [][]byte{ra[:4096]}, 0, 0)); n != 4096 {
+			t.Fatalf("Readv2: %d", n)
+		}
+		mustEqual(t, "Readv2", ra[:4096], a)
+	}
+}
+
+func TestQueueSubmitErrors(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := testQueue(t, 4)
+	fd, _ := testFile(t, pattern(8192, 13), unix.O_RDONLY)
+	buf := make([]byte, 4096)
+	if h, err := q.Read(-1, buf, 0); h != nil || !errors.Is(err, unix.EBADF) {
+		t.Errorf("Read(-1) = %v, %v; want EBADF", h, err)
+	}
+	if h, err := q.Write(fd, buf, 0); h != nil || !errors.Is(err, unix.EBADF) {
+		t.Errorf("Write(O_RDONLY fd) = %v, %v; want EBADF", h, err)
+	}
+	if h, err := q.Read(fd, buf, -1); h != nil || !errors.Is(err, unix.EINVAL) {
+		t.Errorf("Read(offset -1) = %v, %v; want EINVAL", h, err)
+	}
+	if h, err := q.Readv(fd, make([][]byte, 1025), 0); h != nil || !errors.Is(err, unix.EINVAL) {
+		t.Errorf("Readv(1025 buffers) = %v, %v; want EINVAL", h, err)
+	}
+	if h, err := q.Readv2(fd, [][]byte{buf}, 0, 1<<30); h != nil || !errors.Is(err, unix.EOPNOTSUPP) {
+		t.Errorf("Readv2(bad flag) = %v, %v; want EOPNOTSUPP", h, err)
+	}
+	// Empty and nil buffers are valid zero-byte requests.
+	if n := wait(t)(q.Read(fd, nil, 0)); n != 0 {
+		t.Errorf("Read(nil) = %d", n)
+	}
+	if n := wait(t)(q.Readv(fd, nil, 0)); n != 0 {
+		t.Errorf("Readv(nil) = %d", n)
+	}
+	// Short read at end of file.
+	if n := wait(t)(q.Read(fd, make([]byte, 10000), 4096)); n != 4096 {
+		t.Errorf("read across EOF = %d, want 4096", n)
+	}
+	if q.InFlight() != 0 {
+		t.Errorf("InFlight %d after failed submissions", q.InFlight())
+	}
+	// Poll on a non-pollable descriptor: the errno comes in the completion (or from
+	// io_submit); either way the caller sees it.
+	if q.Depth() != 4 {
+		t.Errorf("Depth %d", q.Depth())
+	}
+}
+
+func TestQueueBusyAndClose(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q, err := NewQueue(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := pipe(t)
+	var hs []*completion.Handle
+	for i := 0; i < 3; i++ {
+		h, err := q.Poll(r, unix.POLLIN)
+		if err != nil {
+			t.Fatalf("Poll %d: %v", i, err)
+		}
+		hs = append(hs, h)
+	}
+	if _, err := q.Poll(r, unix.POLLIN); err != ErrBusy {
+		t.Fatalf("4th request on a depth-3 queue: %v, want ErrBusy", err)
+	}
+	if _, err := hs[0].Result(); err != ErrPending {
+		t.Fatalf("Result of a pending poll: %v", err)
+	}
+	// Close cancels the polls and returns only when their handles are done.
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for _, h := range hs {
+		if n, err := h.Result(); n != 0 || err != nil {
+			t.Errorf("poll after Close: %d, %v; want 0 (cancelled)", n, err)
+		}
+	}
+	if _, err := q.Read(r, make([]byte, 1), 0); err != ErrClosed {
+		t.Errorf("Read after Close: %v", err)
+	}
+	if _, err := q.Fsync(r); err != ErrClosed {
+		t.Errorf("Fsync after Close: %v", err)
+	}
+	if err := q.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := q.Context().Destroy(); err != ErrClosed {
+		t.Errorf("Destroy after Close: %v", err)
+	}
+}
+
+// Close waits for O_DIRECT reads in flight: they cannot be cancelled, and their memory
+// must stay valid until the kernel is done.
+func TestQueueCloseWaitsForIO(t *testing.T) {
+	testutil.CheckLeaks(t)
+	const n = 16
+	content := pattern(n*65536, 14)
+	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	q, err := NewQueue(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs := make([][]byte, n)
+	hs := make([]*completion.Handle, n)
+	for i := range bufs {
+		bufs[i] = alignedGo(65536)
+		if hs[i], err = q.Read(fd, bufs[i], int64(i)*65536); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hs {
+		if n, err := h.Result(); n != 65536 || err != nil {
+			t.Fatalf("read %d after Close: %d, %v", i, n, err)
+		}
+		mustEqual(t, "read before Close", bufs[i], content[i*65536:(i+1)*65536])
+	}
+}
+
+func TestQueuePollAndCancel(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := testQueue(t, 4)
+	r, w := pipe(t)
+	h, err := q.Poll(r, unix.POLLIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(w, []byte("x"))
+	if n := wait(t)(h, nil); n&unix.POLLIN == 0 {
+		t.Fatalf("poll mask %#x", n)
+	}
+	unix.Read(r, make([]byte, 1))
+
+	// Wait with a context that ends: ctx.Err(), io_cancel, and the handle completes.
+	h, err = q.Poll(r, unix.POLLIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := h.Wait(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Wait: %v, want DeadlineExceeded", err)
+	}
+	select {
+	case <-h.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelled poll never completed")
+	}
+	if n, err := h.Result(); n != 0 || err != nil {
+		t.Fatalf("cancelled poll: %d, %v", n, err)
+	}
+
+	// A read cannot be cancelled: Wait returns ctx.Err(), the buffer stays pinned and
+	// the read still completes with the data.
+	content := pattern(1<<20, 15)
+	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	buf := alignedGo(1 << 20)
+	h, err = q.Read(fd, buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if _, err := h.Wait(done); err != context.Canceled {
+		t.Fatalf("Wait(cancelled ctx): %v", err)
+	}
+	if n := wait(t)(h, nil); n != 1<<20 {
+		t.Fatalf("read after cancel: %d", n)
+	}
+	mustEqual(t, "read after cancel", buf, content)
+}
+
+// Many goroutines share one Queue through a File, with more goroutines than slots,
+// the GC running and signals arriving, and every byte is checked.
+func TestQueueManyGoroutinesGCSignals(t *testing.T) {
+	testutil.CheckLeaks(t)
+	const blocks, workers, per = 256, 64, 40
+	content := pattern(blocks*4096, 16)
+	fd, _ := testFile(t, content, unix.O_RDWR|unix.O_DIRECT)
+	q := testQueue(t, 16)
+	f, err := NewFile(q, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { // GC pressure while requests are in flight
+		defer bg.Done()
+		var junk [][]byte
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			junk = append(junk, make([]byte, 64<<10))
+			if len(junk) > 64 {
+				junk = nil
+				runtime.GC()
+			}
+		}
+	}()
+	go func() { // signals at every thread of the process
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				unix.Kill(unix.Getpid(), unix.SIGURG)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				blk := (w*per + i) * 7 % blocks
+				var buf []byte
+				if i%2 == 0 {
+					buf = make([]byte, 4096) // usually misaligned: bounced
+				} else {
+					buf = alignedGo(4096)
+				}
+				n, err := f.ReadAt(buf, int64(blk)*4096)
+				if err != nil || n != 4096 {
+					errc <- err
+					return
+				}
+				if string(buf) != string(content[blk*4096:(blk+1)*4096]) {
+					errc <- errors.New("wrong data")
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatalf("worker: %v", err)
+	}
+}
+
+// Buffers pinned by in-flight requests are neither moved nor freed by the GC.
+func TestQueuePinsSurviveGC(t *testing.T) {
+	testutil.CheckLeaks(t)
+	const n = 32
+	content := pattern(n*4096, 17)
+	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	q := testQueue(t, n)
+	hs := make([]*completion.Handle, n)
+	bufs := make([][]byte, n)
+	for i := range hs {
+		bufs[i] = alignedGo(4096)
+		h, err := q.Read(fd, bufs[i], int64(i)*4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs[i] = h
+	}
+	_, pins := completion.Stats()
+	t.Logf("%d live pins right after submitting %d O_DIRECT reads", pins, n)
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+		_ = make([]byte, 1<<20)
+	}
+	for i, h := range hs {
+		if n := wait(t)(h, nil); n != 4096 {
+			t.Fatalf("read %d: %d", i, n)
+		}
+		mustEqual(t, "read under GC", bufs[i], content[i*4096:(i+1)*4096])
+	}
+}

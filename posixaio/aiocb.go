@@ -1,0 +1,260 @@
+package posixaio
+
+/*
+#cgo CFLAGS: -D_GNU_SOURCE
+#cgo LDFLAGS: -lrt -lpthread
+#include <aio.h>
+#include <errno.h>
+#include <stdlib.h>
+#include "notify.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// liveAiocbs counts Aiocbs allocated and not yet freed (tests use it).
+var liveAiocbs atomic.Int64
+
+// Aiocb is a struct aiocb in C memory: glibc keeps its address from
+// submission until the request finished, so it never lives in Go memory.
+//
+// This is the raw layer: as in C, the caller decides when to call Error,
+// Return and Free. The Go side adds what C lacks: the buffer given to SetBuf
+// stays pinned for as long as the aiocb points at it (so at least until the
+// request finished and Return was called), and every method that would let
+// glibc touch freed or moving memory (Free, SetBuf, the setters, a second
+// submission) refuses with ErrInProgress while aio_error reports EINPROGRESS.
+// An Aiocb is not safe for concurrent use, except that Error, Return and
+// Cancel may be called from any goroutine while the request runs.
+type Aiocb struct {
+	cb     *C.struct_aiocb
+	pinner runtime.Pinner
+	buf    []byte
+	sig    Sigevent
+}
+
+// NewAiocb allocates a zeroed struct aiocb with calloc(3) (aio_fildes 0,
+// aio_offset 0, no buffer, aio_reqprio 0, aio_lio_opcode LIO_READ) and sets
+// aio_sigevent.sigev_notify to SIGEV_NONE, as C programs do after memset.
+func NewAiocb() *Aiocb {
+	p := C.calloc(1, C.sizeof_struct_aiocb)
+	if p == nil {
+		panic("posixaio: calloc(struct aiocb) failed")
+	}
+	a := &Aiocb{cb: (*C.struct_aiocb)(p), sig: Sigevent{Notify: SigevNone}}
+	a.cb.aio_sigevent.sigev_notify = C.SIGEV_NONE
+	liveAiocbs.Add(1)
+	runtime.SetFinalizer(a, finalizeAiocb)
+	return a
+}
+
+// finalizeAiocb frees an unreachable Aiocb, unless glibc still owns it: then
+// it stays (and stays pinned) until a later collection finds it finished.
+func finalizeAiocb(a *Aiocb) {
+	if a.cb == nil {
+		return
+	}
+	if a.inProgress() {
+		runtime.SetFinalizer(a, finalizeAiocb)
+		return
+	}
+	a.release()
+}
+
+func (a *Aiocb) release() {
+	a.pinner.Unpin()
+	a.buf = nil
+	C.free(unsafe.Pointer(a.cb))
+	a.cb = nil
+	liveAiocbs.Add(-1)
+}
+
+func (a *Aiocb) inProgress() bool {
+	return a.cb != nil && C.aio_error(a.cb) == C.EINPROGRESS
+}
+
+func (a *Aiocb) settable() error {
+	if a.cb == nil {
+		return ErrFreed
+	}
+	if a.inProgress() {
+		return ErrInProgress
+	}
+	return nil
+}
+
+// Free releases the C memory (free(3)) and unpins the buffer. It returns
+// ErrInProgress while glibc still owns the aiocb (cancel it or wait first),
+// and ErrFreed the second time.
+func (a *Aiocb) Free() error {
+	if err := a.settable(); err != nil {
+		return err
+	}
+	runtime.SetFinalizer(a, nil)
+	a.release()
+	return nil
+}
+
+// Ptr returns the address of the C struct aiocb (nil after Free), for C code
+// that wants to share it.
+func (a *Aiocb) Ptr() unsafe.Pointer { return unsafe.Pointer(a.cb) }
+
+// SetFildes sets aio_fildes.
+func (a *Aiocb) SetFildes(fd int) error {
+	if err := a.settable(); err != nil {
+		return err
+	}
+	a.cb.aio_fildes = C.int(fd)
+	return nil
+}
+
+// Fildes returns aio_fildes (-1 after Free).
+func (a *Aiocb) Fildes() int {
+	if a.cb == nil {
+		return -1
+	}
+	return int(a.cb.aio_fildes)
+}
+
+// SetOffset sets aio_offset (an off64_t: the header maps aiocb to aiocb64 on
+// 64-bit Linux). glibc does not check it at submission; a negative offset
+// fails later with EINVAL from pread/pwrite, reported by Error.
+func (a *Aiocb) SetOffset(off int64) error {
+	if err := a.settable(); err != nil {
+		return err
+	}
+	a.cb.aio_offset = C.__off64_t(off)
+	return nil
+}
+
+// Offset returns aio_offset.
+func (a *Aiocb) Offset() int64 {
+	if a.cb == nil {
+		return 0
+	}
+	return int64(a.cb.aio_offset)
+}
+
+// SetBuf sets aio_buf and aio_nbytes to b. b's memory is pinned until the
+// buffer is replaced or the aiocb freed. A nil or empty b sets aio_buf NULL and
+// aio_nbytes 0 (glibc then transfers 0 bytes). For O_DIRECT files b must be
+// suitably aligned (see cgo/cmem).
+func (a *Aiocb) SetBuf(b []byte) error {
+	if err := a.settable(); err != nil {
+		return err
+	}
+	a.pinner.Unpin()
+	a.buf = nil
+	if len(b) > 0 {
+		a.pinner.Pin(unsafe.SliceData(b))
+		a.buf = b
+	}
+	setBufPtr(a.cb, b)
+	return nil
+}
+
+// setBufPtr stores b's address and length in aio_buf and aio_nbytes. The
+// address goes in as an integer: a pointer store would run Go's write
+// barrier, which shades the slot's old value, and that may be the address of
+// an earlier request's buffer that the garbage collector has freed since
+// ("found pointer to free object"). C memory is not scanned, and b is pinned
+// by the caller.
+func setBufPtr(cb *C.struct_aiocb, b []byte) {
+	var p uintptr
+	if len(b) > 0 {
+		p = uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	}
+	*(*uintptr)(unsafe.Pointer(&cb.aio_buf)) = p
+	cb.aio_nbytes = C.size_t(len(b))
+}
+
+// Buf returns the buffer set with SetBuf.
+func (a *Aiocb) Buf() []byte { return a.buf }
+
+// Nbytes returns aio_nbytes.
+func (a *Aiocb) Nbytes() int {
+	if a.cb == nil {
+		return 0
+	}
+	return int(a.cb.aio_nbytes)
+}
+
+// SetReqprio sets aio_reqprio: glibc runs the request at the calling thread's
+// scheduling priority minus reqprio (0..PrioDeltaMax; others make the
+// submission fail with EINVAL). Among queued requests for one descriptor,
+// higher priorities run first.
+func (a *Aiocb) SetReqprio(p int) error {
+	if err := a.settable(); err != nil {
+		return err
+	}
+	a.cb.aio_reqprio = C.int(p)
+	return nil
+}
+
+// Reqprio returns aio_reqprio.
+func (a *Aiocb) Reqprio() int {
+	if a.cb == nil {
+		return 0
+	}
+	return int(a.cb.aio_reqprio)
+}
+
+// SetLioOpcode sets aio_lio_opcode (LioRead, LioWrite or LioNop), which only
+// lio_listio reads.
+func (a *Aiocb) SetLioOpcode(op int) error {
+	if err := a.settable(); err != nil {
+		return err
+	}
+	a.cb.aio_lio_opcode = C.int(op)
+	return nil
+}
+
+// LioOpcode returns aio_lio_opcode.
+func (a *Aiocb) LioOpcode() int {
+	if a.cb == nil {
+		return 0
+	}
+	return int(a.cb.aio_lio_opcode)
+}
+
+// SetSigevent sets aio_sigevent, the notification glibc gives when this
+// request finishes. See Sigevent for what is accepted.
+func (a *Aiocb) SetSigevent(ev Sigevent) error {
+	if err := a.settable(); err != nil {
+		return err
+	}
+	if err := ev.fill(&a.cb.aio_sigevent); err != nil {
+		return err
+	}
+	a.sig = ev
+	return nil
+}
+
+// Sigevent returns what SetSigevent set (SIGEV_NONE for a fresh aiocb).
+func (a *Aiocb) Sigevent() Sigevent { return a.sig }
+
+// Prep sets aio_fildes, aio_buf/aio_nbytes (see SetBuf) and aio_offset at once.
+func (a *Aiocb) Prep(fd int, b []byte, off int64) error {
+	if err := a.SetBuf(b); err != nil {
+		return err
+	}
+	a.cb.aio_fildes = C.int(fd)
+	a.cb.aio_offset = C.__off64_t(off)
+	return nil
+}
+
+func errnoOf(r C.int, err error) error {
+	if r == 0 {
+		return nil
+	}
+	if e, ok := err.(unix.Errno); ok && e != 0 {
+		return e
+	}
+	return unix.EIO
+}

@@ -1,0 +1,305 @@
+// Copyright aiokit authors. See notify.h.
+#include "notify.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pa_sink {
+	int efd;
+	uint32_t cap;     /* power of two */
+	uint32_t head;
+	uint32_t len;
+	int sleeping;     /* the reaper is (about to be) parked on efd */
+	int overflow;     /* a value was dropped: the reaper must scan */
+	int active;       /* trampolines still writing to efd */
+	uint64_t *buf;
+};
+
+/* One lock for the registry and every sink. It is held for a few
+   instructions only; each notification already costs a thread creation. */
+static pthread_mutex_t pa_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pa_sink *pa_sinks[PA_SINK_MAX];
+static int pa_next = 1;
+
+static pthread_attr_t pa_attr;
+static pthread_once_t pa_attr_once = PTHREAD_ONCE_INIT;
+
+static void pa_attr_init(void)
+{
+	pthread_attr_init(&pa_attr);
+	pthread_attr_setdetachstate(&pa_attr, PTHREAD_CREATE_DETACHED);
+	/* The trampoline needs almost no stack; small stacks keep glibc's
+	   stack cache effective for the thread-per-notification model. */
+	pthread_attr_setstacksize(&pa_attr, 64 * 1024);
+}
+
+int pa_sink_new(int efd, uint32_t cap)
+{
+	uint32_t c = 16;
+	while (c < cap && c < (1u << 30))
+		c <<= 1;
+	struct pa_sink *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return -ENOMEM;
+	s->buf = calloc(c, sizeof(uint64_t));
+	if (s->buf == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->efd = efd;
+	s->cap = c;
+	pthread_once(&pa_attr_once, pa_attr_init);
+	pthread_mutex_lock(&pa_mu);
+	int id = -EMFILE;
+	for (int i = 0; i < PA_SINK_MAX - 1; i++) {
+		int cand = pa_next;
+		pa_next = pa_next + 1 >= PA_SINK_MAX ? 1 : pa_next + 1;
+		if (pa_sinks[cand] == NULL) {
+			pa_sinks[cand] = s;
+			id = cand;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pa_mu);
+	if (id < 0) {
+		free(s->buf);
+		free(s);
+	}
+	return id;
+}
+
+/* Removes the sink from the registry: later notifications carrying its id
+   are dropped. Returns the sink for pa_sink_release. */
+void *pa_sink_unregister(int id)
+{
+	if (id <= 0 || id >= PA_SINK_MAX)
+		return NULL;
+	pthread_mutex_lock(&pa_mu);
+	struct pa_sink *s = pa_sinks[id];
+	pa_sinks[id] = NULL;
+	pthread_mutex_unlock(&pa_mu);
+	return s;
+}
+
+/* Frees an unregistered sink once no trampoline is writing to its eventfd.
+   Returns 1 (try again later) while one still is, 0 when freed. */
+int pa_sink_release(void *p)
+{
+	struct pa_sink *s = p;
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&pa_mu);
+	int busy = s->active;
+	pthread_mutex_unlock(&pa_mu);
+	if (busy)
+		return 1;
+	free(s->buf);
+	free(s);
+	return 0;
+}
+
+/* Moves up to max queued values to out. With arm set and nothing queued, it
+   marks the reaper as sleeping so that the next notification writes the
+   eventfd. Returns the count, or -EBADF for an unknown id. */
+int pa_sink_drain(int id, uint64_t *out, int max, int arm, int *overflow)
+{
+	if (id <= 0 || id >= PA_SINK_MAX)
+		return -EBADF;
+	pthread_mutex_lock(&pa_mu);
+	struct pa_sink *s = pa_sinks[id];
+	if (s == NULL) {
+		pthread_mutex_unlock(&pa_mu);
+		return -EBADF;
+	}
+	int n = 0;
+	while (n < max && s->len > 0) {
+		out[n++] = s->buf[s->head];
+		s->head = (s->head + 1) & (s->cap - 1);
+		s->len--;
+	}
+	*overflow = s->overflow;
+	s->overflow = 0;
+	if (n == 0 && !*overflow && arm)
+		s->sleeping = 1;
+	pthread_mutex_unlock(&pa_mu);
+	return n;
+}
+
+/* The SIGEV_THREAD function. glibc runs it on a fresh thread with all
+   signals blocked; it never calls into Go. */
+int pa_drop_notifications; /* tests: simulate notifications glibc failed to deliver */
+
+void pa_sink_notify(union sigval v)
+{
+	if (__atomic_load_n(&pa_drop_notifications, __ATOMIC_RELAXED))
+		return;
+	uint64_t x = (uint64_t)(uintptr_t)v.sival_ptr;
+	int id = (int)(x >> PA_VALUE_BITS);
+	uint64_t val = x & PA_VALUE_MASK;
+	if (id <= 0 || id >= PA_SINK_MAX)
+		return;
+	pthread_mutex_lock(&pa_mu);
+	struct pa_sink *s = pa_sinks[id];
+	if (s == NULL) {
+		pthread_mutex_unlock(&pa_mu);
+		return;
+	}
+	if (s->len < s->cap) {
+		s->buf[(s->head + s->len) & (s->cap - 1)] = val;
+		s->len++;
+	} else {
+		s->overflow = 1;
+	}
+	int wake = s->sleeping;
+	s->sleeping = 0;
+	int efd = s->efd;
+	if (wake)
+		s->active++;
+	pthread_mutex_unlock(&pa_mu);
+	if (!wake)
+		return;
+	uint64_t one = 1;
+	while (write(efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&pa_mu);
+	s->active--;
+	pthread_mutex_unlock(&pa_mu);
+}
+
+void *pa_notify_fn(void) { return (void *)pa_sink_notify; }
+
+void *pa_thread_attr(void)
+{
+	pthread_once(&pa_attr_once, pa_attr_init);
+	return &pa_attr;
+}
+
+void pa_sigev_set_thread(struct sigevent *ev, void *fn, void *attr)
+{
+	ev->sigev_notify_function = (void (*)(union sigval))fn;
+	ev->sigev_notify_attributes = attr;
+}
+
+void pa_sigev_thread(struct sigevent *ev, int id, uint64_t value)
+{
+	pthread_once(&pa_attr_once, pa_attr_init);
+	memset(ev, 0, sizeof *ev);
+	ev->sigev_notify = SIGEV_THREAD;
+	ev->sigev_value.sival_ptr =
+	    (void *)(uintptr_t)(((uint64_t)id << PA_VALUE_BITS) | (value & PA_VALUE_MASK));
+	ev->sigev_notify_function = pa_sink_notify;
+	ev->sigev_notify_attributes = &pa_attr;
+}
+
+/* Claims a finished slot: only the caller whose compare-and-swap clears
+   armed calls aio_return, so it happens exactly once per submission. */
+static int pa_finish(struct pa_slot *s, int64_t *res)
+{
+	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
+		return 0;
+	int e = aio_error(&s->cb);
+	if (e == EINPROGRESS)
+		return 0;
+	int one = 1;
+	if (!__atomic_compare_exchange_n(&s->armed, &one, 0, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return 0;
+	ssize_t r = aio_return(&s->cb);
+	*res = e != 0 ? -(int64_t)e : (int64_t)r;
+	return 1;
+}
+
+/* For each slot index in idx[0..n): if the slot still owes its aio_return
+   and glibc has finished it, calls aio_return once and keeps the index.
+   Compacts idx/res to the finished ones and returns their count. */
+int pa_reap(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int n, int64_t *res)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t j = idx[i];
+		if (j >= nslots)
+			continue;
+		if (pa_finish(&slots[j], &res[k]))
+			idx[k++] = j;
+	}
+	return k;
+}
+
+/* Like pa_reap over every armed slot (the fallback when a notification may
+   have been lost). */
+int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int64_t *res)
+{
+	int k = 0;
+	for (uint32_t j = 0; j < nslots && k < max; j++) {
+		if (pa_finish(&slots[j], &res[k]))
+			idx[k++] = j;
+	}
+	return k;
+}
+
+/* Submits a prepared slot: op is LIO_READ, LIO_WRITE, O_SYNC or O_DSYNC.
+   Returns 0 when the slot will be reaped (glibc accepted it, or a reaper
+   already claimed the failed attempt and will deliver its error), or -errno
+   when the submission failed and nobody else saw it. */
+int pa_submit(struct pa_slot *s, int op)
+{
+	int r;
+	s->cb.__error_code = EINPROGRESS;
+	__atomic_store_n(&s->armed, 1, __ATOMIC_RELEASE);
+	switch (op) {
+	case LIO_READ:
+		r = aio_read(&s->cb);
+		break;
+	case LIO_WRITE:
+		r = aio_write(&s->cb);
+		break;
+	default:
+		r = aio_fsync(op, &s->cb);
+		break;
+	}
+	if (r == 0)
+		return 0;
+	int err = errno;
+	int one = 1;
+	if (__atomic_compare_exchange_n(&s->armed, &one, 0, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return -err;
+	return 0;
+}
+
+/* aio_cancel for a slot that is in flight; PA_NOT_ARMED if it is not. */
+int pa_cancel(struct pa_slot *s)
+{
+	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
+		return PA_NOT_ARMED;
+	int r = aio_cancel(s->cb.aio_fildes, &s->cb);
+	return r < 0 ? -errno : r;
+}
+
+int pa_sigrtmin(void) { return SIGRTMIN; }
+int pa_sigrtmax(void) { return SIGRTMAX; }
+
+/* aio_suspend with a relative timeout in ns (< 0: none). Returns 0 or -errno. */
+int pa_suspend(struct aiocb **list, int n, int64_t ns)
+{
+	struct timespec ts, *tp = NULL;
+	if (ns >= 0) {
+		ts.tv_sec = ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		tp = &ts;
+	}
+	if (aio_suspend((const struct aiocb *const *)list, n, tp) < 0)
+		return -errno;
+	return 0;
+}
+
+int pa_lio(int mode, struct aiocb **list, int n, struct sigevent *sig)
+{
+	if (lio_listio(mode, list, n, sig) < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,49 @@
+// Copyright aiokit authors. C side of the posixaio notification path.
+//
+// A "sink" is a small queue in C memory that SIGEV_THREAD notifications feed:
+// glibc starts a thread per notification and runs pa_sink_notify, a plain C
+// function that appends the notification value to the sink's ring and, if the
+// Go reaper said it is about to sleep, writes 1 to the sink's eventfd (which Go
+// watches through its network poller). No Go code ever runs on glibc's threads.
+#ifndef AIOKIT_POSIXAIO_NOTIFY_H
+#define AIOKIT_POSIXAIO_NOTIFY_H
+
+#include <aio.h>
+#include <signal.h>
+#include <stdint.h>
+
+#define PA_SINK_MAX 4096          /* sink ids are 1..PA_SINK_MAX-1 */
+#define PA_VALUE_BITS 40          /* sigev_value = id<<40 | value */
+#define PA_VALUE_MASK ((UINT64_C(1) << PA_VALUE_BITS) - 1)
+
+/* One handle-path request slot: the aiocb glibc keeps a pointer to, plus
+   whether its aio_return is still owed. */
+struct pa_slot {
+	struct aiocb cb;
+	int armed;
+	int pad;
+};
+
+int pa_sink_new(int efd, uint32_t cap);
+void *pa_sink_unregister(int id);
+int pa_sink_release(void *sink);
+int pa_sink_drain(int id, uint64_t *out, int max, int arm, int *overflow);
+void pa_sink_notify(union sigval v);
+extern int pa_drop_notifications;
+void pa_sigev_set_thread(struct sigevent *ev, void *fn, void *attr);
+void pa_sigev_thread(struct sigevent *ev, int id, uint64_t value);
+
+int pa_reap(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int n, int64_t *res);
+int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int64_t *res);
+int pa_submit(struct pa_slot *s, int op);
+#define PA_NOT_ARMED (-100000)
+int pa_cancel(struct pa_slot *s);
+
+int pa_sigrtmin(void);
+int pa_sigrtmax(void);
+void *pa_notify_fn(void);
+void *pa_thread_attr(void);
+int pa_suspend(struct aiocb **list, int n, int64_t ns);
+int pa_lio(int mode, struct aiocb **list, int n, struct sigevent *sig);
+
+#endif

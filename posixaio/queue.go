@@ -1,0 +1,306 @@
+package posixaio
+
+/*
+#include <aio.h>
+#include <stdlib.h>
+#include "notify.h"
+*/
+import "C"
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// Queue is the handle layer: Read, Write and Fsync may be called from any
+// goroutine and return a *completion.Handle.
+//
+// Each request gets one of the queue's aiocbs in C memory, with aio_sigevent
+// set to SIGEV_THREAD and a C trampoline that records the aiocb's slot
+// number in a ring and wakes the queue's reaper through an eventfd on Go's
+// poller (see ThreadSink). The reaper checks aio_error of the slots it was
+// told about, calls aio_return exactly once for each finished request, and
+// only then unpins the buffer and reuses the aiocb. As a safety net against
+// a notification glibc could not deliver (it starts a thread per
+// notification and ignores failure to do so), the reaper also scans every
+// in-flight aiocb when nothing has completed for 250ms.
+type Queue struct {
+	tab    *completion.Table
+	sink   *ThreadSink
+	slots  *C.struct_pa_slot
+	nslots int
+	cur    []atomic.Uint64 // user data of the request in each slot
+
+	mu       sync.Mutex // orders cancels and aborts against completions
+	progress atomic.Uint64
+	scan     atomic.Bool
+	stopping atomic.Bool
+	reaped   chan struct{}
+	stopWD   chan struct{}
+	close    sync.Once
+	closeErr error
+
+	idx []uint64 // reaper buffers
+	res []int64
+}
+
+// NewQueue returns a queue for at most size requests in flight (submissions
+// beyond that fail with ErrBusy).
+func NewQueue(size int) (*Queue, error) {
+	if size < 1 {
+		return nil, unix.EINVAL
+	}
+	sink, err := NewThreadSink(2 * size)
+	if err != nil {
+		return nil, err
+	}
+	p := C.calloc(C.size_t(size), C.sizeof_struct_pa_slot)
+	if p == nil {
+		sink.Close()
+		return nil, unix.ENOMEM
+	}
+	q := &Queue{
+		tab:    completion.NewTable(size),
+		sink:   sink,
+		slots:  (*C.struct_pa_slot)(p),
+		nslots: size,
+		cur:    make([]atomic.Uint64, size),
+		reaped: make(chan struct{}),
+		stopWD: make(chan struct{}),
+		idx:    make([]uint64, 256),
+		res:    make([]int64, 256),
+	}
+	for i := 0; i < size; i++ {
+		C.pa_sigev_thread(&q.slot(uint32(i)).cb.aio_sigevent, sink.id, C.uint64_t(i))
+	}
+	q.tab.SetCanceler(q.cancel)
+	go q.reap()
+	go q.watchdog()
+	return q, nil
+}
+
+func (q *Queue) slot(i uint32) *C.struct_pa_slot {
+	return (*C.struct_pa_slot)(unsafe.Add(unsafe.Pointer(q.slots), uintptr(i)*C.sizeof_struct_pa_slot))
+}
+
+// Read queues aio_read of len(buf) bytes of fd at off into buf. buf stays
+// pinned until the request finished and its aio_return was collected; do
+// not touch it before the handle is done. The handle's result is the byte
+// count or the request's errno (EBADF, EINVAL for a negative offset, ...).
+func (q *Queue) Read(fd int, buf []byte, off int64) (*completion.Handle, error) {
+	return q.submit(C.LIO_READ, fd, buf, off)
+}
+
+// Write queues aio_write of buf to fd at off; see Read.
+func (q *Queue) Write(fd int, buf []byte, off int64) (*completion.Handle, error) {
+	return q.submit(C.LIO_WRITE, fd, buf, off)
+}
+
+// Fsync queues aio_fsync(op, ...) for fd: op is OSync or ODsync. glibc rejects
+// a bad op (EINVAL) or a closed fd (EBADF) at once; that error is returned
+// here.
+func (q *Queue) Fsync(fd int, op int) (*completion.Handle, error) {
+	if op != OSync && op != ODsync {
+		return nil, unix.EINVAL
+	}
+	return q.submit(C.int(op), fd, nil, 0)
+}
+
+func (q *Queue) submit(op C.int, fd int, buf []byte, off int64) (*completion.Handle, error) {
+	h, o, err := q.tab.Begin()
+	if err != nil {
+		return nil, err
+	}
+	i := uint32(o.UserData())
+	s := q.slot(i)
+	o.PinBytes(buf)
+	s.cb.aio_fildes = C.int(fd)
+	s.cb.aio_offset = C.__off64_t(off)
+	s.cb.aio_reqprio = 0
+	setBufPtr(&s.cb, buf)
+	q.cur[i].Store(o.UserData())
+	if r := C.pa_submit(s, op); r < 0 {
+		q.mu.Lock()
+		q.tab.Abort(o, unix.Errno(-r))
+		q.mu.Unlock()
+		return nil, unix.Errno(-r)
+	}
+	return h, nil
+}
+
+// cancel is the table's canceler (Handle.Wait with an ended context): it asks
+// glibc to cancel the request with aio_cancel. A request that a glibc thread
+// already runs is not cancelable; it completes normally.
+func (q *Queue) cancel(ud uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.tab.Lookup(ud) == nil {
+		return
+	}
+	C.pa_cancel(q.slot(uint32(ud)))
+}
+
+// Cancel asks glibc to cancel the request behind h (aio_cancel). It returns
+// Canceled (h will complete with ECANCELED), NotCanceled (a glibc thread is
+// running it; it completes normally) or AllDone (it already finished).
+func (q *Queue) Cancel(h *completion.Handle) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ud := h.UserData()
+	if q.tab.Lookup(ud) == nil {
+		return AllDone, nil
+	}
+	switch r := C.pa_cancel(q.slot(uint32(ud))); {
+	case r == C.PA_NOT_ARMED:
+		return AllDone, nil
+	case r < 0:
+		return -1, unix.Errno(-r)
+	default:
+		return int(r), nil
+	}
+}
+
+// InFlight returns the number of requests submitted and not yet reaped.
+func (q *Queue) InFlight() int { return q.tab.InFlight() }
+
+func (q *Queue) complete(k int) {
+	if k == 0 {
+		return
+	}
+	q.mu.Lock()
+	for j := 0; j < k; j++ {
+		q.tab.Complete(q.cur[q.idx[j]].Load(), q.res[j], 0)
+	}
+	q.mu.Unlock()
+	q.progress.Add(uint64(k))
+}
+
+func (q *Queue) reap() {
+	defer close(q.reaped)
+	idx, res := q.idx, q.res
+	for {
+		n, overflow, err := q.sink.Drain(idx, true)
+		if err != nil {
+			return
+		}
+		if n > 0 {
+			q.complete(int(C.pa_reap(q.slots, C.uint32_t(q.nslots),
+				(*C.uint64_t)(unsafe.Pointer(&idx[0])), C.int(n), (*C.int64_t)(unsafe.Pointer(&res[0])))))
+		}
+		if overflow || q.scan.Swap(false) {
+			for {
+				k := int(C.pa_scan(q.slots, C.uint32_t(q.nslots),
+					(*C.uint64_t)(unsafe.Pointer(&idx[0])), C.int(len(idx)), (*C.int64_t)(unsafe.Pointer(&res[0]))))
+				q.complete(k)
+				if k < len(idx) {
+					break
+				}
+			}
+			continue
+		}
+		if n > 0 {
+			continue
+		}
+		if q.stopping.Load() && q.tab.InFlight() == 0 {
+			return
+		}
+		if q.sink.Wait() != nil {
+			return
+		}
+	}
+}
+
+// watchdog asks the reaper for a full scan when requests are in flight and
+// none completed for a while, in case a notification was lost.
+func (q *Queue) watchdog() {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	last := q.progress.Load()
+	for {
+		select {
+		case <-q.stopWD:
+			return
+		case <-t.C:
+		}
+		p := q.progress.Load()
+		if p == last && q.tab.InFlight() > 0 {
+			q.scan.Store(true)
+			q.sink.Wake()
+		}
+		last = p
+	}
+}
+
+// Close stops new submissions (they fail with ErrClosed), asks glibc to
+// cancel every queued request, waits until every request in flight has
+// finished and been reaped, and frees the C memory. A request a glibc thread
+// is running cannot be canceled: Close waits for it (a read from a pipe with
+// no data keeps Close waiting until data arrives or the writer closes).
+func (q *Queue) Close() error {
+	q.close.Do(func() {
+		q.tab.Close()
+		for i := 0; i < q.nslots; i++ {
+			C.pa_cancel(q.slot(uint32(i)))
+		}
+		<-q.tab.Drained()
+		q.stopping.Store(true)
+		q.sink.Wake()
+		<-q.reaped
+		close(q.stopWD)
+		q.closeErr = q.sink.Close()
+		C.free(unsafe.Pointer(q.slots))
+		q.slots = nil
+	})
+	return q.closeErr
+}
+
+var defaultQueue struct {
+	once sync.Once
+	q    *Queue
+	err  error
+}
+
+// DefaultQueueSize is the size of the queue behind the package-level Read,
+// Write and Fsync.
+const DefaultQueueSize = 1024
+
+// Default returns the package's shared Queue, creating it on first use. It
+// is never closed.
+func Default() (*Queue, error) {
+	defaultQueue.once.Do(func() {
+		defaultQueue.q, defaultQueue.err = NewQueue(DefaultQueueSize)
+	})
+	return defaultQueue.q, defaultQueue.err
+}
+
+// Read is aio_read through the default queue; see (*Queue).Read.
+func Read(fd int, buf []byte, off int64) (*completion.Handle, error) {
+	q, err := Default()
+	if err != nil {
+		return nil, err
+	}
+	return q.Read(fd, buf, off)
+}
+
+// Write is aio_write through the default queue; see (*Queue).Write.
+func Write(fd int, buf []byte, off int64) (*completion.Handle, error) {
+	q, err := Default()
+	if err != nil {
+		return nil, err
+	}
+	return q.Write(fd, buf, off)
+}
+
+// Fsync is aio_fsync through the default queue; see (*Queue).Fsync.
+func Fsync(fd int, op int) (*completion.Handle, error) {
+	q, err := Default()
+	if err != nil {
+		return nil, err
+	}
+	return q.Fsync(fd, op)
+}

@@ -1,0 +1,371 @@
+package posixaio
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"runtime/debug"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+func newQueue(t testing.TB, size int) *Queue {
+	t.Helper()
+	q, err := NewQueue(size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
+func TestQueueReadWrite(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 8)
+	fd, _ := tempFile(t, nil)
+	data := pattern(8192, 3)
+	h, err := q.Write(fd, data, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Wait(context.Background()); n != len(data) || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	h, err = q.Fsync(fd, ODsync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Wait(context.Background()); n != 0 || err != nil {
+		t.Fatalf("fsync: %d, %v", n, err)
+	}
+	got := make([]byte, 8192)
+	h, err = q.Read(fd, got, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Wait(context.Background()); n != len(got) || err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read: %d, %v, equal %v", n, err, bytes.Equal(got, data))
+	}
+	// Reading past the end gives 0, as pread does.
+	h, _ = q.Read(fd, got, 1<<20)
+	if n, err := h.Wait(context.Background()); n != 0 || err != nil {
+		t.Fatalf("read at EOF: %d, %v", n, err)
+	}
+}
+
+func TestQueueErrors(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 4)
+	fd, _ := tempFile(t, pattern(100, 0))
+	buf := make([]byte, 10)
+	cases := []struct {
+		name string
+		run  func() (*completion.Handle, error)
+		want error
+	}{
+		{"bad fd", func() (*completion.Handle, error) { return q.Read(12345, buf, 0) }, unix.EBADF},
+		{"negative offset", func() (*completion.Handle, error) { return q.Read(fd, buf, -1) }, unix.EINVAL},
+		{"write to closed-for-write", func() (*completion.Handle, error) { return q.Write(-1, buf, 0) }, unix.EBADF},
+	}
+	for _, c := range cases {
+		h, err := c.run()
+		if err != nil {
+			t.Fatalf("%s: submit: %v", c.name, err)
+		}
+		if _, err := h.Wait(context.Background()); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	// nil buffer: glibc reads 0 bytes into NULL.
+	h, err := q.Read(fd, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Wait(context.Background()); n != 0 || err != nil {
+		t.Errorf("nil buffer: %d, %v", n, err)
+	}
+	// aio_fsync checks at submission.
+	if _, err := q.Fsync(12345, OSync); err != unix.EBADF {
+		t.Errorf("fsync bad fd: %v, want EBADF", err)
+	}
+	if _, err := q.Fsync(fd, 12345); err != unix.EINVAL {
+		t.Errorf("fsync bad op: %v, want EINVAL", err)
+	}
+}
+
+func TestQueueManyGoroutines(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 64)
+	const blocks = 64
+	content := pattern(blocks*512, 9)
+	fd, _ := tempFile(t, content)
+	var wg sync.WaitGroup
+	for g := 0; g < 200; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			buf := make([]byte, 512)
+			for i := 0; i < 20; i++ {
+				b := (g + i*7) % blocks
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				var h *completion.Handle
+				var err error
+				for {
+					h, err = q.Read(fd, buf, int64(b*512))
+					if err != ErrBusy {
+						break
+					}
+					time.Sleep(50 * time.Microsecond)
+				}
+				if err != nil {
+					cancel()
+					t.Errorf("read: %v", err)
+					return
+				}
+				n, err := h.Wait(ctx)
+				cancel()
+				if n != 512 || err != nil || !bytes.Equal(buf, content[b*512:(b+1)*512]) {
+					t.Errorf("goroutine %d block %d: %d %v", g, b, n, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func TestQueueContextCancel(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 8)
+	r, w := pipe(t)
+	running, err := q.Read(r, make([]byte, 4), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitBlockedReaders(t, []int{r}, 1)
+	queued, err := q.Read(r, make([]byte, 4), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := queued.Wait(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Wait: %v", err)
+	}
+	// The canceler dequeued it: the handle completes with ECANCELED.
+	if _, err := queued.Wait(context.Background()); !errors.Is(err, unix.ECANCELED) {
+		t.Fatalf("canceled request: %v, want ECANCELED", err)
+	}
+	// The running one cannot be canceled.
+	if n, err := q.Cancel(running); n != NotCanceled || err != nil {
+		t.Fatalf("Cancel(running) = %d, %v", n, err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if _, err := running.Wait(ctx2); err != context.DeadlineExceeded {
+		t.Fatalf("Wait: %v", err)
+	}
+	if running.IsDone() {
+		t.Fatal("running request reported done")
+	}
+	unix.Write(w, []byte("late"))
+	if n, err := running.Wait(context.Background()); n != 4 || err != nil {
+		t.Fatalf("running request: %d, %v", n, err)
+	}
+	if n, err := q.Cancel(running); n != AllDone || err != nil {
+		t.Fatalf("Cancel after completion = %d, %v", n, err)
+	}
+}
+
+func TestQueueBusyAndClose(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q, err := NewQueue(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w := pipe(t)
+	h1, _ := q.Read(r, make([]byte, 4), 0)
+	h2, _ := q.Read(r, make([]byte, 4), 0)
+	if _, err := q.Read(r, make([]byte, 4), 0); err != ErrBusy {
+		t.Fatalf("third request in a queue of 2: %v", err)
+	}
+	waitBlockedReaders(t, []int{r}, 1)
+	closed := make(chan error)
+	go func() { closed <- q.Close() }()
+	// Close cancels the queued request at once and waits for the running one.
+	if _, err := h2.Wait(context.Background()); !errors.Is(err, unix.ECANCELED) {
+		t.Fatalf("queued request at Close: %v", err)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) with a request running", err)
+	case <-time.After(30 * time.Millisecond):
+	}
+	if _, err := q.Read(r, make([]byte, 4), 0); err != ErrClosed {
+		t.Fatalf("Read after Close: %v", err)
+	}
+	unix.Write(w, []byte("data"))
+	if n, err := h1.Wait(context.Background()); n != 4 || err != nil {
+		t.Fatalf("running request: %d %v", n, err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if err := q.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := q.Fsync(r, OSync); err != ErrClosed {
+		t.Fatalf("Fsync after Close: %v", err)
+	}
+}
+
+// TestQueueLostNotification: if glibc cannot deliver a SIGEV_THREAD
+// notification (it ignores a failed pthread_create), the reaper's periodic
+// scan still completes the request.
+func TestQueueLostNotification(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 4)
+	fd, _ := tempFile(t, pattern(4096, 1))
+	setDropNotifications(true)
+	h, err := q.Read(fd, make([]byte, 4096), 0)
+	if err != nil {
+		setDropNotifications(false)
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	setDropNotifications(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n, err := h.Wait(ctx); n != 4096 || err != nil {
+		t.Fatalf("request with a lost notification: %d, %v", n, err)
+	}
+}
+
+func TestQueueGCStress(t *testing.T) {
+	testutil.CheckLeaks(t)
+	defer debug.SetGCPercent(debug.SetGCPercent(1))
+	q := newQueue(t, 128)
+	const blocks = 256
+	content := pattern(blocks*256, 7)
+	fd, _ := tempFile(t, content)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	}()
+	defer close(stop)
+	type pend struct {
+		h   *completion.Handle
+		buf []byte
+		b   int
+	}
+	for round := 0; round < 10; round++ {
+		var ps []pend
+		for i := 0; i < 100; i++ {
+			b := (round*31 + i*17) % blocks
+			buf := make([]byte, 256) // only the handle's pin keeps it in place
+			h, err := q.Read(fd, buf, int64(b*256))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, pend{h, buf, b})
+			_ = make([]byte, 1024) // garbage
+		}
+		for _, p := range ps {
+			if n, err := p.h.Wait(context.Background()); n != 256 || err != nil {
+				t.Fatalf("%d %v", n, err)
+			}
+			if !bytes.Equal(p.buf, content[p.b*256:(p.b+1)*256]) {
+				t.Fatalf("block %d corrupted", p.b)
+			}
+		}
+	}
+}
+
+func TestDefaultQueue(t *testing.T) {
+	fd, _ := tempFile(t, nil)
+	h, err := Write(fd, []byte("default queue"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Wait(context.Background()); n != 13 || err != nil {
+		t.Fatalf("%d %v", n, err)
+	}
+	h, err = Fsync(fd, OSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 13)
+	h, _ = Read(fd, buf, 0)
+	if n, err := h.Wait(context.Background()); n != 13 || err != nil || string(buf) != "default queue" {
+		t.Fatalf("%d %v %q", n, err, buf)
+	}
+	q1, _ := Default()
+	q2, _ := Default()
+	if q1 != q2 {
+		t.Fatal("Default returned two queues")
+	}
+}
+
+// TestQueueManyWaiters: 300 goroutines wait on requests glibc cannot run yet
+// (one empty pipe each; it runs at most 20 at a time). Waiting costs no OS
+// thread: the process stays far below one thread per waiter.
+func TestQueueManyWaiters(t *testing.T) {
+	testutil.CheckLeaks(t)
+	const n = 300
+	q := newQueue(t, n)
+	var rd, wr []int
+	for i := 0; i < n; i++ {
+		r, w := pipe(t)
+		rd, wr = append(rd, r), append(wr, w)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		buf := make([]byte, 2)
+		h, err := q.Read(rd[i], buf, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if n, err := h.Wait(context.Background()); n != 2 || err != nil || buf[0] != byte(i) {
+				errs <- fmt.Errorf("waiter %d: %d %v %v", i, n, err, buf)
+			}
+		}(i)
+	}
+	waitBlockedReaders(t, rd, 20)
+	if th := threadCount(t); th > 100 {
+		t.Errorf("%d threads with %d goroutines waiting", th, n)
+	}
+	for i, w := range wr {
+		unix.Write(w, []byte{byte(i), byte(i >> 8)})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

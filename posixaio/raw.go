@@ -1,0 +1,322 @@
+package posixaio
+
+/*
+#include <aio.h>
+#include <errno.h>
+#include "notify.h"
+*/
+import "C"
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func (a *Aiocb) submittable() error {
+	if a == nil || a.cb == nil {
+		return ErrFreed
+	}
+	if a.inProgress() {
+		// Enqueuing an aiocb glibc already holds corrupts its request lists.
+		return ErrInProgress
+	}
+	return nil
+}
+
+// Read is aio_read(3): it queues a read of aio_nbytes bytes at aio_offset of
+// aio_fildes into aio_buf and returns at once. Errors glibc detects at
+// submission (EINVAL for a bad aio_reqprio, EAGAIN when it cannot allocate or
+// start a thread) come back here as unix.Errno; everything else (EBADF,
+// EINVAL for a negative offset, ...) is the request's result, read with Error.
+func (a *Aiocb) Read() error {
+	if err := a.submittable(); err != nil {
+		return err
+	}
+	r, err := C.aio_read(a.cb)
+	return errnoOf(r, err)
+}
+
+// Write is aio_write(3); see Read.
+func (a *Aiocb) Write() error {
+	if err := a.submittable(); err != nil {
+		return err
+	}
+	r, err := C.aio_write(a.cb)
+	return errnoOf(r, err)
+}
+
+// Fsync is aio_fsync(3): op is OSync (fsync) or ODsync (fdatasync); it covers
+// the requests for aio_fildes queued before it. glibc checks op (EINVAL) and
+// that aio_fildes is open (EBADF) at submission.
+func (a *Aiocb) Fsync(op int) error {
+	if err := a.submittable(); err != nil {
+		return err
+	}
+	r, err := C.aio_fsync(C.int(op), a.cb)
+	return errnoOf(r, err)
+}
+
+// Error is aio_error(3): nil once the request succeeded, unix.EINPROGRESS
+// while it runs, unix.ECANCELED after a successful cancel, or the errno the
+// read, write or sync failed with. For an aiocb never submitted it gives
+// whatever glibc's field holds (nil for a fresh one).
+func (a *Aiocb) Error() error {
+	if a == nil || a.cb == nil {
+		return ErrFreed
+	}
+	if e := C.aio_error(a.cb); e != 0 {
+		return unix.Errno(e)
+	}
+	return nil
+}
+
+// Return is aio_return(3): the byte count of a finished request, or -1 with
+// the request's error (from aio_error) when it failed. glibc's aio_return only
+// reads a field: it can be called again and gives the same value, and before
+// the request finished it gives what that field holds (see docs/posixaio.md).
+func (a *Aiocb) Return() (int, error) {
+	if a == nil || a.cb == nil {
+		return -1, ErrFreed
+	}
+	n := C.aio_return(a.cb)
+	if n < 0 {
+		e := C.aio_error(a.cb)
+		if e == 0 {
+			e = C.EIO
+		}
+		return int(n), unix.Errno(e)
+	}
+	return int(n), nil
+}
+
+// Cancel is aio_cancel(aio_fildes, a): it returns Canceled (the request was
+// dequeued; its Error becomes ECANCELED and its notification is sent),
+// NotCanceled (a glibc thread is running it) or AllDone (it is not in
+// progress). Errors: EBADF for a closed aio_fildes, EINVAL for a request in
+// progress that glibc does not know.
+func (a *Aiocb) Cancel() (int, error) {
+	if a == nil || a.cb == nil {
+		return -1, ErrFreed
+	}
+	return cancel(int(a.cb.aio_fildes), a.cb)
+}
+
+// AioRead is aio_read(3); see (*Aiocb).Read.
+func AioRead(a *Aiocb) error { return a.Read() }
+
+// AioWrite is aio_write(3); see (*Aiocb).Write.
+func AioWrite(a *Aiocb) error { return a.Write() }
+
+// AioFsync is aio_fsync(3); see (*Aiocb).Fsync.
+func AioFsync(op int, a *Aiocb) error { return a.Fsync(op) }
+
+// AioError is aio_error(3); see (*Aiocb).Error.
+func AioError(a *Aiocb) error { return a.Error() }
+
+// AioReturn is aio_return(3); see (*Aiocb).Return.
+func AioReturn(a *Aiocb) (int, error) { return a.Return() }
+
+// AioCancel is aio_cancel(3). With a nil aiocb it cancels every request queued
+// for fd and returns Canceled, NotCanceled (one is running) or AllDone
+// (nothing was queued). With an aiocb it is (*Aiocb).Cancel, except that
+// glibc answers EINVAL when a's aio_fildes is not fd.
+func AioCancel(fd int, a *Aiocb) (int, error) {
+	if a == nil {
+		return cancel(fd, nil)
+	}
+	if a.cb == nil {
+		return -1, ErrFreed
+	}
+	return cancel(fd, a.cb)
+}
+
+func cancel(fd int, cb *C.struct_aiocb) (int, error) {
+	r, err := C.aio_cancel(C.int(fd), cb)
+	if r < 0 {
+		return -1, errnoOf(-1, err)
+	}
+	return int(r), nil
+}
+
+var listPool = sync.Pool{New: func() any { s := make([]*C.struct_aiocb, 0, 64); return &s }}
+
+func cList(list []*Aiocb, check bool) (*[]*C.struct_aiocb, error) {
+	p := listPool.Get().(*[]*C.struct_aiocb)
+	l := (*p)[:0]
+	for _, a := range list {
+		if a == nil {
+			l = append(l, nil)
+			continue
+		}
+		if a.cb == nil {
+			listPool.Put(p)
+			return nil, ErrFreed
+		}
+		if check && a.cb.aio_lio_opcode != C.LIO_NOP && a.inProgress() {
+			listPool.Put(p)
+			return nil, ErrInProgress
+		}
+		l = append(l, a.cb)
+	}
+	*p = l
+	return p, nil
+}
+
+// AioSuspend is aio_suspend(3): it blocks the calling thread until one of the
+// requests in list finished, or timeout passed (unix.EAGAIN); a negative
+// timeout waits forever. nil entries are ignored. It returns at once if one
+// request already finished. Like the C call it can fail with unix.EINTR when
+// a signal handler runs on the thread (Go's SIGURG preemption, os/signal
+// deliveries); Suspend retries for you.
+func AioSuspend(list []*Aiocb, timeout time.Duration) error {
+	p, err := cList(list, false)
+	if err != nil {
+		return err
+	}
+	defer listPool.Put(p)
+	l := *p
+	var first **C.struct_aiocb
+	if len(l) > 0 {
+		first = &l[0]
+	}
+	ns := int64(-1)
+	if timeout >= 0 {
+		ns = int64(timeout)
+	}
+	if r := C.pa_suspend(first, C.int(len(l)), C.int64_t(ns)); r < 0 {
+		return unix.Errno(-r)
+	}
+	return nil
+}
+
+// Suspend is AioSuspend that survives signals: after EINTR it calls
+// aio_suspend again with the time left. It returns nil when a request in list
+// finished, unix.EAGAIN when timeout (negative: none) passed.
+func Suspend(list []*Aiocb, timeout time.Duration) error {
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for {
+		err := AioSuspend(list, timeout)
+		if err != unix.EINTR {
+			return err
+		}
+		if timeout >= 0 {
+			if timeout = time.Until(deadline); timeout < 0 {
+				timeout = 0
+			}
+		}
+	}
+}
+
+// LioListio is lio_listio(3): it queues every entry of list by its
+// aio_lio_opcode (LioRead, LioWrite; LioNop and nil entries are skipped).
+//
+// With LioNowait it returns once they are queued; sig (nil: none) is
+// delivered when all have finished. If glibc refused to queue an entry (bad
+// aio_reqprio, no resources) it still queues the others and fails with that
+// entry's errno (EINVAL, EAGAIN); the entry's Error tells the same. A bad mode
+// gives EINVAL.
+//
+// With LioWait it returns when every entry has finished, with unix.EIO if any
+// failed (each entry's own result is its Error and Return); sig is ignored, as
+// in glibc. The binding does not use glibc's LIO_WAIT for this: glibc 2.36
+// returns EINTR from an interrupted LIO_WAIT while the requests are still
+// queued and later writes to the caller's dead stack frame when they finish
+// (see docs/posixaio.md). Instead it submits with LIO_NOWAIT and waits with
+// Suspend, so signals can neither cut the wait short nor corrupt memory.
+func LioListio(mode int, list []*Aiocb, sig *Sigevent) error {
+	if mode != LioWait {
+		return lioListio(mode, list, sig)
+	}
+	// A refused member makes LIO_NOWAIT fail with that member's errno
+	// (EINVAL, EAGAIN) after queueing the others; LIO_WAIT then still waits
+	// for those and reports EIO.
+	err := lioListio(LioNowait, list, nil)
+	if err == ErrFreed || err == ErrInProgress || err == ErrBadSigevent {
+		return err
+	}
+	failed := err != nil
+	var pending []*Aiocb
+	for {
+		pending = pending[:0]
+		for _, a := range list {
+			if a == nil || a.LioOpcode() == LioNop {
+				continue
+			}
+			switch e := a.Error(); e {
+			case nil:
+			case unix.EINPROGRESS:
+				pending = append(pending, a)
+			default:
+				failed = true
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if err := Suspend(pending, -1); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return unix.EIO
+	}
+	return nil
+}
+
+func lioListio(mode int, list []*Aiocb, sig *Sigevent) error {
+	p, err := cList(list, true)
+	if err != nil {
+		return err
+	}
+	defer listPool.Put(p)
+	l := *p
+	var cs *C.struct_sigevent
+	var tmp C.struct_sigevent
+	if sig != nil {
+		if err := sig.fill(&tmp); err != nil {
+			return err
+		}
+		cs = &tmp
+	}
+	var first **C.struct_aiocb
+	if len(l) > 0 {
+		first = &l[0]
+	}
+	if r := C.pa_lio(C.int(mode), first, C.int(len(l)), cs); r < 0 {
+		return unix.Errno(-r)
+	}
+	return nil
+}
+
+// Aioinit is struct aioinit, glibc's tuning for AioInit.
+type Aioinit struct {
+	Threads  int // aio_threads: most threads glibc runs requests on (default 20)
+	Num      int // aio_num: expected simultaneous requests (default 64)
+	Locks    int // aio_locks: unused by glibc
+	Usedba   int // aio_usedba: unused by glibc
+	Debug    int // aio_debug: unused by glibc
+	Numusers int // aio_numusers: unused by glibc
+	IdleTime int // aio_idle_time: seconds an idle glibc thread waits for work before exiting (default 1)
+	Reserved int // aio_reserved
+}
+
+// AioInit is aio_init(3) (a GNU extension). glibc applies Threads and Num only
+// if no request was submitted yet in this process (the first submission fixes
+// them); IdleTime, when non-zero, applies at any time. It has no result.
+func AioInit(in Aioinit) {
+	var c C.struct_aioinit
+	c.aio_threads = C.int(in.Threads)
+	c.aio_num = C.int(in.Num)
+	c.aio_locks = C.int(in.Locks)
+	c.aio_usedba = C.int(in.Usedba)
+	c.aio_debug = C.int(in.Debug)
+	c.aio_numusers = C.int(in.Numusers)
+	c.aio_idle_time = C.int(in.IdleTime)
+	c.aio_reserved = C.int(in.Reserved)
+	C.aio_init(&c)
+}

@@ -1,0 +1,116 @@
+package uring
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// BufRing is struct io_uring_buf_ring: a ring of [BufRingEntry] shared with
+// the kernel, from which recv/read SQEs with [SQEBufferSelect] pick buffers
+// of group bgid. The header overlays entry 0: Tail lives in bufs[0].resv.
+// Create one with [Ring.SetupBufRing]; the memory must be page aligned.
+type BufRing struct {
+	Resv1 uint64
+	Resv2 uint32
+	Resv3 uint16
+	Tail  uint16
+}
+
+// BufRingMask returns the index mask of a buffer ring with entries slots
+// (io_uring_buf_ring_mask).
+func BufRingMask(entries uint32) int { return int(entries - 1) }
+
+// Init resets the ring's tail (io_uring_buf_ring_init).
+func (br *BufRing) Init() { br.Tail = 0 }
+
+// entry returns slot i of the ring.
+func (br *BufRing) entry(i int) *BufRingEntry {
+	return (*BufRingEntry)(unsafe.Add(unsafe.Pointer(br), uintptr(i)*unsafe.Sizeof(BufRingEntry{})))
+}
+
+// Add fills the slot bufOffset places after the tail with buf and buffer ID
+// bid; the kernel only sees it after Advance (io_uring_buf_ring_add). buf
+// must stay valid (and pinned, for Go memory) while the kernel may use it.
+func (br *BufRing) Add(buf []byte, bid uint16, mask int, bufOffset int) {
+	a, n := bufAddr(buf)
+	e := br.entry((int(br.Tail) + bufOffset) & mask)
+	e.Addr = a
+	e.Len = n
+	e.Bid = bid
+}
+
+// storeTail stores the 16-bit tail atomically (io_uring_smp_store_release).
+// sync/atomic has no 16-bit store, so it rewrites the aligned 32-bit word at
+// offset 12, which holds resv3 (= bufs[0].bid) and tail. Only this goroutine
+// writes either half; the kernel only reads them.
+func (br *BufRing) storeTail(v uint16) {
+	w := (*uint32)(unsafe.Add(unsafe.Pointer(br), 12))
+	old := atomic.LoadUint32(w)
+	var nw uint32
+	if isBigEndian {
+		nw = old&0xffff0000 | uint32(v)
+	} else {
+		nw = old&0x0000ffff | uint32(v)<<16
+	}
+	atomic.StoreUint32(w, nw)
+}
+
+// Advance publishes count added buffers to the kernel with a release store
+// of the tail (io_uring_buf_ring_advance).
+func (br *BufRing) Advance(count int) {
+	br.storeTail(br.Tail + uint16(count))
+}
+
+// BufRingCQAdvance publishes count buffers of br and consumes count CQEs
+// (io_uring_buf_ring_cq_advance).
+func (r *Ring) BufRingCQAdvance(br *BufRing, count int) {
+	br.Tail += uint16(count)
+	r.CQAdvance(uint32(count))
+}
+
+// bufRingSize is the byte size of a ring of entries slots.
+func bufRingSize(entries uint32) int {
+	return int(entries) * int(unsafe.Sizeof(BufRingEntry{}))
+}
+
+// SetupBufRing mmaps a page-aligned ring of entries slots (a power of two),
+// registers it as buffer group bgid (io_uring_register_buf_ring) and
+// initialises it. This is liburing 2.4's io_uring_setup_buf_ring, which
+// 2.3 lacks. Release it with FreeBufRing.
+func (r *Ring) SetupBufRing(entries uint32, bgid uint16) (*BufRing, error) {
+	if r.c == nil {
+		return nil, ErrClosed
+	}
+	if entries == 0 || entries&(entries-1) != 0 || entries > 1<<15 {
+		return nil, unix.EINVAL
+	}
+	mem, err := unix.Mmap(-1, 0, bufRingSize(entries), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, err
+	}
+	br := (*BufRing)(unsafe.Pointer(&mem[0]))
+	reg := BufReg{RingAddr: uint64(uintptr(unsafe.Pointer(br))), RingEntries: entries, Bgid: bgid}
+	if err := r.RegisterBufRing(&reg, 0); err != nil {
+		unix.Munmap(mem)
+		return nil, err
+	}
+	br.Init()
+	return br, nil
+}
+
+// FreeBufRing unregisters buffer group bgid and unmaps br, a ring from
+// SetupBufRing with the same entries (liburing 2.4's io_uring_free_buf_ring).
+func (r *Ring) FreeBufRing(br *BufRing, entries uint32, bgid uint16) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	if br == nil {
+		return unix.EFAULT
+	}
+	if err := r.UnregisterBufRing(int(bgid)); err != nil {
+		return err
+	}
+	return unix.Munmap(unsafe.Slice((*byte)(unsafe.Pointer(br)), bufRingSize(entries)))
+}

@@ -1,0 +1,277 @@
+package uring
+
+// #include "aiokit_uring.h"
+import "C"
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// cqeSize is sizeof(struct io_uring_cqe) without the CQE32 extension.
+const cqeSize = 16
+
+// cqeAt returns the CQE at ring position pos (io_uring_cqe_index).
+func (r *Ring) cqeAt(pos uint32) *CQE {
+	return (*CQE)(unsafe.Add(r.cqes, uintptr((pos&r.cqMask)<<r.cqeShift)*cqeSize))
+}
+
+// CQReady returns the completions ready to be reaped (io_uring_cq_ready:
+// acquire load of the kernel's tail minus our head).
+func (r *Ring) CQReady() uint32 {
+	if r.c == nil {
+		return 0
+	}
+	return atomic.LoadUint32(r.cqTail) - *r.cqHead
+}
+
+// CQAdvance marks n completions as consumed (io_uring_cq_advance): a release
+// store of head+n to the kernel's CQ head, after which the kernel may reuse
+// those entries.
+func (r *Ring) CQAdvance(n uint32) {
+	if n == 0 || r.c == nil {
+		return
+	}
+	atomic.StoreUint32(r.cqHead, *r.cqHead+n)
+}
+
+// CQESeen marks one completion returned by PeekCQE/WaitCQE* as consumed
+// (io_uring_cqe_seen); c == nil is a no-op.
+func (r *Ring) CQESeen(c *CQE) {
+	if c != nil {
+		r.CQAdvance(1)
+	}
+}
+
+// peek is __io_uring_peek_cqe: it returns the head CQE (nil if none) and the
+// number available, skipping liburing's internal timeout CQEs on kernels
+// without IORING_FEAT_EXT_ARG.
+func (r *Ring) peek() (*CQE, uint32, error) {
+	for {
+		tail := atomic.LoadUint32(r.cqTail)
+		head := *r.cqHead
+		avail := tail - head
+		if avail == 0 {
+			return nil, 0, nil
+		}
+		cqe := r.cqeAt(head)
+		if r.features&FeatExtArg == 0 && cqe.UserData == UdataTimeout {
+			res := cqe.Res
+			r.CQAdvance(1)
+			if res < 0 {
+				return nil, avail, unix.Errno(-res)
+			}
+			continue
+		}
+		return cqe, avail, nil
+	}
+}
+
+// cqNeedsEnter is liburing's cq_ring_needs_enter: completions may be hidden
+// in the kernel (IOPOLL, overflow list, pending task work).
+func (r *Ring) cqNeedsEnter() bool {
+	return r.flags&SetupIOPoll != 0 || atomic.LoadUint32(r.sqFlags)&(SQCQOverflow|SQTaskrun) != 0
+}
+
+// PeekCQE returns the next completion without waiting (io_uring_peek_cqe),
+// or unix.EAGAIN when there is none. It is pure Go unless the kernel holds
+// hidden completions (IOPOLL, CQ overflow, task work), in which case it
+// calls io_uring_peek_cqe to flush them. Call CQESeen when done with it.
+func (r *Ring) PeekCQE() (*CQE, error) {
+	if r.c == nil {
+		return nil, ErrClosed
+	}
+	cqe, _, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	if cqe != nil {
+		return cqe, nil
+	}
+	if !r.cqNeedsEnter() {
+		return nil, unix.EAGAIN
+	}
+	ret := C.io_uring_peek_cqe(&r.c.ring, C.aiokit_cqe_slot(r.c))
+	if ret < 0 {
+		return nil, unix.Errno(-ret)
+	}
+	return cqeFromC(r.c.cqe), nil
+}
+
+// PeekBatchCQE fills cqes with up to len(cqes) ready completions and returns
+// how many (io_uring_peek_batch_cqe). It is pure Go unless the ring is empty
+// and the kernel flags an overflow or pending task work, when it enters the
+// kernel once (io_uring_get_events) to flush them, as liburing does. Call
+// CQAdvance(n) after processing them.
+func (r *Ring) PeekBatchCQE(cqes []*CQE) int {
+	if r.c == nil || len(cqes) == 0 {
+		return 0
+	}
+	flushed := false
+	for {
+		ready := r.CQReady()
+		if ready > 0 {
+			n := uint32(len(cqes))
+			if n > ready {
+				n = ready
+			}
+			head := *r.cqHead
+			for i := uint32(0); i < n; i++ {
+				cqes[i] = r.cqeAt(head + i)
+			}
+			return int(n)
+		}
+		if flushed || atomic.LoadUint32(r.sqFlags)&(SQCQOverflow|SQTaskrun) == 0 {
+			return 0
+		}
+		C.io_uring_get_events(&r.c.ring)
+		flushed = true
+	}
+}
+
+// ForEachCQE calls fn for each ready completion, in order, without consuming
+// them, until fn returns false (the io_uring_for_each_cqe macro). It returns
+// the number visited; pass it to CQAdvance.
+func (r *Ring) ForEachCQE(fn func(*CQE) bool) uint32 {
+	if r.c == nil {
+		return 0
+	}
+	head := *r.cqHead
+	var n uint32
+	for head+n != atomic.LoadUint32(r.cqTail) {
+		n++
+		if !fn(r.cqeAt(head + n - 1)) {
+			break
+		}
+	}
+	return n
+}
+
+// WaitCQE returns the next completion, waiting for one if necessary
+// (io_uring_wait_cqe). A ready completion is found in pure Go; otherwise it
+// calls io_uring_wait_cqe_nr, which blocks the OS thread in
+// io_uring_enter(2).
+//
+// EINTR: a signal delivered to the waiting thread (Go's runtime sends them)
+// makes io_uring_enter fail with EINTR; WaitCQE retries, so EINTR is never
+// returned. The same holds for WaitCQENr and SubmitAndWait, and for the
+// timeout variants, which retry with the time that is left.
+func (r *Ring) WaitCQE() (*CQE, error) {
+	if r.c == nil {
+		return nil, ErrClosed
+	}
+	cqe, _, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	if cqe != nil {
+		return cqe, nil
+	}
+	return r.WaitCQENr(1)
+}
+
+// WaitCQENr waits until n completions are ready and returns the first
+// (io_uring_wait_cqe_nr). n == 0 behaves like PeekCQE. EINTR is retried.
+func (r *Ring) WaitCQENr(n uint32) (*CQE, error) {
+	if r.c == nil {
+		return nil, ErrClosed
+	}
+	for {
+		ret := C.io_uring_wait_cqe_nr(&r.c.ring, C.aiokit_cqe_slot(r.c), C.uint(n))
+		if ret == -C.EINTR {
+			r.eintr.Add(1)
+			continue
+		}
+		if ret < 0 {
+			return nil, unix.Errno(-ret)
+		}
+		return cqeFromC(r.c.cqe), nil
+	}
+}
+
+// setMask copies sigmask into the ring's C scratch area.
+func (r *Ring) setMask(sigmask *unix.Sigset_t) bool {
+	if sigmask == nil {
+		return false
+	}
+	*(*unix.Sigset_t)(unsafe.Pointer(&r.c.sigmask)) = *sigmask
+	return true
+}
+
+// timedWait runs call with the remaining time of ts copied into the ring's
+// scratch timespec, retrying EINTR (unless a sigmask was given, when the
+// caller asked to be interrupted) until the deadline; an expired deadline
+// gives ETIME like the kernel.
+func (r *Ring) timedWait(ts *KernelTimespec, sigmask *unix.Sigset_t, call func(useTS, useMask C.int) C.int) (int, error) {
+	useMask := C.int(0)
+	if r.setMask(sigmask) {
+		useMask = 1
+	}
+	useTS := C.int(0)
+	var deadline time.Time
+	if ts != nil {
+		useTS = 1
+		deadline = time.Now().Add(ts.Duration())
+		*(*KernelTimespec)(unsafe.Pointer(&r.c.ts)) = *ts
+	}
+	for {
+		ret := call(useTS, useMask)
+		if true {
+			return retInt(int(ret))
+		}
+		r.eintr.Add(1)
+		if ts != nil {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return 0, unix.ETIME
+			}
+			*(*KernelTimespec)(unsafe.Pointer(&r.c.ts)) = DurationToTimespec(left)
+		}
+		if useMask != 0 {
+			r.setMask(sigmask)
+		}
+	}
+}
+
+// WaitCQEs waits for waitNr completions, at most ts (nil: no limit), with
+// sigmask installed during the wait (nil: unchanged), and returns the first
+// (io_uring_wait_cqes). A timeout gives unix.ETIME. EINTR is retried with the
+// remaining time unless sigmask is non-nil, in which case it is returned.
+func (r *Ring) WaitCQEs(waitNr uint32, ts *KernelTimespec, sigmask *unix.Sigset_t) (*CQE, error) {
+	if r.c == nil {
+		return nil, ErrClosed
+	}
+	_, err := r.timedWait(ts, sigmask, func(useTS, useMask C.int) C.int {
+		return C.io_uring_wait_cqes(&r.c.ring, C.aiokit_cqe_slot(r.c), C.uint(waitNr),
+			C.aiokit_ts(r.c, useTS), C.aiokit_mask(r.c, useMask))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cqeFromC(r.c.cqe), nil
+}
+
+// WaitCQETimeout waits at most d for one completion
+// (io_uring_wait_cqe_timeout); unix.ETIME when none arrived. EINTR is
+// retried with the remaining time.
+func (r *Ring) WaitCQETimeout(d time.Duration) (*CQE, error) {
+	ts := DurationToTimespec(d)
+	return r.WaitCQETimeoutTS(&ts)
+}
+
+// WaitCQETimeoutTS is WaitCQETimeout with a KernelTimespec (nil: no limit).
+func (r *Ring) WaitCQETimeoutTS(ts *KernelTimespec) (*CQE, error) {
+	if r.c == nil {
+		return nil, ErrClosed
+	}
+	_, err := r.timedWait(ts, nil, func(useTS, _ C.int) C.int {
+		return C.io_uring_wait_cqe_timeout(&r.c.ring, C.aiokit_cqe_slot(r.c), C.aiokit_ts(r.c, useTS))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cqeFromC(r.c.cqe), nil
+}

@@ -1,0 +1,54 @@
+package uring
+
+import (
+	"errors"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// ErrClosed is returned by every Ring method called after [Ring.Close]. It is
+// completion.ErrClosed, so one errors.Is check covers all aiokit backends.
+var ErrClosed = completion.ErrClosed
+
+// ErrUnavailable reports that the kernel refused io_uring itself at
+// io_uring_setup(2): EPERM (kernel.io_uring_disabled, seccomp, a container
+// policy) or ENOSYS (kernel built without io_uring). The error returned by
+// [New] matches both ErrUnavailable and the errno with errors.Is.
+var ErrUnavailable = errors.New("uring: io_uring unavailable")
+
+// unavailableError carries the errno of a refused io_uring_setup.
+type unavailableError struct{ errno unix.Errno }
+
+func (e *unavailableError) Error() string {
+	return "uring: io_uring unavailable: " + e.errno.Error()
+}
+
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+func (e *unavailableError) Unwrap() error { return e.errno }
+
+// setupErr maps a negative io_uring_setup result to an error.
+func setupErr(ret int) error {
+	e := unix.Errno(-ret)
+	if e == unix.EPERM || e == unix.ENOSYS {
+		return &unavailableError{errno: e}
+	}
+	return e
+}
+
+// resErr converts a liburing/kernel result (>= 0 or -errno) to an error.
+func resErr(res int32) error {
+	if res >= 0 {
+		return nil
+	}
+	return unix.Errno(-res)
+}
+
+// retInt converts a liburing int result to (n, nil) or (0, errno).
+func retInt(ret int) (int, error) {
+	if ret < 0 {
+		return 0, unix.Errno(-ret)
+	}
+	return ret, nil
+}

@@ -1,0 +1,264 @@
+package uring
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"sync"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// File is an open file whose I/O goes through a Queue: ReadAt and WriteAt
+// submit IORING_OP_READ / IORING_OP_WRITE and park the calling goroutine
+// until the CQE arrives, without holding an OS thread. A File is safe for
+// concurrent use; it implements io.ReaderAt, io.WriterAt and io.Closer.
+//
+// Errors are *fs.PathError values wrapping the kernel's errno, so
+// errors.Is(err, unix.EBADF) works. When every handle slot of the queue is
+// in use, File methods wait for a free one (they never return ErrBusy).
+type File struct {
+	q    *Queue
+	name string
+
+	mu      sync.Mutex
+	fd      int
+	refs    int  // operations using fd
+	closing bool // Close called: new operations fail with fs.ErrClosed
+	own     bool // Close closes fd
+}
+
+// OpenFile opens path through the queue with IORING_OP_OPENAT
+// (io_uring_prep_openat, AT_FDCWD), as os.OpenFile does with open(2);
+// O_CLOEXEC is always added.
+func OpenFile(q *Queue, path string, flag int, perm uint32) (*File, error) {
+	h, err := q.openat(context.Background(), unix.AT_FDCWD, path, flag|unix.O_CLOEXEC, perm)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	fd, err := waitAll(context.Background(), h)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &File{q: q, name: path, fd: fd, own: true}, nil
+}
+
+// NewFile wraps an open descriptor; Close will close it (through the
+// queue).
+func NewFile(q *Queue, fd int, name string) *File {
+	return &File{q: q, name: name, fd: fd, own: true}
+}
+
+// Name returns the name given to OpenFile or NewFile.
+func (f *File) Name() string { return f.name }
+
+// Fd returns the descriptor, or -1 after Close.
+func (f *File) Fd() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return -1
+	}
+	return f.fd
+}
+
+// acquire takes a reference on the descriptor for one operation.
+func (f *File) acquire() (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return -1, fs.ErrClosed
+	}
+	f.refs++
+	return f.fd, nil
+}
+
+// release drops a reference; the last one after Close closes the descriptor.
+func (f *File) release() {
+	f.mu.Lock()
+	f.refs--
+	last := f.closing && f.refs == 0
+	f.mu.Unlock()
+	if last {
+		f.closeFD()
+	}
+}
+
+func (f *File) closeFD() error {
+	if !f.own {
+		return nil
+	}
+	h, err := f.q.closeFD(context.Background(), f.fd)
+	if err != nil {
+		// The queue is closed: close directly so the descriptor never leaks.
+		return unix.Close(f.fd)
+	}
+	_, err = waitAll(context.Background(), h)
+	return err
+}
+
+// waitAll waits for h; if ctx ends first it cancels the operation and
+// still waits for the completion, because the caller's buffer must not be
+// handed back while the kernel may write to it. It returns ctx.Err() then.
+func waitAll(ctx context.Context, h *completion.Handle) (int, error) {
+	n, err := h.Wait(ctx)
+	if err != nil && ctx.Err() != nil && err == ctx.Err() {
+		<-h.Done()
+		return 0, err
+	}
+	return n, err
+}
+
+// ReadAt reads len(b) bytes at off (io.ReaderAt): it resubmits after short
+// reads and returns io.EOF when the file ends before b is full.
+func (f *File) ReadAt(b []byte, off int64) (int, error) {
+	return f.ReadAtContext(context.Background(), b, off)
+}
+
+// ReadAtContext is ReadAt with a context. When ctx ends, the read in
+// flight is cancelled (IORING_OP_ASYNC_CANCEL) and ReadAtContext returns
+// ctx.Err() once the kernel has let go of b.
+func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, err error) {
+	if off < 0 {
+		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errors.New("negative offset")}
+	}
+	fd, err := f.acquire()
+	if err != nil {
+		return 0, &fs.PathError{Op: "read", Path: f.name, Err: err}
+	}
+	defer f.release()
+	for len(b) > 0 {
+		h, err := f.q.read(ctx, fd, b, uint64(off))
+		if err != nil {
+			return n, f.err("read", err)
+		}
+		m, err := waitAll(ctx, h)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, f.err("read", err)
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+		b = b[m:]
+		off += int64(m)
+	}
+	return n, nil
+}
+
+// WriteAt writes b at off (io.WriterAt), resubmitting after short writes.
+func (f *File) WriteAt(b []byte, off int64) (int, error) {
+	return f.WriteAtContext(context.Background(), b, off)
+}
+
+// WriteAtContext is WriteAt with a context (see ReadAtContext).
+func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, err error) {
+	if off < 0 {
+		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errors.New("negative offset")}
+	}
+	fd, err := f.acquire()
+	if err != nil {
+		return 0, &fs.PathError{Op: "write", Path: f.name, Err: err}
+	}
+	defer f.release()
+	for len(b) > 0 {
+		h, err := f.q.write(ctx, fd, b, uint64(off))
+		if err != nil {
+			return n, f.err("write", err)
+		}
+		m, err := waitAll(ctx, h)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, f.err("write", err)
+		}
+		if m == 0 {
+			return n, f.err("write", io.ErrShortWrite)
+		}
+		n += m
+		b = b[m:]
+		off += int64(m)
+	}
+	return n, nil
+}
+
+// Sync flushes the file to stable storage with IORING_OP_FSYNC.
+func (f *File) Sync() error {
+	return f.SyncContext(context.Background())
+}
+
+// SyncContext is Sync with a context.
+func (f *File) SyncContext(ctx context.Context) error {
+	fd, err := f.acquire()
+	if err != nil {
+		return &fs.PathError{Op: "sync", Path: f.name, Err: err}
+	}
+	defer f.release()
+	h, err := f.q.fsync(ctx, fd, 0)
+	if err != nil {
+		return f.err("sync", err)
+	}
+	if _, err := waitAll(ctx, h); err != nil {
+		return f.err("sync", err)
+	}
+	return nil
+}
+
+// Stat returns the file's metadata (IORING_OP_STATX with AT_EMPTY_PATH on
+// the descriptor).
+func (f *File) Stat(mask uint32) (*unix.Statx_t, error) {
+	fd, err := f.acquire()
+	if err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: f.name, Err: err}
+	}
+	defer f.release()
+	st := new(unix.Statx_t)
+	h, err := f.q.Statx(fd, "", unix.AT_EMPTY_PATH, mask, st)
+	if err != nil {
+		return nil, f.err("stat", err)
+	}
+	if _, err := waitAll(context.Background(), h); err != nil {
+		return nil, f.err("stat", err)
+	}
+	return st, nil
+}
+
+// Close closes the file with IORING_OP_CLOSE (io_uring_prep_close). If
+// operations are still in flight the descriptor is closed when the last
+// one finishes and Close returns nil. A second Close returns fs.ErrClosed.
+func (f *File) Close() error {
+	f.mu.Lock()
+	if f.closing {
+		f.mu.Unlock()
+		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
+	}
+	f.closing = true
+	now := f.refs == 0
+	f.mu.Unlock()
+	if !now {
+		return nil
+	}
+	if err := f.closeFD(); err != nil {
+		return &fs.PathError{Op: "close", Path: f.name, Err: err}
+	}
+	return nil
+}
+
+func (f *File) err(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &fs.PathError{Op: op, Path: f.name, Err: err}
+}
+
+var (
+	_ io.ReaderAt = (*File)(nil)
+	_ io.WriterAt = (*File)(nil)
+	_ io.Closer   = (*File)(nil)
+)

@@ -1,0 +1,193 @@
+package uring
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"math/rand"
+	"os"
+	"sync"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+func TestFileReadWriteAt(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 16})
+	path := testutil.TempDir(t) + "/data"
+	f, err := OpenFile(q, path, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	content := make([]byte, 100000)
+	rand.New(rand.NewSource(1)).Read(content)
+	if n, err := f.WriteAt(content, 0); err != nil || n != len(content) {
+		t.Fatalf("WriteAt: %d, %v", n, err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// io.ReaderAt semantics, checked by the standard library's tester over a
+	// section reader.
+	if err := iotest.TestReader(io.NewSectionReader(f, 0, int64(len(content))), content); err != nil {
+		t.Fatal(err)
+	}
+	// Short read at EOF: n bytes and io.EOF.
+	buf := make([]byte, 1000)
+	n, err := f.ReadAt(buf, int64(len(content))-300)
+	if n != 300 || err != io.EOF || !bytes.Equal(buf[:300], content[len(content)-300:]) {
+		t.Fatalf("ReadAt at EOF-300: %d, %v", n, err)
+	}
+	n, err = f.ReadAt(buf, int64(len(content))+10)
+	if n != 0 || err != io.EOF {
+		t.Fatalf("ReadAt past EOF: %d, %v", n, err)
+	}
+	if _, err := f.ReadAt(buf, -1); err == nil {
+		t.Fatal("ReadAt(-1) succeeded")
+	}
+	// The same file read by os.File agrees.
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("os.ReadFile differs: %v", err)
+	}
+	st, err := f.Stat(unix.STATX_SIZE)
+	if err != nil || st.Size != uint64(len(content)) {
+		t.Fatalf("Stat: %+v, %v", st, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := f.ReadAt(buf, 0); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("ReadAt after Close: %v", err)
+	}
+	if _, err := OpenFile(q, path+"/nope", unix.O_RDONLY, 0); !errors.Is(err, unix.ENOTDIR) {
+		t.Fatalf("OpenFile of a path under a file: %v", err)
+	}
+}
+
+func TestFileDirect(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 16})
+	path := testutil.TempDir(t) + "/direct"
+	content := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFile(q, path, unix.O_RDONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf, err := cmem.Alloc(8192, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Free()
+	n, err := f.ReadAt(buf.Bytes(), 4096)
+	if err != nil || n != 8192 || !bytes.Equal(buf.Bytes(), content[4096:4096+8192]) {
+		t.Fatalf("direct ReadAt: %d, %v", n, err)
+	}
+	// Misaligned O_DIRECT: the kernel's EINVAL, inside a PathError.
+	_, err = f.ReadAt(buf.Bytes()[1:4097], 0)
+	var pe *fs.PathError
+	if !errors.Is(err, unix.EINVAL) || !errors.As(err, &pe) || pe.Path != path {
+		t.Fatalf("misaligned direct read: %v", err)
+	}
+}
+
+// ReadAtContext on a read that never completes (a pipe nobody writes):
+// it returns ctx.Err() only after the kernel let go of the buffer.
+func TestFileReadAtContextCancel(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	r, w := testPipe(t)
+	rfd, err := unix.Dup(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFile(q, rfd, "pipe")
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	buf := make([]byte, 8)
+	n, err := f.ReadAtContext(ctx, buf, 0)
+	if n != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ReadAtContext = %d, %v", n, err)
+	}
+	if q.InFlight() != 0 {
+		t.Fatalf("InFlight after ReadAtContext returned = %d", q.InFlight())
+	}
+	// Data written now is read by the next call, not by the cancelled one.
+	unix.Write(w, []byte("12345678"))
+	n, err = f.ReadAt(buf, 0)
+	if n != 8 || err != nil || string(buf) != "12345678" {
+		t.Fatalf("ReadAt after cancel = %d, %v, %q", n, err, buf)
+	}
+}
+
+// GC stress: the collector runs continuously (GOGC=1 and explicit
+// runtime.GC) while reads and writes are in flight; every byte is checked.
+func TestFileGCStress(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 32})
+	path := testutil.TempDir(t) + "/gc"
+	f, err := OpenFile(q, path, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	defer setGCPercent(1)()
+	stop := make(chan struct{})
+	var gc sync.WaitGroup
+	gc.Add(1)
+	go func() {
+		defer gc.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtimeGC()
+			}
+		}
+	}()
+	const workers, rounds, size = 16, 60, 3000
+	var wg sync.WaitGroup
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(g)))
+			for i := 0; i < rounds; i++ {
+				// Fresh garbage-collected buffers for every operation.
+				want := make([]byte, size)
+				rng.Read(want)
+				off := int64(g*size) + int64(i%3)*int64(workers*size)
+				if n, err := f.WriteAt(want, off); err != nil || n != size {
+					t.Errorf("WriteAt: %d, %v", n, err)
+					return
+				}
+				_ = make([]byte, 1<<16) // more garbage
+				got := make([]byte, size)
+				if n, err := f.ReadAt(got, off); err != nil || n != size {
+					t.Errorf("ReadAt: %d, %v", n, err)
+					return
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("worker %d round %d: data differs", g, i)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(stop)
+	gc.Wait()
+}

@@ -1,0 +1,229 @@
+package uring
+
+import (
+	"errors"
+	"time"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// ErrLinkTooLong is returned by Queue.Link when a chain has more members
+// than the submission queue has entries: a chain must reach the kernel in
+// one io_uring_enter call to stay a chain.
+var ErrLinkTooLong = errors.New("uring: linked chain longer than the submission queue")
+
+// ErrEmptyLink is returned by Queue.Link when the build function added no
+// operation.
+var ErrEmptyLink = errors.New("uring: empty linked chain")
+
+// Link collects the members of a chain of linked SQEs (IOSQE_IO_LINK, or
+// IOSQE_IO_HARDLINK for Queue.HardLink). The kernel starts a member only
+// after the previous one completed; with a plain link a member that fails
+// (a negative result, or a short read or write) completes every later
+// member with -ECANCELED. With a hard link the chain continues regardless.
+//
+// A Link is only valid inside the build function given to Queue.Link. Each
+// method returns the member's handle, or nil once an earlier method failed
+// (the error is then returned by Queue.Link and no member is submitted).
+type Link struct {
+	q    *Queue
+	sqes []SQE
+	ops  []*completion.Op
+	hs   []*completion.Handle
+	err  error
+}
+
+// Link builds a chain with build and submits it as one unit: the chain's
+// SQEs are contiguous in the submission queue and go to the kernel in one
+// io_uring_submit, every member but the last flagged IOSQE_IO_LINK. It
+// returns one handle per member, in order. Memory rules are those of the
+// Queue methods: everything is pinned until each member's own completion.
+func (q *Queue) Link(build func(l *Link)) ([]*completion.Handle, error) {
+	return q.link(build, SQEIOLink)
+}
+
+// HardLink is Link with IOSQE_IO_HARDLINK: a member's failure does not
+// cancel the rest of the chain.
+func (q *Queue) HardLink(build func(l *Link)) ([]*completion.Handle, error) {
+	return q.link(build, SQEIOHardlink)
+}
+
+func (q *Queue) link(build func(l *Link), flag uint8) ([]*completion.Handle, error) {
+	l := &Link{q: q}
+	build(l)
+	if l.err == nil && len(l.sqes) == 0 {
+		l.err = ErrEmptyLink
+	}
+	if l.err == nil && len(l.sqes) > q.sqSize {
+		l.err = ErrLinkTooLong
+	}
+	if l.err == nil {
+		for i := 0; i < len(l.sqes)-1; i++ {
+			l.sqes[i].Flags |= flag
+		}
+		for i := range l.sqes {
+			l.sqes[i].SetUserData(l.ops[i].UserData())
+		}
+		l.err = q.stageGroup(l.sqes, l.ops)
+	}
+	if l.err != nil {
+		for _, op := range l.ops {
+			q.table.Abort(op, l.err)
+		}
+		return nil, l.err
+	}
+	return l.hs, nil
+}
+
+// add begins one member and returns its zeroed SQE, or nil after an error.
+func (l *Link) add() (*completion.Handle, *completion.Op, *SQE) {
+	if l.err != nil {
+		return nil, nil, nil
+	}
+	h, op, err := l.q.table.Begin()
+	if err != nil {
+		l.err = err
+		return nil, nil, nil
+	}
+	l.sqes = append(l.sqes, SQE{})
+	l.ops = append(l.ops, op)
+	l.hs = append(l.hs, h)
+	return h, op, &l.sqes[len(l.sqes)-1]
+}
+
+// Nop adds IORING_OP_NOP (io_uring_prep_nop).
+func (l *Link) Nop() *completion.Handle {
+	h, _, s := l.add()
+	if s != nil {
+		s.PrepNop()
+	}
+	return h
+}
+
+// Read adds IORING_OP_READ (io_uring_prep_read) into buf at off.
+func (l *Link) Read(fd int, buf []byte, off uint64) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		op.PinBytes(buf)
+		s.PrepRead(fd, buf, off)
+	}
+	return h
+}
+
+// Write adds IORING_OP_WRITE (io_uring_prep_write) of buf at off.
+func (l *Link) Write(fd int, buf []byte, off uint64) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		op.PinBytes(buf)
+		s.PrepWrite(fd, buf, off)
+	}
+	return h
+}
+
+// Readv adds IORING_OP_READV (io_uring_prep_readv) into bufs at off.
+func (l *Link) Readv(fd int, bufs [][]byte, off uint64) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		s.PrepReadv(fd, pinIovecs(op, bufs), off)
+	}
+	return h
+}
+
+// Writev adds IORING_OP_WRITEV (io_uring_prep_writev) from bufs at off.
+func (l *Link) Writev(fd int, bufs [][]byte, off uint64) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		s.PrepWritev(fd, pinIovecs(op, bufs), off)
+	}
+	return h
+}
+
+// Fsync adds IORING_OP_FSYNC (io_uring_prep_fsync).
+func (l *Link) Fsync(fd int, flags uint32) *completion.Handle {
+	h, _, s := l.add()
+	if s != nil {
+		s.PrepFsync(fd, flags)
+	}
+	return h
+}
+
+// Send adds IORING_OP_SEND (io_uring_prep_send).
+func (l *Link) Send(fd int, buf []byte, flags int) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		op.PinBytes(buf)
+		s.PrepSend(fd, buf, flags)
+	}
+	return h
+}
+
+// Recv adds IORING_OP_RECV (io_uring_prep_recv).
+func (l *Link) Recv(fd int, buf []byte, flags int) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		op.PinBytes(buf)
+		s.PrepRecv(fd, buf, flags)
+	}
+	return h
+}
+
+// PollAdd adds IORING_OP_POLL_ADD (io_uring_prep_poll_add).
+func (l *Link) PollAdd(fd int, mask uint32) *completion.Handle {
+	h, _, s := l.add()
+	if s != nil {
+		s.PrepPollAdd(fd, mask)
+	}
+	return h
+}
+
+// Timeout adds IORING_OP_TIMEOUT (io_uring_prep_timeout) as a chain member.
+func (l *Link) Timeout(d time.Duration, count, flags uint32) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		s.PrepTimeout(newTimespec(op, d), count, flags)
+	}
+	return h
+}
+
+// LinkTimeout adds IORING_OP_LINK_TIMEOUT (io_uring_prep_link_timeout)
+// guarding the member added just before it: if that member has not
+// completed after d it is cancelled (it completes with -ECANCELED, or
+// -EINTR for some operations) and the timeout completes with -ETIME; if it
+// completes in time the timeout completes with -ECANCELED. It must not be
+// the chain's first member (the kernel reports -EINVAL then).
+func (l *Link) LinkTimeout(d time.Duration, flags uint32) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		s.PrepLinkTimeout(newTimespec(op, d), flags)
+	}
+	return h
+}
+
+// CloseFD adds IORING_OP_CLOSE (io_uring_prep_close).
+func (l *Link) CloseFD(fd int) *completion.Handle {
+	h, _, s := l.add()
+	if s != nil {
+		s.PrepClose(fd)
+	}
+	return h
+}
+
+// Statx adds IORING_OP_STATX (io_uring_prep_statx); path and st are pinned.
+func (l *Link) Statx(dirfd int, path string, flags int, mask uint32, st *unix.Statx_t) *completion.Handle {
+	if l.err != nil {
+		return nil
+	}
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		l.err = err
+		return nil
+	}
+	h, op, s := l.add()
+	if s != nil {
+		op.Pin(p)
+		op.Pin(st)
+		s.PrepStatx(dirfd, p, flags, mask, st)
+	}
+	return h
+}

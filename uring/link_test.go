@@ -1,0 +1,160 @@
+package uring
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// results waits for every handle and returns the raw results (count or
+// -errno), in chain order.
+func results(t *testing.T, hs []*completion.Handle, err error) []int {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Link: %v", err)
+	}
+	out := make([]int, len(hs))
+	for i, h := range hs {
+		n, err := waitRes(t, h, nil)
+		var e unix.Errno
+		switch {
+		case err == nil:
+			out[i] = n
+		case errors.As(err, &e):
+			out[i] = -int(e)
+		default:
+			t.Fatalf("member %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLinkWriteFsyncRead(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	_, fd := tempFile(t, nil)
+	buf := make([]byte, 5)
+	hs, err := q.Link(func(l *Link) {
+		l.Write(fd, []byte("hello, link"), 0)
+		l.Fsync(fd, 0)
+		l.Read(fd, buf, 7)
+	})
+	got := results(t, hs, err)
+	if want := []int{11, 0, 4}; !equalInts(got, want) {
+		t.Fatalf("results %v, want %v", got, want)
+	}
+	if string(buf[:4]) != "link" {
+		t.Fatalf("read %q", buf[:4])
+	}
+}
+
+func TestLinkFailureCancelsRest(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	_, fd := tempFile(t, []byte("0123456789a"))
+	buf := make([]byte, 64)
+	hs, err := q.Link(func(l *Link) {
+		l.Read(-1, buf, 0)
+		l.Write(fd, []byte("x"), 0)
+		l.Nop()
+	})
+	got := results(t, hs, err)
+	if want := []int{-int(unix.EBADF), -int(unix.ECANCELED), -int(unix.ECANCELED)}; !equalInts(got, want) {
+		t.Fatalf("results %v, want %v", got, want)
+	}
+	// A short read breaks a plain link...
+	hs, err = q.Link(func(l *Link) {
+		l.Read(fd, buf, 0)
+		l.Nop()
+	})
+	if got, want := results(t, hs, err), []int{11, -int(unix.ECANCELED)}; !equalInts(got, want) {
+		t.Fatalf("short read chain %v, want %v", got, want)
+	}
+	// ...but not a hard link.
+	hs, err = q.HardLink(func(l *Link) {
+		l.Read(fd, buf, 0)
+		l.Nop()
+	})
+	if got, want := results(t, hs, err), []int{11, 0}; !equalInts(got, want) {
+		t.Fatalf("hard link chain %v, want %v", got, want)
+	}
+}
+
+func TestLinkTimeout(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	r, _ := testPipe(t)
+	buf := make([]byte, 8)
+	start := time.Now()
+	hs, err := q.Link(func(l *Link) {
+		l.Read(r, buf, 0)
+		l.LinkTimeout(20*time.Millisecond, 0)
+	})
+	if got, want := results(t, hs, err), []int{-int(unix.ECANCELED), -int(unix.ETIME)}; !equalInts(got, want) {
+		t.Fatalf("blocked read + link timeout: %v, want %v", got, want)
+	}
+	if d := time.Since(start); d < 20*time.Millisecond {
+		t.Fatalf("link timeout fired after %v", d)
+	}
+	hs, err = q.Link(func(l *Link) {
+		l.Nop()
+		l.LinkTimeout(5*time.Second, 0)
+	})
+	if got, want := results(t, hs, err), []int{0, -int(unix.ECANCELED)}; !equalInts(got, want) {
+		t.Fatalf("nop + link timeout: %v, want %v", got, want)
+	}
+}
+
+func TestLinkErrors(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 4, MaxInFlight: 16})
+	if _, err := q.Link(func(l *Link) {}); !errors.Is(err, ErrEmptyLink) {
+		t.Fatalf("empty chain: %v", err)
+	}
+	hs, err := q.Link(func(l *Link) {
+		for i := 0; i < 5; i++ {
+			l.Nop()
+		}
+	})
+	if !errors.Is(err, ErrLinkTooLong) || hs != nil {
+		t.Fatalf("chain of 5 on a 4-entry SQ: %v", err)
+	}
+	// A failed member (no free slot) aborts the whole chain: nothing is
+	// submitted and every begun member's slot is released.
+	small := newTestQueue(t, QueueConfig{Entries: 4, MaxInFlight: 2})
+	var h3 *completion.Handle
+	_, err = small.Link(func(l *Link) {
+		l.Nop()
+		l.Nop()
+		h3 = l.Nop()
+	})
+	if !errors.Is(err, completion.ErrBusy) || h3 != nil {
+		t.Fatalf("chain longer than MaxInFlight: %v", err)
+	}
+	if small.InFlight() != 0 {
+		t.Fatalf("InFlight after aborted chain = %d", small.InFlight())
+	}
+	// The chain's members are submitted even when the SQ is nearly full.
+	for i := 0; i < 20; i++ {
+		hs, err := q.Link(func(l *Link) {
+			l.Nop()
+			l.Nop()
+			l.Nop()
+			l.Nop()
+		})
+		if got := results(t, hs, err); !equalInts(got, []int{0, 0, 0, 0}) {
+			t.Fatalf("chain %d: %v", i, got)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package uring
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aiokit/aio/cgo/completion"
+)
+
+// QueueConfig configures NewQueueConfig.
+type QueueConfig struct {
+	// Entries is the submission queue size passed to io_uring_queue_init_params.
+	Entries uint32
+	// Params are the io_uring_params inputs (flags, CQ size, SQPOLL settings).
+	// Nil means defaults. The queue always asks for IORING_FEAT_NODROP
+	// behaviour, which every kernel since 5.5 provides.
+	Params *Params
+	// MaxInFlight bounds the number of operations in flight (the size of the
+	// handle table). Zero means the CQ size the kernel chose. A value larger
+	// than the CQ relies on IORING_FEAT_NODROP: completions that do not fit
+	// are kept by the kernel and flushed when the reaper makes room.
+	MaxInFlight int
+}
+
+// Queue is the handle layer over a Ring: its methods may be called from any
+// goroutine and return a *completion.Handle that reports the CQE's result.
+//
+// Submission: each method pins the memory the kernel will use (buffers,
+// iovec arrays, timespecs, socket addresses, path names) in the handle's
+// slot, prepares one SQE in a staging array under a short mutex and then
+// either submits (io_uring_submit) itself or, when another goroutine is
+// already submitting, leaves the SQE to that goroutine, which submits every
+// staged SQE in one io_uring_submit call before it stops. Many goroutines'
+// SQEs therefore share one system call when they arrive together.
+//
+// Completion: a reaper goroutine parks on an eventfd registered with
+// io_uring_register_eventfd (and Go's network poller), drains the CQ in Go
+// and completes the handles. The submitting goroutine also drains the CQ
+// right after io_uring_submit when nobody else is draining, so operations
+// that complete inline (NOPs, cached reads) do not wait for the eventfd.
+type Queue struct {
+	ring  *Ring
+	table *completion.Table
+	notif *completion.Notifier
+
+	smu        sync.Mutex // guards the fields below
+	staged     []staged   // SQEs prepared by callers, not yet in the ring
+	closed     bool       // Close started: new operations fail with ErrClosed
+	ringGone   bool       // the ring is closed: nothing may be staged
+	submitting bool       // a goroutine runs flush
+
+	// Owned by the goroutine that set submitting.
+	batch       []staged
+	bpos        int
+	unsubmitted int // SQEs in the ring that the kernel has not consumed
+	sqSize      int
+
+	rmu     sync.Mutex  // serialises CQ consumption
+	pending atomic.Bool // a CQE may be waiting: whoever holds rmu drains again
+	cqes    []*CQE
+	done    []doneCQE
+
+	reaperDone chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
+
+	cancels atomic.Int64  // cancel requests submitted (tests and docs)
+	subSeq  atomic.Uint64 // bumped before each io_uring_submit
+}
+
+// staged is one prepared SQE waiting to be copied into the ring.
+type staged struct {
+	sqe   SQE
+	op    *completion.Op // nil for internal requests (cancels)
+	group int            // on a chain's first member: the chain's length, else 0
+}
+
+type doneCQE struct {
+	ud    uint64
+	res   int32
+	flags uint32
+}
+
+// internalUserData marks requests the queue makes for itself
+// (IORING_OP_ASYNC_CANCEL). The completion table never hands out 0.
+const internalUserData = 0
+
+// NewQueue creates a ring with io_uring_queue_init_params(entries, p) and
+// the handle layer on top of it. See NewQueueConfig.
+func NewQueue(entries uint32, p *Params) (*Queue, error) {
+	return NewQueueConfig(QueueConfig{Entries: entries, Params: p})
+}
+
+// NewQueueConfig creates a ring (io_uring_queue_init_params), an eventfd
+// registered with io_uring_register_eventfd, a handle table and the reaper
+// goroutine.
+func NewQueueConfig(c QueueConfig) (*Queue, error) {
+	var p Params
+	if c.Params != nil {
+		p = *c.Params
+	}
+	r, err := New(c.Entries, &p)
+	if err != nil {
+		return nil, err
+	}
+	n, err := completion.NewNotifier()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	if err := r.RegisterEventFD(n.FD()); err != nil {
+		n.Close()
+		r.Close()
+		return nil, err
+	}
+	size := c.MaxInFlight
+	if size <= 0 {
+		size = int(p.CQEntries)
+		if size <= 0 {
+			size = 2 * int(c.Entries)
+		}
+	}
+	q := &Queue{
+		ring:       r,
+		table:      completion.NewTable(size),
+		notif:      n,
+		staged:     make([]staged, 0, 64),
+		batch:      make([]staged, 0, 64),
+		sqSize:     int(p.SQEntries),
+		cqes:       make([]*CQE, 256),
+		done:       make([]doneCQE, 0, 256),
+		reaperDone: make(chan struct{}),
+	}
+	if q.sqSize <= 0 {
+		q.sqSize = int(r.SQSpaceLeft())
+	}
+	q.table.SetCanceler(q.cancel)
+	go q.reap()
+	return q, nil
+}
+
+// Ring returns the ring under the queue, for io_uring_register_* calls and
+// inspection. Submitting or reaping on it directly would race with the
+// queue and is not allowed.
+func (q *Queue) Ring() *Ring { return q.ring }
+
+// MaxInFlight returns the number of operations that may be in flight at
+// once; beyond it methods return ErrBusy.
+func (q *Queue) MaxInFlight() int { return q.table.Size() }
+
+// InFlight returns the number of operations submitted and not yet reaped.
+func (q *Queue) InFlight() int { return q.table.InFlight() }
+
+// Close cancels every operation in flight (IORING_OP_ASYNC_CANCEL with
+// IORING_ASYNC_CANCEL_ANY, repeated per operation until the kernel has
+// completed all of them), waits for every completion so that all memory is
+// unpinned, stops the reaper, unregisters and closes the eventfd and closes
+// the ring (io_uring_queue_exit). Operations started afterwards fail with
+// ErrClosed. Close is idempotent; every call returns the first call's result.
+func (q *Queue) Close() error {
+	q.closeOnce.Do(q.doClose)
+	return q.closeErr
+}
+
+func (q *Queue) doClose() {
+	q.smu.Lock()
+	q.closed = true
+	q.smu.Unlock()
+	q.table.Close()
+
+	if q.table.InFlight() > 0 {
+		q.stageCancel(0, AsyncCancelAny)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	var uds []uint64
+	for done := false; !done; {
+		select {
+		case <-q.table.Drained():
+			done = true
+		case <-tick.C:
+			// The kernel may lack IORING_ASYNC_CANCEL_ANY, or an operation was
+			// mid-issue: cancel what is left one by one.
+			uds = uds[:0]
+			q.table.Each(func(op *completion.Op) { uds = append(uds, op.UserData()) })
+			for _, ud := range uds {
+				q.stageCancel(ud, 0)
+			}
+		}
+	}
+	tick.Stop()
+
+	q.smu.Lock()
+	q.ringGone = true
+	q.smu.Unlock()
+	// Wait for a submitter that may still be finishing a cancel batch.
+	for {
+		q.smu.Lock()
+		busy := q.submitting
+		q.smu.Unlock()
+		if !busy {
+			break
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	q.notif.Close()
+	<-q.reaperDone
+	q.ring.UnregisterEventFD()
+	q.closeErr = q.ring.Close()
+}
+
+// Closed reports whether Close has been called.
+func (q *Queue) Closed() bool {
+	q.smu.Lock()
+	defer q.smu.Unlock()
+	return q.closed
+}

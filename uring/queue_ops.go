@@ -1,0 +1,389 @@
+package uring
+
+import (
+	"context"
+	"time"
+	"unsafe"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// Every method below is safe for concurrent use. It returns ErrClosed after
+// Close, ErrBusy when MaxInFlight operations are in flight, and otherwise a
+// handle whose Wait reports the CQE's res exactly as the kernel set it
+// (a count, or a unix.Errno for a negative res).
+//
+// Buffer lifetime: the memory passed in (buffers, iovecs, paths, statx
+// results) belongs to the kernel until the handle is done. It is pinned
+// until then, even when Wait returns early because its context ended; the
+// caller must not reuse a buffer before Done() is closed.
+
+// Nop submits IORING_OP_NOP (io_uring_prep_nop).
+func (q *Queue) Nop() (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepNop()
+	q.commit(s, op)
+	return h, nil
+}
+
+// Read submits IORING_OP_READ (io_uring_prep_read): pread of len(buf) bytes
+// at off (off = ^uint64(0) reads at the file position). buf is pinned until
+// the completion.
+func (q *Queue) Read(fd int, buf []byte, off uint64) (*completion.Handle, error) {
+	return q.read(nil, fd, buf, off)
+}
+
+func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
+	h, op, err := q.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	op.PinBytes(buf)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepRead(fd, buf, off)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Write submits IORING_OP_WRITE (io_uring_prep_write): pwrite of buf at off.
+// buf is pinned until the completion.
+func (q *Queue) Write(fd int, buf []byte, off uint64) (*completion.Handle, error) {
+	return q.write(nil, fd, buf, off)
+}
+
+func (q *Queue) write(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
+	h, op, err := q.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	op.PinBytes(buf)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepWrite(fd, buf, off)
+	q.commit(s, op)
+	return h, nil
+}
+
+// pinIovecs builds an iovec array over bufs and pins it and every buffer.
+func pinIovecs(op *completion.Op, bufs [][]byte) []unix.Iovec {
+	iov := make([]unix.Iovec, len(bufs))
+	for i, b := range bufs {
+		if len(b) > 0 {
+			op.PinBytes(b)
+			iov[i].Base = &b[0]
+			iov[i].SetLen(len(b))
+		}
+	}
+	if len(iov) > 0 {
+		op.Pin(&iov[0])
+	}
+	return iov
+}
+
+// Readv submits IORING_OP_READV (io_uring_prep_readv) into bufs at off. The
+// iovec array and every buffer are pinned until the completion.
+func (q *Queue) Readv(fd int, bufs [][]byte, off uint64) (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	iov := pinIovecs(op, bufs)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepReadv(fd, iov, off)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Writev submits IORING_OP_WRITEV (io_uring_prep_writev) from bufs at off.
+func (q *Queue) Writev(fd int, bufs [][]byte, off uint64) (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	iov := pinIovecs(op, bufs)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepWritev(fd, iov, off)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Fsync submits IORING_OP_FSYNC (io_uring_prep_fsync); flags may be
+// IORING_FSYNC_DATASYNC.
+func (q *Queue) Fsync(fd int, flags uint32) (*completion.Handle, error) {
+	return q.fsync(nil, fd, flags)
+}
+
+func (q *Queue) fsync(ctx context.Context, fd int, flags uint32) (*completion.Handle, error) {
+	h, op, err := q.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepFsync(fd, flags)
+	q.commit(s, op)
+	return h, nil
+}
+
+// newTimespec returns a pinned kernel timespec holding d.
+func newTimespec(op *completion.Op, d time.Duration) *KernelTimespec {
+	ts := new(KernelTimespec)
+	*ts = DurationToTimespec(d)
+	op.Pin(ts)
+	return ts
+}
+
+// Timeout submits IORING_OP_TIMEOUT (io_uring_prep_timeout): it completes
+// with -ETIME after d, or with 0 once count other completions have been
+// posted (count 0: only the time counts). flags may be IORING_TIMEOUT_ABS
+// etc.; the timespec is pinned until the completion.
+func (q *Queue) Timeout(d time.Duration, count, flags uint32) (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	ts := newTimespec(op, d)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepTimeout(ts, count, flags)
+	q.commit(s, op)
+	return h, nil
+}
+
+// PollAdd submits IORING_OP_POLL_ADD (io_uring_prep_poll_add): one-shot poll
+// of fd for mask (unix.POLLIN ...); the result is the ready mask.
+func (q *Queue) PollAdd(fd int, mask uint32) (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepPollAdd(fd, mask)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Send submits IORING_OP_SEND (io_uring_prep_send) of buf with send(2) flags.
+func (q *Queue) Send(fd int, buf []byte, flags int) (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	op.PinBytes(buf)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepSend(fd, buf, flags)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Recv submits IORING_OP_RECV (io_uring_prep_recv) into buf with recv(2) flags.
+func (q *Queue) Recv(fd int, buf []byte, flags int) (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	op.PinBytes(buf)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepRecv(fd, buf, flags)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Accept submits IORING_OP_ACCEPT (io_uring_prep_accept with a NULL address):
+// the result is the new socket's descriptor. flags are accept4(2) flags
+// (unix.SOCK_CLOEXEC, unix.SOCK_NONBLOCK).
+func (q *Queue) Accept(fd int, flags int) (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepAccept(fd, nil, nil, flags)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Connect submits IORING_OP_CONNECT (io_uring_prep_connect) to sa
+// (*unix.SockaddrInet4, *unix.SockaddrInet6 or *unix.SockaddrUnix). The raw
+// socket address is built in Go memory and pinned until the completion.
+func (q *Queue) Connect(fd int, sa unix.Sockaddr) (*completion.Handle, error) {
+	raw, n, err := rawSockaddr(sa)
+	if err != nil {
+		return nil, err
+	}
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	op.Pin(raw)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepConnect(fd, raw, n)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Openat submits IORING_OP_OPENAT (io_uring_prep_openat): the result is the
+// new descriptor. The NUL-terminated path is pinned until the completion.
+func (q *Queue) Openat(dirfd int, path string, flags int, mode uint32) (*completion.Handle, error) {
+	return q.openat(nil, dirfd, path, flags, mode)
+}
+
+func (q *Queue) openat(ctx context.Context, dirfd int, path string, flags int, mode uint32) (*completion.Handle, error) {
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return nil, err
+	}
+	h, op, err := q.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	op.Pin(p)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepOpenat(dirfd, p, flags, mode)
+	q.commit(s, op)
+	return h, nil
+}
+
+// Statx submits IORING_OP_STATX (io_uring_prep_statx) filling st. The path
+// and st are pinned until the completion; st must not be read before then.
+func (q *Queue) Statx(dirfd int, path string, flags int, mask uint32, st *unix.Statx_t) (*completion.Handle, error) {
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return nil, err
+	}
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	op.Pin(p)
+	op.Pin(st)
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepStatx(dirfd, p, flags, mask, st)
+	q.commit(s, op)
+	return h, nil
+}
+
+// CloseFD submits IORING_OP_CLOSE (io_uring_prep_close) for fd. (Close
+// closes the queue itself.)
+func (q *Queue) CloseFD(fd int) (*completion.Handle, error) {
+	return q.closeFD(nil, fd)
+}
+
+func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error) {
+	h, op, err := q.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepClose(fd)
+	q.commit(s, op)
+	return h, nil
+}
+
+// rawSockaddr converts sa into its kernel form in a fresh RawSockaddrAny
+// (Go memory, pinned by the caller) and returns it with its length.
+func rawSockaddr(sa unix.Sockaddr) (*unix.RawSockaddrAny, uint32, error) {
+	rsa := new(unix.RawSockaddrAny)
+	port := func(p *uint16, v int) {
+		b := (*[2]byte)(unsafe.Pointer(p))
+		b[0], b[1] = byte(v>>8), byte(v)
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		r.Family = unix.AF_INET
+		r.Addr = a.Addr
+		port(&r.Port, a.Port)
+		return rsa, unix.SizeofSockaddrInet4, nil
+	case *unix.SockaddrInet6:
+		r := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		r.Family = unix.AF_INET6
+		r.Addr = a.Addr
+		r.Scope_id = a.ZoneId
+		port(&r.Port, a.Port)
+		return rsa, unix.SizeofSockaddrInet6, nil
+	case *unix.SockaddrUnix:
+		r := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
+		if len(a.Name) >= len(r.Path) {
+			return nil, 0, unix.EINVAL
+		}
+		r.Family = unix.AF_UNIX
+		for i := 0; i < len(a.Name); i++ {
+			r.Path[i] = int8(a.Name[i])
+		}
+		n := uint32(2 + len(a.Name) + 1)
+		if len(a.Name) > 0 && a.Name[0] == '@' { // abstract address
+			r.Path[0] = 0
+			n--
+		}
+		return rsa, n, nil
+	}
+	return nil, 0, unix.EAFNOSUPPORT
+}
+
+// Cancel submits IORING_OP_ASYNC_CANCEL (io_uring_prep_cancel64) for the
+// operation behind target. The returned handle reports the cancel request's
+// own result: 0 when the kernel found and cancelled the operation, -ENOENT
+// when it was not found (for example already completed) and -EALREADY when
+// it is running and cannot be stopped. The target still completes through
+// its own handle, usually with -ECANCELED.
+func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
+	h, op, err := q.begin(nil)
+	if err != nil {
+		return nil, err
+	}
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	s.PrepCancel64(target.UserData(), 0)
+	q.commit(s, op)
+	return h, nil
+}

@@ -1,0 +1,69 @@
+package uring
+
+// reap is the reaper goroutine. It parks on the eventfd that the kernel
+// signals for every CQE it posts (io_uring_register_eventfd) and drains the
+// CQ. Reading the eventfd before draining means a CQE posted during a drain
+// leaves the counter non-zero, so no wake-up is lost. The eventfd is on Go's
+// network poller: the parked reaper holds no OS thread, and EINTR never
+// reaches it.
+func (q *Queue) reap() {
+	defer close(q.reaperDone)
+	for {
+		q.pending.Store(true)
+		q.drain()
+		if _, err := q.notif.Wait(); err != nil {
+			// ErrClosed: Close has seen every completion.
+			q.pending.Store(true)
+			q.drain()
+			return
+		}
+	}
+}
+
+// reapInline drains the CQ after a submit unless another goroutine is
+// already draining (which will then drain again: see drain).
+func (q *Queue) reapInline() {
+	q.pending.Store(true)
+	q.drain()
+}
+
+// drain empties the CQ, completing every handle. Only one goroutine drains
+// at a time; a goroutine that finds the CQ busy leaves pending set, and the
+// drainer loops once more after it unlocks, so no CQE is left behind.
+func (q *Queue) drain() {
+	for q.pending.Load() {
+		if !q.rmu.TryLock() {
+			return
+		}
+		q.pending.Store(false)
+		q.drainLocked()
+		q.rmu.Unlock()
+	}
+}
+
+// drainLocked runs with q.rmu held. It copies CQEs out, advances the CQ
+// head (io_uring_cq_advance) so the kernel can reuse the entries, and
+// completes the handles. PeekBatchCQE flushes completions the kernel kept
+// aside after a CQ overflow (IORING_FEAT_NODROP, IORING_SQ_CQ_OVERFLOW) once
+// the CQ is empty, so looping until it returns 0 loses none.
+func (q *Queue) drainLocked() {
+	for {
+		n := q.ring.PeekBatchCQE(q.cqes)
+		if n == 0 {
+			return
+		}
+		q.subSeq.Load() // pairs with the Add in flush (race detector only)
+		done := q.done[:0]
+		for _, c := range q.cqes[:n] {
+			done = append(done, doneCQE{ud: c.UserData, res: c.Res, flags: c.Flags})
+		}
+		q.ring.CQAdvance(uint32(n))
+		for i := range done {
+			d := &done[i]
+			if d.ud != internalUserData {
+				q.table.Complete(d.ud, int64(d.res), d.flags)
+			}
+		}
+		q.done = done[:0]
+	}
+}

@@ -1,0 +1,199 @@
+package uring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// begin takes a slot in the handle table. With a nil ctx it fails with
+// ErrBusy when every slot is in flight; otherwise it waits for a slot.
+func (q *Queue) begin(ctx context.Context) (*completion.Handle, *completion.Op, error) {
+	if ctx == nil {
+		return q.table.Begin()
+	}
+	return q.table.BeginWait(ctx)
+}
+
+// slot locks the staging area and returns a zeroed SQE for op. It returns
+// nil (unlocked, op aborted with ErrClosed) when the queue is closing.
+func (q *Queue) slot(op *completion.Op) *SQE {
+	q.smu.Lock()
+	if q.closed {
+		q.smu.Unlock()
+		q.table.Abort(op, ErrClosed)
+		return nil
+	}
+	q.staged = append(q.staged, staged{op: op})
+	return &q.staged[len(q.staged)-1].sqe
+}
+
+// commit sets the SQE's user data, unlocks the staging area and submits
+// unless another goroutine is already submitting (it will pick this SQE up).
+func (q *Queue) commit(s *SQE, op *completion.Op) {
+	s.SetUserData(op.UserData())
+	if q.submitting {
+		q.smu.Unlock()
+		return
+	}
+	q.submitting = true
+	q.smu.Unlock()
+	q.flush()
+}
+
+// stageGroup stages a prepared chain (or a single SQE) atomically: its SQEs
+// stay contiguous and reach the kernel in one io_uring_enter call.
+func (q *Queue) stageGroup(sqes []SQE, ops []*completion.Op) error {
+	q.smu.Lock()
+	if q.closed {
+		q.smu.Unlock()
+		return ErrClosed
+	}
+	for i := range sqes {
+		e := staged{sqe: sqes[i], op: ops[i]}
+		if i == 0 {
+			e.group = len(sqes)
+		}
+		q.staged = append(q.staged, e)
+	}
+	if q.submitting {
+		q.smu.Unlock()
+		return nil
+	}
+	q.submitting = true
+	q.smu.Unlock()
+	q.flush()
+	return nil
+}
+
+// stageCancel stages IORING_OP_ASYNC_CANCEL for user data ud (or every
+// request with IORING_ASYNC_CANCEL_ANY). Its completion is ignored.
+func (q *Queue) stageCancel(ud uint64, flags int) {
+	q.smu.Lock()
+	if q.ringGone {
+		q.smu.Unlock()
+		return
+	}
+	q.staged = append(q.staged, staged{})
+	s := &q.staged[len(q.staged)-1].sqe
+	s.PrepCancel64(ud, flags)
+	s.SetUserData(internalUserData)
+	q.cancels.Add(1)
+	if q.submitting {
+		q.smu.Unlock()
+		return
+	}
+	q.submitting = true
+	q.smu.Unlock()
+	q.flush()
+}
+
+// cancel is the table's canceler: Handle.Wait calls it when its context
+// ends. The operation stays pinned until its own CQE arrives.
+func (q *Queue) cancel(ud uint64) { q.stageCancel(ud, 0) }
+
+// flush runs in the one goroutine that set q.submitting. It copies staged
+// SQEs into the ring (whole chains only), calls io_uring_submit and repeats
+// until nothing is staged and the kernel has consumed every SQE.
+func (q *Queue) flush() {
+	backoff := 0
+	for {
+		if q.bpos == len(q.batch) {
+			q.smu.Lock()
+			if len(q.staged) == 0 && q.unsubmitted == 0 {
+				q.submitting = false
+				q.smu.Unlock()
+				return
+			}
+			q.batch, q.staged = q.staged, q.batch[:0]
+			q.bpos = 0
+			q.smu.Unlock()
+		}
+		q.fill()
+		// The kernel orders everything written before io_uring_enter before
+		// the CQE it posts, but the race detector cannot see that edge. This
+		// atomic store, loaded by the drainer after it sees CQEs, makes the
+		// same order visible to it (see drainLocked).
+		q.subSeq.Add(1)
+		n, err := q.ring.Submit()
+		if n > 0 {
+			q.unsubmitted -= n
+			if q.unsubmitted < 0 {
+				q.unsubmitted = 0
+			}
+			backoff = 0
+		}
+		q.reapInline()
+		if err == nil && n > 0 {
+			continue
+		}
+		if err != nil && !transientSubmitErr(err) {
+			q.failSubmit(err)
+			return
+		}
+		// Nothing went in (EAGAIN, EBUSY with a full CQ, EINTR, or an
+		// SQPOLL thread still busy): let the reaper make room and retry.
+		backoff++
+		if backoff < 8 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(time.Duration(min(backoff, 100)) * 10 * time.Microsecond)
+		}
+	}
+}
+
+// fill copies staged SQEs into free ring slots, keeping chains whole.
+func (q *Queue) fill() {
+	for q.bpos < len(q.batch) {
+		e := &q.batch[q.bpos]
+		need := max(e.group, 1)
+		if int(q.ring.SQSpaceLeft()) < need {
+			return
+		}
+		for k := 0; k < need; k++ {
+			s := q.ring.GetSQE()
+			*s = q.batch[q.bpos+k].sqe
+			q.batch[q.bpos+k] = staged{}
+		}
+		q.bpos += need
+		q.unsubmitted += need
+	}
+}
+
+func transientSubmitErr(err error) bool {
+	return errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) ||
+		errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOMEM)
+}
+
+// failSubmit handles an io_uring_enter error that retrying cannot fix. The
+// SQEs still staged never reached the ring: their handles get the error.
+// SQEs already in the ring stay there and go in with the next submit.
+func (q *Queue) failSubmit(err error) {
+	var ops []*completion.Op
+	for i := q.bpos; i < len(q.batch); i++ {
+		if op := q.batch[i].op; op != nil {
+			ops = append(ops, op)
+		}
+		q.batch[i] = staged{}
+	}
+	q.batch = q.batch[:0]
+	q.bpos = 0
+	q.smu.Lock()
+	for i := range q.staged {
+		if op := q.staged[i].op; op != nil {
+			ops = append(ops, op)
+		}
+		q.staged[i] = staged{}
+	}
+	q.staged = q.staged[:0]
+	q.submitting = false
+	q.smu.Unlock()
+	for _, op := range ops {
+		q.table.Abort(op, fmt.Errorf("uring: io_uring_submit: %w", err))
+	}
+}

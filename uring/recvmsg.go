@@ -1,0 +1,97 @@
+package uring
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A multishot recvmsg ([SQE.PrepRecvmsgMultishot]) writes into each provided
+// buffer: a RecvmsgOut header, msg_namelen bytes of name, msg_controllen
+// bytes of control data, then the payload. These helpers take the msghdr the
+// SQE was prepared with (only its Namelen and Controllen are used).
+
+// RecvmsgValidate returns the header at the start of buf, or nil if buf is
+// too short to hold the header, name and control areas
+// (io_uring_recvmsg_validate).
+func RecvmsgValidate(buf []byte, msgh *unix.Msghdr) *RecvmsgOut {
+	header := uint64(msgh.Controllen) + uint64(msgh.Namelen) + uint64(unsafe.Sizeof(RecvmsgOut{}))
+	if uint64(len(buf)) < header {
+		return nil
+	}
+	return (*RecvmsgOut)(unsafe.Pointer(&buf[0]))
+}
+
+// Name returns the address of the name area (io_uring_recvmsg_name).
+func (o *RecvmsgOut) Name() unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(o), unsafe.Sizeof(RecvmsgOut{}))
+}
+
+// NameBytes returns the name area as the kernel filled it: min(Namelen,
+// msgh.Namelen) bytes (the kernel reports the full length in Namelen even
+// when it truncated).
+func (o *RecvmsgOut) NameBytes(msgh *unix.Msghdr) []byte {
+	n := o.Namelen
+	if n > msgh.Namelen {
+		n = msgh.Namelen
+	}
+	return unsafe.Slice((*byte)(o.Name()), n)
+}
+
+// CmsgFirstHdr returns the first control message, or nil when there is none
+// (io_uring_recvmsg_cmsg_firsthdr).
+func (o *RecvmsgOut) CmsgFirstHdr(msgh *unix.Msghdr) *unix.Cmsghdr {
+	if uintptr(o.Controllen) < unsafe.Sizeof(unix.Cmsghdr{}) {
+		return nil
+	}
+	return (*unix.Cmsghdr)(unsafe.Add(o.Name(), msgh.Namelen))
+}
+
+// cmsgAlign is CMSG_ALIGN.
+func cmsgAlign(n uint64) uint64 {
+	const a = uint64(unsafe.Sizeof(uintptr(0)))
+	return (n + a - 1) &^ (a - 1)
+}
+
+// CmsgNextHdr returns the control message after cmsg, or nil at the end
+// (io_uring_recvmsg_cmsg_nexthdr).
+func (o *RecvmsgOut) CmsgNextHdr(msgh *unix.Msghdr, cmsg *unix.Cmsghdr) *unix.Cmsghdr {
+	if uint64(cmsg.Len) < uint64(unsafe.Sizeof(unix.Cmsghdr{})) {
+		return nil
+	}
+	first := o.CmsgFirstHdr(msgh)
+	if first == nil {
+		// C computes end from firsthdr unconditionally; with no control
+		// data there is no next header either.
+		return nil
+	}
+	end := uintptr(unsafe.Pointer(first)) + uintptr(o.Controllen)
+	next := uintptr(unsafe.Pointer(cmsg)) + uintptr(cmsgAlign(uint64(cmsg.Len)))
+	if next+unsafe.Sizeof(unix.Cmsghdr{}) > end {
+		return nil
+	}
+	nc := (*unix.Cmsghdr)(unsafe.Add(unsafe.Pointer(cmsg), cmsgAlign(uint64(cmsg.Len))))
+	if next+uintptr(cmsgAlign(uint64(nc.Len))) > end {
+		return nil
+	}
+	return nc
+}
+
+// Payload returns the address of the payload (io_uring_recvmsg_payload).
+func (o *RecvmsgOut) Payload(msgh *unix.Msghdr) unsafe.Pointer {
+	return unsafe.Add(o.Name(), uintptr(msgh.Namelen)+uintptr(msgh.Controllen))
+}
+
+// PayloadLength returns the payload bytes in a buffer of bufLen bytes
+// (io_uring_recvmsg_payload_length): bufLen is the CQE's Res.
+func (o *RecvmsgOut) PayloadLength(bufLen int, msgh *unix.Msghdr) uint32 {
+	start := uintptr(o.Payload(msgh))
+	end := uintptr(unsafe.Pointer(o)) + uintptr(bufLen)
+	return uint32(end - start)
+}
+
+// PayloadBytes returns the payload as a slice of the buffer; bufLen is the
+// CQE's Res.
+func (o *RecvmsgOut) PayloadBytes(bufLen int, msgh *unix.Msghdr) []byte {
+	return unsafe.Slice((*byte)(o.Payload(msgh)), o.PayloadLength(bufLen, msgh))
+}

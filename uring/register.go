@@ -1,0 +1,364 @@
+package uring
+
+// #include "aiokit_uring.h"
+import "C"
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The io_uring_register_* family. Every method returns the C result: the
+// errno of a negative return as unix.Errno, or ErrClosed after Close.
+//
+// Registered buffers are pinned by the kernel page by page, but the kernel
+// keeps using those pages until they are unregistered: Go memory passed here
+// must stay alive (and is best C or mmap memory).
+
+// cIovecs copies iov into C memory, so that no Go pointer to Go pointers is
+// passed to C; the caller frees the result.
+func cIovecs(iov []unix.Iovec) (*C.struct_iovec, error) {
+	if len(iov) == 0 {
+		return nil, nil
+	}
+	n := uintptr(len(iov)) * unsafe.Sizeof(unix.Iovec{})
+	p := C.malloc(C.size_t(n))
+	if p == nil {
+		return nil, unix.ENOMEM
+	}
+	copy(unsafe.Slice((*byte)(p), n), unsafe.Slice((*byte)(unsafe.Pointer(&iov[0])), n))
+	return (*C.struct_iovec)(p), nil
+}
+
+// cFds converts fds to a C int array in Go memory (no Go pointers inside).
+func cFds(fds []int) []C.int {
+	out := make([]C.int, len(fds))
+	for i, fd := range fds {
+		out[i] = C.int(fd)
+	}
+	return out
+}
+
+func cIntPtr(s []C.int) *C.int {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
+}
+
+func cTagPtr(tags []uint64) *C.__u64 {
+	if len(tags) == 0 {
+		return nil
+	}
+	return (*C.__u64)(unsafe.Pointer(&tags[0]))
+}
+
+// checkTags requires tags to be nil or as long as the resources they tag.
+func checkTags(n int, tags []uint64) error {
+	if tags != nil && len(tags) != n {
+		return unix.EINVAL
+	}
+	return nil
+}
+
+// RegisterBuffers registers fixed buffers for READ_FIXED/WRITE_FIXED
+// (io_uring_register_buffers).
+func (r *Ring) RegisterBuffers(iov []unix.Iovec) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	civ, err := cIovecs(iov)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(civ))
+	return errRet(int(C.io_uring_register_buffers(&r.c.ring, civ, C.uint(len(iov)))))
+}
+
+// RegisterBuffersTags registers buffers with a tag each; when a tagged buffer
+// is unregistered or replaced the kernel posts a CQE with that tag as
+// user_data (io_uring_register_buffers_tags). tags must be nil or
+// len(iov) long (else EINVAL).
+func (r *Ring) RegisterBuffersTags(iov []unix.Iovec, tags []uint64) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	if err := checkTags(len(iov), tags); err != nil {
+		return err
+	}
+	civ, err := cIovecs(iov)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(civ))
+	return errRet(int(C.io_uring_register_buffers_tags(&r.c.ring, civ, cTagPtr(tags), C.uint(len(iov)))))
+}
+
+// RegisterBuffersSparse registers nr empty buffer slots
+// (io_uring_register_buffers_sparse).
+func (r *Ring) RegisterBuffersSparse(nr uint32) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_register_buffers_sparse(&r.c.ring, C.uint(nr))))
+}
+
+// RegisterBuffersUpdateTag replaces buffer slots from off on and returns how
+// many were updated (io_uring_register_buffers_update_tag).
+func (r *Ring) RegisterBuffersUpdateTag(off uint32, iov []unix.Iovec, tags []uint64) (int, error) {
+	if r.c == nil {
+		return 0, ErrClosed
+	}
+	if err := checkTags(len(iov), tags); err != nil {
+		return 0, err
+	}
+	civ, err := cIovecs(iov)
+	if err != nil {
+		return 0, err
+	}
+	defer C.free(unsafe.Pointer(civ))
+	return retInt(int(C.io_uring_register_buffers_update_tag(&r.c.ring, C.uint(off), civ, cTagPtr(tags), C.uint(len(iov)))))
+}
+
+// UnregisterBuffers drops all registered buffers (io_uring_unregister_buffers).
+func (r *Ring) UnregisterBuffers() error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_unregister_buffers(&r.c.ring)))
+}
+
+// RegisterFiles registers fixed files; -1 entries are empty slots
+// (io_uring_register_files).
+func (r *Ring) RegisterFiles(fds []int) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	cf := cFds(fds)
+	return errRet(int(C.io_uring_register_files(&r.c.ring, cIntPtr(cf), C.uint(len(fds)))))
+}
+
+// RegisterFilesTags registers fixed files with tags
+// (io_uring_register_files_tags); tags nil or len(fds) long.
+func (r *Ring) RegisterFilesTags(fds []int, tags []uint64) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	if err := checkTags(len(fds), tags); err != nil {
+		return err
+	}
+	cf := cFds(fds)
+	return errRet(int(C.io_uring_register_files_tags(&r.c.ring, cIntPtr(cf), cTagPtr(tags), C.uint(len(fds)))))
+}
+
+// RegisterFilesSparse registers nr empty fixed-file slots
+// (io_uring_register_files_sparse).
+func (r *Ring) RegisterFilesSparse(nr uint32) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_register_files_sparse(&r.c.ring, C.uint(nr))))
+}
+
+// RegisterFilesUpdateTag replaces fixed-file slots from off on, with tags,
+// and returns how many were updated (io_uring_register_files_update_tag).
+func (r *Ring) RegisterFilesUpdateTag(off uint32, fds []int, tags []uint64) (int, error) {
+	if r.c == nil {
+		return 0, ErrClosed
+	}
+	if err := checkTags(len(fds), tags); err != nil {
+		return 0, err
+	}
+	cf := cFds(fds)
+	return retInt(int(C.io_uring_register_files_update_tag(&r.c.ring, C.uint(off), cIntPtr(cf), cTagPtr(tags), C.uint(len(fds)))))
+}
+
+// RegisterFilesUpdate replaces fixed-file slots from off on (-1 clears a
+// slot, [RegisterFilesSkip] keeps it) and returns how many were updated
+// (io_uring_register_files_update).
+func (r *Ring) RegisterFilesUpdate(off uint32, fds []int) (int, error) {
+	if r.c == nil {
+		return 0, ErrClosed
+	}
+	cf := cFds(fds)
+	return retInt(int(C.io_uring_register_files_update(&r.c.ring, C.uint(off), cIntPtr(cf), C.uint(len(fds)))))
+}
+
+// UnregisterFiles drops the fixed-file table (io_uring_unregister_files).
+func (r *Ring) UnregisterFiles() error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_unregister_files(&r.c.ring)))
+}
+
+// RegisterEventFD makes the kernel signal eventfd fd on every completion
+// (io_uring_register_eventfd).
+func (r *Ring) RegisterEventFD(fd int) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_register_eventfd(&r.c.ring, C.int(fd))))
+}
+
+// RegisterEventFDAsync is RegisterEventFD for completions that did not
+// complete inline only (io_uring_register_eventfd_async).
+func (r *Ring) RegisterEventFDAsync(fd int) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_register_eventfd_async(&r.c.ring, C.int(fd))))
+}
+
+// UnregisterEventFD removes the registered eventfd (io_uring_unregister_eventfd).
+func (r *Ring) UnregisterEventFD() error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_unregister_eventfd(&r.c.ring)))
+}
+
+// CQEventFDEnabled reports whether eventfd notifications are on
+// (io_uring_cq_eventfd_enabled; true when the kernel has no CQ flags).
+func (r *Ring) CQEventFDEnabled() bool {
+	if r.c == nil || r.cqFlags == nil {
+		return true
+	}
+	return *r.cqFlags&CQEventFDDisabled == 0
+}
+
+// CQEventFDToggle turns eventfd notifications on or off
+// (io_uring_cq_eventfd_toggle); EOPNOTSUPP without CQ ring flags.
+func (r *Ring) CQEventFDToggle(enabled bool) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_cq_eventfd_toggle(&r.c.ring, C.bool(enabled))))
+}
+
+// RegisterPersonality registers the current credentials and returns the
+// personality ID to put in SQE.Personality (io_uring_register_personality).
+func (r *Ring) RegisterPersonality() (int, error) {
+	if r.c == nil {
+		return 0, ErrClosed
+	}
+	return retInt(int(C.io_uring_register_personality(&r.c.ring)))
+}
+
+// UnregisterPersonality drops personality id (io_uring_unregister_personality).
+func (r *Ring) UnregisterPersonality(id int) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_unregister_personality(&r.c.ring, C.int(id))))
+}
+
+// RegisterRestrictions limits the opcodes/flags of a ring created with
+// [SetupRDisabled] (io_uring_register_restrictions; liburing 2.3's shared
+// library does not export it, so this makes the identical io_uring_register(2)
+// call, IORING_REGISTER_RESTRICTIONS on the ring fd).
+func (r *Ring) RegisterRestrictions(res []Restriction) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	var p *C.struct_io_uring_restriction
+	if len(res) > 0 {
+		p = (*C.struct_io_uring_restriction)(unsafe.Pointer(&res[0]))
+	}
+	return errRet(int(C.aiokit_register_restrictions(&r.c.ring, p, C.uint(len(res)))))
+}
+
+// RegisterIOWQAff sets the CPU affinity of the ring's io-wq workers
+// (io_uring_register_iowq_aff).
+func (r *Ring) RegisterIOWQAff(cpus *unix.CPUSet) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	if cpus == nil {
+		return unix.EFAULT
+	}
+	return errRet(int(C.io_uring_register_iowq_aff(&r.c.ring, C.size_t(unsafe.Sizeof(*cpus)), (*C.cpu_set_t)(unsafe.Pointer(cpus)))))
+}
+
+// UnregisterIOWQAff resets the io-wq affinity (io_uring_unregister_iowq_aff).
+func (r *Ring) UnregisterIOWQAff() error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_unregister_iowq_aff(&r.c.ring)))
+}
+
+// RegisterIOWQMaxWorkers sets the maximum bounded ([IOWQBound]) and unbounded
+// ([IOWQUnbound]) io-wq workers (0 keeps a value) and stores the previous
+// limits back into values (io_uring_register_iowq_max_workers).
+func (r *Ring) RegisterIOWQMaxWorkers(values *[2]uint32) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	if values == nil {
+		return unix.EFAULT
+	}
+	return errRet(int(C.io_uring_register_iowq_max_workers(&r.c.ring, (*C.uint)(unsafe.Pointer(values)))))
+}
+
+// RegisterRingFD registers the ring fd with itself so that liburing's later
+// io_uring_enter calls skip the fd lookup (io_uring_register_ring_fd). It
+// returns 1 on success. Fd keeps returning the real fd.
+func (r *Ring) RegisterRingFD() (int, error) {
+	if r.c == nil {
+		return 0, ErrClosed
+	}
+	return retInt(int(C.io_uring_register_ring_fd(&r.c.ring)))
+}
+
+// UnregisterRingFD undoes RegisterRingFD (io_uring_unregister_ring_fd).
+func (r *Ring) UnregisterRingFD() (int, error) {
+	if r.c == nil {
+		return 0, ErrClosed
+	}
+	return retInt(int(C.io_uring_unregister_ring_fd(&r.c.ring)))
+}
+
+// RegisterBufRing registers a provided-buffer ring described by reg
+// (io_uring_register_buf_ring). See [Ring.SetupBufRing] for the usual path.
+func (r *Ring) RegisterBufRing(reg *BufReg, flags uint32) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	if reg == nil {
+		return unix.EFAULT
+	}
+	return errRet(int(C.io_uring_register_buf_ring(&r.c.ring, (*C.struct_io_uring_buf_reg)(unsafe.Pointer(reg)), C.uint(flags))))
+}
+
+// UnregisterBufRing unregisters buffer group bgid's ring
+// (io_uring_unregister_buf_ring).
+func (r *Ring) UnregisterBufRing(bgid int) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_unregister_buf_ring(&r.c.ring, C.int(bgid))))
+}
+
+// RegisterSyncCancel cancels matching requests synchronously, waiting up to
+// reg.Timeout (-1/-1: forever) (io_uring_register_sync_cancel). ENOENT when
+// nothing matched, ETIME on timeout.
+func (r *Ring) RegisterSyncCancel(reg *SyncCancelReg) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	if reg == nil {
+		return unix.EFAULT
+	}
+	return errRet(int(C.io_uring_register_sync_cancel(&r.c.ring, (*C.struct_io_uring_sync_cancel_reg)(unsafe.Pointer(reg)))))
+}
+
+// RegisterFileAllocRange restricts automatic fixed-file slot allocation to
+// [off, off+n) (io_uring_register_file_alloc_range).
+func (r *Ring) RegisterFileAllocRange(off, n uint32) error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_register_file_alloc_range(&r.c.ring, C.uint(off), C.uint(n))))
+}

@@ -1,0 +1,281 @@
+package uring
+
+// #include "aiokit_uring.h"
+import "C"
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Ring is a liburing struct io_uring. The struct lives in C memory (calloc)
+// so it never moves; at setup Ring caches the kernel-shared head/tail/flag
+// pointers, masks and the SQE/CQE arrays so that GetSQE, every Prep*, PeekCQE,
+// PeekBatchCQE, CQESeen and CQAdvance run in pure Go without a cgo call.
+//
+// Like liburing, a Ring is not safe for concurrent use: the submission side
+// (GetSQE, Prep*, Submit*) and the completion side (Peek*, Wait*, CQESeen,
+// CQAdvance) may each run in one goroutine at a time, and the two sides may
+// run concurrently with each other as in C. Close must not race with either.
+type Ring struct {
+	c *C.struct_aiokit_ring
+
+	// submission queue (see struct io_uring_sq)
+	sqHead    *uint32 // *sq.khead (kernel writes)
+	sqFlags   *uint32 // *sq.kflags
+	sqDropped *uint32 // *sq.kdropped
+	sqeTail   *uint32 // &sq.sqe_tail: user-space field that io_uring_submit flushes
+	sqes      unsafe.Pointer
+	sqMask    uint32
+	sqEntries uint32
+	sqeShift  uint32 // 1 with SQE128
+
+	// completion queue (see struct io_uring_cq)
+	cqHead     *uint32 // *cq.khead (we write, release)
+	cqTail     *uint32 // *cq.ktail (kernel writes, acquire)
+	cqFlags    *uint32 // *cq.kflags, nil on kernels without it
+	cqOverflow *uint32 // *cq.koverflow
+	cqes       unsafe.Pointer
+	cqMask     uint32
+	cqEntries  uint32
+	cqeShift   uint32 // 1 with CQE32
+
+	flags    uint32 // IORING_SETUP_* the ring was created with
+	features uint32
+
+	eintr atomic.Int64 // EINTR results retried by blocking waits (for tests)
+}
+
+// New creates a ring with io_uring_queue_init_params(entries, ring, p). p may
+// be nil (no flags); when given, its outputs (entries, features, offsets) are
+// filled in as by the C call. If the kernel refuses io_uring itself (EPERM,
+// ENOSYS) the error matches both [ErrUnavailable] and the errno; other
+// failures are the plain unix.Errno (EINVAL for bad entries or flags, ...).
+func New(entries uint32, p *Params) (*Ring, error) {
+	var local Params
+	if p == nil {
+		p = &local
+	}
+	c := (*C.struct_aiokit_ring)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_aiokit_ring{}))))
+	if c == nil {
+		return nil, unix.ENOMEM
+	}
+	cp := (*C.struct_io_uring_params)(C.calloc(1, C.size_t(unsafe.Sizeof(Params{}))))
+	if cp == nil {
+		C.free(unsafe.Pointer(c))
+		return nil, unix.ENOMEM
+	}
+	defer C.free(unsafe.Pointer(cp))
+	*(*Params)(unsafe.Pointer(cp)) = *p
+	ret := int(C.io_uring_queue_init_params(C.uint(entries), &c.ring, cp))
+	*p = *(*Params)(unsafe.Pointer(cp))
+	if ret < 0 {
+		C.free(unsafe.Pointer(c))
+		return nil, setupErr(ret)
+	}
+	return newRing(c), nil
+}
+
+// QueueInit creates a ring with io_uring_queue_init(entries, ring, flags).
+func QueueInit(entries, flags uint32) (*Ring, error) {
+	return New(entries, &Params{Flags: flags})
+}
+
+// QueueMmap maps the rings of an io_uring fd created by [Setup] with
+// io_uring_queue_mmap(fd, p, ring). p must be the Params that Setup filled.
+//
+// Exactly like liburing 2.3, io_uring_queue_mmap does not initialise the SQ
+// index array (io_uring_queue_init_params does): call [Ring.InitSQArray]
+// before submitting. On success the Ring owns fd and Close closes it.
+func QueueMmap(fd int, p *Params) (*Ring, error) {
+	if p == nil {
+		return nil, unix.EFAULT
+	}
+	c := (*C.struct_aiokit_ring)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_aiokit_ring{}))))
+	if c == nil {
+		return nil, unix.ENOMEM
+	}
+	cp := (*C.struct_io_uring_params)(C.calloc(1, C.size_t(unsafe.Sizeof(Params{}))))
+	if cp == nil {
+		C.free(unsafe.Pointer(c))
+		return nil, unix.ENOMEM
+	}
+	defer C.free(unsafe.Pointer(cp))
+	*(*Params)(unsafe.Pointer(cp)) = *p
+	ret := int(C.io_uring_queue_mmap(C.int(fd), cp, &c.ring))
+	*p = *(*Params)(unsafe.Pointer(cp))
+	if ret < 0 {
+		C.free(unsafe.Pointer(c))
+		return nil, unix.Errno(-ret)
+	}
+	// io_uring_queue_mmap leaves features to the caller.
+	c.ring.features = C.uint(p.Features)
+	return newRing(c), nil
+}
+
+// newRing caches the pointers of an initialised C ring.
+func newRing(c *C.struct_aiokit_ring) *Ring {
+	sq, cq := &c.ring.sq, &c.ring.cq
+	r := &Ring{
+		c:          c,
+		sqHead:     u32p(sq.khead),
+		sqFlags:    u32p(sq.kflags),
+		sqDropped:  u32p(sq.kdropped),
+		sqeTail:    (*uint32)(unsafe.Pointer(&sq.sqe_tail)),
+		sqes:       unsafe.Pointer(sq.sqes),
+		sqMask:     uint32(sq.ring_mask),
+		sqEntries:  uint32(sq.ring_entries),
+		cqHead:     u32p(cq.khead),
+		cqTail:     u32p(cq.ktail),
+		cqFlags:    u32p(cq.kflags),
+		cqOverflow: u32p(cq.koverflow),
+		cqes:       unsafe.Pointer(cq.cqes),
+		cqMask:     uint32(cq.ring_mask),
+		cqEntries:  uint32(cq.ring_entries),
+		flags:      uint32(c.ring.flags),
+		features:   uint32(c.ring.features),
+	}
+	if r.flags&SetupSQE128 != 0 {
+		r.sqeShift = 1
+	}
+	if r.flags&SetupCQE32 != 0 {
+		r.cqeShift = 1
+	}
+	return r
+}
+
+// Close tears the ring down with io_uring_queue_exit and frees its C memory.
+// It is idempotent; every later method call returns [ErrClosed] (GetSQE
+// returns nil). SQEs and CQEs obtained earlier must not be used after Close.
+func (r *Ring) Close() error {
+	if r == nil || r.c == nil {
+		return nil
+	}
+	C.io_uring_queue_exit(&r.c.ring)
+	C.free(unsafe.Pointer(r.c))
+	*r = Ring{}
+	return nil
+}
+
+// Closed reports whether Close has been called.
+func (r *Ring) Closed() bool { return r.c == nil }
+
+// Fd returns the ring's file descriptor (ring->ring_fd), -1 after Close.
+func (r *Ring) Fd() int {
+	if r.c == nil {
+		return -1
+	}
+	return int(r.c.ring.ring_fd)
+}
+
+// Features returns the IORING_FEAT_* bits the kernel reported at setup
+// (ring->features).
+func (r *Ring) Features() uint32 { return r.features }
+
+// Flags returns the IORING_SETUP_* flags of the ring (ring->flags).
+func (r *Ring) Flags() uint32 { return r.flags }
+
+// SQEntries returns the number of SQ entries (ring->sq.ring_entries).
+func (r *Ring) SQEntries() uint32 { return r.sqEntries }
+
+// CQEntries returns the number of CQ entries (ring->cq.ring_entries).
+func (r *Ring) CQEntries() uint32 { return r.cqEntries }
+
+// InitSQArray fills the SQ index array with the identity mapping, the step
+// io_uring_queue_init_params performs after io_uring_queue_mmap. Only rings
+// made with [QueueMmap] need it.
+func (r *Ring) InitSQArray() error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	arr := unsafe.Slice(u32p(r.c.ring.sq.array), r.sqEntries)
+	for i := range arr {
+		arr[i] = uint32(i)
+	}
+	return nil
+}
+
+// DontFork calls io_uring_ring_dontfork: madvise(MADV_DONTFORK) on the rings
+// so a forked child does not share them.
+func (r *Ring) DontFork() error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.io_uring_ring_dontfork(&r.c.ring)))
+}
+
+// EnableRings calls io_uring_enable_rings, starting a ring created with
+// [SetupRDisabled]. liburing 2.3's shared library does not export that
+// function, so this makes the identical io_uring_register(2) call
+// (IORING_REGISTER_ENABLE_RINGS on the ring fd) through liburing's wrapper.
+func (r *Ring) EnableRings() error {
+	if r.c == nil {
+		return ErrClosed
+	}
+	return errRet(int(C.aiokit_enable_rings(&r.c.ring)))
+}
+
+// SQFlags returns the kernel's SQ ring flags (*sq.kflags: IORING_SQ_NEED_WAKEUP,
+// IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN), read with a relaxed load like
+// liburing's IO_URING_READ_ONCE. 0 after Close.
+func (r *Ring) SQFlags() uint32 {
+	if r.c == nil {
+		return 0
+	}
+	return atomic.LoadUint32(r.sqFlags)
+}
+
+// CQHasOverflow reports whether completions wait in the kernel's overflow
+// list (io_uring_cq_has_overflow: IORING_SQ_CQ_OVERFLOW in the SQ flags).
+func (r *Ring) CQHasOverflow() bool { return r.SQFlags()&SQCQOverflow != 0 }
+
+// CQOverflow returns the kernel's count of completions it had to drop
+// (*cq.koverflow). With IORING_FEAT_NODROP the kernel keeps overflowed
+// completions instead and this stays 0 unless it ran out of memory.
+func (r *Ring) CQOverflow() uint32 {
+	if r.c == nil {
+		return 0
+	}
+	return atomic.LoadUint32(r.cqOverflow)
+}
+
+// SQDropped returns the kernel's count of invalid SQ entries it skipped
+// (*sq.kdropped).
+func (r *Ring) SQDropped() uint32 {
+	if r.c == nil {
+		return 0
+	}
+	return atomic.LoadUint32(r.sqDropped)
+}
+
+// errRet converts a liburing int result to nil or unix.Errno.
+func errRet(ret int) error {
+	if ret < 0 {
+		return unix.Errno(-ret)
+	}
+	return nil
+}
+
+// MlockSize calls io_uring_mlock_size: the bytes of locked memory a ring of
+// entries with flags would need (0 on kernels that do not account it).
+func MlockSize(entries, flags uint32) (int, error) {
+	return retInt(int(C.io_uring_mlock_size(C.uint(entries), C.uint(flags))))
+}
+
+// MlockSizeParams calls io_uring_mlock_size_params.
+func MlockSizeParams(entries uint32, p *Params) (int, error) {
+	if p == nil {
+		return 0, unix.EFAULT
+	}
+	cp := (*C.struct_io_uring_params)(C.calloc(1, C.size_t(unsafe.Sizeof(Params{}))))
+	if cp == nil {
+		return 0, unix.ENOMEM
+	}
+	defer C.free(unsafe.Pointer(cp))
+	*(*Params)(unsafe.Pointer(cp)) = *p
+	ret := int(C.io_uring_mlock_size_params(C.uint(entries), cp))
+	*p = *(*Params)(unsafe.Pointer(cp))
+	return retInt(ret)
+}

@@ -1,0 +1,458 @@
+package uring
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// rawRing creates a ring for a test and closes it at cleanup.
+func rawRing(t testing.TB, entries uint32, p *Params) *Ring {
+	t.Helper()
+	r, err := New(entries, p)
+	if errors.Is(err, ErrUnavailable) {
+		testutil.SkipNoFeature(t, "io_uring", err)
+	}
+	if err != nil {
+		t.Fatalf("New(%d): %v", entries, err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// rawNops queues n NOPs with user data base, base+1, ...
+func rawNops(t testing.TB, r *Ring, n int, base uint64) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		sqe := r.GetSQE()
+		if sqe == nil {
+			t.Fatalf("GetSQE returned nil after %d of %d", i, n)
+		}
+		sqe.PrepNop()
+		sqe.SetUserData(base + uint64(i))
+	}
+}
+
+// rawReap consumes n completions (waiting) and returns them by user data.
+func rawReap(t testing.TB, r *Ring, n int) map[uint64]CQE {
+	t.Helper()
+	got := map[uint64]CQE{}
+	for len(got) < n {
+		cqe, err := r.WaitCQETimeout(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d of %d completions: %v", len(got), n, err)
+		}
+		if _, dup := got[cqe.UserData]; dup {
+			t.Fatalf("user data %d completed twice", cqe.UserData)
+		}
+		got[cqe.UserData] = *cqe
+		r.CQESeen(cqe)
+	}
+	return got
+}
+
+func TestNewParamsOutputs(t *testing.T) {
+	p := Params{Flags: SetupCQSize, CQEntries: 64}
+	r := rawRing(t, 5, &p) // rounded up to 8
+	if p.SQEntries != 8 || p.CQEntries != 64 {
+		t.Fatalf("params entries sq=%d cq=%d, want 8/64", p.SQEntries, p.CQEntries)
+	}
+	if r.SQEntries() != 8 || r.CQEntries() != 64 || r.SQSpaceLeft() != 8 {
+		t.Fatalf("ring entries sq=%d cq=%d space=%d", r.SQEntries(), r.CQEntries(), r.SQSpaceLeft())
+	}
+	if r.Features() != p.Features || p.Features&FeatNodrop == 0 {
+		t.Fatalf("features %#x, params %#x", r.Features(), p.Features)
+	}
+	if p.SQOff.Array == 0 || p.CQOff.Cqes == 0 {
+		t.Fatalf("ring offsets not filled: %+v %+v", p.SQOff, p.CQOff)
+	}
+	if r.Fd() < 0 || r.Flags() != SetupCQSize {
+		t.Fatalf("fd %d flags %#x", r.Fd(), r.Flags())
+	}
+}
+
+func TestNewBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		entries uint32
+		p       *Params
+		want    unix.Errno
+	}{
+		{"zero entries", 0, nil, unix.EINVAL},
+		{"too many entries", 1 << 20, nil, unix.EINVAL},
+		{"unknown flag", 4, &Params{Flags: 1 << 30}, unix.EINVAL},
+		{"cq smaller than sq", 8, &Params{Flags: SetupCQSize, CQEntries: 2}, unix.EINVAL},
+		{"reserved field", 4, &Params{Resv: [3]uint32{1}}, unix.EINVAL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := New(tc.entries, tc.p)
+			if r != nil || !errors.Is(err, tc.want) {
+				t.Fatalf("New = %v, %v; want %v", r, err, tc.want)
+			}
+			if errors.Is(err, ErrUnavailable) {
+				t.Fatalf("%v must not match ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+func TestQueueInitClamp(t *testing.T) {
+	r, err := QueueInit(1<<20, SetupClamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.SQEntries() != 32768 || r.Flags() != SetupClamp {
+		t.Fatalf("clamped entries %d flags %#x", r.SQEntries(), r.Flags())
+	}
+}
+
+func TestSQFullGetSQENil(t *testing.T) {
+	r := rawRing(t, 4, nil)
+	rawNops(t, r, 4, 0)
+	if r.SQReady() != 4 || r.SQSpaceLeft() != 0 {
+		t.Fatalf("ready %d space %d", r.SQReady(), r.SQSpaceLeft())
+	}
+	if sqe := r.GetSQE(); sqe != nil {
+		t.Fatal("GetSQE on a full SQ returned an entry")
+	}
+	if n, err := r.Submit(); n != 4 || err != nil {
+		t.Fatalf("Submit = %d, %v", n, err)
+	}
+	if r.SQSpaceLeft() != 4 {
+		t.Fatalf("space after submit %d", r.SQSpaceLeft())
+	}
+	rawReap(t, r, 4)
+}
+
+func TestUseAfterClose(t *testing.T) {
+	r, err := New(4, nil)
+	if errors.Is(err, ErrUnavailable) {
+		testutil.SkipNoFeature(t, "io_uring", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawNops(t, r, 2, 0)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if r.GetSQE() != nil || r.Fd() != -1 || !r.Closed() {
+		t.Fatal("closed ring still hands out SQEs / fd")
+	}
+	if r.CQReady() != 0 || r.SQReady() != 0 || r.PeekBatchCQE(make([]*CQE, 4)) != 0 || r.SQFlags() != 0 {
+		t.Fatal("closed ring reports entries")
+	}
+	r.CQAdvance(1) // must not crash
+	r.CQESeen(&CQE{})
+	errs := map[string]error{}
+	_, errs["Submit"] = r.Submit()
+	_, errs["SubmitAndWait"] = r.SubmitAndWait(1)
+	_, _, errs["SubmitAndWaitTimeout"] = r.SubmitAndWaitTimeout(1, nil, nil)
+	_, errs["SubmitAndGetEvents"] = r.SubmitAndGetEvents()
+	errs["GetEvents"] = r.GetEvents()
+	_, errs["PeekCQE"] = r.PeekCQE()
+	_, errs["WaitCQE"] = r.WaitCQE()
+	_, errs["WaitCQENr"] = r.WaitCQENr(1)
+	_, errs["WaitCQEs"] = r.WaitCQEs(1, nil, nil)
+	_, errs["WaitCQETimeout"] = r.WaitCQETimeout(time.Millisecond)
+	_, errs["Probe"] = r.Probe()
+	errs["RegisterBuffers"] = r.RegisterBuffers(nil)
+	errs["RegisterFiles"] = r.RegisterFiles([]int{0})
+	errs["RegisterEventFD"] = r.RegisterEventFD(0)
+	errs["UnregisterEventFD"] = r.UnregisterEventFD()
+	_, errs["RegisterPersonality"] = r.RegisterPersonality()
+	_, errs["RegisterRingFD"] = r.RegisterRingFD()
+	errs["EnableRings"] = r.EnableRings()
+	errs["DontFork"] = r.DontFork()
+	errs["SQRingWait"] = r.SQRingWait()
+	errs["InitSQArray"] = r.InitSQArray()
+	_, errs["SetupBufRing"] = r.SetupBufRing(8, 1)
+	errs["RegisterFileAllocRange"] = r.RegisterFileAllocRange(0, 1)
+	errs["CQEventFDToggle"] = r.CQEventFDToggle(false)
+	for name, err := range errs {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+func TestProbe(t *testing.T) {
+	r := rawRing(t, 4, nil)
+	p, err := r.Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LastOp < OpSendmsgZC || int(p.OpsLen) != len(p.Ops) {
+		t.Fatalf("probe last op %d, ops %d/%d", p.LastOp, p.OpsLen, len(p.Ops))
+	}
+	for _, op := range []uint8{OpNop, OpRead, OpWrite, OpTimeout, OpAccept, OpSocket, OpSendZC} {
+		if !p.OpSupported(op) {
+			t.Errorf("op %d not supported on %s", op, testutil.Release())
+		}
+	}
+	if p.OpSupported(255) || (*Probe)(nil).OpSupported(OpNop) {
+		t.Error("opcode 255 / nil probe reported supported")
+	}
+	// An opcode beyond the probe is unsupported, and the kernel refuses it.
+	sqe := r.GetSQE()
+	sqe.PrepRW(p.LastOp+1, -1, nil, 0, 0)
+	sqe.SetUserData(9)
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	got := rawReap(t, r, 1)
+	if got[9].Res != -int32(unix.EINVAL) {
+		t.Fatalf("unknown opcode res %d, want -EINVAL", got[9].Res)
+	}
+	gp, err := GetProbe()
+	if err != nil || gp.LastOp != p.LastOp {
+		t.Fatalf("GetProbe = %+v, %v", gp, err)
+	}
+	small, err := r.RegisterProbe(4)
+	if err != nil || len(small.Ops) > 4 || !small.OpSupported(OpNop) {
+		t.Fatalf("RegisterProbe(4) = %+v, %v", small, err)
+	}
+}
+
+// rawDenySetup installs, on the calling (locked) thread only, a seccomp
+// filter that fails io_uring_setup(2) with errno.
+func rawDenySetup(errno unix.Errno) error {
+	var arch uint32
+	switch runtime.GOARCH {
+	case "amd64":
+		arch = unix.AUDIT_ARCH_X86_64
+	case "arm64":
+		arch = unix.AUDIT_ARCH_AARCH64
+	default:
+		return unix.ENOTSUP
+	}
+	filter := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 4}, // seccomp_data.arch
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 3, K: arch},
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_IO_URING_SETUP},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(errno)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)), 0, 0)
+	runtime.KeepAlive(filter)
+	return err
+}
+
+// TestSetupRefusedErrUnavailable makes the kernel refuse io_uring_setup for
+// real, with a seccomp filter on one thread, and checks the error New gives.
+func TestSetupRefusedErrUnavailable(t *testing.T) {
+	for _, errno := range []unix.Errno{unix.EPERM, unix.ENOSYS} {
+		type result struct {
+			r        *Ring
+			err      error
+			setupErr error
+			seccomp  error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			// Never unlocked: the filtered thread exits with this goroutine.
+			runtime.LockOSThread()
+			if err := rawDenySetup(errno); err != nil {
+				ch <- result{seccomp: err}
+				return
+			}
+			r, err := New(4, nil)
+			_, serr := Setup(4, &Params{})
+			ch <- result{r: r, err: err, setupErr: serr}
+		}()
+		res := <-ch
+		switch {
+		case errors.Is(res.seccomp, unix.EPERM), errors.Is(res.seccomp, unix.EACCES):
+			testutil.SkipNoPrivilege(t, "seccomp filter (CAP_SYS_ADMIN or no_new_privs)")
+		case res.seccomp != nil:
+			testutil.SkipNoFeature(t, "seccomp filters", res.seccomp)
+		}
+		if res.r != nil {
+			res.r.Close()
+			t.Fatalf("New succeeded under a seccomp filter returning %v", errno)
+		}
+		for name, err := range map[string]error{"New": res.err, "Setup": res.setupErr} {
+			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errno) {
+				t.Errorf("%s under seccomp %v: %v; want ErrUnavailable and %v", name, errno, err, errno)
+			}
+		}
+	}
+	// The filter stayed on the dead thread: rings work again.
+	rawRing(t, 2, nil)
+}
+
+// TestCQOverflowNodrop overflows a 4-entry CQ with 12 NOPs: with
+// IORING_FEAT_NODROP nothing is lost, IORING_SQ_CQ_OVERFLOW is raised while
+// completions wait in the kernel, and PeekCQE/PeekBatchCQE flush them.
+func TestCQOverflowNodrop(t *testing.T) {
+	p := Params{Flags: SetupCQSize, CQEntries: 4}
+	r := rawRing(t, 4, &p)
+	if p.Features&FeatNodrop == 0 {
+		testutil.FeatureMissing(t, 5, 5, "IORING_FEAT_NODROP", nil)
+	}
+	for batch := 0; batch < 3; batch++ {
+		rawNops(t, r, 4, uint64(batch*4))
+		if n, err := r.Submit(); n != 4 || err != nil {
+			t.Fatalf("batch %d: Submit = %d, %v", batch, n, err)
+		}
+	}
+	if r.CQReady() != 4 {
+		t.Fatalf("CQReady %d, want 4 (ring full)", r.CQReady())
+	}
+	if !r.CQHasOverflow() || r.SQFlags()&SQCQOverflow == 0 {
+		t.Fatalf("overflow flag not set: sq flags %#x", r.SQFlags())
+	}
+	if r.CQOverflow() != 0 {
+		t.Fatalf("NODROP kernel counted %d dropped CQEs", r.CQOverflow())
+	}
+	seen := map[uint64]bool{}
+	batch := make([]*CQE, 3)
+	for len(seen) < 12 {
+		var n int
+		if len(seen)%2 == 0 {
+			n = r.PeekBatchCQE(batch)
+		} else if cqe, err := r.PeekCQE(); err == nil {
+			batch[0], n = cqe, 1
+		} else if !errors.Is(err, unix.EAGAIN) {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatalf("ran dry after %d completions, sq flags %#x", len(seen), r.SQFlags())
+		}
+		for _, c := range batch[:n] {
+			if seen[c.UserData] || c.Res != 0 {
+				t.Fatalf("bad completion %+v", *c)
+			}
+			seen[c.UserData] = true
+		}
+		r.CQAdvance(uint32(n))
+	}
+	if r.CQHasOverflow() || r.CQReady() != 0 {
+		t.Fatalf("after reaping: overflow %v ready %d", r.CQHasOverflow(), r.CQReady())
+	}
+	if _, err := r.PeekCQE(); !errors.Is(err, unix.EAGAIN) {
+		t.Fatalf("PeekCQE on empty ring: %v, want EAGAIN", err)
+	}
+}
+
+// rawSignalWhile sends SIGURG to thread tid every half millisecond until
+// stop is closed.
+func rawSignalWhile(tid int, stop <-chan struct{}) {
+	pid := os.Getpid()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		unix.Tgkill(pid, tid, unix.SIGURG)
+		time.Sleep(500 * time.Microsecond)
+	}
+}
+
+// TestWaitRetriesEINTR bombards the waiting thread with signals: blocking
+// waits must neither return EINTR nor return early.
+func TestWaitRetriesEINTR(t *testing.T) {
+	r := rawRing(t, 4, nil)
+	const d = 150 * time.Millisecond
+	waits := map[string]func() (*CQE, error){
+		"WaitCQETimeout": func() (*CQE, error) { return r.WaitCQETimeout(d) },
+		"WaitCQEs": func() (*CQE, error) {
+			ts := DurationToTimespec(d)
+			return r.WaitCQEs(1, &ts, nil)
+		},
+		"WaitCQE": func() (*CQE, error) {
+			// A timeout SQE completes the untimed wait after d.
+			ts := &KernelTimespec{Nsec: int64(d)}
+			var pin runtime.Pinner
+			pin.Pin(ts)
+			defer pin.Unpin()
+			sqe := r.GetSQE()
+			sqe.PrepTimeout(ts, 0, 0)
+			sqe.SetUserData(77)
+			if _, err := r.Submit(); err != nil {
+				return nil, err
+			}
+			return r.WaitCQE()
+		},
+	}
+	for name, wait := range waits {
+		t.Run(name, func(t *testing.T) {
+			before := r.eintr.Load()
+			tidc := make(chan int)
+			stop := make(chan struct{})
+			type res struct {
+				cqe     *CQE
+				err     error
+				elapsed time.Duration
+			}
+			done := make(chan res)
+			go func() {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				tidc <- unix.Gettid()
+				start := time.Now()
+				cqe, err := wait()
+				done <- res{cqe, err, time.Since(start)}
+			}()
+			go rawSignalWhile(<-tidc, stop)
+			got := <-done
+			close(stop)
+			if got.elapsed < d {
+				t.Errorf("returned after %v, before the %v timeout", got.elapsed, d)
+			}
+			if name == "WaitCQE" {
+				if got.err != nil || got.cqe.UserData != 77 || got.cqe.Res != -int32(unix.ETIME) {
+					t.Fatalf("WaitCQE = %+v, %v; want the timeout CQE", got.cqe, got.err)
+				}
+				r.CQESeen(got.cqe)
+			} else if !errors.Is(got.err, unix.ETIME) {
+				t.Fatalf("%s = %v, want ETIME", name, got.err)
+			}
+			if r.eintr.Load() == before {
+				t.Errorf("no EINTR was seen: the signals never interrupted the wait")
+			}
+		})
+	}
+}
+
+func TestWaitCQEsSigmaskReportsEINTR(t *testing.T) {
+	r := rawRing(t, 4, nil)
+	var mask unix.Sigset_t // empty mask: every signal may interrupt
+	tidc := make(chan int)
+	stop := make(chan struct{})
+	defer close(stop)
+	errc := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tidc <- unix.Gettid()
+		ts := DurationToTimespec(5 * time.Second)
+		_, err := r.WaitCQEs(1, &ts, &mask)
+		errc <- err
+	}()
+	go rawSignalWhile(<-tidc, stop)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, unix.EINTR) {
+			t.Fatalf("WaitCQEs with sigmask = %v, want EINTR", err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("WaitCQEs with a sigmask was not interrupted")
+	}
+}
