@@ -1,0 +1,125 @@
+// Command aioprobe reports which asynchronous-I/O interfaces work on this
+// kernel and filesystem, and which of them are truly asynchronous: whether
+// the submitting call returns before the I/O is done (the kernel queued it),
+// or the work was done inside the call (the "async" interface blocked).
+//
+// Usage:
+//
+//	aioprobe [-dir DIR] [-json] [-depth N]
+//
+// DIR is where a scratch file is made (default: the system temporary
+// directory); the file system of DIR is what is probed for O_DIRECT.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Report is everything aioprobe found.
+type Report struct {
+	System   System    `json:"system"`
+	Uring    Backend   `json:"io_uring"`
+	Libaio   Backend   `json:"libaio"`
+	PosixAIO Backend   `json:"posix_aio"`
+	Notes    []string  `json:"notes,omitempty"`
+}
+
+// Backend is one interface's findings.
+type Backend struct {
+	Available bool              `json:"available"`
+	Error     string            `json:"error,omitempty"`
+	Facts     map[string]string `json:"facts,omitempty"`
+	Async     []AsyncResult     `json:"async,omitempty"`
+}
+
+// AsyncResult says whether a batch of reads was still in flight when the
+// submitting call returned.
+type AsyncResult struct {
+	Mode         string  `json:"mode"`          // buffered-cold, buffered-warm, direct
+	Batch        int     `json:"batch"`         // reads submitted in one call
+	DoneAtReturn int     `json:"done_at_return"` // completed when the submit call returned
+	SubmitMicros float64 `json:"submit_us"`     // time inside the submit call
+	TotalMicros  float64 `json:"total_us"`      // until the last completion
+	Verdict      string  `json:"verdict"`       // async, inline, or an error
+	Error        string  `json:"error,omitempty"`
+}
+
+func main() {
+	dir := flag.String("dir", os.TempDir(), "directory for the scratch file (its file system is probed)")
+	asJSON := flag.Bool("json", false, "print JSON")
+	depth := flag.Int("depth", 32, "reads per submitted batch")
+	flag.Parse()
+	rep, err := Run(*dir, *depth)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aioprobe:", err)
+		os.Exit(1)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+		return
+	}
+	Print(os.Stdout, rep)
+}
+
+// Run probes everything, using a scratch file in dir.
+func Run(dir string, depth int) (*Report, error) {
+	if depth < 1 || depth > 1024 {
+		return nil, fmt.Errorf("-depth %d: want 1..1024", depth)
+	}
+	sys, df, err := probeSystem(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer df.Close()
+	rep := &Report{System: sys}
+	rep.Uring = probeUring(df, depth)
+	rep.Libaio = probeLibaio(df, depth)
+	rep.PosixAIO = probePosix(df, depth)
+	if !sys.DirectIO {
+		rep.Notes = append(rep.Notes, "O_DIRECT is not supported in "+dir+": direct rows skipped; try -dir on a disk file system")
+	}
+	return rep, nil
+}
+
+// Print writes the report as text.
+func Print(w io.Writer, r *Report) {
+	s := r.System
+	fmt.Fprintf(w, "kernel     %s (%s), %d CPUs\n", s.Kernel, s.Machine, s.CPUs)
+	fmt.Fprintf(w, "directory  %s: %s", s.Dir, s.FSType)
+	if s.DirectIO {
+		fmt.Fprintf(w, ", O_DIRECT ok (memory alignment %d, offset alignment %d)\n", s.DIOMemAlign, s.DIOOffsetAlign)
+	} else {
+		fmt.Fprintf(w, ", O_DIRECT not supported: %s\n", s.DirectIOError)
+	}
+	for _, b := range []struct {
+		name string
+		b    Backend
+	}{{"io_uring (liburing)", r.Uring}, {"libaio", r.Libaio}, {"POSIX AIO (glibc)", r.PosixAIO}} {
+		fmt.Fprintf(w, "\n%s: ", b.name)
+		if !b.b.Available {
+			fmt.Fprintf(w, "NOT AVAILABLE: %s\n", b.b.Error)
+			continue
+		}
+		fmt.Fprintln(w, "available")
+		for _, k := range sortedKeys(b.b.Facts) {
+			fmt.Fprintf(w, "  %-22s %s\n", k, b.b.Facts[k])
+		}
+		for _, a := range b.b.Async {
+			if a.Error != "" {
+				fmt.Fprintf(w, "  %-14s %s\n", a.Mode, a.Error)
+				continue
+			}
+			fmt.Fprintf(w, "  %-14s %-7s %2d/%d done when submit returned, submit %.0f us, all done %.0f us\n",
+				a.Mode, a.Verdict, a.DoneAtReturn, a.Batch, a.SubmitMicros, a.TotalMicros)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, "\nnote:", n)
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aiokit/aio/internal/testutil"
+	"github.com/aiokit/aio/uring"
+)
+
+func TestProbe(t *testing.T) {
+	dir := testutil.TempDir(t)
+	rep, err := Run(dir, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.System.DirectIO || rep.System.DIOMemAlign == 0 {
+		t.Errorf("O_DIRECT not detected in %s (a directory TempDir chose for O_DIRECT): %+v", dir, rep.System)
+	}
+	r, uerr := uring.New(4, nil)
+	if uerr == nil {
+		r.Close()
+	}
+	if rep.Uring.Available != (uerr == nil) {
+		t.Errorf("probe says io_uring available=%v, uring.New says %v", rep.Uring.Available, uerr)
+	}
+	if !rep.Libaio.Available || !rep.PosixAIO.Available {
+		t.Fatalf("libaio %q / POSIX AIO %q unavailable", rep.Libaio.Error, rep.PosixAIO.Error)
+	}
+	for _, b := range []Backend{rep.Uring, rep.Libaio, rep.PosixAIO} {
+		if !b.Available {
+			continue
+		}
+		if len(b.Async) != len(modes) {
+			t.Fatalf("%d async rows, want %d", len(b.Async), len(modes))
+		}
+		for _, a := range b.Async {
+			if a.Error != "" || (a.Verdict != "async" && a.Verdict != "inline") || a.DoneAtReturn > a.Batch {
+				t.Errorf("row %+v", a)
+			}
+		}
+	}
+	// Facts that hold on every kernel: libaio does buffered reads of cached
+	// pages inside io_submit; glibc's POSIX AIO queues to threads, so the
+	// batch of cold direct reads cannot have finished when lio_listio returned.
+	if v := rep.Libaio.Async[1]; v.Mode != "buffered-warm" || v.Verdict != "inline" {
+		t.Errorf("libaio buffered-warm: %+v, want inline", v)
+	}
+	if v := rep.PosixAIO.Async[0]; v.Mode != "buffered-cold" || v.Verdict != "async" {
+		t.Errorf("POSIX AIO buffered-cold: %+v, want async", v)
+	}
+	var out bytes.Buffer
+	Print(&out, rep)
+	for _, want := range []string{"kernel", "io_uring (liburing)", "libaio", "POSIX AIO", "direct"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("text output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProbeBadDepth(t *testing.T) {
+	if _, err := Run(t.TempDir(), 0); err == nil {
+		t.Fatal("depth 0 accepted")
+	}
+	if _, err := Run("/nonexistent-aiokit", 8); err == nil {
+		t.Fatal("missing directory accepted")
+	}
+}

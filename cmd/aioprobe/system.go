@@ -1,0 +1,176 @@
+package main
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"golang.org/x/sys/unix"
+)
+
+// System describes the kernel and the probed directory.
+type System struct {
+	Kernel         string `json:"kernel"`
+	Machine        string `json:"machine"`
+	CPUs           int    `json:"cpus"`
+	Dir            string `json:"dir"`
+	FSType         string `json:"fs_type"`
+	DirectIO       bool   `json:"direct_io"`
+	DirectIOError  string `json:"direct_io_error,omitempty"`
+	DIOMemAlign    uint32 `json:"dio_mem_align,omitempty"`
+	DIOOffsetAlign uint32 `json:"dio_offset_align,omitempty"`
+}
+
+const (
+	fileSize  = 64 << 20
+	blockSize = 4096
+)
+
+// dataFile is the scratch file: 64 MiB of random data, synced to disk.
+type dataFile struct {
+	path   string
+	direct bool
+	rng    *rand.Rand
+}
+
+func (d *dataFile) Close() { os.Remove(d.path) }
+
+// offsets returns n distinct random block-aligned offsets.
+func (d *dataFile) offsets(n int) []int64 {
+	seen := map[int64]bool{}
+	var offs []int64
+	for len(offs) < n {
+		o := d.rng.Int63n(fileSize/blockSize) * blockSize
+		if !seen[o] {
+			seen[o] = true
+			offs = append(offs, o)
+		}
+	}
+	return offs
+}
+
+// open opens the file for a mode, dropping or warming the page cache first.
+func (d *dataFile) open(mode string) (int, error) {
+	flags := unix.O_RDONLY | unix.O_CLOEXEC
+	if mode == "direct" {
+		if !d.direct {
+			return -1, unix.EINVAL
+		}
+		flags |= unix.O_DIRECT
+	}
+	fd, err := unix.Open(d.path, flags, 0)
+	if err != nil {
+		return -1, err
+	}
+	switch mode {
+	case "buffered-cold", "direct":
+		// Clean pages are dropped, so the reads must go to the device.
+		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	case "buffered-warm":
+		buf := make([]byte, 1<<20)
+		for off := int64(0); off < fileSize; off += int64(len(buf)) {
+			unix.Pread(fd, buf, off)
+		}
+	}
+	return fd, nil
+}
+
+func probeSystem(dir string) (System, *dataFile, error) {
+	var s System
+	var u unix.Utsname
+	unix.Uname(&u)
+	s.Kernel = unix.ByteSliceToString(u.Release[:])
+	s.Machine = unix.ByteSliceToString(u.Machine[:])
+	s.CPUs = runtime.NumCPU()
+	s.Dir = dir
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return s, nil, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	s.FSType = fsName(st.Type)
+
+	f, err := os.CreateTemp(dir, "aioprobe-")
+	if err != nil {
+		return s, nil, err
+	}
+	d := &dataFile{path: f.Name(), rng: rand.New(rand.NewSource(time.Now().UnixNano()))}
+	buf := make([]byte, 1<<20)
+	for off := 0; off < fileSize; off += len(buf) {
+		d.rng.Read(buf)
+		if _, err := f.Write(buf); err != nil {
+			f.Close()
+			d.Close()
+			return s, nil, err
+		}
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		d.Close()
+		return s, nil, err
+	}
+	fd, err := unix.Open(d.path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		s.DirectIOError = err.Error()
+		return s, d, nil
+	}
+	defer unix.Close(fd)
+	mem, off, err := cmem.DirectIOAlign(fd)
+	if err != nil {
+		s.DirectIOError = err.Error()
+		return s, d, nil
+	}
+	s.DirectIO, d.direct = true, true
+	s.DIOMemAlign, s.DIOOffsetAlign = mem, off
+	return s, d, nil
+}
+
+func fsName(t int64) string {
+	names := map[int64]string{
+		unix.EXT4_SUPER_MAGIC: "ext2/3/4", unix.XFS_SUPER_MAGIC: "xfs", unix.BTRFS_SUPER_MAGIC: "btrfs",
+		unix.TMPFS_MAGIC: "tmpfs", unix.OVERLAYFS_SUPER_MAGIC: "overlayfs", unix.NFS_SUPER_MAGIC: "nfs",
+		unix.F2FS_SUPER_MAGIC: "f2fs", 0x2fc12fc1: "zfs", unix.FUSE_SUPER_MAGIC: "fuse",
+	}
+	if n, ok := names[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("fs magic %#x", t)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// alignedBuffers returns n 4 KiB buffers in one aligned C block.
+func alignedBuffers(n int) (*cmem.Buf, [][]byte, error) {
+	b, err := cmem.Alloc(n*blockSize, blockSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	all := b.Bytes()
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = all[i*blockSize : (i+1)*blockSize]
+	}
+	return b, bufs, nil
+}
+
+func verdict(done, batch int) string {
+	if done < batch {
+		return "async"
+	}
+	return "inline"
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+var modes = []string{"buffered-cold", "buffered-warm", "direct"}
