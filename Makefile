@@ -119,18 +119,22 @@ uninstall:
 	for b in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
 	rm -rf $(DESTDIR)$(GOSRCDIR) $(DESTDIR)$(DOCDIR)
 
-# Reproducible: sorted names, fixed owner and mtime (the last commit's, or
-# SOURCE_DATE_EPOCH), gzip without a timestamp.
+# Reproducible: from a git checkout, `git archive` of HEAD (names sorted, mtimes
+# the commit's); elsewhere, the files with sorted names, fixed owner and mtime
+# SOURCE_DATE_EPOCH. gzip -n leaves out the timestamp.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 DISTNAME := aiokit-$(VERSION)
 dist:
-	rm -rf build/dist && mkdir -p build/dist/$(DISTNAME)
-	for f in $$(git ls-files 2>/dev/null || find . -type f -not -path './build/*' -not -path './.git/*'); do \
-	  mkdir -p build/dist/$(DISTNAME)/$$(dirname $$f); cp -p $$f build/dist/$(DISTNAME)/$$f; \
-	done
-	tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
-	  --mode='u+rwX,go+rX,go-w' -C build/dist -cf - $(DISTNAME) | gzip -n -9 > $(DISTNAME).tar.gz
-	rm -rf build/dist
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git archive --format=tar --prefix=$(DISTNAME)/ HEAD | gzip -n -9 > $(DISTNAME).tar.gz; \
+	else \
+	  rm -rf build/dist && mkdir -p build/dist/$(DISTNAME) && \
+	  find . -type f -not -path './build/*' -not -name '*.tar.gz' | while read -r f; do \
+	    mkdir -p "build/dist/$(DISTNAME)/$$(dirname "$$f")" && cp "$$f" "build/dist/$(DISTNAME)/$$f"; done && \
+	  tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
+	    --mode='u+rwX,go+rX,go-w' -C build/dist -cf - $(DISTNAME) | gzip -n -9 > $(DISTNAME).tar.gz && \
+	  rm -rf build/dist; \
+	fi
 	@echo "dist: $(DISTNAME).tar.gz"
 
 clean:
