@@ -90,3 +90,25 @@ func aiokitGoCallback(ctx C.io_context_t, iocb *C.struct_iocb, res, res2 C.long)
 	}
 	runtime.KeepAlive(iocb)
 }
+
+// Poll is io_poll: PrepPoll(fd, events), SetCallback(fn), then Submit of cb alone;
+// the result is io_submit's.
+func (c *Context) Poll(cb *Iocb, fn Callback, fd int, events int16) (int, error) {
+	cb.PrepPoll(fd, events)
+	cb.SetCallback(fn)
+	return c.Submit([]*Iocb{cb})
+}
+
+// Fsync is io_fsync: PrepFsync(fd), SetCallback(fn), then Submit of cb alone.
+func (c *Context) Fsync(cb *Iocb, fn Callback, fd int) (int, error) {
+	cb.PrepFsync(fd)
+	cb.SetCallback(fn)
+	return c.Submit([]*Iocb{cb})
+}
+
+// Fdsync is io_fdsync: PrepFdsync(fd), SetCallback(fn), then Submit of cb alone.
+func (c *Context) Fdsync(cb *Iocb, fn Callback, fd int) (int, error) {
+	cb.PrepFdsync(fd)
+	cb.SetCallback(fn)
+	return c.Submit([]*Iocb{cb})
+}

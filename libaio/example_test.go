@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/aiokit/aio/libaio"
 	"golang.org/x/sys/unix"
@@ -53,15 +54,32 @@ func ExampleContext_Submit() {
 	n, err := ctx.Submit([]*libaio.Iocb{&cb})
 	fmt.Println(n, err)
 
-	f, _ := os.Open("/proc/self/stat")
+	f, err := os.CreateTemp("", "libaio-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.Remove(f.Name())
 	defer f.Close()
-	cb.PrepFsync(int(f.Fd())) // procfs cannot fsync: the errno comes in the event
+	f.Write(make([]byte, 8192))
+	fd, err := unix.Open(f.Name(), unix.O_RDONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 100)
+	var pin runtime.Pinner // the kernel may use buf after io_submit returns
+	pin.Pin(&buf[0])
+	defer pin.Unpin()
+	cb.PrepPread(fd, buf, 0) // O_DIRECT with a misaligned length: the errno comes in the event
 	cb.Data = 42
 	n, err = ctx.Submit([]*libaio.Iocb{&cb})
 	fmt.Println(n, err)
 	events := make([]libaio.Event, 1)
+	timeout := unix.NsecToTimespec(5e9)
 	for {
-		n, err = ctx.GetEvents(1, events, nil)
+		n, err = ctx.GetEvents(1, events, &timeout)
 		if err != unix.EINTR {
 			break
 		}

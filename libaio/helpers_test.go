@@ -118,3 +118,8 @@ func unsafeIovecs(mem []byte, n int) []unix.Iovec {
 
 func lockThread()   { runtime.LockOSThread() }
 func unlockThread() { runtime.UnlockOSThread() }
+
+// unsafeIocbs views C memory mem as n iocbs.
+func unsafeIocbs(mem []byte, n int) []Iocb {
+	return unsafe.Slice((*Iocb)(unsafe.Pointer(&mem[0])), n)
+}

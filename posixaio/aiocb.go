@@ -37,6 +37,30 @@ type Aiocb struct {
 	pinner runtime.Pinner
 	buf    []byte
 	sig    Sigevent
+	// seq is odd from the moment the aiocb is handed to glibc until aio_error
+	// was seen to leave EINPROGRESS; while it is even, the checks that protect
+	// glibc's copy need no cgo call. Each submission and each observed
+	// completion adds 1, so a stale observation cannot disarm a newer
+	// submission (its compare-and-swap fails).
+	seq atomic.Uint64
+}
+
+// arm marks the aiocb as handed to glibc.
+func (a *Aiocb) arm() {
+	if a.seq.Load()&1 == 0 {
+		a.seq.Add(1)
+	}
+}
+
+// observe calls aio_error and disarms the aiocb if the request it belongs
+// to has finished.
+func (a *Aiocb) observe() C.int {
+	s := a.seq.Load()
+	e := C.aio_error(a.cb)
+	if e != C.EINPROGRESS && s&1 == 1 {
+		a.seq.CompareAndSwap(s, s+1)
+	}
+	return e
 }
 
 // NewAiocb allocates a zeroed struct aiocb with calloc(3) (aio_fildes 0,
@@ -76,7 +100,10 @@ func (a *Aiocb) release() {
 }
 
 func (a *Aiocb) inProgress() bool {
-	return a.cb != nil && C.aio_error(a.cb) == C.EINPROGRESS
+	if a.cb == nil || a.seq.Load()&1 == 0 {
+		return false
+	}
+	return a.observe() == C.EINPROGRESS
 }
 
 func (a *Aiocb) settable() error {

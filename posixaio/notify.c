@@ -104,8 +104,9 @@ int pa_sink_release(void *p)
 
 /* Moves up to max queued values to out. With arm set and nothing queued, it
    marks the reaper as sleeping so that the next notification writes the
-   eventfd. Returns the count, or -EBADF for an unknown id. */
-int pa_sink_drain(int id, uint64_t *out, int max, int arm, int *overflow)
+   eventfd. Returns the count, plus PA_OVERFLOW if values were dropped since
+   the last drain, or -EBADF for an unknown id. */
+int pa_sink_drain(int id, uint64_t *out, int max, int arm)
 {
 	if (id <= 0 || id >= PA_SINK_MAX)
 		return -EBADF;
@@ -121,12 +122,12 @@ int pa_sink_drain(int id, uint64_t *out, int max, int arm, int *overflow)
 		s->head = (s->head + 1) & (s->cap - 1);
 		s->len--;
 	}
-	*overflow = s->overflow;
+	int overflow = s->overflow;
 	s->overflow = 0;
-	if (n == 0 && !*overflow && arm)
+	if (n == 0 && !overflow && arm)
 		s->sleeping = 1;
 	pthread_mutex_unlock(&pa_mu);
-	return n;
+	return overflow ? n | PA_OVERFLOW : n;
 }
 
 /* The SIGEV_THREAD function. glibc runs it on a fresh thread with all
@@ -269,6 +270,28 @@ int pa_submit(struct pa_slot *s, int op)
 					__ATOMIC_ACQUIRE))
 		return -err;
 	return 0;
+}
+
+/* The aio_suspend reaper's pass: reaps (as pa_scan) up to maxk finished
+   slots into idx/res and lists the aiocbs of the slots still in progress in
+   list. Returns the reaped count plus the listed count << 32. */
+int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
+		   const struct aiocb **list)
+{
+	int k = 0;
+	int64_t n = 0;
+	for (uint32_t j = 0; j < nslots; j++) {
+		struct pa_slot *s = &slots[j];
+		if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
+			continue;
+		if (k < maxk && pa_finish(s, &res[k])) {
+			idx[k++] = j;
+			continue;
+		}
+		if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE))
+			list[n++] = &s->cb;
+	}
+	return (int64_t)k | n << 32;
 }
 
 /* aio_cancel for a slot that is in flight; PA_NOT_ARMED if it is not. */

@@ -27,7 +27,8 @@ struct pa_slot {
 int pa_sink_new(int efd, uint32_t cap);
 void *pa_sink_unregister(int id);
 int pa_sink_release(void *sink);
-int pa_sink_drain(int id, uint64_t *out, int max, int arm, int *overflow);
+#define PA_OVERFLOW (1 << 30)
+int pa_sink_drain(int id, uint64_t *out, int max, int arm);
 void pa_sink_notify(union sigval v);
 extern int pa_drop_notifications;
 void pa_sigev_set_thread(struct sigevent *ev, void *fn, void *attr);
@@ -38,6 +39,8 @@ int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int6
 int pa_submit(struct pa_slot *s, int op);
 #define PA_NOT_ARMED (-100000)
 int pa_cancel(struct pa_slot *s);
+int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
+		   const struct aiocb **list);
 
 int pa_sigrtmin(void);
 int pa_sigrtmax(void);

@@ -3,10 +3,10 @@ package posixaio
 import (
 	"bytes"
 	"context"
-	"runtime"
-	"runtime/debug"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"

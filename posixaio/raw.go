@@ -34,6 +34,7 @@ func (a *Aiocb) Read() error {
 	if err := a.submittable(); err != nil {
 		return err
 	}
+	a.arm()
 	r, err := C.aio_read(a.cb)
 	return errnoOf(r, err)
 }
@@ -43,6 +44,7 @@ func (a *Aiocb) Write() error {
 	if err := a.submittable(); err != nil {
 		return err
 	}
+	a.arm()
 	r, err := C.aio_write(a.cb)
 	return errnoOf(r, err)
 }
@@ -54,6 +56,7 @@ func (a *Aiocb) Fsync(op int) error {
 	if err := a.submittable(); err != nil {
 		return err
 	}
+	a.arm()
 	r, err := C.aio_fsync(C.int(op), a.cb)
 	return errnoOf(r, err)
 }
@@ -66,7 +69,7 @@ func (a *Aiocb) Error() error {
 	if a == nil || a.cb == nil {
 		return ErrFreed
 	}
-	if e := C.aio_error(a.cb); e != 0 {
+	if e := a.observe(); e != 0 {
 		return unix.Errno(e)
 	}
 	return nil
@@ -154,9 +157,12 @@ func cList(list []*Aiocb, check bool) (*[]*C.struct_aiocb, error) {
 			listPool.Put(p)
 			return nil, ErrFreed
 		}
-		if check && a.cb.aio_lio_opcode != C.LIO_NOP && a.inProgress() {
-			listPool.Put(p)
-			return nil, ErrInProgress
+		if check && a.cb.aio_lio_opcode != C.LIO_NOP {
+			if a.inProgress() {
+				listPool.Put(p)
+				return nil, ErrInProgress
+			}
+			a.arm()
 		}
 		l = append(l, a.cb)
 	}

@@ -77,16 +77,18 @@ func (s *ThreadSink) Drain(out []uint64, park bool) (n int, overflow bool, err e
 	if len(out) == 0 {
 		return 0, false, nil
 	}
-	var ov C.int
+	if len(out) > C.PA_OVERFLOW-1 {
+		out = out[:C.PA_OVERFLOW-1]
+	}
 	a := C.int(0)
 	if park {
 		a = 1
 	}
-	r := C.pa_sink_drain(s.id, (*C.uint64_t)(unsafe.Pointer(&out[0])), C.int(len(out)), a, &ov)
+	r := C.pa_sink_drain(s.id, (*C.uint64_t)(unsafe.Pointer(&out[0])), C.int(len(out)), a)
 	if r < 0 {
 		return 0, false, ErrClosed
 	}
-	return int(r), ov != 0, nil
+	return int(r &^ C.PA_OVERFLOW), r&C.PA_OVERFLOW != 0, nil
 }
 
 // Wait parks the goroutine until a notification arrives after a Drain with

@@ -21,7 +21,6 @@ func traceRet(tr *xcheck.Trace, op string, a *Aiocb) {
 	tr.Add(op, n, err)
 }
 
-
 func TestXcheckBasic(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "basic")
 	cPath := filepath.Join(t.TempDir(), "basic-c")
@@ -98,7 +97,6 @@ func TestXcheckBasic(t *testing.T) {
 	tr.Linef("data %s", got[:3])
 
 	var n int
-	var err error
 	r, w := pipe(t)
 	r1 := newCb(t, r, make([]byte, 4), 0)
 	r2 := newCb(t, r, make([]byte, 4), 0)

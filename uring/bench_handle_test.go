@@ -42,6 +42,7 @@ func benchQueue(b *testing.B, qd int, op func(q *Queue, buf []byte, i int) (int,
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(per*qd)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(float64(per*qd)/float64(q.subSeq.Load()), "ops/submit")
 }
 
 // alignedBuf returns n bytes of Go memory aligned to 4096 (for O_DIRECT).

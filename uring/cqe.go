@@ -219,7 +219,7 @@ func (r *Ring) timedWait(ts *KernelTimespec, sigmask *unix.Sigset_t, call func(u
 	}
 	for {
 		ret := call(useTS, useMask)
-		if true {
+		if ret != -C.EINTR || useMask != 0 {
 			return retInt(int(ret))
 		}
 		r.eintr.Add(1)
@@ -274,4 +274,10 @@ func (r *Ring) WaitCQETimeoutTS(ts *KernelTimespec) (*CQE, error) {
 		return nil, err
 	}
 	return cqeFromC(r.c.cqe), nil
+}
+
+// WaitCQEsFor is WaitCQEs with a time.Duration timeout and no sigmask.
+func (r *Ring) WaitCQEsFor(waitNr uint32, d time.Duration) (*CQE, error) {
+	ts := DurationToTimespec(d)
+	return r.WaitCQEs(waitNr, &ts, nil)
 }

@@ -20,12 +20,15 @@ var ErrUnavailable = errors.New("uring: io_uring unavailable")
 // unavailableError carries the errno of a refused io_uring_setup.
 type unavailableError struct{ errno unix.Errno }
 
+// Error names the refusal and its errno.
 func (e *unavailableError) Error() string {
 	return "uring: io_uring unavailable: " + e.errno.Error()
 }
 
+// Is makes errors.Is(err, ErrUnavailable) true.
 func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
 
+// Unwrap exposes the errno (errors.Is(err, unix.EPERM)).
 func (e *unavailableError) Unwrap() error { return e.errno }
 
 // setupErr maps a negative io_uring_setup result to an error.

@@ -275,7 +275,7 @@ func rawPrepCases() []rawPrepCase {
 			}},
 		{"send_set_addr", func(g *rawFuzz) [8]uint64 { return rawA8(g.ptr(), g.u16()) },
 			func(g *rawFuzz, s *SQE, a [8]uint64) {
-				s.PrepSendSetAddr((*unix.RawSockaddrAny)(g.at(a[0])), uint16(a[1]))
+				s.PrepSendSetAddr(g.at(a[0]), uint16(a[1]))
 			}},
 		{"recv", func(g *rawFuzz) [8]uint64 { return rawA8(g.i32(), g.bptr(), g.blen(), g.i32()) },
 			func(g *rawFuzz, s *SQE, a [8]uint64) { s.PrepRecv(rawI(a[0]), g.bytes(a[1], a[2]), rawI(a[3])) }},

@@ -33,10 +33,11 @@ func (s *SQE) PrepSendZCFixed(fd int, buf []byte, flags int, zcFlags, bufIndex u
 }
 
 // PrepSendSetAddr adds a destination address to a send SQE (addr2 and
-// addr_len; io_uring_prep_send_set_addr). Unlike the other helpers it only
-// sets those two fields.
-func (s *SQE) PrepSendSetAddr(addr *unix.RawSockaddrAny, addrLen uint16) {
-	s.Off = ptrAddr(unsafe.Pointer(addr))
+// addr_len; io_uring_prep_send_set_addr). addr points to a sockaddr
+// (unix.RawSockaddrInet4, ...) of addrLen bytes. Unlike the other helpers it
+// only sets those two fields.
+func (s *SQE) PrepSendSetAddr(addr unsafe.Pointer, addrLen uint16) {
+	s.Off = ptrAddr(addr)
 	*(*uint16)(unsafe.Pointer(&s.SpliceFdIn)) = addrLen
 }
 
@@ -110,7 +111,10 @@ func (s *SQE) PrepMultishotAcceptDirect(fd int, addr *unix.RawSockaddrAny, addrL
 	s.SetTargetFixedFile(FileIndexAlloc - 1)
 }
 
-// PrepConnect prepares an IORING_OP_CONNECT (io_uring_prep_connect).
+// PrepConnect prepares an IORING_OP_CONNECT to the first addrLen bytes of
+// addr (io_uring_prep_connect); addr must stay valid until completion. Put a
+// smaller sockaddr (RawSockaddrInet4, ...) into a RawSockaddrAny rather than
+// converting its pointer, which -race's checkptr rejects.
 func (s *SQE) PrepConnect(fd int, addr *unix.RawSockaddrAny, addrLen uint32) {
 	s.prepRW(OpConnect, fd, ptrAddr(unsafe.Pointer(addr)), 0, uint64(addrLen))
 }

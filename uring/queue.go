@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
 )
 
 // QueueConfig configures NewQueueConfig.
@@ -49,12 +50,14 @@ type Queue struct {
 	closed     bool       // Close started: new operations fail with ErrClosed
 	ringGone   bool       // the ring is closed: nothing may be staged
 	submitting bool       // a goroutine runs flush
+	reaping    bool       // the reaper completes handles and flushes next
 
 	// Owned by the goroutine that set submitting.
 	batch       []staged
 	bpos        int
 	unsubmitted int // SQEs in the ring that the kernel has not consumed
 	sqSize      int
+	canQuiet    bool // io_uring_cq_eventfd_toggle works
 
 	rmu     sync.Mutex  // serialises CQ consumption
 	pending atomic.Bool // a CQE may be waiting: whoever holds rmu drains again
@@ -82,6 +85,18 @@ type doneCQE struct {
 	flags uint32
 }
 
+// ErrQueueFlags is returned by NewQueueConfig for setup flags the handle
+// layer cannot work with; errors.Is(err, unix.EINVAL) is also true.
+var ErrQueueFlags error = queueFlagsError{}
+
+type queueFlagsError struct{}
+
+func (queueFlagsError) Error() string {
+	return "uring: Queue does not support IORING_SETUP_IOPOLL, SINGLE_ISSUER or DEFER_TASKRUN"
+}
+
+func (queueFlagsError) Is(target error) bool { return target == unix.EINVAL }
+
 // internalUserData marks requests the queue makes for itself
 // (IORING_OP_ASYNC_CANCEL). The completion table never hands out 0.
 const internalUserData = 0
@@ -95,10 +110,19 @@ func NewQueue(entries uint32, p *Params) (*Queue, error) {
 // NewQueueConfig creates a ring (io_uring_queue_init_params), an eventfd
 // registered with io_uring_register_eventfd, a handle table and the reaper
 // goroutine.
+//
+// Setup flags that need a single submitting thread or completions reaped by
+// io_uring_enter (IORING_SETUP_IOPOLL, IORING_SETUP_SINGLE_ISSUER,
+// IORING_SETUP_DEFER_TASKRUN) do not fit goroutines that submit from any
+// thread and a reaper woken by an eventfd: NewQueueConfig rejects them with
+// ErrQueueFlags (which matches unix.EINVAL).
 func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	var p Params
 	if c.Params != nil {
 		p = *c.Params
+	}
+	if p.Flags&(SetupIOPoll|SetupSingleIssuer|SetupDeferTaskrun) != 0 {
+		return nil, ErrQueueFlags
 	}
 	r, err := New(c.Entries, &p)
 	if err != nil {
@@ -135,6 +159,9 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	if q.sqSize <= 0 {
 		q.sqSize = int(r.SQSpaceLeft())
 	}
+	// Kernels without CQ ring flags cannot switch eventfd notifications
+	// off; the queue then leaves them on all the time.
+	q.canQuiet = r.CQEventFDToggle(true) == nil
 	q.table.SetCanceler(q.cancel)
 	go q.reap()
 	return q, nil

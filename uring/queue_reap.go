@@ -1,5 +1,7 @@
 package uring
 
+import "runtime"
+
 // reap is the reaper goroutine. It parks on the eventfd that the kernel
 // signals for every CQE it posts (io_uring_register_eventfd) and drains the
 // CQ. Reading the eventfd before draining means a CQE posted during a drain
@@ -8,37 +10,50 @@ package uring
 // reaches it.
 func (q *Queue) reap() {
 	defer close(q.reaperDone)
+	q.reapInline()
 	for {
-		q.pending.Store(true)
-		q.drain()
 		if _, err := q.notif.Wait(); err != nil {
 			// ErrClosed: Close has seen every completion.
-			q.pending.Store(true)
-			q.drain()
+			q.reapInline()
 			return
 		}
+		// While the reaper completes handles, callers only stage their
+		// SQEs; the reaper then yields once so the goroutines it woke can
+		// stage their next operations, and submits them all together.
+		q.smu.Lock()
+		q.reaping = true
+		q.smu.Unlock()
+		if q.reapInline() > 0 {
+			runtime.Gosched()
+		}
+		q.smu.Lock()
+		q.reaping = false
+		q.kickLocked()
 	}
 }
 
-// reapInline drains the CQ after a submit unless another goroutine is
-// already draining (which will then drain again: see drain).
-func (q *Queue) reapInline() {
+// reapInline drains the CQ unless another goroutine is already draining
+// (which will then drain again: see drain). It returns the number of
+// handles it completed.
+func (q *Queue) reapInline() int {
 	q.pending.Store(true)
-	q.drain()
+	return q.drain()
 }
 
 // drain empties the CQ, completing every handle. Only one goroutine drains
 // at a time; a goroutine that finds the CQ busy leaves pending set, and the
 // drainer loops once more after it unlocks, so no CQE is left behind.
-func (q *Queue) drain() {
+func (q *Queue) drain() int {
+	done := 0
 	for q.pending.Load() {
 		if !q.rmu.TryLock() {
-			return
+			return done
 		}
 		q.pending.Store(false)
-		q.drainLocked()
+		done += q.drainLocked()
 		q.rmu.Unlock()
 	}
+	return done
 }
 
 // drainLocked runs with q.rmu held. It copies CQEs out, advances the CQ
@@ -46,12 +61,14 @@ func (q *Queue) drain() {
 // completes the handles. PeekBatchCQE flushes completions the kernel kept
 // aside after a CQ overflow (IORING_FEAT_NODROP, IORING_SQ_CQ_OVERFLOW) once
 // the CQ is empty, so looping until it returns 0 loses none.
-func (q *Queue) drainLocked() {
+func (q *Queue) drainLocked() int {
+	total := 0
 	for {
 		n := q.ring.PeekBatchCQE(q.cqes)
 		if n == 0 {
-			return
+			return total
 		}
+		total += n
 		q.subSeq.Load() // pairs with the Add in flush (race detector only)
 		done := q.done[:0]
 		for _, c := range q.cqes[:n] {

@@ -37,7 +37,15 @@ func (q *Queue) slot(op *completion.Op) *SQE {
 // unless another goroutine is already submitting (it will pick this SQE up).
 func (q *Queue) commit(s *SQE, op *completion.Op) {
 	s.SetUserData(op.UserData())
-	if q.submitting {
+	q.kickLocked()
+}
+
+// kickLocked runs with q.smu held and unlocks it. Unless a goroutine is
+// already submitting, or the reaper is completing handles (it submits what
+// their goroutines stage right after, so that they share one
+// io_uring_enter), the caller becomes the submitter and flushes.
+func (q *Queue) kickLocked() {
+	if q.submitting || q.reaping || len(q.staged) == 0 {
 		q.smu.Unlock()
 		return
 	}
@@ -61,13 +69,7 @@ func (q *Queue) stageGroup(sqes []SQE, ops []*completion.Op) error {
 		}
 		q.staged = append(q.staged, e)
 	}
-	if q.submitting {
-		q.smu.Unlock()
-		return nil
-	}
-	q.submitting = true
-	q.smu.Unlock()
-	q.flush()
+	q.kickLocked()
 	return nil
 }
 
@@ -84,13 +86,7 @@ func (q *Queue) stageCancel(ud uint64, flags int) {
 	s.PrepCancel64(ud, flags)
 	s.SetUserData(internalUserData)
 	q.cancels.Add(1)
-	if q.submitting {
-		q.smu.Unlock()
-		return
-	}
-	q.submitting = true
-	q.smu.Unlock()
-	q.flush()
+	q.kickLocked()
 }
 
 // cancel is the table's canceler: Handle.Wait calls it when its context
@@ -100,12 +96,26 @@ func (q *Queue) cancel(ud uint64) { q.stageCancel(ud, 0) }
 // flush runs in the one goroutine that set q.submitting. It copies staged
 // SQEs into the ring (whole chains only), calls io_uring_submit and repeats
 // until nothing is staged and the kernel has consumed every SQE.
+//
+// While it runs, eventfd notifications are switched off
+// (io_uring_cq_eventfd_toggle): the submitter drains the CQ itself after
+// each io_uring_submit, so waking the reaper for completions posted inline
+// would only cost a context switch. Before it stops it switches them back
+// on and drains once more, which catches every CQE posted meanwhile.
 func (q *Queue) flush() {
 	backoff := 0
+	quiet := q.canQuiet && q.ring.CQEventFDToggle(false) == nil
 	for {
 		if q.bpos == len(q.batch) {
 			q.smu.Lock()
 			if len(q.staged) == 0 && q.unsubmitted == 0 {
+				if quiet {
+					q.smu.Unlock()
+					q.ring.CQEventFDToggle(true)
+					quiet = false
+					q.reapInline()
+					continue
+				}
 				q.submitting = false
 				q.smu.Unlock()
 				return
@@ -128,11 +138,19 @@ func (q *Queue) flush() {
 			}
 			backoff = 0
 		}
-		q.reapInline()
+		if q.reapInline() > 0 {
+			// Let the goroutines just woken stage their next operations,
+			// so that they go in with the next io_uring_enter.
+			runtime.Gosched()
+		}
 		if err == nil && n > 0 {
 			continue
 		}
 		if err != nil && !transientSubmitErr(err) {
+			if quiet {
+				q.ring.CQEventFDToggle(true)
+				q.reapInline()
+			}
 			q.failSubmit(err)
 			return
 		}

@@ -539,3 +539,49 @@ func TestQueueEINTR(t *testing.T) {
 	close(stop)
 	sigs.Wait()
 }
+
+func TestQueueConfigErrors(t *testing.T) {
+	for _, f := range []uint32{SetupIOPoll, SetupSingleIssuer, SetupSingleIssuer | SetupDeferTaskrun} {
+		q, err := NewQueueConfig(QueueConfig{Entries: 8, Params: &Params{Flags: f}})
+		if !errors.Is(err, ErrQueueFlags) || !errors.Is(err, unix.EINVAL) || q != nil {
+			t.Fatalf("flags %#x: %v", f, err)
+		}
+	}
+	// The kernel's own errors come back unchanged.
+	if _, err := NewQueue(0, nil); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("NewQueue(0): %v, want EINVAL", err)
+	}
+	if _, err := NewQueue(1<<16, nil); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("NewQueue(65536): %v, want EINVAL", err)
+	}
+}
+
+// The queue over an SQPOLL ring: the kernel thread consumes the SQ, and
+// io_uring_submit only enters the kernel to wake it.
+func TestQueueSQPoll(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 16, Params: &Params{Flags: SetupSQPoll, SQThreadIdle: 20}})
+	_, fd := tempFile(t, bytes.Repeat([]byte("sqpoll!!"), 64))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 8)
+			for i := 0; i < 200; i++ {
+				h, err := q.Read(fd, buf, uint64(i%64)*8)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n, err := h.Wait(context.Background()); n != 8 || err != nil || string(buf) != "sqpoll!!" {
+					t.Errorf("read %d, %v, %q", n, err, buf)
+					return
+				}
+				if i%50 == 0 {
+					time.Sleep(30 * time.Millisecond) // let the SQ thread go idle
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -4,6 +4,7 @@ package uring
 import "C"
 
 import (
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -131,4 +132,11 @@ func Enter2(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, sz 
 // arg must not contain Go pointers (copy such arrays to C memory first).
 func Register(fd int, opcode uint32, arg unsafe.Pointer, nrArgs uint32) (int, error) {
 	return retInt(int(C.io_uring_register(C.uint(fd), C.uint(opcode), arg, C.uint(nrArgs))))
+}
+
+// SubmitAndWaitFor is SubmitAndWaitTimeout with a time.Duration timeout and
+// no sigmask.
+func (r *Ring) SubmitAndWaitFor(waitNr uint32, d time.Duration) (*CQE, int, error) {
+	ts := DurationToTimespec(d)
+	return r.SubmitAndWaitTimeout(waitNr, &ts, nil)
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aiokit/aio/internal/bench"
 	"github.com/aiokit/aio/internal/testutil"
@@ -188,5 +189,26 @@ func TestMountOf(t *testing.T) {
 	}
 	if got := unescapeMount(`/mnt/a\040b`); got != "/mnt/a b" {
 		t.Errorf("unescapeMount = %q", got)
+	}
+}
+
+// An engine that never returns is reported as hung; the row still completes.
+func TestHungEngine(t *testing.T) {
+	old := hangSlack
+	hangSlack = 100 * time.Millisecond
+	defer func() { hangSlack = old }()
+	block := make(chan struct{})
+	defer close(block)
+	hung := bench.Engine{Backend: "test", Name: "hung", Supports: func(bench.Spec) bool { return true },
+		Run: func(bench.Spec) (bench.Result, error) { <-block; return bench.Result{}, nil }}
+	fine := bench.Engine{Backend: "test", Name: "fine", Supports: func(bench.Spec) bool { return true },
+		Run: func(s bench.Spec) (bench.Result, error) { return bench.Result{Ops: 10, Elapsed: s.Dur}, nil }}
+	row := bench.Row{Name: "nop/qd1", Op: bench.OpNop, QD: 1, Fds: 1}
+	rr := runRow(plannedRow{row: row, engines: []bench.Engine{hung, fine}}, runConfig{reps: 2, dur: 10 * time.Millisecond, seed: 1})
+	if rr.Engines[0].Status != bench.StatusError || !strings.Contains(rr.Engines[0].Error, "hung") {
+		t.Errorf("hung engine: %+v", rr.Engines[0])
+	}
+	if rr.Engines[1].Status != bench.StatusOK || rr.Engines[1].Median != 1000 {
+		t.Errorf("healthy engine: %+v", rr.Engines[1])
 	}
 }

@@ -143,7 +143,7 @@ func runRow(pr plannedRow, cfg runConfig) bench.RowResult {
 			ws.Dur = time.Millisecond
 		}
 		for i, e := range pr.engines {
-			if _, err := bench.Measure(e, ws); err != nil {
+			if _, err := measure(e, ws); err != nil {
 				fail(i, err)
 			}
 		}
@@ -157,7 +157,7 @@ func runRow(pr plannedRow, cfg runConfig) bench.RowResult {
 			if results[i].Status != bench.StatusOK {
 				continue
 			}
-			res, err := bench.Measure(pr.engines[i], s)
+			res, err := measure(pr.engines[i], s)
 			if err != nil {
 				fail(i, err)
 				continue
@@ -170,6 +170,33 @@ func runRow(pr plannedRow, cfg runConfig) bench.RowResult {
 	rr.Engines = results
 	rr.Summarize()
 	return rr
+}
+
+// hangSlack is how long past its Dur an engine may take before measure gives
+// up on it.
+var hangSlack = time.Minute
+
+// measure is bench.Measure with a watchdog: an engine that has not returned
+// s.Dur+hangSlack after it started is reported as hung (its goroutine is
+// abandoned) so one broken engine cannot stall the whole matrix.
+func measure(e bench.Engine, s bench.Spec) (bench.Result, error) {
+	type outcome struct {
+		res bench.Result
+		err error
+	}
+	ch := make(chan outcome, 1)
+	go func() {
+		res, err := bench.Measure(e, s)
+		ch <- outcome{res, err}
+	}()
+	timer := time.NewTimer(s.Dur + hangSlack)
+	defer timer.Stop()
+	select {
+	case o := <-ch:
+		return o.res, o.err
+	case <-timer.C:
+		return bench.Result{}, fmt.Errorf("aiobench: engine %s hung: no result %v after a %v run", e.ID(), s.Dur+hangSlack, s.Dur)
+	}
 }
 
 func logf(w io.Writer, format string, args ...any) {

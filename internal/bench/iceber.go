@@ -1,0 +1,178 @@
+//go:build iceber
+
+package bench
+
+// Engines for github.com/iceber/iouring-go, the comparison point for the
+// uring handle layer. The module uses go:linkname into package syscall, so
+// it links only with -ldflags=-checklinkname=0 and only builds with the
+// "iceber" tag: go run -tags iceber -ldflags=-checklinkname=0 ./cmd/aiobench
+//
+//   - uring/iceber-batch: one goroutine submits QD requests with one
+//     SubmitRequests call, receives the QD results from one channel, and
+//     repeats.
+//   - uring/iceber-request: QD goroutines, each with one request in flight
+//     (SubmitRequest with its own channel, then a receive): the
+//     per-request style that the handle engine is compared with.
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	iouring "github.com/iceber/iouring-go"
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	Register(Engine{
+		Backend:  "uring",
+		Name:     "iceber-batch",
+		Supports: func(s Spec) bool { return s.NumFds() == 1 },
+		Run:      runIceberBatch,
+	})
+	Register(Engine{
+		Backend:  "uring",
+		Name:     "iceber-request",
+		Supports: func(s Spec) bool { return s.NumFds() == 1 },
+		Run:      runIceberRequest,
+	})
+}
+
+func iceberRequest(fd int, buf []byte, rng *Rand, s Spec) iouring.PrepRequest {
+	if fd < 0 {
+		return iouring.Nop()
+	}
+	return iouring.Pread(fd, buf, uint64(rng.Offset(s.Size)))
+}
+
+func iceberCheck(fd int, res iouring.Result) error {
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("bench: iceber: %w", err)
+	}
+	if fd < 0 {
+		return nil
+	}
+	n, err := res.ReturnInt()
+	if err != nil {
+		return fmt.Errorf("bench: iceber: %w", err)
+	}
+	if n != BlockSize {
+		return fmt.Errorf("bench: iceber: short read %d", n)
+	}
+	return nil
+}
+
+func runIceberBatch(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	fd, err := openSpecFile(s)
+	if err != nil {
+		return Result{}, err
+	}
+	if fd >= 0 {
+		defer unix.Close(fd)
+	}
+	iour, err := iouring.New(uint(ringEntries(s.QD)))
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: iceber: %w", err)
+	}
+	defer iour.Close()
+	bufs := make([][]byte, s.QD)
+	for i := range bufs {
+		bufs[i] = alignedBlock(directAlign)
+	}
+	rng := NewRand(s.Seed)
+	ch := make(chan iouring.Result, s.QD)
+	reqs := make([]iouring.PrepRequest, s.QD)
+	meter := StartAllocMeter()
+	t0 := time.Now()
+	end := t0.Add(s.Dur)
+	var ops int64
+	for time.Now().Before(end) {
+		for i := range reqs {
+			reqs[i] = iceberRequest(fd, bufs[i], rng, s)
+		}
+		if _, err := iour.SubmitRequests(reqs, ch); err != nil {
+			return Result{}, fmt.Errorf("bench: iceber: SubmitRequests: %w", err)
+		}
+		for i := 0; i < s.QD; i++ {
+			if err := iceberCheck(fd, <-ch); err != nil {
+				return Result{}, err
+			}
+			ops++
+		}
+	}
+	elapsed := time.Since(t0)
+	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+}
+
+func runIceberRequest(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	fd, err := openSpecFile(s)
+	if err != nil {
+		return Result{}, err
+	}
+	if fd >= 0 {
+		defer unix.Close(fd)
+	}
+	iour, err := iouring.New(uint(ringEntries(s.QD)))
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: iceber: %w", err)
+	}
+	defer iour.Close()
+	var (
+		stop     atomic.Bool
+		total    atomic.Int64
+		errOnce  sync.Once
+		firstErr error
+		ready    sync.WaitGroup
+		done     sync.WaitGroup
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		stop.Store(true)
+	}
+	start := make(chan struct{})
+	ready.Add(s.QD)
+	done.Add(s.QD)
+	for w := 0; w < s.QD; w++ {
+		go func(w int) {
+			defer done.Done()
+			buf := alignedBlock(directAlign)
+			rng := NewRand(WorkerSeed(s.Seed, w))
+			ch := make(chan iouring.Result, 1)
+			ready.Done()
+			<-start
+			var ops int64
+			for !stop.Load() {
+				if _, err := iour.SubmitRequest(iceberRequest(fd, buf, rng, s), ch); err != nil {
+					fail(fmt.Errorf("bench: iceber: SubmitRequest: %w", err))
+					break
+				}
+				if err := iceberCheck(fd, <-ch); err != nil {
+					fail(err)
+					break
+				}
+				ops++
+			}
+			total.Add(ops)
+		}(w)
+	}
+	ready.Wait()
+	meter := StartAllocMeter()
+	t0 := time.Now()
+	close(start)
+	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
+	done.Wait()
+	elapsed := time.Since(t0)
+	timer.Stop()
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	ops := total.Load()
+	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+}

@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/libaio"
+	"golang.org/x/sys/unix"
+)
+
+// libaio engines (read4k only: Linux AIO has no no-op request):
+//
+//   - libaio/C: testdata/c/bench_libaio.c (one thread, one context, QD reads in
+//     flight, batched io_submit + io_getevents(min 1)), the reference of the
+//     libaio rows.
+//   - libaio/raw: the same loop through the raw Go layer (Context.Submit of every
+//     iocb waiting to go, Context.GetEvents(1, QD)), iocbs and buffers in C
+//     memory, one goroutine, no allocation per op.
+//   - libaio/handle: the handle layer as an application would use it: QD
+//     goroutines sharing one Queue, each with one Queue.Read + Handle.Wait in
+//     flight, buffers in Go memory pinned per request by the queue.
+//
+// Goroutine i of the handle engine reads the sequence of
+// NewRand(WorkerSeed(Seed, i)); the raw engine and the C program read NewRand(Seed).
+func init() {
+	read4k := func(s Spec) bool { return s.Op == OpRead4k }
+	Register(Engine{
+		Backend:  "libaio",
+		Name:     "C",
+		IsC:      true,
+		Supports: read4k,
+		Run:      func(s Spec) (Result, error) { return RunC("bench_libaio", s) },
+	})
+	Register(Engine{
+		Backend:  "libaio",
+		Name:     "raw",
+		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
+		Run:      runLibaioRaw,
+	})
+	Register(Engine{
+		Backend:  "libaio",
+		Name:     "handle",
+		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
+		Run:      runLibaioHandle,
+	})
+}
+
+func runLibaioRaw(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	fd, err := openSpecFile(s)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unix.Close(fd)
+	mem, err := cmem.Alloc(s.QD*(BlockSize+libaio.SizeofIocb), BlockSize)
+	if err != nil {
+		return Result{}, err
+	}
+	defer mem.Free()
+	ctx, err := libaio.Setup(s.QD)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: libaio raw: io_setup: %w", err)
+	}
+	defer ctx.Destroy() // first: it waits for the reads still in flight, then mem is freed
+	bufs := mem.Bytes()[:s.QD*BlockSize]
+	iocbs := unsafe.Slice((*libaio.Iocb)(unsafe.Pointer(&mem.Bytes()[s.QD*BlockSize])), s.QD)
+	todo := make([]*libaio.Iocb, 0, s.QD)
+	events := make([]libaio.Event, s.QD)
+	rng := NewRand(s.Seed)
+	queue := func(slot int) {
+		cb := &iocbs[slot]
+		cb.PrepPread(fd, bufs[slot*BlockSize:(slot+1)*BlockSize], rng.Offset(s.Size))
+		cb.Data = uint64(slot)
+		todo = append(todo, cb)
+	}
+	meter := StartAllocMeter()
+	t0 := time.Now()
+	end := t0.Add(s.Dur)
+	for i := 0; i < s.QD; i++ {
+		queue(i)
+	}
+	var ops int64
+	var now time.Time
+	for {
+		for done := 0; done < len(todo); {
+			n, err := ctx.Submit(todo[done:])
+			if err != nil && err != unix.EINTR && err != unix.EAGAIN {
+				return Result{}, fmt.Errorf("bench: libaio raw: io_submit: %w", err)
+			}
+			done += n
+		}
+		todo = todo[:0]
+		n, err := ctx.GetEvents(1, events, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("bench: libaio raw: io_getevents: %w", err)
+		}
+		now = time.Now()
+		for i := range events[:n] {
+			ev := &events[i]
+			if ev.Res != BlockSize {
+				if _, err := ev.Result(); err != nil {
+					return Result{}, fmt.Errorf("bench: libaio raw: completion: %w", err)
+				}
+				return Result{}, fmt.Errorf("bench: libaio raw: short read %d", ev.Res)
+			}
+			ops++
+			if now.Before(end) {
+				queue(int(ev.Data))
+			}
+		}
+		if !now.Before(end) {
+			break
+		}
+	}
+	return Result{Ops: ops, Elapsed: now.Sub(t0), AllocsPerOp: meter.PerOp(ops)}, nil
+}
+
+func runLibaioHandle(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	fd, err := openSpecFile(s)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unix.Close(fd)
+	q, err := libaio.NewQueue(s.QD)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: libaio handle: %w", err)
+	}
+	defer q.Close()
+	var (
+		stop     atomic.Bool
+		total    atomic.Int64
+		errOnce  sync.Once
+		firstErr error
+		ready    sync.WaitGroup
+		done     sync.WaitGroup
+	)
+	start := make(chan struct{})
+	ready.Add(s.QD)
+	done.Add(s.QD)
+	for w := 0; w < s.QD; w++ {
+		go func(w int) {
+			defer done.Done()
+			buf := alignedBlock(directAlign)
+			rng := NewRand(WorkerSeed(s.Seed, w))
+			bg := context.Background()
+			ready.Done()
+			<-start
+			var ops int64
+			for !stop.Load() {
+				h, err := q.Read(fd, buf, rng.Offset(s.Size))
+				var n int
+				if err == nil {
+					n, err = h.Wait(bg)
+				}
+				if err != nil || n != BlockSize {
+					errOnce.Do(func() { firstErr = fmt.Errorf("bench: libaio handle: read = %d, %v", n, err) })
+					stop.Store(true)
+					break
+				}
+				ops++
+			}
+			total.Add(ops)
+		}(w)
+	}
+	ready.Wait()
+	meter := StartAllocMeter()
+	t0 := time.Now()
+	close(start)
+	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
+	done.Wait()
+	elapsed := time.Since(t0)
+	timer.Stop()
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	ops := total.Load()
+	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+}

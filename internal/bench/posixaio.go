@@ -1,0 +1,233 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/posixaio"
+	"golang.org/x/sys/unix"
+)
+
+// glibc POSIX AIO engines (read4k only: POSIX AIO has no no-op request):
+//
+//   - posixaio/C: testdata/c/bench_posixaio.c, one thread keeping QD
+//     requests in flight, blocking in aio_suspend on the whole list and
+//     scanning it with aio_error. The reference of the posixaio rows.
+//   - posixaio/raw: the same loop through the raw Go layer (AioSuspend,
+//     Error, Return, Read on C-memory aiocbs; buffers in C memory).
+//   - posixaio/handle: the handle layer as an application would use it: QD
+//     goroutines, each with one Queue.Read + Handle.Wait in flight, sharing
+//     one Queue (SIGEV_THREAD notification through the C trampoline and an
+//     eventfd). Buffers are Go memory, pinned per request.
+//
+// glibc serves each descriptor's requests one at a time on one of its (at
+// most 20) threads, so Fds decides how many reads run in parallel. The C
+// program and the raw engine send read i to fd i%Fds; handle goroutine w uses
+// fd w%Fds and reads NewRand(WorkerSeed(Seed, w)).
+func init() {
+	read4k := func(s Spec) bool { return s.Op == OpRead4k }
+	Register(Engine{
+		Backend:  "posixaio",
+		Name:     "C",
+		IsC:      true,
+		Supports: read4k,
+		Run:      func(s Spec) (Result, error) { return RunC("bench_posixaio", s) },
+	})
+	Register(Engine{Backend: "posixaio", Name: "raw", Supports: read4k, Run: runPosixaioRaw})
+	Register(Engine{Backend: "posixaio", Name: "handle", Supports: read4k, Run: runPosixaioHandle})
+}
+
+func openSpecFiles(s Spec) ([]int, error) {
+	flags := unix.O_RDONLY | unix.O_CLOEXEC
+	if s.Direct {
+		flags |= unix.O_DIRECT
+	}
+	fds := make([]int, 0, s.NumFds())
+	for i := 0; i < s.NumFds(); i++ {
+		fd, err := unix.Open(s.Path, flags, 0)
+		if err != nil {
+			closeAll(fds)
+			return nil, fmt.Errorf("bench: open %s: %w", s.Path, err)
+		}
+		fds = append(fds, fd)
+	}
+	return fds, nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+func runPosixaioRaw(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	if s.Op != OpRead4k {
+		return Result{}, fmt.Errorf("%w: posixaio runs only %s", ErrBadSpec, OpRead4k)
+	}
+	fds, err := openSpecFiles(s)
+	if err != nil {
+		return Result{}, err
+	}
+	defer closeAll(fds)
+	mem, err := cmem.Alloc(s.QD*BlockSize, BlockSize)
+	if err != nil {
+		return Result{}, err
+	}
+	defer mem.Free()
+	bufs := mem.Bytes()
+	cbs := make([]*posixaio.Aiocb, s.QD)
+	list := make([]*posixaio.Aiocb, s.QD) // nil once an aiocb retired
+	defer func() {
+		for _, a := range cbs {
+			if a == nil {
+				continue
+			}
+			for a.Error() == unix.EINPROGRESS {
+				posixaio.Suspend([]*posixaio.Aiocb{a}, -1)
+			}
+			a.Free()
+		}
+	}()
+	rng := NewRand(s.Seed)
+	var issued int64
+	queue := func(a *posixaio.Aiocb) error {
+		a.SetFildes(fds[issued%int64(len(fds))])
+		a.SetOffset(rng.Offset(s.Size))
+		issued++
+		if err := a.Read(); err != nil {
+			return fmt.Errorf("bench: posixaio raw: aio_read: %w", err)
+		}
+		return nil
+	}
+	for i := range cbs {
+		cbs[i] = posixaio.NewAiocb()
+		if err := cbs[i].SetBuf(bufs[i*BlockSize : (i+1)*BlockSize]); err != nil {
+			return Result{}, err
+		}
+	}
+	meter := StartAllocMeter()
+	t0 := time.Now()
+	end := t0.Add(s.Dur)
+	for i, a := range cbs {
+		if err := queue(a); err != nil {
+			return Result{}, err
+		}
+		list[i] = a
+	}
+	var ops int64
+	var now time.Time
+	for {
+		if err := posixaio.AioSuspend(list, -1); err != nil && err != unix.EINTR {
+			return Result{}, fmt.Errorf("bench: posixaio raw: aio_suspend: %w", err)
+		}
+		now = time.Now()
+		for i, a := range list {
+			if a == nil {
+				continue
+			}
+			switch err := a.Error(); err {
+			case unix.EINPROGRESS:
+				continue
+			case nil:
+			default:
+				return Result{}, fmt.Errorf("bench: posixaio raw: read: %w", err)
+			}
+			if n, err := a.Return(); n != BlockSize {
+				return Result{}, fmt.Errorf("bench: posixaio raw: short read %d: %v", n, err)
+			}
+			ops++
+			if now.Before(end) {
+				if err := queue(a); err != nil {
+					return Result{}, err
+				}
+			} else {
+				list[i] = nil
+			}
+		}
+		if !now.Before(end) {
+			break
+		}
+	}
+	return Result{Ops: ops, Elapsed: now.Sub(t0), AllocsPerOp: meter.PerOp(ops)}, nil
+}
+
+func runPosixaioHandle(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	if s.Op != OpRead4k {
+		return Result{}, fmt.Errorf("%w: posixaio runs only %s", ErrBadSpec, OpRead4k)
+	}
+	fds, err := openSpecFiles(s)
+	if err != nil {
+		return Result{}, err
+	}
+	defer closeAll(fds)
+	q, err := posixaio.NewQueue(s.QD)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: posixaio handle: %w", err)
+	}
+	defer q.Close()
+
+	var (
+		stop     atomic.Bool
+		total    atomic.Int64
+		errOnce  sync.Once
+		firstErr error
+		ready    sync.WaitGroup
+		done     sync.WaitGroup
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		stop.Store(true)
+	}
+	start := make(chan struct{})
+	ready.Add(s.QD)
+	done.Add(s.QD)
+	for w := 0; w < s.QD; w++ {
+		go func(w int) {
+			defer done.Done()
+			fd := fds[w%len(fds)]
+			buf := alignedBlock(directAlign)
+			rng := NewRand(WorkerSeed(s.Seed, w))
+			ctx := context.Background()
+			ready.Done()
+			<-start
+			var ops int64
+			for !stop.Load() {
+				h, err := q.Read(fd, buf, rng.Offset(s.Size))
+				if err != nil {
+					fail(fmt.Errorf("bench: posixaio handle: Read: %w", err))
+					break
+				}
+				n, err := h.Wait(ctx)
+				if err != nil || n != BlockSize {
+					fail(fmt.Errorf("bench: posixaio handle: read = %d, %v", n, err))
+					break
+				}
+				ops++
+			}
+			total.Add(ops)
+		}(w)
+	}
+	ready.Wait()
+	meter := StartAllocMeter()
+	t0 := time.Now()
+	close(start)
+	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
+	done.Wait()
+	elapsed := time.Since(t0)
+	timer.Stop()
+	if firstErr != nil {
+		return Result{}, firstErr
+	}
+	ops := total.Load()
+	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+}

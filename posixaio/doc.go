@@ -1,0 +1,41 @@
+// Package posixaio binds glibc's POSIX asynchronous I/O (aio.h: aio_read,
+// aio_write, aio_fsync, aio_error, aio_return, aio_suspend, aio_cancel,
+// lio_listio, aio_init) through cgo.
+//
+// glibc implements POSIX AIO in user space: every request runs as a plain
+// pread, pwrite, fsync or fdatasync on one of glibc's own threads (at most 20
+// by default, one at a time per file descriptor, in submission order). It
+// therefore works on any descriptor (regular files, O_DIRECT files, pipes,
+// sockets) but adds a thread hand-off to every request. docs/posixaio.md
+// describes the behaviour the tests establish.
+//
+// # Raw layer
+//
+// Aiocb is a struct aiocb in C memory (glibc keeps its address while the
+// request runs). Its methods and the package functions named after the C
+// symbols (AioRead, AioSuspend, LioListio, ...) return exactly what glibc
+// returns; -1 with errno becomes a unix.Errno error. The buffer given to
+// SetBuf stays pinned while the aiocb refers to it, and everything that would
+// let glibc touch freed or moved memory (Free, SetBuf, re-submission while
+// aio_error says EINPROGRESS) fails with ErrInProgress instead.
+//
+// Notification (Sigevent): SigevNone (poll with Error, wait with AioSuspend
+// or Suspend); SigevSignal with a real-time signal from RTSignal and
+// os/signal.Notify; SigevThread with a C function, for instance the
+// trampoline of a ThreadSink, which feeds an eventfd on Go's poller.
+//
+// Waits survive signals: Suspend retries aio_suspend after EINTR (Go's
+// runtime sends SIGURG to its threads), and LioListio(LioWait, ...) waits in
+// Go instead of in glibc, whose interrupted LIO_WAIT leaves dangling
+// pointers behind.
+//
+// # Handle layer
+//
+// Queue.Read, Queue.Write and Queue.Fsync (and the package-level Read, Write
+// and Fsync on a lazily created default queue) may be called from any
+// goroutine and return a *completion.Handle. Each request notifies through
+// SIGEV_THREAD: a C trampoline records the request's slot and wakes the
+// queue's reaper goroutine through an eventfd; the reaper calls aio_return
+// exactly once per request and only then unpins the buffer. Handle.Wait with
+// a context that ends asks glibc to cancel the request (aio_cancel).
+package posixaio
