@@ -62,9 +62,11 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	return f.ReadAtContext(context.Background(), p, off)
 }
 
-// ReadAtContext is ReadAt with a context: when ctx ends first it returns ctx.Err() at
-// once (io_cancel cannot stop a disk read; p stays pinned, and may still be written,
-// until the request completes in the background).
+// ReadAtContext is ReadAt with a context: an ended ctx submits nothing, and when ctx
+// ends while the read is in flight it returns ctx.Err() at once (io_cancel cannot stop a
+// disk read: p stays pinned, and may still be written, until the request completes in
+// the background; a bounce buffer is freed then). While all Depth slots are busy it
+// waits for one, or for ctx.
 func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	n, err := f.rw(ctx, p, off, false)
 	if err == nil && n < len(p) {
@@ -91,6 +93,9 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 func (f *File) rw(ctx context.Context, p []byte, off int64, write bool) (int, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	if f.direct && (off%int64(f.offAlign) != 0 || len(p)%f.offAlign != 0) {
 		op := "read"

@@ -79,7 +79,7 @@ func TestFileDirect(t *testing.T) {
 		t.Fatal(n, err)
 	}
 	mustEqual(t, "WriteAt bounced", r, w)
-	// An ended context: ctx.Err(); the read finishes in the background.
+	// An ended context: ctx.Err(), nothing submitted.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := f.ReadAtContext(ctx, make([]byte, 4096+1)[1:], 0); err != context.Canceled {

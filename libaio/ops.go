@@ -10,8 +10,12 @@ import (
 // Read submits io_prep_pread(fd, buf, offset) and returns its handle; Wait gives the
 // bytes read (short at end of file) or the errno of the event. buf stays pinned until
 // the request completes: the caller must not touch it before the handle is done.
-// Errors io_submit reports (EBADF, EINVAL, EAGAIN ...) are returned here with a nil
-// handle; ErrBusy when Depth requests are in flight, ErrClosed after Close.
+//
+// Errors io_submit reports (EBADF, EINVAL, EOPNOTSUPP ...) are returned here with a nil
+// handle when this call ran the io_submit; when the request was combined into a batch
+// that another goroutine was submitting (see Queue), the same errno comes from the
+// handle's Wait instead. ErrBusy when Depth requests are in flight, ErrClosed after
+// Close. The same holds for every request method below.
 func (q *Queue) Read(fd int, buf []byte, offset int64) (*completion.Handle, error) {
 	return q.rw(nil, fd, buf, offset, false)
 }
@@ -70,7 +74,7 @@ func (q *Queue) vectored(fd int, bufs [][]byte, offset int64, flags int, write b
 		return nil, err
 	}
 	slot := uint32(op.UserData())
-	q.iovs[slot] = iov
+	q.iovs[slot].Store(iov)
 	if write {
 		cb.prep(fd, CmdPwritev)
 	} else {

@@ -8,7 +8,9 @@ import "C"
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -26,6 +28,11 @@ import (
 // network poller); one reaper goroutine per Queue sleeps there and, when woken, reaps
 // with io_getevents and a zero timeout (one cgo call per batch of up to Depth events),
 // completing each handle. Waiting goroutines therefore hold no OS thread.
+//
+// Submissions from concurrent goroutines are combined: while one goroutine is inside
+// io_submit, requests made by others are queued and it submits them all in one more
+// io_submit before returning, so a busy Queue makes few, large io_submit calls as a C
+// program would.
 type Queue struct {
 	ctx      *Context
 	cctx     C.io_context_t
@@ -37,10 +44,20 @@ type Queue struct {
 	ptrs   []uintptr // ptrs[i] = &iocbs[i], for io_submit and io_cancel
 	events []Event   // the reaper's batch
 
-	iovs []*cmem.Iovecs // per slot: C iovec array of a vectored request in flight
+	// per slot: C iovec array of a vectored request in flight. Atomic because the
+	// submitter stores it and the reaper takes it with only the kernel in between.
+	iovs []atomic.Pointer[cmem.Iovecs]
+
+	life sync.RWMutex // read-held by submitters; Close write-locks it before io_destroy
+	rmu  sync.Mutex   // serializes reaping (events, iovs of completing slots)
+
+	smu        sync.Mutex
+	submitting bool      // a goroutine is inside io_submit (and will submit pending)
+	pending    []uintptr // iocb addresses queued for that goroutine
+	spare      []uintptr // the other batch buffer
 
 	reaperDone chan struct{}
-	reapErr    error // first unexpected io_getevents error (reaper-owned until reaperDone)
+	reapErr    error // first unexpected io_getevents error (under rmu)
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -83,7 +100,9 @@ func NewQueue(depth int) (q *Queue, err error) {
 		iocbs:      unsafe.Slice((*Iocb)(base), depth),
 		ptrs:       unsafe.Slice((*uintptr)(unsafe.Add(base, depth*SizeofIocb)), depth),
 		events:     unsafe.Slice((*Event)(unsafe.Add(base, depth*(SizeofIocb+ptrSize))), depth),
-		iovs:       make([]*cmem.Iovecs, depth),
+		iovs:       make([]atomic.Pointer[cmem.Iovecs], depth),
+		pending:    make([]uintptr, 0, depth),
+		spare:      make([]uintptr, 0, depth),
 		reaperDone: make(chan struct{}),
 	}
 	for i := range q.iocbs {
@@ -122,30 +141,110 @@ func (q *Queue) begin(ctx context.Context) (*completion.Handle, *completion.Op, 
 	return h, op, &q.iocbs[uint32(op.UserData())], nil
 }
 
-// submit finishes cb (user data, eventfd) and hands it to io_submit. A rejected request
-// is aborted: its memory unpinned, its slot freed, and the errno returned.
+// submit finishes cb (user data, eventfd) and hands it to io_submit.
+//
+// Submissions are combined. When no goroutine is submitting, the caller becomes the
+// submitter: it queues its own request, yields once (runtime.Gosched) so that the
+// goroutines already runnable, typically those just woken by completions, can queue
+// theirs, then submits everything queued with one io_submit per batch until the queue
+// is empty. When a submitter is active, the request is queued and the call returns
+// at once. One io_submit for many requests is what makes Linux AIO fast (one
+// block-layer plug and one device notification per batch).
+//
+// If io_submit rejects the caller's own request, the request is aborted (memory
+// unpinned, slot freed) and the errno is returned; a rejected request queued by another
+// goroutine completes its handle with the errno instead.
 func (q *Queue) submit(h *completion.Handle, op *completion.Op, cb *Iocb) (*completion.Handle, error) {
 	ud := op.UserData()
 	cb.Data = ud
 	cb.SetEventfd(q.notifier.FD())
 	slot := uint32(ud)
-	r := C.aiokit_io_submit(q.cctx, 1, (*C.uintptr_t)(unsafe.Pointer(&q.ptrs[slot])))
-	if r == 1 {
+	own := q.ptrs[slot]
+	q.smu.Lock()
+	q.pending = append(q.pending, own)
+	if q.submitting {
+		q.smu.Unlock()
 		return h, nil
 	}
-	err := errnoErr(r)
-	if r >= 0 { // 0: nothing queued and no errno; cannot happen for one iocb
-		err = unix.EAGAIN
+	q.submitting = true
+	q.smu.Unlock()
+	q.life.RLock()
+	defer q.life.RUnlock()
+	runtime.Gosched()
+	if err := q.submitPending(own); err != nil {
+		q.freeIov(slot)
+		q.table.Abort(op, err)
+		return nil, err
 	}
+	// Buffered requests complete inside io_submit: reap them now, on this goroutine,
+	// rather than after a trip through the eventfd and the reaper. (libaio checks an
+	// empty ring in user space, so this costs no system call when nothing is there.)
+	if q.rmu.TryLock() {
+		q.drain()
+		q.rmu.Unlock()
+	}
+	return h, nil
+}
+
+// submitPending submits the queued iocbs, batch after batch, and gives up the submitter
+// role when nothing is left. It returns the errno of own if io_submit rejected it (and
+// leaves own to the caller); other rejected iocbs are aborted here.
+func (q *Queue) submitPending(own uintptr) (ownErr error) {
+	for {
+		q.smu.Lock()
+		if len(q.pending) == 0 {
+			q.submitting = false
+			q.smu.Unlock()
+			return ownErr
+		}
+		full := q.pending
+		q.pending, q.spare = q.spare[:0], nil
+		q.smu.Unlock()
+
+		batch := full
+
+		for len(batch) > 0 {
+			r := C.aiokit_io_submit(q.cctx, C.long(len(batch)), (*C.uintptr_t)(unsafe.Pointer(&batch[0])))
+			// own is batch[0] of the first io_submit (the queue was empty when the
+			// caller queued it) and of no later one: once submitted it may complete and
+			// its slot, hence its iocb address, be reused by another request.
+			isOwn := own != 0 && batch[0] == own
+			own = 0
+			if r > 0 {
+				batch = batch[r:]
+				continue
+			}
+			// batch[0] rejected: it fails with the errno, the rest goes on.
+			err := errnoErr(r)
+			if err == nil { // 0 queued and no errno: not expected from Linux
+				err = unix.EAGAIN
+			}
+			if isOwn {
+				ownErr = err
+			} else {
+				q.abortIocb(batch[0], err)
+			}
+			batch = batch[1:]
+		}
+		q.smu.Lock()
+		q.spare = full[:0]
+		q.smu.Unlock()
+	}
+}
+
+// abortIocb fails the request of a queued iocb that io_submit rejected.
+func (q *Queue) abortIocb(ptr uintptr, err error) {
+	slot := uint32((ptr - q.ptrs[0]) / uintptr(SizeofIocb))
+	op := q.table.Lookup(q.iocbs[slot].Data)
 	q.freeIov(slot)
-	q.table.Abort(op, err)
-	return nil, err
+	if op != nil {
+		q.table.Abort(op, err)
+	}
 }
 
 func (q *Queue) freeIov(slot uint32) {
-	if v := q.iovs[slot]; v != nil {
+	if v := q.iovs[slot].Swap(nil); v != nil {
 		v.Free()
-		q.iovs[slot] = nil
 	}
 }
 
@@ -154,7 +253,9 @@ func (q *Queue) reap() {
 	defer close(q.reaperDone)
 	for {
 		_, err := q.notifier.Wait()
+		q.rmu.Lock()
 		q.drain()
+		q.rmu.Unlock()
 		if err != nil {
 			return
 		}
@@ -227,6 +328,7 @@ func (q *Queue) Close() error {
 		tick.Stop()
 		q.notifier.Close()
 		<-q.reaperDone
+		q.life.Lock() // a submitter may still be reaping after its last request completed
 		q.closeErr = q.ctx.Destroy()
 		if err := q.mem.Free(); q.closeErr == nil {
 			q.closeErr = err
@@ -234,6 +336,7 @@ func (q *Queue) Close() error {
 		if q.closeErr == nil && q.reapErr != nil {
 			q.closeErr = errors.Join(errors.New("libaio: io_getevents failed in the reaper"), q.reapErr)
 		}
+		q.life.Unlock()
 	})
 	return q.closeErr
 }

@@ -38,4 +38,9 @@
 // queue's reaper goroutine through an eventfd; the reaper calls aio_return
 // exactly once per request and only then unpins the buffer. Handle.Wait with
 // a context that ends asks glibc to cancel the request (aio_cancel).
+//
+// glibc starts one thread per SIGEV_THREAD notification, which limits that
+// route to a few thousand requests per second. NewQueueOptions with
+// NotifySuspend keeps the same handle layer but lets the reaper wait in
+// aio_suspend instead (it then holds one OS thread).
 package posixaio

@@ -202,6 +202,10 @@ static int pa_finish(struct pa_slot *s, int64_t *res)
 {
 	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
 		return 0;
+	/* Still running: no need for aio_error's lock. Any other value is
+	   confirmed under it, which also orders us after glibc's last access. */
+	if (__atomic_load_n(&s->cb.__error_code, __ATOMIC_RELAXED) == EINPROGRESS)
+		return 0;
 	int e = aio_error(&s->cb);
 	if (e == EINPROGRESS)
 		return 0;
@@ -274,9 +278,9 @@ int pa_submit(struct pa_slot *s, int op)
 
 /* The aio_suspend reaper's pass: reaps (as pa_scan) up to maxk finished
    slots into idx/res and lists the aiocbs of the slots still in progress in
-   list. Returns the reaped count plus the listed count << 32. */
+   list (and their descriptors in fds). Returns the reaped count plus the listed count << 32. */
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
-		   const struct aiocb **list)
+		   const struct aiocb **list, int *fds)
 {
 	int k = 0;
 	int64_t n = 0;
@@ -288,8 +292,10 @@ int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_
 			idx[k++] = j;
 			continue;
 		}
-		if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE)) {
+			fds[n] = s->cb.aio_fildes;
 			list[n++] = &s->cb;
+		}
 	}
 	return (int64_t)k | n << 32;
 }

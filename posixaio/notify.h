@@ -40,7 +40,7 @@ int pa_submit(struct pa_slot *s, int op);
 #define PA_NOT_ARMED (-100000)
 int pa_cancel(struct pa_slot *s);
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
-		   const struct aiocb **list);
+		   const struct aiocb **list, int *fds);
 
 int pa_sigrtmin(void);
 int pa_sigrtmax(void);

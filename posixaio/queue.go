@@ -20,21 +20,25 @@ import (
 // Queue is the handle layer: Read, Write and Fsync may be called from any
 // goroutine and return a *completion.Handle.
 //
-// Each request gets one of the queue's aiocbs in C memory, with aio_sigevent
-// set to SIGEV_THREAD and a C trampoline that records the aiocb's slot
-// number in a ring and wakes the queue's reaper through an eventfd on Go's
-// poller (see ThreadSink). The reaper checks aio_error of the slots it was
-// told about, calls aio_return exactly once for each finished request, and
-// only then unpins the buffer and reuses the aiocb. As a safety net against
-// a notification glibc could not deliver (it starts a thread per
-// notification and ignores failure to do so), the reaper also scans every
-// in-flight aiocb when nothing has completed for 250ms.
+// Each request gets one of the queue's aiocbs in C memory. With NotifyThread
+// (NewQueue's default) its aio_sigevent is SIGEV_THREAD with a C trampoline
+// that records the aiocb's slot number in a ring and wakes the queue's reaper
+// through an eventfd on Go's poller (see ThreadSink). The reaper checks
+// aio_error of the slots it was told about, calls aio_return exactly once
+// for each finished request, and only then unpins the buffer and reuses the
+// aiocb. As a safety net against a notification glibc could not deliver (it
+// starts a thread per notification and ignores failure to do so), the reaper
+// also scans every in-flight aiocb when nothing has completed for 250ms.
+// NotifySuspend replaces the notification by a reaper that waits in
+// aio_suspend; see NotifyMode.
 type Queue struct {
 	tab    *completion.Table
 	sink   *ThreadSink
 	slots  *C.struct_pa_slot
 	nslots int
 	cur    []atomic.Uint64 // user data of the request in each slot
+	mode   NotifyMode
+	sus    *suspendState
 
 	mu       sync.Mutex // orders cancels and aborts against completions
 	progress atomic.Uint64
@@ -49,19 +53,53 @@ type Queue struct {
 	res []int64
 }
 
+// NotifyMode selects how a Queue learns that glibc finished a request.
+type NotifyMode int
+
+const (
+	// NotifyThread: every request carries a SIGEV_THREAD notification whose C
+	// trampoline wakes the reaper goroutine through an eventfd on Go's
+	// poller. No OS thread waits, but glibc starts one thread per finished
+	// request (slow: see docs/posixaio.md).
+	NotifyThread NotifyMode = iota
+	// NotifySuspend: requests carry SIGEV_NONE and the reaper goroutine,
+	// locked to its OS thread, waits in aio_suspend on every request in
+	// flight. A submission the reaper's current aio_suspend does not cover
+	// wakes it with a SIGURG to that thread (Go ignores SIGURG outside Go
+	// code; it only makes the timed aio_suspend return EINTR). The reaper
+	// holds one OS thread while requests are in flight; waiting goroutines
+	// still hold none.
+	NotifySuspend
+)
+
+// QueueOptions configures NewQueueOptions.
+type QueueOptions struct {
+	Notify NotifyMode
+}
+
 // NewQueue returns a queue for at most size requests in flight (submissions
-// beyond that fail with ErrBusy).
+// beyond that fail with ErrBusy), with NotifyThread notification.
 func NewQueue(size int) (*Queue, error) {
-	if size < 1 {
+	return NewQueueOptions(size, QueueOptions{})
+}
+
+// NewQueueOptions is NewQueue with options.
+func NewQueueOptions(size int, o QueueOptions) (*Queue, error) {
+	if size < 1 || o.Notify != NotifyThread && o.Notify != NotifySuspend {
 		return nil, unix.EINVAL
 	}
-	sink, err := NewThreadSink(2 * size)
-	if err != nil {
-		return nil, err
+	var sink *ThreadSink
+	if o.Notify == NotifyThread {
+		var err error
+		if sink, err = NewThreadSink(2 * size); err != nil {
+			return nil, err
+		}
 	}
 	p := C.calloc(C.size_t(size), C.sizeof_struct_pa_slot)
 	if p == nil {
-		sink.Close()
+		if sink != nil {
+			sink.Close()
+		}
 		return nil, unix.ENOMEM
 	}
 	q := &Queue{
@@ -70,15 +108,26 @@ func NewQueue(size int) (*Queue, error) {
 		slots:  (*C.struct_pa_slot)(p),
 		nslots: size,
 		cur:    make([]atomic.Uint64, size),
+		mode:   o.Notify,
 		reaped: make(chan struct{}),
 		stopWD: make(chan struct{}),
 		idx:    make([]uint64, 256),
 		res:    make([]int64, 256),
 	}
+	q.tab.SetCanceler(q.cancel)
+	if o.Notify == NotifySuspend {
+		for i := 0; i < size; i++ {
+			q.slot(uint32(i)).cb.aio_sigevent.sigev_notify = C.SIGEV_NONE
+		}
+		if err := q.startSuspendReaper(); err != nil {
+			C.free(p)
+			return nil, err
+		}
+		return q, nil
+	}
 	for i := 0; i < size; i++ {
 		C.pa_sigev_thread(&q.slot(uint32(i)).cb.aio_sigevent, sink.id, C.uint64_t(i))
 	}
-	q.tab.SetCanceler(q.cancel)
 	go q.reap()
 	go q.watchdog()
 	return q, nil
@@ -130,6 +179,9 @@ func (q *Queue) submit(op C.int, fd int, buf []byte, off int64) (*completion.Han
 		q.mu.Unlock()
 		return nil, unix.Errno(-r)
 	}
+	if q.sus != nil {
+		q.sus.ring(fd)
+	}
 	return h, nil
 }
 
@@ -143,6 +195,9 @@ func (q *Queue) cancel(ud uint64) {
 		return
 	}
 	C.pa_cancel(q.slot(uint32(ud)))
+	if q.sus != nil {
+		q.sus.ring(-1)
+	}
 }
 
 // Cancel asks glibc to cancel the request behind h (aio_cancel). It returns
@@ -155,7 +210,11 @@ func (q *Queue) Cancel(h *completion.Handle) (int, error) {
 	if q.tab.Lookup(ud) == nil {
 		return AllDone, nil
 	}
-	switch r := C.pa_cancel(q.slot(uint32(ud))); {
+	r := C.pa_cancel(q.slot(uint32(ud)))
+	if q.sus != nil {
+		q.sus.ring(-1)
+	}
+	switch {
 	case r == C.PA_NOT_ARMED:
 		return AllDone, nil
 	case r < 0:
@@ -247,12 +306,24 @@ func (q *Queue) Close() error {
 		for i := 0; i < q.nslots; i++ {
 			C.pa_cancel(q.slot(uint32(i)))
 		}
+		if q.sus != nil {
+			q.sus.ring(-1)
+		}
 		<-q.tab.Drained()
 		q.stopping.Store(true)
-		q.sink.Wake()
+		if q.sus != nil {
+			q.sus.ring(-1)
+		} else {
+			q.sink.Wake()
+		}
 		<-q.reaped
 		close(q.stopWD)
-		q.closeErr = q.sink.Close()
+		if q.sink != nil {
+			q.closeErr = q.sink.Close()
+		}
+		if q.sus != nil {
+			C.free(unsafe.Pointer(q.sus.list))
+		}
 		C.free(unsafe.Pointer(q.slots))
 		q.slots = nil
 	})

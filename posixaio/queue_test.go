@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -16,9 +17,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func newQueue(t testing.TB, size int) *Queue {
+var modes = []struct {
+	name string
+	mode NotifyMode
+}{{"thread", NotifyThread}, {"suspend", NotifySuspend}}
+
+// bothModes runs f once per NotifyMode.
+func bothModes(t *testing.T, f func(t *testing.T, m NotifyMode)) {
+	for _, m := range modes {
+		m := m
+		t.Run(m.name, func(t *testing.T) { f(t, m.mode) })
+	}
+}
+
+func newQueue(t testing.TB, size int, mode ...NotifyMode) *Queue {
 	t.Helper()
-	q, err := NewQueue(size)
+	o := QueueOptions{}
+	if len(mode) > 0 {
+		o.Notify = mode[0]
+	}
+	q, err := NewQueueOptions(size, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,9 +44,11 @@ func newQueue(t testing.TB, size int) *Queue {
 	return q
 }
 
-func TestQueueReadWrite(t *testing.T) {
+func TestQueueReadWrite(t *testing.T) { bothModes(t, testQueueReadWrite) }
+
+func testQueueReadWrite(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
-	q := newQueue(t, 8)
+	q := newQueue(t, 8, mode)
 	fd, _ := tempFile(t, nil)
 	data := pattern(8192, 3)
 	h, err := q.Write(fd, data, 4096)
@@ -60,9 +80,11 @@ func TestQueueReadWrite(t *testing.T) {
 	}
 }
 
-func TestQueueErrors(t *testing.T) {
+func TestQueueErrors(t *testing.T) { bothModes(t, testQueueErrors) }
+
+func testQueueErrors(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
-	q := newQueue(t, 4)
+	q := newQueue(t, 4, mode)
 	fd, _ := tempFile(t, pattern(100, 0))
 	buf := make([]byte, 10)
 	cases := []struct {
@@ -100,9 +122,11 @@ func TestQueueErrors(t *testing.T) {
 	}
 }
 
-func TestQueueManyGoroutines(t *testing.T) {
+func TestQueueManyGoroutines(t *testing.T) { bothModes(t, testQueueManyGoroutines) }
+
+func testQueueManyGoroutines(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
-	q := newQueue(t, 64)
+	q := newQueue(t, 64, mode)
 	const blocks = 64
 	content := pattern(blocks*512, 9)
 	fd, _ := tempFile(t, content)
@@ -141,9 +165,11 @@ func TestQueueManyGoroutines(t *testing.T) {
 	wg.Wait()
 }
 
-func TestQueueContextCancel(t *testing.T) {
+func TestQueueContextCancel(t *testing.T) { bothModes(t, testQueueContextCancel) }
+
+func testQueueContextCancel(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
-	q := newQueue(t, 8)
+	q := newQueue(t, 8, mode)
 	r, w := pipe(t)
 	running, err := q.Read(r, make([]byte, 4), 0)
 	if err != nil {
@@ -184,9 +210,11 @@ func TestQueueContextCancel(t *testing.T) {
 	}
 }
 
-func TestQueueBusyAndClose(t *testing.T) {
+func TestQueueBusyAndClose(t *testing.T) { bothModes(t, testQueueBusyAndClose) }
+
+func testQueueBusyAndClose(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
-	q, err := NewQueue(2)
+	q, err := NewQueueOptions(2, QueueOptions{Notify: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,10 +281,12 @@ func TestQueueLostNotification(t *testing.T) {
 	}
 }
 
-func TestQueueGCStress(t *testing.T) {
+func TestQueueGCStress(t *testing.T) { bothModes(t, testQueueGCStress) }
+
+func testQueueGCStress(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
 	defer debug.SetGCPercent(debug.SetGCPercent(1))
-	q := newQueue(t, 128)
+	q := newQueue(t, 128, mode)
 	const blocks = 256
 	content := pattern(blocks*256, 7)
 	fd, _ := tempFile(t, content)
@@ -331,10 +361,12 @@ func TestDefaultQueue(t *testing.T) {
 // TestQueueManyWaiters: 300 goroutines wait on requests glibc cannot run yet
 // (one empty pipe each; it runs at most 20 at a time). Waiting costs no OS
 // thread: the process stays far below one thread per waiter.
-func TestQueueManyWaiters(t *testing.T) {
+func TestQueueManyWaiters(t *testing.T) { bothModes(t, testQueueManyWaiters) }
+
+func testQueueManyWaiters(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
 	const n = 300
-	q := newQueue(t, n)
+	q := newQueue(t, n, mode)
 	var rd, wr []int
 	for i := 0; i < n; i++ {
 		r, w := pipe(t)
@@ -367,5 +399,42 @@ func TestQueueManyWaiters(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestSuspendReaperRing: with NotifySuspend and a request that stays in
+// flight (an empty pipe), the reaper sleeps in aio_suspend on that request;
+// each new file read must wake it (SIGURG) rather than wait for the
+// aio_suspend timeout.
+func TestSuspendReaperRing(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 8, NotifySuspend)
+	r, w := pipe(t)
+	blocked, err := q.Read(r, make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, _ := tempFile(t, pattern(4096, 1))
+	var lat []time.Duration
+	for i := 0; i < 30; i++ {
+		time.Sleep(2 * time.Millisecond) // let the reaper go back to aio_suspend
+		start := time.Now()
+		h, err := q.Read(fd, make([]byte, 512), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := h.Wait(context.Background()); n != 512 || err != nil {
+			t.Fatal(n, err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("latency min %v median %v max %v", lat[0], lat[len(lat)/2], lat[len(lat)-1])
+	if lat[len(lat)/2] >= suspendTimeout/2 {
+		t.Errorf("median latency %v: new requests wait for the aio_suspend timeout (%v)", lat[len(lat)/2], suspendTimeout)
+	}
+	unix.Write(w, []byte("x"))
+	if n, err := blocked.Wait(context.Background()); n != 1 || err != nil {
+		t.Fatal(n, err)
 	}
 }

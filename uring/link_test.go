@@ -1,7 +1,10 @@
 package uring
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,4 +160,79 @@ func TestLinkErrors(t *testing.T) {
 			t.Fatalf("chain %d: %v", i, got)
 		}
 	}
+}
+
+// Many goroutines mix chains as long as the SQ and single operations on a
+// 4-entry SQ: staging overflows the SQ all the time, and chains must still
+// reach the kernel whole. A chain whose head fails shows it: every later
+// member must be -ECANCELED, which a chain cut in two would not give.
+func TestLinkStressSmallSQ(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 4, MaxInFlight: 256})
+	_, fd := tempFile(t, nil)
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			data := []byte{byte('a' + g), byte('A' + g), '-', '-'}
+			back := make([]byte, 4)
+			for i := 0; i < 100; i++ {
+				off := uint64(g * 4)
+				if g%3 == 1 {
+					// A cut chain would run its tail on its own (res 0).
+					hs, err := q.Link(func(l *Link) {
+						l.Read(-1, back, 0)
+						l.Nop()
+						l.Nop()
+						l.Nop()
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for k, want := range []unix.Errno{unix.EBADF, unix.ECANCELED, unix.ECANCELED, unix.ECANCELED} {
+						if _, err := hs[k].Wait(context.Background()); err != want {
+							t.Errorf("goroutine %d failing chain %d member %d: %v, want %v", g, i, k, err, want)
+							return
+						}
+					}
+				} else if g%3 == 0 {
+					hs, err := q.Link(func(l *Link) {
+						l.Write(fd, data, off)
+						l.Nop()
+						l.Read(fd, back, off)
+						l.Nop()
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for k, want := range []int{4, 0, 4, 0} {
+						if n, err := hs[k].Wait(context.Background()); n != want || err != nil {
+							t.Errorf("goroutine %d chain %d member %d: %d, %v", g, i, k, n, err)
+							return
+						}
+					}
+					if !bytes.Equal(back, data) {
+						t.Errorf("goroutine %d: read %q after linked write of %q", g, back, data)
+						return
+					}
+				} else {
+					h, err := q.Nop()
+					if errors.Is(err, completion.ErrBusy) {
+						continue
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if _, err := h.Wait(context.Background()); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
 }

@@ -14,13 +14,14 @@ type QueueConfig struct {
 	// Entries is the submission queue size passed to io_uring_queue_init_params.
 	Entries uint32
 	// Params are the io_uring_params inputs (flags, CQ size, SQPOLL settings).
-	// Nil means defaults. The queue always asks for IORING_FEAT_NODROP
-	// behaviour, which every kernel since 5.5 provides.
+	// Nil means defaults. On return from NewQueueConfig the outputs are not
+	// copied back; use Queue.Ring for them.
 	Params *Params
 	// MaxInFlight bounds the number of operations in flight (the size of the
-	// handle table). Zero means the CQ size the kernel chose. A value larger
-	// than the CQ relies on IORING_FEAT_NODROP: completions that do not fit
-	// are kept by the kernel and flushed when the reaper makes room.
+	// handle table). Zero means the CQ size the kernel chose (half of it on
+	// kernels without IORING_FEAT_NODROP, to leave room for cancel CQEs). A
+	// larger value relies on IORING_FEAT_NODROP (Linux 5.5+): completions
+	// that do not fit are kept by the kernel and flushed when the CQ drains.
 	MaxInFlight int
 }
 
@@ -37,9 +38,15 @@ type QueueConfig struct {
 //
 // Completion: a reaper goroutine parks on an eventfd registered with
 // io_uring_register_eventfd (and Go's network poller), drains the CQ in Go
-// and completes the handles. The submitting goroutine also drains the CQ
-// right after io_uring_submit when nobody else is draining, so operations
-// that complete inline (NOPs, cached reads) do not wait for the eventfd.
+// and completes the handles. The submitting goroutine drains the CQ itself
+// right after io_uring_submit (with eventfd notifications switched off
+// meanwhile), so operations that complete inline (NOPs, cached reads) need
+// no wake-up of the reaper. Whoever completes handles yields once before
+// submitting again, so the goroutines it woke stage their next operations
+// into the same io_uring_submit.
+//
+// docs/uring.md describes the design, the buffer-lifetime rules,
+// cancellation and Close in detail.
 type Queue struct {
 	ring  *Ring
 	table *completion.Table
@@ -89,10 +96,12 @@ type doneCQE struct {
 // layer cannot work with; errors.Is(err, unix.EINVAL) is also true.
 var ErrQueueFlags error = queueFlagsError{}
 
+const queueRejectedFlags = SetupIOPoll | SetupSingleIssuer | SetupDeferTaskrun | SetupCoopTaskrun
+
 type queueFlagsError struct{}
 
 func (queueFlagsError) Error() string {
-	return "uring: Queue does not support IORING_SETUP_IOPOLL, SINGLE_ISSUER or DEFER_TASKRUN"
+	return "uring: Queue does not support IORING_SETUP_IOPOLL, SINGLE_ISSUER, DEFER_TASKRUN or COOP_TASKRUN"
 }
 
 func (queueFlagsError) Is(target error) bool { return target == unix.EINVAL }
@@ -111,17 +120,19 @@ func NewQueue(entries uint32, p *Params) (*Queue, error) {
 // registered with io_uring_register_eventfd, a handle table and the reaper
 // goroutine.
 //
-// Setup flags that need a single submitting thread or completions reaped by
-// io_uring_enter (IORING_SETUP_IOPOLL, IORING_SETUP_SINGLE_ISSUER,
-// IORING_SETUP_DEFER_TASKRUN) do not fit goroutines that submit from any
-// thread and a reaper woken by an eventfd: NewQueueConfig rejects them with
-// ErrQueueFlags (which matches unix.EINVAL).
+// Setup flags that need a single submitting thread, completions reaped by
+// io_uring_enter, or submitting threads that enter the kernel again to run
+// their task work (IORING_SETUP_IOPOLL, SINGLE_ISSUER, DEFER_TASKRUN,
+// COOP_TASKRUN) do not fit goroutines that submit from any OS thread and a
+// reaper woken by an eventfd: an idle Go thread may sleep for a long time.
+// NewQueueConfig rejects them with ErrQueueFlags (which matches
+// unix.EINVAL).
 func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	var p Params
 	if c.Params != nil {
 		p = *c.Params
 	}
-	if p.Flags&(SetupIOPoll|SetupSingleIssuer|SetupDeferTaskrun) != 0 {
+	if p.Flags&queueRejectedFlags != 0 {
 		return nil, ErrQueueFlags
 	}
 	r, err := New(c.Entries, &p)
@@ -143,6 +154,9 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		size = int(p.CQEntries)
 		if size <= 0 {
 			size = 2 * int(c.Entries)
+		}
+		if p.Features&FeatNodrop == 0 && size > 1 {
+			size /= 2
 		}
 	}
 	q := &Queue{

@@ -225,9 +225,29 @@ func TestQueueWaitContextCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
+	cancels := q.cancels.Load()
+	// Keep the CQ from being drained: the -ECANCELED CQE will sit there,
+	// and until it is reaped the buffer must stay pinned.
+	q.rmu.Lock()
 	n, err := h.Wait(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) || n != 0 {
+		q.rmu.Unlock()
 		t.Fatalf("Wait = %d, %v; want DeadlineExceeded", n, err)
+	}
+	if q.cancels.Load() != cancels+1 {
+		q.rmu.Unlock()
+		t.Fatalf("Wait did not submit IORING_OP_ASYNC_CANCEL")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for q.ring.CQReady() < 2 && time.Now().Before(deadline) { // the read's and the cancel's CQEs
+		time.Sleep(time.Millisecond)
+	}
+	_, pins := completion.Stats()
+	done := h.IsDone()
+	q.rmu.Unlock()
+	q.reapInline()
+	if done || pins != pins0+1 {
+		t.Fatalf("before the CQE was reaped: done %v, live pins %d (want %d)", done, pins, pins0+1)
 	}
 	select {
 	case <-h.Done():
@@ -463,7 +483,21 @@ func TestQueueCQOverflow(t *testing.T) {
 		}
 	}
 	time.Sleep(10 * time.Millisecond)
+	// Hold the CQ so nobody drains while the 200 completions are posted:
+	// they cannot fit, and the kernel must keep the rest on its overflow
+	// list (IORING_SQ_CQ_OVERFLOW).
+	q.rmu.Lock()
 	unix.Write(w, []byte("x"))
+	deadline := time.Now().Add(5 * time.Second)
+	for !q.ring.CQHasOverflow() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	overflowed := q.ring.CQHasOverflow()
+	q.rmu.Unlock()
+	q.reapInline()
+	if !overflowed {
+		t.Fatal("the CQ never overflowed")
+	}
 	for i, h := range hs {
 		n, err := waitRes(t, h, nil)
 		if err != nil || n != unix.POLLIN {
@@ -541,7 +575,7 @@ func TestQueueEINTR(t *testing.T) {
 }
 
 func TestQueueConfigErrors(t *testing.T) {
-	for _, f := range []uint32{SetupIOPoll, SetupSingleIssuer, SetupSingleIssuer | SetupDeferTaskrun} {
+	for _, f := range []uint32{SetupIOPoll, SetupSingleIssuer, SetupSingleIssuer | SetupDeferTaskrun, SetupCoopTaskrun} {
 		q, err := NewQueueConfig(QueueConfig{Entries: 8, Params: &Params{Flags: f}})
 		if !errors.Is(err, ErrQueueFlags) || !errors.Is(err, unix.EINVAL) || q != nil {
 			t.Fatalf("flags %#x: %v", f, err)

@@ -71,12 +71,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	keep := fs.Bool("keep", false, "keep the data files in -dir for the next run (they are reused when intact)")
 	verbose := fs.Bool("v", false, "progress on stderr")
 	list := fs.Bool("list", false, "list rows and engines that would run, and exit")
+	render := fs.String("render", "", "print the text table of a report saved with -json (FILE, or - for stdin), and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "aiobench: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	if *render != "" {
+		return renderReport(*render, stdout, stderr)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -223,7 +227,7 @@ func setupC(cbin string, logw io.Writer) (desc string, err error) {
 
 // prepareFiles creates the data files the planned rows need (PrepareFile) and
 // makes the page-cache file resident (mmap + mlock) for the whole run. Unless
-// keep, the files are removed by cleanup.
+// keep, cleanup removes the files this run created (not ones it reused).
 func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64, keep bool, logw io.Writer) (fl files, resident *bench.Resident, cleanup func(), err error) {
 	var needCache, needDirect bool
 	for _, pr := range planned {
@@ -248,11 +252,16 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 	}
 	prep := func(size int64) (string, error) {
 		t0 := time.Now()
+		_, statErr := os.Stat(filepath.Join(dir, bench.DataFileName(size)))
 		p, err := bench.PrepareFile(dir, size)
 		if err != nil {
 			return "", err
 		}
-		created = append(created, p)
+		if statErr != nil {
+			// Only files this run created are removed: one that was
+			// there may belong to another run (kept with -keep).
+			created = append(created, p)
+		}
 		logf(logw, "aiobench: data file %s (%s) ready in %v\n", p, bench.FormatBytes(size), time.Since(t0).Round(time.Millisecond))
 		return p, nil
 	}
@@ -277,4 +286,31 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 		}
 	}
 	return fl, resident, cleanup, nil
+}
+
+// renderReport prints the text table of a JSON report.
+func renderReport(path string, stdout, stderr io.Writer) int {
+	var in io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "aiobench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		in = f
+	}
+	r, err := bench.ReadJSON(in)
+	if err != nil {
+		fmt.Fprintf(stderr, "aiobench: %s: %v\n", path, err)
+		return 1
+	}
+	for i := range r.Rows {
+		r.Rows[i].Summarize()
+	}
+	if err := bench.WriteText(stdout, r); err != nil {
+		fmt.Fprintf(stderr, "aiobench: %v\n", err)
+		return 1
+	}
+	return 0
 }

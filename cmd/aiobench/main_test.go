@@ -212,3 +212,32 @@ func TestHungEngine(t *testing.T) {
 		t.Errorf("healthy engine: %+v", rr.Engines[1])
 	}
 }
+
+// Files that were already in -dir are reused and left alone; files the run
+// created are removed unless -keep.
+func TestDataFilesKeptOrRemoved(t *testing.T) {
+	dir := testutil.TempDir(t)
+	args := []string{"-quick", "-reps", "1", "-filter", `^read4k/(cache|direct)/qd1 goroutines/`, "-dir", dir}
+	var out, errb bytes.Buffer
+	if code := run(append(args, "-keep"), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	names := func() []string {
+		ents, _ := os.ReadDir(dir)
+		var n []string
+		for _, e := range ents {
+			n = append(n, e.Name())
+		}
+		return n
+	}
+	want := bench.DataFileName(4<<20) + " " + bench.DataFileName(8<<20)
+	if got := strings.Join(names(), " "); got != want {
+		t.Fatalf("after -keep: %q, want %q", got, want)
+	}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got := strings.Join(names(), " "); got != want {
+		t.Errorf("a run without -keep removed files it reused: %q", got)
+	}
+}

@@ -21,8 +21,15 @@ import (
 //     Error, Return, Read on C-memory aiocbs; buffers in C memory).
 //   - posixaio/handle: the handle layer as an application would use it: QD
 //     goroutines, each with one Queue.Read + Handle.Wait in flight, sharing
-//     one Queue (SIGEV_THREAD notification through the C trampoline and an
-//     eventfd). Buffers are Go memory, pinned per request.
+//     one Queue (NewQueue: SIGEV_THREAD notification through the C trampoline
+//     and an eventfd, so glibc starts a thread per request). Buffers are Go
+//     memory, pinned per request.
+//   - posixaio/handle-suspend: the same with NewQueueOptions(NotifySuspend):
+//     the reaper waits in aio_suspend instead of glibc starting threads.
+//   - posixaio/C-sigev-thread: testdata/c/bench_posixaio_thread.c, the C
+//     program with SIGEV_THREAD + eventfd notification, i.e. the mechanism
+//     of posixaio/handle in C (not the reference: it shows what that
+//     mechanism costs in C).
 //
 // glibc serves each descriptor's requests one at a time on one of its (at
 // most 20) threads, so Fds decides how many reads run in parallel. The C
@@ -37,8 +44,13 @@ func init() {
 		Supports: read4k,
 		Run:      func(s Spec) (Result, error) { return RunC("bench_posixaio", s) },
 	})
+	Register(Engine{Backend: "posixaio", Name: "C-sigev-thread", Supports: read4k,
+		Run: func(s Spec) (Result, error) { return RunC("bench_posixaio_thread", s) }})
 	Register(Engine{Backend: "posixaio", Name: "raw", Supports: read4k, Run: runPosixaioRaw})
-	Register(Engine{Backend: "posixaio", Name: "handle", Supports: read4k, Run: runPosixaioHandle})
+	Register(Engine{Backend: "posixaio", Name: "handle", Supports: read4k,
+		Run: func(s Spec) (Result, error) { return runPosixaioHandle(s, posixaio.NotifyThread) }})
+	Register(Engine{Backend: "posixaio", Name: "handle-suspend", Supports: read4k,
+		Run: func(s Spec) (Result, error) { return runPosixaioHandle(s, posixaio.NotifySuspend) }})
 }
 
 func openSpecFiles(s Spec) ([]int, error) {
@@ -158,7 +170,7 @@ func runPosixaioRaw(s Spec) (Result, error) {
 	return Result{Ops: ops, Elapsed: now.Sub(t0), AllocsPerOp: meter.PerOp(ops)}, nil
 }
 
-func runPosixaioHandle(s Spec) (Result, error) {
+func runPosixaioHandle(s Spec, mode posixaio.NotifyMode) (Result, error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -170,7 +182,7 @@ func runPosixaioHandle(s Spec) (Result, error) {
 		return Result{}, err
 	}
 	defer closeAll(fds)
-	q, err := posixaio.NewQueue(s.QD)
+	q, err := posixaio.NewQueueOptions(s.QD, posixaio.QueueOptions{Notify: mode})
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: posixaio handle: %w", err)
 	}

@@ -39,8 +39,11 @@ func TestReadAtEngine(t *testing.T) {
 		if res.Ops <= 0 || res.Elapsed < s.Dur || res.Elapsed > wall {
 			t.Errorf("%+v: %+v (wall %v)", s, res, wall)
 		}
-		if res.AllocsPerOp < 0 || res.AllocsPerOp > 1 {
-			t.Errorf("%+v: %.3f allocs/op, want a small number", s, res.AllocsPerOp)
+		// The read loop itself must not allocate: everything measured is
+		// setup (goroutines, buffers, files, runtime threads), bounded per
+		// worker, plus a little slack for the runtime.
+		if total, budget := res.AllocsPerOp*float64(res.Ops), float64(200+20*s.QD)+0.05*float64(res.Ops); res.AllocsPerOp < 0 || total > budget {
+			t.Errorf("%+v: %.0f allocations for %d ops, want <= %.0f", s, total, res.Ops, budget)
 		}
 		t.Logf("direct=%v qd=%d fds=%d: %.0f ops/s, %.4f allocs/op", s.Direct, s.QD, s.Fds, res.OpsPerSec(), res.AllocsPerOp)
 	}

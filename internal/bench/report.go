@@ -138,7 +138,8 @@ type Report struct {
 	Rows   []RowResult `json:"rows"`
 }
 
-// Summarize computes each engine's median, spread and median allocs/op, then
+// Summarize computes each engine's median, spread and median allocs/op (NaN
+// and infinite samples, which JSON cannot carry, become 0), then
 // the ratios: VsC against the ok C reference (IsC) of the same backend, for
 // engines that are not themselves the reference; VsBaseline against the ok
 // goroutines/readat engine, in read4k rows, for every other engine.
@@ -150,10 +151,16 @@ func (rr *RowResult) Summarize() {
 			e.Median, e.Spread, e.MedianAllocs = 0, 0, 0
 			continue
 		}
-		e.Median = Median(e.OpsPerSec)
-		e.Spread = Spread(e.OpsPerSec)
+		for k := range e.OpsPerSec {
+			e.OpsPerSec[k] = finite(e.OpsPerSec[k])
+		}
+		for k := range e.AllocsPerOp {
+			e.AllocsPerOp[k] = finite(e.AllocsPerOp[k])
+		}
+		e.Median = finite(Median(e.OpsPerSec))
+		e.Spread = finite(Spread(e.OpsPerSec))
 		if len(e.AllocsPerOp) > 0 {
-			e.MedianAllocs = Median(e.AllocsPerOp)
+			e.MedianAllocs = finite(Median(e.AllocsPerOp))
 		}
 	}
 	ref := func(match func(*EngineResult) bool) *EngineResult {
@@ -182,6 +189,14 @@ func (rr *RowResult) Summarize() {
 			e.VsBaseline = &v
 		}
 	}
+}
+
+// finite maps NaN and infinities (which JSON cannot carry) to 0.
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
 }
 
 // WriteJSON writes the report as indented JSON.

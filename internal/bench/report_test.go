@@ -138,6 +138,22 @@ func TestWriteTextAndJSON(t *testing.T) {
 	}
 }
 
+// Degenerate samples never put NaN into the JSON (which would not encode).
+func TestSummarizeDegenerate(t *testing.T) {
+	r := &Report{Rows: []RowResult{{Row: Row{Name: "nop/qd1", Op: OpNop}, Engines: []EngineResult{
+		{Engine: "a/b", Backend: "a", Name: "b", Status: StatusOK, OpsPerSec: []float64{0, 0}, AllocsPerOp: []float64{math.NaN()}},
+		{Engine: "a/C", Backend: "a", Name: "C", IsC: true, Status: StatusOK, OpsPerSec: []float64{0}},
+	}}}}
+	r.Rows[0].Summarize()
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, r); err != nil {
+		t.Fatalf("WriteJSON: %v", err)
+	}
+	if e := r.Rows[0].Engines[0]; e.Spread != 0 || e.MedianAllocs != 0 || e.VsC != nil {
+		t.Errorf("degenerate engine: %+v", e)
+	}
+}
+
 func TestRowNameFormatBytes(t *testing.T) {
 	for _, c := range [][2]string{
 		{RowName(OpNop, false, 32, 1), "nop/qd32"},
