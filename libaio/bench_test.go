@@ -24,7 +24,9 @@ var benchFile struct {
 	err  error
 }
 
-func benchFD(b *testing.B) int {
+func benchFD(b *testing.B) int { return benchOpen(b, unix.O_DIRECT) }
+
+func benchOpen(b *testing.B, flags int) int {
 	benchFile.once.Do(func() {
 		dir := os.Getenv("AIOKIT_TESTDIR")
 		if dir == "" {
@@ -43,7 +45,7 @@ func benchFD(b *testing.B) int {
 	if benchFile.err != nil {
 		testutil.SkipNoFeature(b, "O_DIRECT data file", benchFile.err)
 	}
-	fd, err := unix.Open(benchFile.path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(benchFile.path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,39 +118,48 @@ func BenchmarkRaw(b *testing.B) {
 	}
 }
 
-// BenchmarkHandle: QD goroutines sharing a Queue, each Read + Wait in a loop.
+// BenchmarkHandle: QD goroutines sharing a Queue, each Read + Wait in a loop; O_DIRECT
+// and through the page cache (where every read completes inside io_submit).
 func BenchmarkHandle(b *testing.B) {
-	for _, qd := range []int{1, 32, 128} {
-		b.Run(fmt.Sprintf("qd%d", qd), func(b *testing.B) {
-			fd := benchFD(b)
-			q := testQueue(b, qd)
-			var left atomic.Int64
-			left.Store(int64(b.N))
-			var wg sync.WaitGroup
-			b.ReportAllocs()
-			b.ResetTimer()
-			for w := 0; w < qd; w++ {
-				wg.Add(1)
-				go func(w int) {
-					defer wg.Done()
-					buf := alignedGo(4096)
-					rng := xorshift(w + 1)
-					for left.Add(-1) >= 0 {
-						h, err := q.Read(fd, buf, rng.offset())
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						if n, err := h.Wait(context.Background()); n != 4096 || err != nil {
-							b.Error(n, err)
-							return
-						}
-					}
-				}(w)
-			}
-			wg.Wait()
-		})
+	for _, mode := range []struct {
+		name  string
+		flags int
+	}{{"direct", unix.O_DIRECT}, {"cached", 0}} {
+		for _, qd := range []int{1, 32, 128} {
+			b.Run(fmt.Sprintf("%s/qd%d", mode.name, qd), func(b *testing.B) {
+				benchHandle(b, benchOpen(b, mode.flags), qd)
+			})
+		}
 	}
+}
+
+func benchHandle(b *testing.B, fd, qd int) {
+	q := testQueue(b, qd)
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for w := 0; w < qd; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			buf := alignedGo(4096)
+			rng := xorshift(w + 1)
+			for left.Add(-1) >= 0 {
+				h, err := q.Read(fd, buf, rng.offset())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if n, err := h.Wait(context.Background()); n != 4096 || err != nil {
+					b.Error(n, err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
 }
 
 // BenchmarkReadAtBaseline: QD goroutines each doing pread(2) (what Go does without AIO).

@@ -34,6 +34,9 @@ func TestSetupErrors(t *testing.T) {
 				t.Errorf("%s(%d) = %v, %v; want EINVAL", f.name, n, c, err)
 			}
 		}
+		if c, err := f.fn(1 << 31); !errors.Is(err, unix.EINVAL) {
+			t.Errorf("%s(1<<31) = %v, %v; want EINVAL (the C parameter is an int)", f.name, c, err)
+		}
 		over := aioMaxNr(t) + 1
 		if c, err := f.fn(over); !errors.Is(err, unix.EAGAIN) {
 			t.Errorf("%s(aio-max-nr+1 = %d) = %v, %v; want EAGAIN", f.name, over, c, err)
@@ -75,6 +78,46 @@ func TestDestroyThenUse(t *testing.T) {
 		if _, err := c.QueueRun(); err != ErrClosed {
 			t.Errorf("QueueRun after Destroy: %v", err)
 		}
+	}
+}
+
+// Destroy waits for a call already inside libaio (here a GetEvents with a timeout)
+// instead of unmapping the ring under it.
+func TestDestroyWaitsForCalls(t *testing.T) {
+	c, err := Setup(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make(chan struct{})
+	out := make(chan error, 1)
+	go func() {
+		evs := make([]Event, 1)
+		ts := unix.NsecToTimespec(int64(150 * time.Millisecond))
+		close(in)
+		var err error
+		for {
+			if _, err = c.GetEvents(1, evs, &ts); err != unix.EINTR {
+				break
+			}
+		}
+		out <- err
+	}()
+	<-in
+	time.Sleep(30 * time.Millisecond)
+	start := time.Now()
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-out:
+		if err != nil && err != ErrClosed {
+			t.Errorf("GetEvents racing Destroy: %v", err)
+		}
+	default:
+		t.Errorf("Destroy returned after %v while GetEvents was still inside libaio", time.Since(start))
+	}
+	if _, err := c.GetEvents(0, make([]Event, 1), nil); err != ErrClosed {
+		t.Errorf("GetEvents after Destroy: %v", err)
 	}
 }
 
@@ -496,8 +539,7 @@ func TestVectoredAndRWF(t *testing.T) {
 func cIovecs(t *testing.T, mem []byte, bufs [][]byte) []unix.Iovec {
 	iov := unsafeIovecs(mem, len(bufs))
 	for i, b := range bufs {
-		iov[i].Base = &b[0]
-		iov[i].SetLen(len(b))
+		setIov(&iov[i], b)
 	}
 	return iov
 }

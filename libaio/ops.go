@@ -2,9 +2,11 @@ package libaio
 
 import (
 	"context"
+	"unsafe"
 
 	"github.com/aiokit/aio/cgo/cmem"
 	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
 )
 
 // Read submits io_prep_pread(fd, buf, offset) and returns its handle; Wait gives the
@@ -73,17 +75,13 @@ func (q *Queue) vectored(fd int, bufs [][]byte, offset int64, flags int, write b
 		q.table.Abort(op, err)
 		return nil, err
 	}
-	slot := uint32(op.UserData())
-	q.iovs[slot].Store(iov)
+	q.iovs[uint32(op.UserData())].Store(iov)
+	civ := unsafe.Slice((*unix.Iovec)(iov.Ptr()), iov.Len()) // C memory
 	if write {
-		cb.prep(fd, CmdPwritev)
+		cb.PrepPwritev2(fd, civ, offset, flags)
 	} else {
-		cb.prep(fd, CmdPreadv)
+		cb.PrepPreadv2(fd, civ, offset, flags)
 	}
-	cb.Buf = uint64(uintptr(iov.Ptr()))
-	cb.Nbytes = uint64(iov.Len())
-	cb.Offset = offset
-	cb.RWFlags = uint32(flags)
 	return q.submit(h, op, cb)
 }
 

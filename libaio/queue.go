@@ -29,10 +29,10 @@ import (
 // with io_getevents and a zero timeout (one cgo call per batch of up to Depth events),
 // completing each handle. Waiting goroutines therefore hold no OS thread.
 //
-// Submissions from concurrent goroutines are combined: while one goroutine is inside
-// io_submit, requests made by others are queued and it submits them all in one more
-// io_submit before returning, so a busy Queue makes few, large io_submit calls as a C
-// program would.
+// Submissions from concurrent goroutines are combined: at most GOMAXPROCS goroutines
+// submit at a time, requests made meanwhile are queued and submitted by them in one more
+// io_submit per batch before they return, so a busy Queue makes few, large io_submit
+// calls as a C program would.
 type Queue struct {
 	ctx      *Context
 	cctx     C.io_context_t
@@ -51,10 +51,9 @@ type Queue struct {
 	life sync.RWMutex // read-held by submitters; Close write-locks it before io_destroy
 	rmu  sync.Mutex   // serializes reaping (events, iovs of completing slots)
 
-	smu        sync.Mutex
-	submitting bool      // a goroutine is inside io_submit (and will submit pending)
-	pending    []uintptr // iocb addresses queued for that goroutine
-	spare      []uintptr // the other batch buffer
+	smu     sync.Mutex
+	pending []uintptr   // iocb addresses queued for the goroutines submitting
+	batches [][]uintptr // free batch buffers: one per submitter that may still start
 
 	reaperDone chan struct{}
 	reapErr    error // first unexpected io_getevents error (under rmu)
@@ -102,11 +101,14 @@ func NewQueue(depth int) (q *Queue, err error) {
 		events:     unsafe.Slice((*Event)(unsafe.Add(base, depth*(SizeofIocb+ptrSize))), depth),
 		iovs:       make([]atomic.Pointer[cmem.Iovecs], depth),
 		pending:    make([]uintptr, 0, depth),
-		spare:      make([]uintptr, 0, depth),
+		batches:    make([][]uintptr, min(runtime.GOMAXPROCS(0), depth)),
 		reaperDone: make(chan struct{}),
 	}
 	for i := range q.iocbs {
 		q.ptrs[i] = uintptr(unsafe.Pointer(&q.iocbs[i]))
+	}
+	for i := range q.batches {
+		q.batches[i] = make([]uintptr, 0, depth)
 	}
 	q.table.SetCanceler(q.cancel)
 	go q.reap()
@@ -118,10 +120,6 @@ func (q *Queue) Depth() int { return len(q.iocbs) }
 
 // InFlight returns the number of requests submitted and not yet reaped.
 func (q *Queue) InFlight() int { return q.table.InFlight() }
-
-// Context returns the underlying raw Context (for Cancel or inspection). Reaping its
-// events or destroying it behind the Queue's back loses completions.
-func (q *Queue) Context() *Context { return q.ctx }
 
 // begin reserves a slot: the Iocb to fill and the op to pin memory in. With a nil ctx
 // it fails with ErrBusy when every slot is in use, otherwise it waits for one until ctx
@@ -143,13 +141,14 @@ func (q *Queue) begin(ctx context.Context) (*completion.Handle, *completion.Op, 
 
 // submit finishes cb (user data, eventfd) and hands it to io_submit.
 //
-// Submissions are combined. When no goroutine is submitting, the caller becomes the
-// submitter: it queues its own request, yields once (runtime.Gosched) so that the
-// goroutines already runnable, typically those just woken by completions, can queue
-// theirs, then submits everything queued with one io_submit per batch until the queue
-// is empty. When a submitter is active, the request is queued and the call returns
-// at once. One io_submit for many requests is what makes Linux AIO fast (one
-// block-layer plug and one device notification per batch).
+// Submissions are combined. While fewer than GOMAXPROCS goroutines are submitting, the
+// caller becomes a submitter: it yields once (runtime.Gosched) so that the goroutines
+// already runnable, typically those just woken by completions, can queue their requests,
+// then submits its own request together with everything queued, one io_submit per
+// batch, until the queue is empty. Otherwise the request is queued and the call returns
+// at once. One io_submit for many requests is what makes O_DIRECT AIO fast (one
+// block-layer plug and one device notification per batch); more than one submitter
+// lets page-cache requests, which are copied inside io_submit, use every CPU.
 //
 // If io_submit rejects the caller's own request, the request is aborted (memory
 // unpinned, slot freed) and the errno is returned; a rejected request queued by another
@@ -161,17 +160,19 @@ func (q *Queue) submit(h *completion.Handle, op *completion.Op, cb *Iocb) (*comp
 	slot := uint32(ud)
 	own := q.ptrs[slot]
 	q.smu.Lock()
-	q.pending = append(q.pending, own)
-	if q.submitting {
+	if len(q.batches) == 0 { // every submitter slot taken
+		q.pending = append(q.pending, own)
 		q.smu.Unlock()
 		return h, nil
 	}
-	q.submitting = true
+	batch := q.batches[len(q.batches)-1]
+	q.batches = q.batches[:len(q.batches)-1]
 	q.smu.Unlock()
+
 	q.life.RLock()
 	defer q.life.RUnlock()
 	runtime.Gosched()
-	if err := q.submitPending(own); err != nil {
+	if err := q.submitPending(batch, own); err != nil {
 		q.freeIov(slot)
 		q.table.Abort(op, err)
 		return nil, err
@@ -186,28 +187,28 @@ func (q *Queue) submit(h *completion.Handle, op *completion.Op, cb *Iocb) (*comp
 	return h, nil
 }
 
-// submitPending submits the queued iocbs, batch after batch, and gives up the submitter
-// role when nothing is left. It returns the errno of own if io_submit rejected it (and
-// leaves own to the caller); other rejected iocbs are aborted here.
-func (q *Queue) submitPending(own uintptr) (ownErr error) {
+// submitPending submits own and the queued iocbs, batch after batch, in buf (a batch
+// buffer of capacity Depth), and gives up the submitter role when nothing is queued. It
+// returns the errno of own if io_submit rejected it (and leaves own to the caller);
+// other rejected iocbs are aborted here.
+func (q *Queue) submitPending(buf []uintptr, own uintptr) (ownErr error) {
+	// own is batch[0] of the first io_submit and of no later one: once submitted it may
+	// complete and its slot, hence its iocb address, be reused by another request.
+	buf = append(buf[:0], own)
 	for {
 		q.smu.Lock()
-		if len(q.pending) == 0 {
-			q.submitting = false
+		buf = append(buf, q.pending...) // own and pending: distinct in-flight slots, <= Depth
+		q.pending = q.pending[:0]
+		if len(buf) == 0 {
+			q.batches = append(q.batches, buf)
 			q.smu.Unlock()
 			return ownErr
 		}
-		full := q.pending
-		q.pending, q.spare = q.spare[:0], nil
 		q.smu.Unlock()
 
-		batch := full
-
+		batch := buf
 		for len(batch) > 0 {
 			r := C.aiokit_io_submit(q.cctx, C.long(len(batch)), (*C.uintptr_t)(unsafe.Pointer(&batch[0])))
-			// own is batch[0] of the first io_submit (the queue was empty when the
-			// caller queued it) and of no later one: once submitted it may complete and
-			// its slot, hence its iocb address, be reused by another request.
 			isOwn := own != 0 && batch[0] == own
 			own = 0
 			if r > 0 {
@@ -226,9 +227,7 @@ func (q *Queue) submitPending(own uintptr) (ownErr error) {
 			}
 			batch = batch[1:]
 		}
-		q.smu.Lock()
-		q.spare = full[:0]
-		q.smu.Unlock()
+		buf = buf[:0]
 	}
 }
 
@@ -291,10 +290,13 @@ func (q *Queue) drain() {
 // pinned until their event arrives; a poll is cancelled (EINPROGRESS) and completes
 // with result 0.
 func (q *Queue) cancel(ud uint64) {
-	q.table.Visit(ud, func(op *completion.Op) {
-		var ev C.struct_io_event
-		C.aiokit_io_cancel(q.cctx, C.uintptr_t(q.ptrs[uint32(ud)]), &ev)
-	})
+	q.table.Visit(ud, q.cancelOp)
+}
+
+// cancelOp calls io_cancel on op's iocb; the caller holds the table lock (Visit, Each).
+func (q *Queue) cancelOp(op *completion.Op) {
+	var ev C.struct_io_event
+	C.aiokit_io_cancel(q.cctx, C.uintptr_t(q.ptrs[uint32(op.UserData())]), &ev)
 }
 
 // Close stops new requests (ErrClosed), asks the kernel to cancel the in-flight ones
@@ -306,13 +308,7 @@ func (q *Queue) cancel(ud uint64) {
 func (q *Queue) Close() error {
 	q.closeOnce.Do(func() {
 		q.table.Close()
-		cancelAll := func() {
-			q.table.Each(func(op *completion.Op) {
-				var ev C.struct_io_event
-				C.aiokit_io_cancel(q.cctx, C.uintptr_t(q.ptrs[uint32(op.UserData())]), &ev)
-			})
-		}
-		cancelAll()
+		q.table.Each(q.cancelOp)
 		tick := time.NewTicker(20 * time.Millisecond)
 	wait:
 		for {
@@ -322,7 +318,7 @@ func (q *Queue) Close() error {
 			case <-tick.C:
 				// A request between Begin and io_submit during the first pass was not
 				// cancellable yet: ask again.
-				cancelAll()
+				q.table.Each(q.cancelOp)
 			}
 		}
 		tick.Stop()

@@ -172,6 +172,11 @@ func TestQueueBusyAndClose(t *testing.T) {
 	if err := q.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+	select {
+	case <-q.reaperDone:
+	default:
+		t.Error("reaper goroutine still running after Close")
+	}
 	for _, h := range hs {
 		if n, err := h.Result(); n != 0 || err != nil {
 			t.Errorf("poll after Close: %d, %v; want 0 (cancelled)", n, err)
@@ -186,7 +191,7 @@ func TestQueueBusyAndClose(t *testing.T) {
 	if err := q.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := q.Context().Destroy(); err != ErrClosed {
+	if err := q.ctx.Destroy(); err != ErrClosed {
 		t.Errorf("Destroy after Close: %v", err)
 	}
 }
@@ -396,7 +401,18 @@ func TestQueuePinsSurviveGC(t *testing.T) {
 // request rejected by a batch's io_submit fails with its errno, from Read (when the
 // caller submitted it) or from Wait (when another goroutine did), and its neighbours in
 // the batch still run.
+// It runs with 1, 2 and 4 submitters (GOMAXPROCS when the Queue is made).
 func TestQueueCombinedSubmitErrors(t *testing.T) {
+	for _, procs := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("procs%d", procs), func(t *testing.T) {
+			old := runtime.GOMAXPROCS(procs)
+			defer runtime.GOMAXPROCS(old)
+			testCombinedSubmitErrors(t)
+		})
+	}
+}
+
+func testCombinedSubmitErrors(t *testing.T) {
 	testutil.CheckLeaks(t)
 	content := pattern(64*4096, 23)
 	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)

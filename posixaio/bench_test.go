@@ -16,11 +16,17 @@ func benchFile(b *testing.B) int {
 	return fd
 }
 
-// BenchmarkQueueRead: one request in flight through the handle layer
-// (SIGEV_THREAD notification: one glibc thread start per request).
+// BenchmarkQueueRead: one request in flight through the handle layer, in
+// both notification modes (thread: one glibc thread start per request).
 func BenchmarkQueueRead(b *testing.B) {
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) { benchQueueRead(b, m.mode) })
+	}
+}
+
+func benchQueueRead(b *testing.B, mode NotifyMode) {
 	fd := benchFile(b)
-	q := newQueue(b, 4)
+	q := newQueue(b, 4, mode)
 	buf := make([]byte, 4096)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -39,8 +45,14 @@ func BenchmarkQueueRead(b *testing.B) {
 // BenchmarkQueueReadParallel: many goroutines, each with one request in
 // flight, sharing one Queue.
 func BenchmarkQueueReadParallel(b *testing.B) {
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) { benchQueueReadParallel(b, m.mode) })
+	}
+}
+
+func benchQueueReadParallel(b *testing.B, mode NotifyMode) {
 	fd := benchFile(b)
-	q := newQueue(b, 256)
+	q := newQueue(b, 256, mode)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetParallelism(16)

@@ -2,6 +2,7 @@ package posixaio
 
 /*
 #include <aio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include "notify.h"
 */
@@ -90,13 +91,20 @@ func (s *suspendState) ring(fd int) {
 }
 
 func (q *Queue) reapSuspend(started chan struct{}) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer close(q.reaped)
 	s := q.sus
-	s.tid.Store(int32(unix.Gettid()))
 	close(started)
 	idx, res := q.idx, q.res
+	// The goroutine is wired to its thread while requests are in flight, so
+	// that the thread id the ringer signals is the one waiting in
+	// aio_suspend. Parked on the channel it is not: waking a locked
+	// goroutine costs a thread hand-off.
+	locked := false
+	defer func() {
+		if locked {
+			runtime.UnlockOSThread()
+		}
+	}()
 	for {
 		bell := s.bell.Load()
 		r := C.pa_collect(q.slots, C.uint32_t(q.nslots),
@@ -108,6 +116,10 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 			continue // more may be finished
 		}
 		if n == 0 {
+			if locked {
+				runtime.UnlockOSThread()
+				locked = false
+			}
 			if q.stopping.Load() && q.tab.InFlight() == 0 {
 				return
 			}
@@ -121,14 +133,24 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 			continue
 		}
 		s.cover(n)
-		s.state.Store(reaperSuspend)
-		if s.bell.Load() != bell {
-			s.state.Store(reaperAwake)
-			continue
+		if !locked {
+			runtime.LockOSThread()
+			locked = true
+			s.tid.Store(int32(unix.Gettid()))
 		}
-		// EINTR (rung), EAGAIN (timeout) and success all lead to a new pass.
-		C.pa_suspend(s.list, C.int(n), C.int64_t(suspendTimeout))
+		s.state.Store(reaperSuspend)
+		rung := false
+		if s.bell.Load() == bell {
+			// EINTR (rung), EAGAIN (timeout) and success all lead to a new
+			// pass.
+			rung = C.pa_suspend(s.list, C.int(n), C.int64_t(suspendTimeout)) == -C.EINTR
+		}
 		s.state.Store(reaperAwake)
+		if rung {
+			// Woken for a new submission: let the goroutines that are about
+			// to submit more do so, so that one pass covers them all.
+			runtime.Gosched()
+		}
 	}
 }
 

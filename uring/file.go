@@ -101,12 +101,17 @@ func (f *File) closeFD() error {
 
 // waitAll waits for h; if ctx ends first it cancels the operation and
 // still waits for the completion, because the caller's buffer must not be
-// handed back while the kernel may write to it. It returns ctx.Err() then.
+// handed back while the kernel may write to it. It then returns ctx.Err()
+// with the count the operation reached anyway (0 if it was cancelled).
 func waitAll(ctx context.Context, h *completion.Handle) (int, error) {
 	n, err := h.Wait(ctx)
 	if err != nil && ctx.Err() != nil && err == ctx.Err() {
 		<-h.Done()
-		return 0, err
+		m, rerr := h.Result()
+		if rerr != nil {
+			m = 0
+		}
+		return m, err
 	}
 	return n, err
 }
@@ -138,13 +143,13 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 		if err == unix.EINTR {
 			continue
 		}
+		n += m
 		if err != nil {
 			return n, f.err("read", err)
 		}
 		if m == 0 {
 			return n, io.EOF
 		}
-		n += m
 		b = b[m:]
 		off += int64(m)
 	}
@@ -175,13 +180,13 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, 
 		if err == unix.EINTR {
 			continue
 		}
+		n += m
 		if err != nil {
 			return n, f.err("write", err)
 		}
 		if m == 0 {
 			return n, f.err("write", io.ErrShortWrite)
 		}
-		n += m
 		b = b[m:]
 		off += int64(m)
 	}
@@ -230,8 +235,11 @@ func (f *File) Stat(mask uint32) (*unix.Statx_t, error) {
 }
 
 // Close closes the file with IORING_OP_CLOSE (io_uring_prep_close). If
-// operations are still in flight the descriptor is closed when the last
-// one finishes and Close returns nil. A second Close returns fs.ErrClosed.
+// operations are still in flight, Close cancels them
+// (IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_FD|ALL: a read blocked on
+// a pipe returns fs.ErrClosed, as with os.File), the descriptor is closed
+// when the last one has finished, and Close returns nil at once. A second
+// Close returns fs.ErrClosed.
 func (f *File) Close() error {
 	f.mu.Lock()
 	if f.closing {
@@ -240,8 +248,10 @@ func (f *File) Close() error {
 	}
 	f.closing = true
 	now := f.refs == 0
+	fd := f.fd
 	f.mu.Unlock()
 	if !now {
+		f.q.stageCancelFD(fd)
 		return nil
 	}
 	if err := f.closeFD(); err != nil {
@@ -253,6 +263,14 @@ func (f *File) Close() error {
 func (f *File) err(op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if errors.Is(err, unix.ECANCELED) {
+		f.mu.Lock()
+		closing := f.closing
+		f.mu.Unlock()
+		if closing { // cancelled by Close
+			err = fs.ErrClosed
+		}
 	}
 	return &fs.PathError{Op: op, Path: f.name, Err: err}
 }

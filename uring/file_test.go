@@ -191,3 +191,47 @@ func TestFileGCStress(t *testing.T) {
 	close(stop)
 	gc.Wait()
 }
+
+// Close while a read is blocked (a pipe nobody writes): the read is
+// cancelled and returns fs.ErrClosed, and the descriptor is closed once it
+// has finished.
+func TestFileCloseWhileReading(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	r, _ := testPipe(t)
+	rfd, err := unix.Dup(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFile(q, rfd, "pipe")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := f.ReadAt(make([]byte, 8), 0)
+		errc <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for q.InFlight() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, fs.ErrClosed) {
+			t.Fatalf("blocked ReadAt after Close: %v, want fs.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadAt still blocked after Close")
+	}
+	// The descriptor is gone once the last operation finished.
+	for q.InFlight() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	var st unix.Stat_t
+	for unix.Fstat(rfd, &st) == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := unix.Fstat(rfd, &st); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("fstat of the closed descriptor: %v, want EBADF", err)
+	}
+}

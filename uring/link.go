@@ -51,6 +51,9 @@ func (q *Queue) HardLink(build func(l *Link)) ([]*completion.Handle, error) {
 
 func (q *Queue) link(build func(l *Link), flag uint8) ([]*completion.Handle, error) {
 	l := &Link{q: q}
+	if build == nil {
+		return nil, ErrEmptyLink
+	}
 	build(l)
 	if l.err == nil && len(l.sqes) == 0 {
 		l.err = ErrEmptyLink
@@ -222,7 +225,9 @@ func (l *Link) Statx(dirfd int, path string, flags int, mask uint32, st *unix.St
 	h, op, s := l.add()
 	if s != nil {
 		op.Pin(p)
-		op.Pin(st)
+		if st != nil { // a nil st is the kernel's EFAULT, not a panic
+			op.Pin(st)
+		}
 		s.PrepStatx(dirfd, p, flags, mask, st)
 	}
 	return h

@@ -125,6 +125,12 @@ func TestLinkErrors(t *testing.T) {
 	if _, err := q.Link(func(l *Link) {}); !errors.Is(err, ErrEmptyLink) {
 		t.Fatalf("empty chain: %v", err)
 	}
+	if _, err := q.Link(nil); !errors.Is(err, ErrEmptyLink) {
+		t.Fatalf("nil build function: %v", err)
+	}
+	if _, err := q.Cancel(nil); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("Cancel(nil): %v", err)
+	}
 	hs, err := q.Link(func(l *Link) {
 		for i := 0; i < 5; i++ {
 			l.Nop()

@@ -65,6 +65,7 @@ type Queue struct {
 	unsubmitted int // SQEs in the ring that the kernel has not consumed
 	sqSize      int
 	canQuiet    bool // io_uring_cq_eventfd_toggle works
+	sqpoll      bool // IORING_SETUP_SQPOLL
 
 	rmu     sync.Mutex  // serialises CQ consumption
 	pending atomic.Bool // a CQE may be waiting: whoever holds rmu drains again
@@ -91,6 +92,14 @@ type doneCQE struct {
 	res   int32
 	flags uint32
 }
+
+// ErrBusy is returned by Queue methods when MaxInFlight operations are in
+// flight. It is completion.ErrBusy, shared by every aiokit backend.
+var ErrBusy = completion.ErrBusy
+
+// ErrPending is returned by Handle.Result before the completion arrived
+// (completion.ErrPending).
+var ErrPending = completion.ErrPending
 
 // ErrQueueFlags is returned by NewQueueConfig for setup flags the handle
 // layer cannot work with; errors.Is(err, unix.EINVAL) is also true.
@@ -170,6 +179,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		done:       make([]doneCQE, 0, 256),
 		reaperDone: make(chan struct{}),
 	}
+	q.sqpoll = p.Flags&SetupSQPoll != 0
 	if q.sqSize <= 0 {
 		q.sqSize = int(r.SQSpaceLeft())
 	}

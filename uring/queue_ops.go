@@ -297,7 +297,9 @@ func (q *Queue) Statx(dirfd int, path string, flags int, mask uint32, st *unix.S
 		return nil, err
 	}
 	op.Pin(p)
-	op.Pin(st)
+	if st != nil { // a nil st is the kernel's EFAULT, not a panic
+		op.Pin(st)
+	}
 	s := q.slot(op)
 	if s == nil {
 		return nil, ErrClosed
@@ -373,8 +375,11 @@ func rawSockaddr(sa unix.Sockaddr) (*unix.RawSockaddrAny, uint32, error) {
 // own result: 0 when the kernel found and cancelled the operation, -ENOENT
 // when it was not found (for example already completed) and -EALREADY when
 // it is running and cannot be stopped. The target still completes through
-// its own handle, usually with -ECANCELED.
+// its own handle, usually with -ECANCELED. A nil target is EINVAL.
 func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
+	if target == nil {
+		return nil, unix.EINVAL
+	}
 	h, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err

@@ -89,6 +89,24 @@ func (q *Queue) stageCancel(ud uint64, flags int) {
 	q.kickLocked()
 }
 
+// stageCancelFD stages IORING_OP_ASYNC_CANCEL of every request on fd
+// (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL, Linux 5.19+). Its
+// completion is ignored; on older kernels it fails with -EINVAL and the
+// requests run to completion.
+func (q *Queue) stageCancelFD(fd int) {
+	q.smu.Lock()
+	if q.ringGone {
+		q.smu.Unlock()
+		return
+	}
+	q.staged = append(q.staged, staged{})
+	s := &q.staged[len(q.staged)-1].sqe
+	s.PrepCancelFD(fd, AsyncCancelAll)
+	s.SetUserData(internalUserData)
+	q.cancels.Add(1)
+	q.kickLocked()
+}
+
 // cancel is the table's canceler: Handle.Wait calls it when its context
 // ends. The operation stays pinned until its own CQE arrives.
 func (q *Queue) cancel(ud uint64) { q.stageCancel(ud, 0) }
@@ -131,11 +149,14 @@ func (q *Queue) flush() {
 		// same order visible to it (see drainLocked).
 		q.subSeq.Add(1)
 		n, err := q.ring.Submit()
+		// What the kernel has not consumed stays in the SQ and goes in with
+		// the next submit. An SQPOLL thread consumes on its own once woken.
+		if q.sqpoll {
+			q.unsubmitted = 0
+		} else {
+			q.unsubmitted = int(q.ring.SQReady())
+		}
 		if n > 0 {
-			q.unsubmitted -= n
-			if q.unsubmitted < 0 {
-				q.unsubmitted = 0
-			}
 			backoff = 0
 		}
 		if q.reapInline() > 0 {

@@ -24,8 +24,11 @@ func main() {
 // byteSize is a flag value accepting "1GiB", "256MiB", "64KiB" or bytes.
 type byteSize int64
 
+// String formats the size for flag defaults.
 func (b *byteSize) String() string { return bench.FormatBytes(int64(*b)) }
 
+// Set parses a size with an optional GiB/MiB/KiB (or G/M/K/B) suffix; it
+// must be a positive multiple of 4096.
 func (b *byteSize) Set(s string) error {
 	t := strings.TrimSpace(s)
 	mult := int64(1)
@@ -161,6 +164,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer cleanupFiles()
 
 	cfg := runConfig{reps: *reps, dur: *dur, warmup: *warmup, seed: *seed, files: fl, log: logw}
+	cpu0 := sampleCPU()
 	for _, pr := range planned {
 		if !pr.row.Direct && pr.row.Op == bench.OpRead4k && resident != nil {
 			if in, total, err := resident.Check(); err != nil || in != total {
@@ -170,6 +174,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		report.Rows = append(report.Rows, runRow(pr, cfg))
 	}
+	report.System.OtherCPU = otherCPU(cpu0, sampleCPU())
 	if *jsonOut {
 		err = bench.WriteJSON(stdout, report)
 	} else {

@@ -241,3 +241,28 @@ func TestDataFilesKeptOrRemoved(t *testing.T) {
 		t.Errorf("a run without -keep removed files it reused: %q", got)
 	}
 }
+
+// otherCPU sees CPU time burnt by another process, and not our own.
+func TestOtherCPU(t *testing.T) {
+	a := sampleCPU()
+	if !a.ok {
+		t.Fatal("cannot read /proc/stat or /proc/self/stat")
+	}
+	// Burn CPU in this process only: the others' share must stay below it.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	b := sampleCPU()
+	if b.self-a.self < 10 { // ticks of 10ms
+		t.Errorf("own CPU time grew by %d ticks in 300ms of spinning", b.self-a.self)
+	}
+	if o := otherCPU(a, b); o < 0 || o > 1 {
+		t.Errorf("otherCPU = %v, want a share in [0,1]", o)
+	}
+	if o := otherCPU(b, a); o != 0 {
+		t.Errorf("otherCPU with samples swapped = %v, want 0", o)
+	}
+	_ = x
+}

@@ -43,7 +43,22 @@ func systemFacts(dir string) bench.System {
 		}
 	}
 	s.DirFS, s.DirDevice = mountOf(dir)
+	s.LoadStart = loadAvg()
 	return s
+}
+
+// loadAvg returns the 1-minute load average from /proc/loadavg (0 if unreadable).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // mountOf returns the filesystem type and mount source of the mount that
@@ -102,4 +117,66 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// cpuSample is a snapshot of the machine's and this process's CPU time, in
+// clock ticks.
+type cpuSample struct {
+	busy, total, self uint64
+	ok                bool
+}
+
+// sampleCPU reads /proc/stat (busy = user+nice+system+irq+softirq+steal,
+// total adds idle and iowait) and /proc/self/stat (utime+stime of the process
+// and cutime+cstime of its waited-for children, such as the C programs).
+func sampleCPU() cpuSample {
+	var c cpuSample
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return c
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return c
+	}
+	v := make([]uint64, 8)
+	for i := range v {
+		v[i], _ = strconv.ParseUint(f[i+1], 10, 64)
+	}
+	// user nice system idle iowait irq softirq steal
+	c.busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	c.total = c.busy + v[3] + v[4]
+	b, err = os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return c
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return c
+	}
+	// After "pid (comm)": state is field 3; utime..cstime are fields 14..17.
+	g := strings.Fields(string(b[i+1:]))
+	if len(g) < 15 {
+		return c
+	}
+	for _, x := range g[11:15] {
+		n, _ := strconv.ParseUint(x, 10, 64)
+		c.self += n
+	}
+	c.ok = true
+	return c
+}
+
+// otherCPU returns the share of all CPU time between a and b that neither
+// this process nor its children used (0 if unknown).
+func otherCPU(a, b cpuSample) float64 {
+	if !a.ok || !b.ok || b.total <= a.total {
+		return 0
+	}
+	other := float64(b.busy-a.busy) - float64(b.self-a.self)
+	if other < 0 {
+		other = 0
+	}
+	return other / float64(b.total-a.total)
 }

@@ -55,6 +55,14 @@ type System struct {
 	DirFS      string `json:"dir_fs"`     // filesystem type of Dir (from /proc/self/mountinfo)
 	DirDevice  string `json:"dir_device"` // mount source of Dir
 	Time       string `json:"time"`       // RFC 3339 start time
+	// LoadStart is the 1-minute load average (/proc/loadavg) when the run
+	// started. (Later values would count the benchmark's own threads blocked
+	// in I/O, so OtherCPU measures the noise during the run instead.)
+	LoadStart float64 `json:"load_start"`
+	// OtherCPU is the share of the machine's CPU time (all CPUs, from
+	// /proc/stat, steal included) used during the run by anything but this
+	// process and its C children: other work that adds noise. 0..1.
+	OtherCPU float64 `json:"other_cpu"`
 }
 
 // Config records how a report was measured.
@@ -228,6 +236,7 @@ func WriteText(w io.Writer, r *Report) error {
 	s, c := r.System, r.Config
 	fmt.Fprintf(w, "# aiobench %s  kernel %s  %d CPUs (GOMAXPROCS %d) %s  %.1f GiB RAM\n",
 		s.GoVersion, s.Kernel, s.CPUs, s.GOMAXPROCS, s.CPUModel, float64(s.MemTotalKB)/(1<<20))
+	fmt.Fprintf(w, "# load average %.2f at start; other processes used %.0f%% of the CPUs during the run\n", s.LoadStart, 100*s.OtherCPU)
 	fmt.Fprintf(w, "# dir %s: %s on %s; data files: direct %s, page cache %s (mmap+mlock while measured)\n",
 		s.Dir, s.DirFS, s.DirDevice, FormatBytes(c.DirectSize), FormatBytes(c.CacheSize))
 	fmt.Fprintf(w, "# %d reps x %gms per engine and row, engines interleaved round-robin (start rotates), warmup %v; median ops/s; spread=(max-min)/median\n",

@@ -1,0 +1,424 @@
+package uring
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+func TestQueueCancelHandle(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	r, _ := testPipe(t)
+	buf := make([]byte, 16)
+	h, err := q.Read(r, buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	hc, err := q.Cancel(h)
+	mustRes(t, hc, err, 0)
+	mustErrno(t, h, nil, unix.ECANCELED)
+	// Cancelling a completed operation: the kernel no longer knows it.
+	hc, err = q.Cancel(h)
+	mustErrno(t, hc, err, unix.ENOENT)
+}
+
+func TestQueueWaitContextCancel(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	r, _ := testPipe(t)
+	_, pins0 := completion.Stats()
+	buf := make([]byte, 16)
+	h, err := q.Read(r, buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, pins := completion.Stats(); pins != pins0+1 {
+		t.Fatalf("live pins = %d, want %d", pins, pins0+1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	cancels := q.cancels.Load()
+	// Keep the CQ from being drained: the -ECANCELED CQE will sit there,
+	// and until it is reaped the buffer must stay pinned.
+	q.rmu.Lock()
+	n, err := h.Wait(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || n != 0 {
+		q.rmu.Unlock()
+		t.Fatalf("Wait = %d, %v; want DeadlineExceeded", n, err)
+	}
+	if q.cancels.Load() != cancels+1 {
+		q.rmu.Unlock()
+		t.Fatalf("Wait did not submit IORING_OP_ASYNC_CANCEL")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for q.ring.CQReady() < 2 && time.Now().Before(deadline) { // the read's and the cancel's CQEs
+		time.Sleep(time.Millisecond)
+	}
+	_, pins := completion.Stats()
+	done := h.IsDone()
+	q.rmu.Unlock()
+	q.reapInline()
+	if done || pins != pins0+1 {
+		t.Fatalf("before the CQE was reaped: done %v, live pins %d (want %d)", done, pins, pins0+1)
+	}
+	select {
+	case <-h.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no completion after cancel")
+	}
+	if _, err := h.Result(); !errors.Is(err, unix.ECANCELED) {
+		t.Fatalf("Result after cancel = %v, want ECANCELED", err)
+	}
+	if _, pins := completion.Stats(); pins != pins0 {
+		t.Fatalf("live pins after completion = %d, want %d", pins, pins0)
+	}
+}
+
+func TestQueuePinHeldUntilCompletion(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	r, w := testPipe(t)
+	_, pins0 := completion.Stats()
+	buf := make([]byte, 4)
+	h, err := q.Read(r, buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait with a cancelled context = %v", err)
+	}
+	// Until the CQE is reaped the pin is there (it may already be gone if
+	// the cancel completed very fast, so only check while not done).
+	if !h.IsDone() {
+		if _, pins := completion.Stats(); pins < pins0+1 {
+			t.Fatalf("pin released before the completion: %d < %d", pins, pins0+1)
+		}
+	}
+	<-h.Done()
+	// The read was cancelled (or, if data raced in, completed); either way
+	// the result is the kernel's.
+	if n, err := h.Result(); err != nil && !errors.Is(err, unix.ECANCELED) {
+		t.Fatalf("result %d, %v", n, err)
+	}
+	unix.Write(w, []byte("late"))
+}
+
+func TestQueueBusy(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 4, MaxInFlight: 2})
+	if q.MaxInFlight() != 2 {
+		t.Fatalf("MaxInFlight = %d", q.MaxInFlight())
+	}
+	r, w := testPipe(t)
+	b1, b2 := make([]byte, 1), make([]byte, 1)
+	h1, err := q.Read(r, b1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := q.Read(r, b2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Nop(); !errors.Is(err, completion.ErrBusy) {
+		t.Fatalf("third op: %v, want ErrBusy", err)
+	}
+	unix.Write(w, []byte("ab"))
+	mustRes(t, h1, nil, 1)
+	mustRes(t, h2, nil, 1)
+	h, err := q.Nop()
+	mustRes(t, h, err, 0)
+}
+
+func TestQueue1000Waiters(t *testing.T) {
+	const n = 1000
+	q := newTestQueue(t, QueueConfig{Entries: 128, MaxInFlight: n})
+	type pipe struct{ r, w int }
+	pipes := make([]pipe, n)
+	for i := range pipes {
+		pipes[i].r, pipes[i].w = testPipe(t)
+	}
+	var wg, started sync.WaitGroup
+	errs := make(chan error, n)
+	wg.Add(n)
+	started.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			defer wg.Done()
+			buf := make([]byte, 8)
+			h, err := q.Read(pipes[i].r, buf, 0)
+			started.Done()
+			if err != nil {
+				errs <- err
+				return
+			}
+			m, err := h.Wait(context.Background())
+			if err != nil || m != 8 || !bytes.Equal(buf, []byte{byte(i), byte(i >> 8), 'p', 'i', 'p', 'e', '!', '!'}) {
+				errs <- errors.New("bad result")
+			}
+		}(i)
+	}
+	started.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for q.InFlight() != n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := q.InFlight(); got != n {
+		t.Fatalf("InFlight = %d, want %d", got, n)
+	}
+	for i := n - 1; i >= 0; i-- {
+		unix.Write(pipes[i].w, []byte{byte(i), byte(i >> 8), 'p', 'i', 'p', 'e', '!', '!'})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestQueueCloseInFlight(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 16})
+	r, _ := testPipe(t)
+	var hs []*completion.Handle
+	for i := 0; i < 10; i++ {
+		h, err := q.Read(r, make([]byte, 8), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	ht, err := q.Timeout(time.Hour, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs = append(hs, ht)
+	done := make(chan error)
+	go func() { done <- q.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs with operations in flight")
+	}
+	for i, h := range hs {
+		if !h.IsDone() {
+			t.Fatalf("handle %d not done after Close", i)
+		}
+		if _, err := h.Result(); !errors.Is(err, unix.ECANCELED) {
+			t.Fatalf("handle %d: %v, want ECANCELED", i, err)
+		}
+	}
+	if q.InFlight() != 0 {
+		t.Fatalf("InFlight after Close = %d", q.InFlight())
+	}
+	if _, err := q.Nop(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Nop after Close: %v", err)
+	}
+	if _, err := q.Read(r, make([]byte, 1), 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Read after Close: %v", err)
+	}
+	if _, err := q.Link(func(l *Link) { l.Nop() }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Link after Close: %v", err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestQueueCloseRace(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				h, err := q.Nop()
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if errors.Is(err, completion.ErrBusy) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := h.Wait(context.Background()); err != nil && !errors.Is(err, unix.ECANCELED) {
+					t.Error(err)
+					return
+				}
+				select {
+				case <-stop:
+				default:
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func TestQueueCQOverflow(t *testing.T) {
+	const n = 200
+	q := newTestQueue(t, QueueConfig{
+		Entries:     4,
+		Params:      &Params{Flags: SetupCQSize, CQEntries: 4},
+		MaxInFlight: n,
+	})
+	if q.Ring().Features()&FeatNodrop == 0 {
+		t.Fatal("kernel without IORING_FEAT_NODROP")
+	}
+	r, w := testPipe(t)
+	hs := make([]*completion.Handle, n)
+	for i := range hs {
+		var err error
+		if hs[i], err = q.PollAdd(r, unix.POLLIN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+	// Hold the CQ so nobody drains while the 200 completions are posted:
+	// they cannot fit, and the kernel must keep the rest on its overflow
+	// list (IORING_SQ_CQ_OVERFLOW).
+	q.rmu.Lock()
+	unix.Write(w, []byte("x"))
+	deadline := time.Now().Add(5 * time.Second)
+	for !q.ring.CQHasOverflow() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	overflowed := q.ring.CQHasOverflow()
+	q.rmu.Unlock()
+	q.reapInline()
+	if !overflowed {
+		t.Fatal("the CQ never overflowed")
+	}
+	for i, h := range hs {
+		n, err := waitRes(t, h, nil)
+		if err != nil || n != unix.POLLIN {
+			t.Fatalf("poll %d: %d, %v", i, n, err)
+		}
+	}
+	if d := q.Ring().CQOverflow(); d != 0 {
+		t.Fatalf("kernel dropped %d CQEs", d)
+	}
+}
+
+func TestQueueEINTR(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 32})
+	_, fd := tempFile(t, bytes.Repeat([]byte("abcdefgh"), 512))
+	stop := make(chan struct{})
+	var sigs sync.WaitGroup
+	sigs.Add(1)
+	go func() {
+		defer sigs.Done()
+		pid := os.Getpid()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tids, _ := os.ReadDir("/proc/self/task")
+			for _, d := range tids {
+				var tid int
+				for _, c := range d.Name() {
+					tid = tid*10 + int(c-'0')
+				}
+				unix.Tgkill(pid, tid, unix.SIGURG)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			buf := make([]byte, 8)
+			for i := 0; i < 300; i++ {
+				off := uint64((g*300+i)%512) * 8
+				h, err := q.Read(fd, buf, off)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n, err := h.Wait(context.Background()); err != nil || n != 8 || string(buf) != "abcdefgh" {
+					t.Errorf("read: %d, %v, %q", n, err, buf)
+					return
+				}
+				if i%50 == 0 {
+					h, err := q.Timeout(100*time.Microsecond, 0, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if _, err := h.Wait(context.Background()); !errors.Is(err, unix.ETIME) {
+						t.Errorf("timeout: %v", err)
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(stop)
+	sigs.Wait()
+}
+
+func TestQueueConfigErrors(t *testing.T) {
+	for _, f := range []uint32{SetupIOPoll, SetupSingleIssuer, SetupSingleIssuer | SetupDeferTaskrun, SetupCoopTaskrun} {
+		q, err := NewQueueConfig(QueueConfig{Entries: 8, Params: &Params{Flags: f}})
+		if !errors.Is(err, ErrQueueFlags) || !errors.Is(err, unix.EINVAL) || q != nil {
+			t.Fatalf("flags %#x: %v", f, err)
+		}
+	}
+	// The kernel's own errors come back unchanged.
+	if _, err := NewQueue(0, nil); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("NewQueue(0): %v, want EINVAL", err)
+	}
+	if _, err := NewQueue(1<<16, nil); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("NewQueue(65536): %v, want EINVAL", err)
+	}
+}
+
+func TestQueueSQPoll(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 16, Params: &Params{Flags: SetupSQPoll, SQThreadIdle: 20}})
+	_, fd := tempFile(t, bytes.Repeat([]byte("sqpoll!!"), 64))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 8)
+			for i := 0; i < 200; i++ {
+				h, err := q.Read(fd, buf, uint64(i%64)*8)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n, err := h.Wait(context.Background()); n != 8 || err != nil || string(buf) != "sqpoll!!" {
+					t.Errorf("read %d, %v, %q", n, err, buf)
+					return
+				}
+				if i%50 == 0 {
+					time.Sleep(30 * time.Millisecond) // let the SQ thread go idle
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
