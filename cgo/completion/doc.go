@@ -17,7 +17,7 @@
 //
 // Completions reach Go through a [Notifier]: an eventfd registered with Go's
 // own network poller. A backend's reaper goroutine parks on it; goroutines
-// that wait on a [Handle] park on a mutex or channel. No OS thread is blocked
+// that wait on a [Handle] park on a WaitGroup or channel. No OS thread is blocked
 // per waiting operation.
 //
 // [Stats] reports the live operations and pins of every table, so tests can

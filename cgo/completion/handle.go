@@ -14,7 +14,7 @@ import (
 // non-negative count, or a negative errno returned as a unix.Errno error.
 type Handle struct {
 	done  atomic.Bool
-	gate  sync.Mutex // locked from Begin until completion: cheap wait with no context
+	gate  sync.WaitGroup // 1 from Begin until completion: a wait with no context parks without spinning
 	mu    sync.Mutex // guards ch
 	ch    chan struct{}
 	res   int64
@@ -89,8 +89,7 @@ func (h *Handle) Wait(ctx context.Context) (int, error) {
 	}
 	cd := ctx.Done()
 	if cd == nil {
-		h.gate.Lock()
-		h.gate.Unlock() //nolint:staticcheck // the gate only orders us after completion
+		h.gate.Wait()
 		return h.result()
 	}
 	select {
@@ -116,5 +115,5 @@ func (h *Handle) complete(res int64, flags uint32, err error) {
 		close(h.ch)
 	}
 	h.mu.Unlock()
-	h.gate.Unlock()
+	h.gate.Done()
 }

@@ -22,13 +22,15 @@ func Stats() (ops, pins int64) { return liveOps.Load(), livePins.Load() }
 // Op is the slot of one in-flight operation. The backend owns it between
 // Table.Begin and Table.Complete (or Table.Abort).
 type Op struct {
+	key    atomic.Uint64 // UserData while in flight, 0 while free
+	mu     sync.Mutex    // held by Visit/Each callbacks and by finish's claim
+	next   atomic.Uint32 // free-list link: index+1 of the next free slot, 0 ends
 	h      *Handle
 	pinner runtime.Pinner
 	pins   int64
 	aux    unsafe.Pointer
 	idx    uint32
 	gen    uint32
-	inUse  bool
 }
 
 // UserData returns the value to hand to the kernel or C library: the slot's
@@ -60,6 +62,8 @@ func (op *Op) SetAux(p unsafe.Pointer) { op.aux = p }
 // Aux returns what SetAux stored.
 func (op *Op) Aux() unsafe.Pointer { return op.aux }
 
+// release unpins and clears the slot. The caller has claimed it (key is 0)
+// and it is not yet back on the free list, so nobody else touches it.
 func (op *Op) release() {
 	if op.pins > 0 {
 		op.pinner.Unpin()
@@ -68,7 +72,6 @@ func (op *Op) release() {
 	}
 	op.h = nil
 	op.aux = nil
-	op.inUse = false
 	op.gen++
 	if op.gen == 0 || op.gen == ^uint32(0) {
 		op.gen = 1
@@ -77,15 +80,28 @@ func (op *Op) release() {
 
 // Table maps user data to in-flight operations. Its size bounds the number
 // of operations in flight; it never grows, so *Op values stay valid.
+//
+// Begin and Complete take no table-wide lock: free slots form a lock-free
+// stack (a Treiber stack whose head carries a modification count against
+// ABA), a slot's key says atomically which operation owns it, and the one
+// caller whose claim of the key succeeds completes the operation. Goroutines
+// on many threads can therefore start and finish operations without
+// contending on one mutex; only the rare paths (BeginWait on a full table,
+// Visit, Each, Close) take locks.
 type Table struct {
-	mu       sync.Mutex
 	ops      []Op
-	free     []uint32
-	inflight int
-	closed   bool
+	head     atomic.Uint64 // free stack: modification count << 32 | (index+1)
+	inflight atomic.Int64
+	closed   atomic.Bool
 	closedCh chan struct{}
 	drained  chan struct{}
-	sem      chan struct{}
+	drainSet atomic.Bool // drained has been closed
+
+	wmu     sync.Mutex    // guards freed; waiters changes under it
+	waiters atomic.Int32  // BeginWait callers waiting for a free slot
+	freed   chan struct{} // closed (and replaced) when a slot is freed for waiters
+
+	cmu      sync.Mutex
 	canceler func(userData uint64)
 }
 
@@ -96,17 +112,47 @@ func NewTable(size int) *Table {
 	}
 	t := &Table{
 		ops:      make([]Op, size),
-		free:     make([]uint32, size),
 		closedCh: make(chan struct{}),
 		drained:  make(chan struct{}),
-		sem:      make(chan struct{}, size),
+		freed:    make(chan struct{}),
 	}
-	for i := range t.ops {
+	// Slot 0 on top, so the first operations get small indexes.
+	for i := size - 1; i >= 0; i-- {
 		t.ops[i].idx = uint32(i)
 		t.ops[i].gen = 1
-		t.free[i] = uint32(size - 1 - i)
+		t.push(&t.ops[i])
 	}
 	return t
+}
+
+// push puts op on the free stack.
+func (t *Table) push(op *Op) {
+	for {
+		old := t.head.Load()
+		op.next.Store(uint32(old))
+		nw := (old>>32+1)<<32 | uint64(op.idx+1)
+		if t.head.CompareAndSwap(old, nw) {
+			return
+		}
+	}
+}
+
+// pop takes a slot off the free stack, or returns nil when none is free.
+func (t *Table) pop() *Op {
+	for {
+		old := t.head.Load()
+		top := uint32(old)
+		if top == 0 {
+			return nil
+		}
+		op := &t.ops[top-1]
+		// op.next may be stale if op was popped and pushed again since the
+		// load; the modification count in head then makes the CAS fail.
+		nw := (old>>32+1)<<32 | uint64(op.next.Load())
+		if t.head.CompareAndSwap(old, nw) {
+			return op
+		}
+	}
 }
 
 // Size returns the table's capacity.
@@ -116,17 +162,16 @@ func (t *Table) Size() int { return len(t.ops) }
 // before the operation completes. It receives the operation's user data and
 // must tolerate user data that has completed meanwhile.
 func (t *Table) SetCanceler(f func(userData uint64)) {
-	t.mu.Lock()
+	t.cmu.Lock()
 	t.canceler = f
-	t.mu.Unlock()
+	t.cmu.Unlock()
 }
 
 func (t *Table) cancel(ud uint64) {
-	t.mu.Lock()
+	t.cmu.Lock()
 	f := t.canceler
-	live := t.lookupLocked(ud) != nil
-	t.mu.Unlock()
-	if f != nil && live {
+	t.cmu.Unlock()
+	if f != nil && t.lookup(ud) != nil {
 		f(ud)
 	}
 }
@@ -134,72 +179,106 @@ func (t *Table) cancel(ud uint64) {
 // Begin takes a free slot and returns its handle. It fails with ErrClosed
 // after Close and with ErrBusy when every slot is in flight.
 func (t *Table) Begin() (*Handle, *Op, error) {
-	select {
-	case t.sem <- struct{}{}:
-	default:
-		if t.isClosed() {
+	op := t.pop()
+	if op == nil {
+		if t.closed.Load() {
 			return nil, nil, ErrClosed
 		}
 		return nil, nil, ErrBusy
 	}
-	return t.take()
+	return t.take(op)
 }
 
 // BeginWait is Begin, but waits for a free slot while every slot is in
 // flight. It returns ctx.Err() if ctx ends first and ErrClosed if the table
 // is closed meanwhile.
 func (t *Table) BeginWait(ctx context.Context) (*Handle, *Op, error) {
-	select {
-	case t.sem <- struct{}{}:
-	default:
-		select {
-		case t.sem <- struct{}{}:
-		case <-t.closedCh:
+	for {
+		if op := t.pop(); op != nil {
+			return t.take(op)
+		}
+		if t.closed.Load() {
 			return nil, nil, ErrClosed
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+		}
+		t.wmu.Lock()
+		t.waiters.Add(1)
+		ch := t.freed
+		t.wmu.Unlock()
+		// A slot freed between the failed pop and the increment above was
+		// pushed before finish looked at waiters: look again.
+		op := t.pop()
+		if op == nil {
+			select {
+			case <-ch:
+			case <-t.closedCh:
+			case <-ctx.Done():
+			}
+		}
+		t.wmu.Lock()
+		t.waiters.Add(-1)
+		t.wmu.Unlock()
+		if op != nil {
+			return t.take(op)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
 		}
 	}
-	return t.take()
 }
 
-func (t *Table) take() (*Handle, *Op, error) {
-	h := &Handle{t: t}
-	h.gate.Lock()
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		<-t.sem
+// take makes op, just popped off the free stack, an operation in flight.
+func (t *Table) take(op *Op) (*Handle, *Op, error) {
+	t.inflight.Add(1)
+	if t.closed.Load() {
+		// Close ran meanwhile; it cannot have seen this slot in flight.
+		t.push(op)
+		t.wakeWaiters()
+		t.dec()
 		return nil, nil, ErrClosed
 	}
-	n := len(t.free) - 1
-	op := &t.ops[t.free[n]]
-	t.free = t.free[:n]
-	op.inUse = true
+	h := &Handle{t: t}
+	h.gate.Add(1)
 	op.h = h
 	h.ud = op.UserData()
-	t.inflight++
-	t.mu.Unlock()
 	liveOps.Add(1)
+	op.key.Store(h.ud) // publishes the fields above to Visit, Each and finish
 	return h, op, nil
 }
 
-func (t *Table) isClosed() bool {
-	select {
-	case <-t.closedCh:
-		return true
-	default:
-		return false
+// dec counts one operation out and reports the drain of a closed table.
+func (t *Table) dec() {
+	if t.inflight.Add(-1) == 0 && t.closed.Load() {
+		t.setDrained()
 	}
 }
 
-func (t *Table) lookupLocked(ud uint64) *Op {
+func (t *Table) setDrained() {
+	if t.drainSet.CompareAndSwap(false, true) {
+		close(t.drained)
+	}
+}
+
+// wakeWaiters wakes BeginWait callers after a slot was pushed.
+func (t *Table) wakeWaiters() {
+	if t.waiters.Load() == 0 {
+		return
+	}
+	t.wmu.Lock()
+	close(t.freed)
+	t.freed = make(chan struct{})
+	t.wmu.Unlock()
+}
+
+func (t *Table) isClosed() bool { return t.closed.Load() }
+
+// lookup returns the slot that ud names while that operation is in flight.
+func (t *Table) lookup(ud uint64) *Op {
 	idx := uint32(ud)
-	if int(idx) >= len(t.ops) {
+	if ud == 0 || int(idx) >= len(t.ops) {
 		return nil
 	}
 	op := &t.ops[idx]
-	if !op.inUse || op.gen != uint32(ud>>32) {
+	if op.key.Load() != ud {
 		return nil
 	}
 	return op
@@ -209,36 +288,39 @@ func (t *Table) lookupLocked(ud uint64) *Op {
 // is unknown or has completed. The caller must not use the result after the
 // operation may have completed (in practice: only the reaper, or code that
 // holds the operation in flight, may use it).
-func (t *Table) Lookup(ud uint64) *Op {
-	t.mu.Lock()
-	op := t.lookupLocked(ud)
-	t.mu.Unlock()
-	return op
-}
+func (t *Table) Lookup(ud uint64) *Op { return t.lookup(ud) }
 
 // Visit calls f with the in-flight operation that has this user data while
-// the table is locked, so the operation cannot complete meanwhile. It
-// reports whether the operation was found. f must not call into the table.
+// the slot is locked, so the operation cannot complete meanwhile (a
+// concurrent Complete waits for f to return). It reports whether the
+// operation was found. f must not call into the table.
 func (t *Table) Visit(ud uint64, f func(op *Op)) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	op := t.lookupLocked(ud)
+	op := t.lookup(ud)
 	if op == nil {
+		return false
+	}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.key.Load() != ud {
 		return false
 	}
 	f(op)
 	return true
 }
 
-// Each calls f for every in-flight operation while the table is locked.
-// f must not call into the table.
+// Each calls f for every in-flight operation, each while its slot is locked
+// (see Visit). f must not call into the table.
 func (t *Table) Each(f func(op *Op)) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	for i := range t.ops {
-		if t.ops[i].inUse {
-			f(&t.ops[i])
+		op := &t.ops[i]
+		if op.key.Load() == 0 {
+			continue
 		}
+		op.mu.Lock()
+		if op.key.Load() != 0 {
+			f(op)
+		}
+		op.mu.Unlock()
 	}
 }
 
@@ -257,49 +339,40 @@ func (t *Table) Abort(op *Op, err error) {
 }
 
 func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
-	t.mu.Lock()
-	op := t.lookupLocked(ud)
+	op := t.lookup(ud)
 	if op == nil {
-		t.mu.Unlock()
 		return false
 	}
+	// Claim the slot: exactly one finisher of ud gets past here, and a
+	// Visit or Each callback that holds op.mu finishes first.
+	op.mu.Lock()
+	if !op.key.CompareAndSwap(ud, 0) {
+		op.mu.Unlock()
+		return false
+	}
+	op.mu.Unlock()
 	h := op.h
 	op.release()
-	t.free = append(t.free, op.idx)
-	t.inflight--
-	if t.closed && t.inflight == 0 {
-		select {
-		case <-t.drained:
-		default:
-			close(t.drained)
-		}
-	}
-	t.mu.Unlock()
-	<-t.sem
+	t.push(op)
+	t.wakeWaiters()
 	liveOps.Add(-1)
+	t.dec()
 	h.complete(res, flags, err)
 	return true
 }
 
 // InFlight returns the number of operations begun and not yet completed.
-func (t *Table) InFlight() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.inflight
-}
+func (t *Table) InFlight() int { return int(t.inflight.Load()) }
 
 // Close makes Begin fail with ErrClosed from now on. Operations in flight
 // still complete normally.
 func (t *Table) Close() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
+	if !t.closed.CompareAndSwap(false, true) {
 		return
 	}
-	t.closed = true
 	close(t.closedCh)
-	if t.inflight == 0 {
-		close(t.drained)
+	if t.inflight.Load() == 0 {
+		t.setDrained()
 	}
 }
 

@@ -1,0 +1,166 @@
+package completion
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestTableConcurrentOwnership runs many goroutines that start and finish
+// operations on a small table at once, with BeginWait callers competing for
+// the slots. It fails if two in-flight operations ever share a slot or a
+// user data value, if a completion reaches the wrong handle, or if a waiter
+// misses a freed slot (the test would then hang and time out).
+func TestTableConcurrentOwnership(t *testing.T) {
+	checkStats(t)
+	const size, workers, rounds = 8, 32, 2000
+	tab := NewTable(size)
+	var owner [size]atomic.Int32 // worker+1 owning each slot, 0 when free
+	var wg sync.WaitGroup
+	var fail atomic.Bool
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < rounds && !fail.Load(); i++ {
+				var h *Handle
+				var op *Op
+				var err error
+				if i%2 == 0 {
+					h, op, err = tab.BeginWait(context.Background())
+				} else {
+					h, op, err = tab.Begin()
+					if err == ErrBusy {
+						continue
+					}
+				}
+				if err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					fail.Store(true)
+					return
+				}
+				ud := op.UserData()
+				idx := uint32(ud)
+				if !owner[idx].CompareAndSwap(0, int32(w+1)) {
+					t.Errorf("slot %d handed to worker %d while worker %d holds it", idx, w, owner[idx].Load()-1)
+					fail.Store(true)
+					return
+				}
+				if tab.Lookup(ud) != op {
+					t.Errorf("lookup of %#x failed", ud)
+				}
+				res := int64(w*rounds + i)
+				owner[idx].Store(0) // before Complete: the slot may be reused at once
+				if !tab.Complete(ud, res, 0) {
+					t.Errorf("complete of %#x refused", ud)
+				}
+				if tab.Complete(ud, res+1, 0) {
+					t.Errorf("second complete of %#x accepted", ud)
+				}
+				if n, err := h.Wait(context.Background()); err != nil || int64(n) != res {
+					t.Errorf("handle got %d, %v, want %d", n, err, res)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if n := tab.InFlight(); n != 0 {
+		t.Errorf("in flight %d after every completion", n)
+	}
+	tab.Close()
+	select {
+	case <-tab.Drained():
+	case <-time.After(5 * time.Second):
+		t.Fatal("closed empty table not drained")
+	}
+}
+
+// TestVisitHoldsOffCompletion fails if Complete can finish an operation (and
+// so unpin its memory and reuse its slot) while a Visit callback is using it.
+func TestVisitHoldsOffCompletion(t *testing.T) {
+	checkStats(t)
+	tab := NewTable(2)
+	h, op, _ := tab.Begin()
+	ud := op.UserData()
+	inVisit := make(chan struct{})
+	release := make(chan struct{})
+	visited := make(chan bool)
+	go func() {
+		visited <- tab.Visit(ud, func(o *Op) {
+			close(inVisit)
+			<-release
+		})
+	}()
+	<-inVisit
+	completed := make(chan bool)
+	go func() { completed <- tab.Complete(ud, 7, 0) }()
+	select {
+	case <-completed:
+		t.Fatal("Complete finished while Visit held the operation")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if h.IsDone() {
+		t.Fatal("handle done while Visit held the operation")
+	}
+	close(release)
+	if !<-visited {
+		t.Error("Visit did not find the operation")
+	}
+	if !<-completed {
+		t.Error("Complete after Visit refused")
+	}
+	if n, err := h.Wait(context.Background()); n != 7 || err != nil {
+		t.Errorf("Wait = %d, %v", n, err)
+	}
+	if tab.Visit(ud, func(*Op) { t.Error("visited a completed operation") }) {
+		t.Error("Visit found a completed operation")
+	}
+	count := 0
+	tab.Each(func(*Op) { count++ })
+	if count != 0 {
+		t.Errorf("Each saw %d operations on an idle table", count)
+	}
+}
+
+// TestCloseRacesBegin closes a table while goroutines keep starting
+// operations: Drained must close exactly when the last admitted operation
+// completes, and nothing may be admitted after Close returned.
+func TestCloseRacesBegin(t *testing.T) {
+	checkStats(t)
+	for round := 0; round < 50; round++ {
+		tab := NewTable(16)
+		var wg sync.WaitGroup
+		var closedAt atomic.Bool
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					after := closedAt.Load()
+					_, op, err := tab.Begin()
+					if err == ErrClosed {
+						return
+					}
+					if err == ErrBusy {
+						continue
+					}
+					if after {
+						t.Error("Begin succeeded after Close returned")
+					}
+					tab.Complete(op.UserData(), 0, 0)
+				}
+			}()
+		}
+		time.Sleep(time.Millisecond)
+		tab.Close()
+		closedAt.Store(true)
+		wg.Wait()
+		select {
+		case <-tab.Drained():
+		case <-time.After(5 * time.Second):
+			t.Fatal("not drained")
+		}
+	}
+}
