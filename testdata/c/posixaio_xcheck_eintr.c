@@ -14,53 +14,7 @@
  * them and writes through those pointers when they finish (the process then
  * crashes), so the program exits before that can happen.
  */
-/* Helpers shared by the posixaio_xcheck_ programs (each carries a copy:
-   the Makefile builds every C file in testdata/c as a program). */
-#include "trace.h"
-
-#include <aio.h>
-#include <string.h>
-#include <time.h>
-
-static inline void pa_setup(struct aiocb *cb, int fd, void *buf, size_t n, off_t off)
-{
-	memset(cb, 0, sizeof *cb);
-	cb->aio_fildes = fd;
-	cb->aio_buf = buf;
-	cb->aio_nbytes = n;
-	cb->aio_offset = off;
-	cb->aio_sigevent.sigev_notify = SIGEV_NONE;
-}
-
-/* Waits (aio_suspend, retried on EINTR) until cb left EINPROGRESS. */
-static inline void pa_wait(struct aiocb *cb)
-{
-	const struct aiocb *l[1] = { cb };
-	while (aio_error(cb) == EINPROGRESS)
-		aio_suspend(l, 1, NULL);
-}
-
-/* aio_suspend on one request with a timeout in ms. */
-static inline int pa_suspend_ms(struct aiocb *cb, long ms)
-{
-	const struct aiocb *l[1] = { cb };
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	return aio_suspend(l, 1, &ts);
-}
-
-/* "op res=0 err=OK" for aio_error 0, "op res=-1 err=NAME" otherwise. */
-static inline void pa_trace_error(const char *op, struct aiocb *cb)
-{
-	int e = aio_error(cb);
-	trace_ret(op, e ? -1 : 0, e);
-}
-
-/* aio_return, with the request's aio_error as the errno of a -1. */
-static inline void pa_trace_return(const char *op, struct aiocb *cb)
-{
-	ssize_t r = aio_return(cb);
-	trace_ret(op, r, r < 0 ? aio_error(cb) : 0);
-}
+#include "posixaio_common.h"
 
 #include <pthread.h>
 #include <signal.h>
