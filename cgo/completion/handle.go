@@ -15,7 +15,7 @@ import (
 type Handle struct {
 	done  atomic.Bool
 	gate  sync.WaitGroup // 1 from Begin until completion: a wait with no context parks without spinning
-	mu    sync.Mutex // guards ch
+	mu    sync.Mutex     // guards ch
 	ch    chan struct{}
 	res   int64
 	flags uint32
