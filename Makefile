@@ -89,7 +89,11 @@ deps:
 	  exit 1; \
 	fi
 
+GOFMT ?= $(dir $(shell command -v $(GO)))gofmt
+
 vet:
+	@unformatted="$$($(GOFMT) -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*'))"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS) ./...
 	$(GO) vet $(GOFLAGS) -tags iceber ./internal/bench/ ./cmd/aiobench/
 

@@ -21,11 +21,11 @@ import (
 
 // Report is everything aioprobe found.
 type Report struct {
-	System   System    `json:"system"`
-	Uring    Backend   `json:"io_uring"`
-	Libaio   Backend   `json:"libaio"`
-	PosixAIO Backend   `json:"posix_aio"`
-	Notes    []string  `json:"notes,omitempty"`
+	System   System   `json:"system"`
+	Uring    Backend  `json:"io_uring"`
+	Libaio   Backend  `json:"libaio"`
+	PosixAIO Backend  `json:"posix_aio"`
+	Notes    []string `json:"notes,omitempty"`
 }
 
 // Backend is one interface's findings.
@@ -39,12 +39,12 @@ type Backend struct {
 // AsyncResult says whether a batch of reads was still in flight when the
 // submitting call returned.
 type AsyncResult struct {
-	Mode         string  `json:"mode"`          // buffered-cold, buffered-warm, direct
-	Batch        int     `json:"batch"`         // reads submitted in one call
+	Mode         string  `json:"mode"`           // buffered-cold, buffered-warm, direct
+	Batch        int     `json:"batch"`          // reads submitted in one call
 	DoneAtReturn int     `json:"done_at_return"` // completed when the submit call returned
-	SubmitMicros float64 `json:"submit_us"`     // time inside the submit call
-	TotalMicros  float64 `json:"total_us"`      // until the last completion
-	Verdict      string  `json:"verdict"`       // async, inline, or an error
+	SubmitMicros float64 `json:"submit_us"`      // time inside the submit call
+	TotalMicros  float64 `json:"total_us"`       // until the last completion
+	Verdict      string  `json:"verdict"`        // async, inline, or an error
 	Error        string  `json:"error,omitempty"`
 }
 
