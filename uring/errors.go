@@ -55,3 +55,25 @@ func retInt(ret int) (int, error) {
 	}
 	return ret, nil
 }
+
+// ErrNotSupported matches errors for io_uring features this kernel lacks,
+// such as an [UnsupportedOpError].
+var ErrNotSupported = errors.New("uring: not supported by this kernel")
+
+// UnsupportedOpError is returned by Queue methods (and Queue.Link) for an
+// opcode that io_uring_register_probe reports as unsupported: the SQE is
+// not submitted, since the kernel would only fail it with -EINVAL. It
+// matches [ErrNotSupported] and unix.EINVAL with errors.Is.
+type UnsupportedOpError struct {
+	Op uint8 // the IORING_OP_* opcode
+}
+
+// Error names the opcode.
+func (e *UnsupportedOpError) Error() string {
+	return "uring: " + OpName(e.Op) + " not supported by this kernel (io_uring probe)"
+}
+
+// Is makes errors.Is(err, ErrNotSupported) and errors.Is(err, unix.EINVAL) true.
+func (e *UnsupportedOpError) Is(target error) bool {
+	return target == ErrNotSupported || target == unix.EINVAL
+}

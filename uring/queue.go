@@ -64,8 +64,9 @@ type Queue struct {
 	bpos        int
 	unsubmitted int // SQEs in the ring that the kernel has not consumed
 	sqSize      int
-	canQuiet    bool // io_uring_cq_eventfd_toggle works
-	sqpoll      bool // IORING_SETUP_SQPOLL
+	canQuiet    bool   // io_uring_cq_eventfd_toggle works
+	sqpoll      bool   // IORING_SETUP_SQPOLL
+	probe       *Probe // opcodes of this kernel; nil if it cannot be probed
 
 	rmu     sync.Mutex  // serialises CQ consumption
 	pending atomic.Bool // a CQE may be waiting: whoever holds rmu drains again
@@ -180,6 +181,10 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		reaperDone: make(chan struct{}),
 	}
 	q.sqpoll = p.Flags&SetupSQPoll != 0
+	// io_uring_register_probe (Linux 5.6+): methods refuse the opcodes this
+	// kernel lacks with an *UnsupportedOpError. Without a probe the
+	// kernel's -EINVAL reaches the handle instead.
+	q.probe, _ = r.Probe()
 	if q.sqSize <= 0 {
 		q.sqSize = int(r.SQSpaceLeft())
 	}

@@ -21,7 +21,7 @@ import (
 
 // Nop submits IORING_OP_NOP (io_uring_prep_nop).
 func (q *Queue) Nop() (*completion.Handle, error) {
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -30,8 +30,7 @@ func (q *Queue) Nop() (*completion.Handle, error) {
 		return nil, ErrClosed
 	}
 	s.PrepNop()
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Read submits IORING_OP_READ (io_uring_prep_read): pread of len(buf) bytes
@@ -42,7 +41,7 @@ func (q *Queue) Read(fd int, buf []byte, off uint64) (*completion.Handle, error)
 }
 
 func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
-	h, op, err := q.begin(ctx)
+	_, op, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +51,7 @@ func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*comp
 		return nil, ErrClosed
 	}
 	s.PrepRead(fd, buf, off)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Write submits IORING_OP_WRITE (io_uring_prep_write): pwrite of buf at off.
@@ -63,7 +61,7 @@ func (q *Queue) Write(fd int, buf []byte, off uint64) (*completion.Handle, error
 }
 
 func (q *Queue) write(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
-	h, op, err := q.begin(ctx)
+	_, op, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +71,7 @@ func (q *Queue) write(ctx context.Context, fd int, buf []byte, off uint64) (*com
 		return nil, ErrClosed
 	}
 	s.PrepWrite(fd, buf, off)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // pinIovecs builds an iovec array over bufs and pins it and every buffer.
@@ -96,7 +93,7 @@ func pinIovecs(op *completion.Op, bufs [][]byte) []unix.Iovec {
 // Readv submits IORING_OP_READV (io_uring_prep_readv) into bufs at off. The
 // iovec array and every buffer are pinned until the completion.
 func (q *Queue) Readv(fd int, bufs [][]byte, off uint64) (*completion.Handle, error) {
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -106,13 +103,12 @@ func (q *Queue) Readv(fd int, bufs [][]byte, off uint64) (*completion.Handle, er
 		return nil, ErrClosed
 	}
 	s.PrepReadv(fd, iov, off)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Writev submits IORING_OP_WRITEV (io_uring_prep_writev) from bufs at off.
 func (q *Queue) Writev(fd int, bufs [][]byte, off uint64) (*completion.Handle, error) {
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +118,7 @@ func (q *Queue) Writev(fd int, bufs [][]byte, off uint64) (*completion.Handle, e
 		return nil, ErrClosed
 	}
 	s.PrepWritev(fd, iov, off)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Fsync submits IORING_OP_FSYNC (io_uring_prep_fsync); flags may be
@@ -133,7 +128,7 @@ func (q *Queue) Fsync(fd int, flags uint32) (*completion.Handle, error) {
 }
 
 func (q *Queue) fsync(ctx context.Context, fd int, flags uint32) (*completion.Handle, error) {
-	h, op, err := q.begin(ctx)
+	_, op, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +137,7 @@ func (q *Queue) fsync(ctx context.Context, fd int, flags uint32) (*completion.Ha
 		return nil, ErrClosed
 	}
 	s.PrepFsync(fd, flags)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // newTimespec returns a pinned kernel timespec holding d.
@@ -159,7 +153,7 @@ func newTimespec(op *completion.Op, d time.Duration) *KernelTimespec {
 // posted (count 0: only the time counts). flags may be IORING_TIMEOUT_ABS
 // etc.; the timespec is pinned until the completion.
 func (q *Queue) Timeout(d time.Duration, count, flags uint32) (*completion.Handle, error) {
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -169,14 +163,13 @@ func (q *Queue) Timeout(d time.Duration, count, flags uint32) (*completion.Handl
 		return nil, ErrClosed
 	}
 	s.PrepTimeout(ts, count, flags)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // PollAdd submits IORING_OP_POLL_ADD (io_uring_prep_poll_add): one-shot poll
 // of fd for mask (unix.POLLIN ...); the result is the ready mask.
 func (q *Queue) PollAdd(fd int, mask uint32) (*completion.Handle, error) {
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -185,13 +178,12 @@ func (q *Queue) PollAdd(fd int, mask uint32) (*completion.Handle, error) {
 		return nil, ErrClosed
 	}
 	s.PrepPollAdd(fd, mask)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Send submits IORING_OP_SEND (io_uring_prep_send) of buf with send(2) flags.
 func (q *Queue) Send(fd int, buf []byte, flags int) (*completion.Handle, error) {
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -201,13 +193,12 @@ func (q *Queue) Send(fd int, buf []byte, flags int) (*completion.Handle, error) 
 		return nil, ErrClosed
 	}
 	s.PrepSend(fd, buf, flags)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Recv submits IORING_OP_RECV (io_uring_prep_recv) into buf with recv(2) flags.
 func (q *Queue) Recv(fd int, buf []byte, flags int) (*completion.Handle, error) {
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -217,15 +208,14 @@ func (q *Queue) Recv(fd int, buf []byte, flags int) (*completion.Handle, error) 
 		return nil, ErrClosed
 	}
 	s.PrepRecv(fd, buf, flags)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Accept submits IORING_OP_ACCEPT (io_uring_prep_accept with a NULL address):
 // the result is the new socket's descriptor. flags are accept4(2) flags
 // (unix.SOCK_CLOEXEC, unix.SOCK_NONBLOCK).
 func (q *Queue) Accept(fd int, flags int) (*completion.Handle, error) {
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -234,8 +224,7 @@ func (q *Queue) Accept(fd int, flags int) (*completion.Handle, error) {
 		return nil, ErrClosed
 	}
 	s.PrepAccept(fd, nil, nil, flags)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Connect submits IORING_OP_CONNECT (io_uring_prep_connect) to sa
@@ -246,7 +235,7 @@ func (q *Queue) Connect(fd int, sa unix.Sockaddr) (*completion.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -256,8 +245,7 @@ func (q *Queue) Connect(fd int, sa unix.Sockaddr) (*completion.Handle, error) {
 		return nil, ErrClosed
 	}
 	s.PrepConnect(fd, raw, n)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Openat submits IORING_OP_OPENAT (io_uring_prep_openat): the result is the
@@ -271,7 +259,7 @@ func (q *Queue) openat(ctx context.Context, dirfd int, path string, flags int, m
 	if err != nil {
 		return nil, err
 	}
-	h, op, err := q.begin(ctx)
+	_, op, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -281,8 +269,7 @@ func (q *Queue) openat(ctx context.Context, dirfd int, path string, flags int, m
 		return nil, ErrClosed
 	}
 	s.PrepOpenat(dirfd, p, flags, mode)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // Statx submits IORING_OP_STATX (io_uring_prep_statx) filling st. The path
@@ -292,7 +279,7 @@ func (q *Queue) Statx(dirfd int, path string, flags int, mask uint32, st *unix.S
 	if err != nil {
 		return nil, err
 	}
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -305,8 +292,7 @@ func (q *Queue) Statx(dirfd int, path string, flags int, mask uint32, st *unix.S
 		return nil, ErrClosed
 	}
 	s.PrepStatx(dirfd, p, flags, mask, st)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // CloseFD submits IORING_OP_CLOSE (io_uring_prep_close) for fd. (Close
@@ -316,7 +302,7 @@ func (q *Queue) CloseFD(fd int) (*completion.Handle, error) {
 }
 
 func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error) {
-	h, op, err := q.begin(ctx)
+	_, op, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -325,8 +311,7 @@ func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error)
 		return nil, ErrClosed
 	}
 	s.PrepClose(fd)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }
 
 // rawSockaddr converts sa into its kernel form in a fresh RawSockaddrAny
@@ -380,7 +365,7 @@ func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
 	if target == nil {
 		return nil, unix.EINVAL
 	}
-	h, op, err := q.begin(nil)
+	_, op, err := q.begin(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -389,6 +374,5 @@ func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
 		return nil, ErrClosed
 	}
 	s.PrepCancel64(target.UserData(), 0)
-	q.commit(s, op)
-	return h, nil
+	return q.commit(s, op)
 }

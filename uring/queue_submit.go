@@ -35,9 +35,33 @@ func (q *Queue) slot(op *completion.Op) *SQE {
 
 // commit sets the SQE's user data, unlocks the staging area and submits
 // unless another goroutine is already submitting (it will pick this SQE up).
-func (q *Queue) commit(s *SQE, op *completion.Op) {
+// It returns op's handle. An opcode that the kernel's probe reports as
+// unsupported is not staged: op is aborted and commit returns an
+// *UnsupportedOpError (the kernel would fail the SQE with -EINVAL).
+func (q *Queue) commit(s *SQE, op *completion.Op) (*completion.Handle, error) {
+	if err := q.checkOp(s.Opcode); err != nil {
+		// s is the entry slot just appended under this same lock.
+		q.staged[len(q.staged)-1] = staged{}
+		q.staged = q.staged[:len(q.staged)-1]
+		q.smu.Unlock()
+		q.table.Abort(op, err)
+		return nil, err
+	}
+	h := op.Handle() // before kickLocked: the op may complete at once
 	s.SetUserData(op.UserData())
 	q.kickLocked()
+	return h, nil
+}
+
+// checkOp returns an *UnsupportedOpError when the probe taken at
+// NewQueueConfig says the kernel lacks opcode op; nil when it has it or
+// when the kernel could not be probed (before Linux 5.6: the kernel's own
+// -EINVAL then reaches the handle).
+func (q *Queue) checkOp(op uint8) error {
+	if q.probe == nil || q.probe.OpSupported(op) {
+		return nil
+	}
+	return &UnsupportedOpError{Op: op}
 }
 
 // kickLocked runs with q.smu held and unlocks it. Unless a goroutine is
@@ -57,6 +81,11 @@ func (q *Queue) kickLocked() {
 // stageGroup stages a prepared chain (or a single SQE) atomically: its SQEs
 // stay contiguous and reach the kernel in one io_uring_enter call.
 func (q *Queue) stageGroup(sqes []SQE, ops []*completion.Op) error {
+	for i := range sqes {
+		if err := q.checkOp(sqes[i].Opcode); err != nil {
+			return err
+		}
+	}
 	q.smu.Lock()
 	if q.closed {
 		q.smu.Unlock()

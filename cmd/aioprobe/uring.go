@@ -53,7 +53,7 @@ func probeUring(d *dataFile, depth int) Backend {
 			if p.OpSupported(uint8(op)) {
 				n++
 			} else {
-				missing = append(missing, fmt.Sprint(op))
+				missing = append(missing, uring.OpName(uint8(op)))
 			}
 		}
 		s := fmt.Sprintf("%d of %d known to liburing 2.3 supported (kernel knows up to %d)", n, uring.OpLast, p.LastOp)
