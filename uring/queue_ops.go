@@ -21,16 +21,7 @@ import (
 
 // Nop submits IORING_OP_NOP (io_uring_prep_nop).
 func (q *Queue) Nop() (*completion.Handle, error) {
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepNop()
-	return q.commit(s, op)
+	return q.submit(nil, nil, func(s *SQE) { s.PrepNop() })
 }
 
 // Read submits IORING_OP_READ (io_uring_prep_read): pread of len(buf) bytes
@@ -41,17 +32,7 @@ func (q *Queue) Read(fd int, buf []byte, off uint64) (*completion.Handle, error)
 }
 
 func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
-	_, op, err := q.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	op.PinBytes(buf)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepRead(fd, buf, off)
-	return q.commit(s, op)
+	return q.submit(ctx, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepRead(fd, buf, off) })
 }
 
 // Write submits IORING_OP_WRITE (io_uring_prep_write): pwrite of buf at off.
@@ -61,17 +42,7 @@ func (q *Queue) Write(fd int, buf []byte, off uint64) (*completion.Handle, error
 }
 
 func (q *Queue) write(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
-	_, op, err := q.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	op.PinBytes(buf)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepWrite(fd, buf, off)
-	return q.commit(s, op)
+	return q.submit(ctx, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepWrite(fd, buf, off) })
 }
 
 // pinIovecs builds an iovec array over bufs and pins it and every buffer.
@@ -93,32 +64,14 @@ func pinIovecs(op *completion.Op, bufs [][]byte) []unix.Iovec {
 // Readv submits IORING_OP_READV (io_uring_prep_readv) into bufs at off. The
 // iovec array and every buffer are pinned until the completion.
 func (q *Queue) Readv(fd int, bufs [][]byte, off uint64) (*completion.Handle, error) {
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	iov := pinIovecs(op, bufs)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepReadv(fd, iov, off)
-	return q.commit(s, op)
+	var iov []unix.Iovec
+	return q.submit(nil, func(op *completion.Op) { iov = pinIovecs(op, bufs) }, func(s *SQE) { s.PrepReadv(fd, iov, off) })
 }
 
 // Writev submits IORING_OP_WRITEV (io_uring_prep_writev) from bufs at off.
 func (q *Queue) Writev(fd int, bufs [][]byte, off uint64) (*completion.Handle, error) {
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	iov := pinIovecs(op, bufs)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepWritev(fd, iov, off)
-	return q.commit(s, op)
+	var iov []unix.Iovec
+	return q.submit(nil, func(op *completion.Op) { iov = pinIovecs(op, bufs) }, func(s *SQE) { s.PrepWritev(fd, iov, off) })
 }
 
 // Fsync submits IORING_OP_FSYNC (io_uring_prep_fsync); flags may be
@@ -128,16 +81,7 @@ func (q *Queue) Fsync(fd int, flags uint32) (*completion.Handle, error) {
 }
 
 func (q *Queue) fsync(ctx context.Context, fd int, flags uint32) (*completion.Handle, error) {
-	_, op, err := q.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepFsync(fd, flags)
-	return q.commit(s, op)
+	return q.submit(ctx, nil, func(s *SQE) { s.PrepFsync(fd, flags) })
 }
 
 // newTimespec returns a pinned kernel timespec holding d.
@@ -153,78 +97,31 @@ func newTimespec(op *completion.Op, d time.Duration) *KernelTimespec {
 // posted (count 0: only the time counts). flags may be IORING_TIMEOUT_ABS
 // etc.; the timespec is pinned until the completion.
 func (q *Queue) Timeout(d time.Duration, count, flags uint32) (*completion.Handle, error) {
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	ts := newTimespec(op, d)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepTimeout(ts, count, flags)
-	return q.commit(s, op)
+	var ts *KernelTimespec
+	return q.submit(nil, func(op *completion.Op) { ts = newTimespec(op, d) }, func(s *SQE) { s.PrepTimeout(ts, count, flags) })
 }
 
 // PollAdd submits IORING_OP_POLL_ADD (io_uring_prep_poll_add): one-shot poll
 // of fd for mask (unix.POLLIN ...); the result is the ready mask.
 func (q *Queue) PollAdd(fd int, mask uint32) (*completion.Handle, error) {
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepPollAdd(fd, mask)
-	return q.commit(s, op)
+	return q.submit(nil, nil, func(s *SQE) { s.PrepPollAdd(fd, mask) })
 }
 
 // Send submits IORING_OP_SEND (io_uring_prep_send) of buf with send(2) flags.
 func (q *Queue) Send(fd int, buf []byte, flags int) (*completion.Handle, error) {
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	op.PinBytes(buf)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepSend(fd, buf, flags)
-	return q.commit(s, op)
+	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepSend(fd, buf, flags) })
 }
 
 // Recv submits IORING_OP_RECV (io_uring_prep_recv) into buf with recv(2) flags.
 func (q *Queue) Recv(fd int, buf []byte, flags int) (*completion.Handle, error) {
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	op.PinBytes(buf)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepRecv(fd, buf, flags)
-	return q.commit(s, op)
+	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepRecv(fd, buf, flags) })
 }
 
 // Accept submits IORING_OP_ACCEPT (io_uring_prep_accept with a NULL address):
 // the result is the new socket's descriptor. flags are accept4(2) flags
 // (unix.SOCK_CLOEXEC, unix.SOCK_NONBLOCK).
 func (q *Queue) Accept(fd int, flags int) (*completion.Handle, error) {
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepAccept(fd, nil, nil, flags)
-	return q.commit(s, op)
+	return q.submit(nil, nil, func(s *SQE) { s.PrepAccept(fd, nil, nil, flags) })
 }
 
 // Connect submits IORING_OP_CONNECT (io_uring_prep_connect) to sa
@@ -235,17 +132,7 @@ func (q *Queue) Connect(fd int, sa unix.Sockaddr) (*completion.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	op.Pin(raw)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepConnect(fd, raw, n)
-	return q.commit(s, op)
+	return q.submit(nil, func(op *completion.Op) { op.Pin(raw) }, func(s *SQE) { s.PrepConnect(fd, raw, n) })
 }
 
 // Openat submits IORING_OP_OPENAT (io_uring_prep_openat): the result is the
@@ -259,17 +146,7 @@ func (q *Queue) openat(ctx context.Context, dirfd int, path string, flags int, m
 	if err != nil {
 		return nil, err
 	}
-	_, op, err := q.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	op.Pin(p)
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepOpenat(dirfd, p, flags, mode)
-	return q.commit(s, op)
+	return q.submit(ctx, func(op *completion.Op) { op.Pin(p) }, func(s *SQE) { s.PrepOpenat(dirfd, p, flags, mode) })
 }
 
 // Statx submits IORING_OP_STATX (io_uring_prep_statx) filling st. The path
@@ -279,20 +156,13 @@ func (q *Queue) Statx(dirfd int, path string, flags int, mask uint32, st *unix.S
 	if err != nil {
 		return nil, err
 	}
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
+	pin := func(op *completion.Op) {
+		op.Pin(p)
+		if st != nil { // a nil st is the kernel's EFAULT, not a panic
+			op.Pin(st)
+		}
 	}
-	op.Pin(p)
-	if st != nil { // a nil st is the kernel's EFAULT, not a panic
-		op.Pin(st)
-	}
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepStatx(dirfd, p, flags, mask, st)
-	return q.commit(s, op)
+	return q.submit(nil, pin, func(s *SQE) { s.PrepStatx(dirfd, p, flags, mask, st) })
 }
 
 // CloseFD submits IORING_OP_CLOSE (io_uring_prep_close) for fd. (Close
@@ -302,16 +172,7 @@ func (q *Queue) CloseFD(fd int) (*completion.Handle, error) {
 }
 
 func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error) {
-	_, op, err := q.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepClose(fd)
-	return q.commit(s, op)
+	return q.submit(ctx, nil, func(s *SQE) { s.PrepClose(fd) })
 }
 
 // rawSockaddr converts sa into its kernel form in a fresh RawSockaddrAny
@@ -365,14 +226,5 @@ func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
 	if target == nil {
 		return nil, unix.EINVAL
 	}
-	_, op, err := q.begin(nil)
-	if err != nil {
-		return nil, err
-	}
-	s := q.slot(op)
-	if s == nil {
-		return nil, ErrClosed
-	}
-	s.PrepCancel64(target.UserData(), 0)
-	return q.commit(s, op)
+	return q.submit(nil, nil, func(s *SQE) { s.PrepCancel64(target.UserData(), 0) })
 }

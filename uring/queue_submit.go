@@ -20,6 +20,26 @@ func (q *Queue) begin(ctx context.Context) (*completion.Handle, *completion.Op, 
 	return q.table.BeginWait(ctx)
 }
 
+// submit runs one operation through the queue: it takes a slot in the
+// handle table (begin), lets pin pin what the kernel will use (pin may be
+// nil), stages the SQE that prep fills under the staging lock and commits
+// it. Neither function escapes, so the closures cost no allocation.
+func (q *Queue) submit(ctx context.Context, pin func(op *completion.Op), prep func(s *SQE)) (*completion.Handle, error) {
+	_, op, err := q.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if pin != nil {
+		pin(op)
+	}
+	s := q.slot(op)
+	if s == nil {
+		return nil, ErrClosed
+	}
+	prep(s)
+	return q.commit(s, op)
+}
+
 // slot locks the staging area and returns a zeroed SQE for op. It returns
 // nil (unlocked, op aborted with ErrClosed) when the queue is closing.
 func (q *Queue) slot(op *completion.Op) *SQE {
