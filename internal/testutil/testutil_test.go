@@ -3,6 +3,7 @@ package testutil
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -31,5 +32,25 @@ func TestTempDirSupportsDirectIO(t *testing.T) {
 	unix.Close(fd)
 	if err := SupportsDirectIO("/dev/shm"); err == nil {
 		t.Error("/dev/shm (tmpfs) accepted as an O_DIRECT disk directory")
+	}
+}
+
+// TestLeakedFDs: a pipe opened after the baseline is reported with what it
+// is, and nothing is once it is closed.
+func TestLeakedFDs(t *testing.T) {
+	primePoller()
+	before := openFDs()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	leaked := leakedFDs(before)
+	if len(leaked) != 2 || !strings.Contains(leaked[0], "pipe:") {
+		t.Errorf("open pipe: leaked = %q, want its two ends", leaked)
+	}
+	unix.Close(p[0])
+	unix.Close(p[1])
+	if leaked := leakedFDs(before); len(leaked) != 0 {
+		t.Errorf("after close: leaked = %q", leaked)
 	}
 }
