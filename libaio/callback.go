@@ -92,23 +92,34 @@ func aiokitGoCallback(ctx C.io_context_t, iocb *C.struct_iocb, res, res2 C.long)
 }
 
 // Poll is io_poll: PrepPoll(fd, events), SetCallback(fn), then Submit of cb alone;
-// the result is io_submit's.
+// the result is io_submit's. When io_submit rejects cb, fn is forgotten (no event will
+// ever call it).
 func (c *Context) Poll(cb *Iocb, fn Callback, fd int, events int16) (int, error) {
 	cb.PrepPoll(fd, events)
 	cb.SetCallback(fn)
-	return c.Submit([]*Iocb{cb})
+	return c.submitCallback(cb)
 }
 
-// Fsync is io_fsync: PrepFsync(fd), SetCallback(fn), then Submit of cb alone.
+// Fsync is io_fsync: PrepFsync(fd), SetCallback(fn), then Submit of cb alone (see Poll).
 func (c *Context) Fsync(cb *Iocb, fn Callback, fd int) (int, error) {
 	cb.PrepFsync(fd)
 	cb.SetCallback(fn)
-	return c.Submit([]*Iocb{cb})
+	return c.submitCallback(cb)
 }
 
-// Fdsync is io_fdsync: PrepFdsync(fd), SetCallback(fn), then Submit of cb alone.
+// Fdsync is io_fdsync: PrepFdsync(fd), SetCallback(fn), then Submit of cb alone (see Poll).
 func (c *Context) Fdsync(cb *Iocb, fn Callback, fd int) (int, error) {
 	cb.PrepFdsync(fd)
 	cb.SetCallback(fn)
-	return c.Submit([]*Iocb{cb})
+	return c.submitCallback(cb)
+}
+
+func (c *Context) submitCallback(cb *Iocb) (int, error) {
+	n, err := c.Submit([]*Iocb{cb})
+	if n != 1 {
+		callbacks.Lock()
+		delete(callbacks.byIocb, uintptr(unsafe.Pointer(cb)))
+		callbacks.Unlock()
+	}
+	return n, err
 }

@@ -2,11 +2,14 @@ package libaio
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
@@ -589,5 +592,155 @@ func TestCallbackQueueRun(t *testing.T) {
 	mustEqual(t, "callback reads", buf, content)
 	if n, err := c.QueueRun(); n != 0 || err != nil || len(calls) != 2 {
 		t.Fatalf("second QueueRun = %d, %v, %d calls", n, err, len(calls))
+	}
+	// io_fsync rejected by io_submit: the callback is not kept for an event that never comes.
+	if n, err := c.Fsync(&cbs[0], func(*Context, *Iocb, int64, int64) {}, -1); n != 0 || !errors.Is(err, unix.EBADF) {
+		t.Fatalf("Fsync(-1) = %d, %v; want EBADF", n, err)
+	}
+	callbacks.Lock()
+	_, kept := callbacks.byIocb[uintptr(unsafe.Pointer(&cbs[0]))]
+	callbacks.Unlock()
+	if kept {
+		t.Errorf("callback of a rejected io_fsync still registered")
+	}
+}
+
+// io_destroy waits for the requests in flight: when Destroy returns, the O_DIRECT reads
+// submitted just before it have written their buffers (so freeing them is safe).
+func TestDestroyWaitsForInFlight(t *testing.T) {
+	const n, size = 16, 64 << 10
+	content := pattern(n*size, 24)
+	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	c, err := Setup(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs := cbuf(t, n*size) // zeroed
+	cbs := unsafeIocbs(cbuf(t, n*SizeofIocb), n)
+	ptrs := make([]*Iocb, n)
+	for i := range cbs {
+		cbs[i].PrepPread(fd, bufs[i*size:(i+1)*size], int64(i*size))
+		ptrs[i] = &cbs[i]
+	}
+	if got, err := c.Submit(ptrs); got != n || err != nil {
+		t.Fatalf("Submit: %d, %v", got, err)
+	}
+	ready, err := c.GetEvents(0, make([]Event, n), &unix.Timespec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "buffers when Destroy returned", bufs, content)
+	t.Logf("%d of %d reads were still in flight when Destroy was called", n-ready, n)
+}
+
+// Reads of a pipe are not asynchronous: the kernel runs them inside io_submit, which
+// blocks until data arrives on a descriptor without O_NONBLOCK; a signal to the blocked
+// thread ends the read with EINTR in the event (io_submit still counts it). With
+// O_NONBLOCK io_submit returns at once and the event carries EAGAIN.
+func TestPipeReadInsideSubmit(t *testing.T) {
+	c := testContext(t, 4)
+	r, w := pipe(t)
+	buf := cbuf(t, 4096)
+	submit := func() (int, error) {
+		var cb Iocb
+		cb.PrepPread(r, buf[:16], 0)
+		return c.Submit([]*Iocb{&cb})
+	}
+
+	var written atomic.Bool
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		written.Store(true)
+		unix.Write(w, []byte("x"))
+	}()
+	if n, err := submit(); n != 1 || err != nil {
+		t.Fatalf("Submit(pipe read) = %d, %v", n, err)
+	}
+	if !written.Load() {
+		t.Errorf("io_submit of a blocking pipe read returned before anything was written")
+	}
+	if ev := getAll(t, c, 1)[0]; ev.Res != 1 {
+		t.Errorf("pipe read event res %d, want 1", ev.Res)
+	}
+
+	// A signal while io_submit waits in pipe_read: EINTR in the event.
+	tidc := make(chan int, 1)
+	resc := make(chan error, 1)
+	go func() {
+		lockThread()
+		defer unlockThread()
+		tidc <- unix.Gettid()
+		n, err := submit()
+		if n != 1 && err == nil {
+			err = fmt.Errorf("io_submit counted %d", n)
+		}
+		resc <- err
+	}()
+	tid := <-tidc
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case err := <-resc:
+			if err != nil {
+				t.Fatalf("Submit(pipe read) under signals: %v", err)
+			}
+			break wait
+		case <-tick.C:
+			unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+		}
+	}
+	if ev := getAll(t, c, 1)[0]; ev.Res != -int64(unix.EINTR) {
+		t.Errorf("interrupted pipe read: event res %d, want -EINTR", ev.Res)
+	}
+
+	if err := unix.SetNonblock(r, true); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := submit(); n != 1 || err != nil {
+		t.Fatalf("Submit(non-blocking pipe read) = %d, %v", n, err)
+	}
+	ev := make([]Event, 1)
+	if k, err := c.GetEvents(0, ev, &unix.Timespec{}); k != 1 || err != nil || ev[0].Res != -int64(unix.EAGAIN) {
+		t.Errorf("non-blocking empty pipe: %d events (%v), res %d; want the EAGAIN event in the ring when io_submit returns", k, err, ev[0].Res)
+	}
+}
+
+// GetEvents yields to the Go scheduler before a wait (at most every yieldEvery), and
+// never before a call that cannot wait.
+func TestGetEventsYieldsBeforeWaiting(t *testing.T) {
+	c := testContext(t, 4)
+	evs := make([]Event, 1)
+	for _, minNr := range []int{0, 1} {
+		if _, err := c.GetEvents(minNr, evs, &unix.Timespec{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := unix.NsecToTimespec(1e6)
+	if _, err := c.GetEvents(0, evs, &ms); err != nil {
+		t.Fatal(err)
+	}
+	if c.lastYield.Load() != 0 {
+		t.Fatalf("a GetEvents that cannot wait yielded")
+	}
+	for {
+		if _, err := c.GetEvents(1, evs, &ms); err != unix.EINTR {
+			break
+		}
+	}
+	first := c.lastYield.Load()
+	if first == 0 {
+		t.Fatalf("GetEvents(1, 1ms) did not yield")
+	}
+	if _, err := c.PGetEvents(1, evs, &ms, nil); err != nil && err != unix.EINTR {
+		t.Fatal(err)
+	}
+	if last := c.lastYield.Load(); last != first && time.Duration(last-first) < yieldEvery {
+		t.Errorf("yielded again after %v, less than %v", time.Duration(last-first), yieldEvery)
 	}
 }

@@ -27,7 +27,8 @@
 // # What the kernel really does
 //
 // Only O_DIRECT file I/O is asynchronous: buffered reads and writes run to completion
-// inside io_submit (their events are already in the ring when it returns). Misaligned
+// inside io_submit (their events are already in the ring when it returns), and a read of
+// a pipe or socket without O_NONBLOCK blocks in io_submit until data arrives. Misaligned
 // O_DIRECT requests fail with EINVAL in their event. io_cancel only cancels polls; a
 // read, write or sync keeps running and its memory stays pinned until its event. See
 // docs/libaio.md.

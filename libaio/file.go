@@ -56,38 +56,55 @@ func (f *File) Align() (mem, offset int) { return f.memAlign, f.offAlign }
 // Fd returns the file descriptor.
 func (f *File) Fd() int { return f.fd }
 
-// ReadAt reads len(p) bytes at off with one IO_CMD_PREAD (io.ReaderAt): a short count at
-// end of file comes with io.EOF. Errors of the request are unix.Errno values.
+// ReadAt reads len(p) bytes at off (io.ReaderAt) with one IO_CMD_PREAD, and more only
+// if the kernel returns a short count: like os.File.ReadAt it then reads the rest, until
+// a read returns 0 bytes (end of file: io.EOF with the bytes read) or an error. A read
+// larger than Linux's per-call limit (MAX_RW_COUNT, 2 GiB - 4 KiB) thus still fills p. On
+// an O_DIRECT file a short count that is not a multiple of the offset alignment can only
+// be the end of the file: io.EOF at once. Errors of the requests are unix.Errno values.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	return f.ReadAtContext(context.Background(), p, off)
 }
 
 // ReadAtContext is ReadAt with a context: an ended ctx submits nothing, and when ctx
-// ends while the read is in flight it returns ctx.Err() at once (io_cancel cannot stop a
+// ends while a read is in flight it returns ctx.Err() at once (io_cancel cannot stop a
 // disk read: p stays pinned, and may still be written, until the request completes in
 // the background; a bounce buffer is freed then). While all Depth slots are busy it
 // waits for one, or for ctx.
 func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
-	n, err := f.rw(ctx, p, off, false)
-	if err == nil && n < len(p) {
-		err = io.EOF
-	}
-	return n, err
+	return f.full(ctx, p, off, false)
 }
 
-// WriteAt writes p at off with one IO_CMD_PWRITE (io.WriterAt): a short count comes
-// with io.ErrShortWrite.
+// WriteAt writes p at off (io.WriterAt) with one IO_CMD_PWRITE, and more if the kernel
+// returns a short count (like os.File.WriteAt): the error of the write that could not go
+// on (ENOSPC, EFBIG ...), or io.ErrShortWrite if one wrote 0 bytes without an error.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	return f.WriteAtContext(context.Background(), p, off)
 }
 
 // WriteAtContext is WriteAt with a context; see ReadAtContext.
 func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
-	n, err := f.rw(ctx, p, off, true)
-	if err == nil && n < len(p) {
-		err = io.ErrShortWrite
+	return f.full(ctx, p, off, true)
+}
+
+// full repeats rw until p is done, a request returns 0 bytes or an error.
+func (f *File) full(ctx context.Context, p []byte, off int64, write bool) (int, error) {
+	done := 0
+	for {
+		n, err := f.rw(ctx, p[done:], off+int64(done), write)
+		done += n
+		switch {
+		case err != nil:
+			return done, err
+		case done == len(p):
+			return done, nil
+		case n == 0, f.direct && n%f.offAlign != 0:
+			if write {
+				return done, io.ErrShortWrite
+			}
+			return done, io.EOF
+		}
 	}
-	return n, err
 }
 
 func (f *File) rw(ctx context.Context, p []byte, off int64, write bool) (int, error) {

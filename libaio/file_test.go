@@ -122,3 +122,34 @@ func TestFileBuffered(t *testing.T) {
 		t.Fatalf("ReadAt after Close = %v", err)
 	}
 }
+
+// A short count that is not the end of the file makes File go on, as os.File does, so
+// the error it returns is the one that stopped it. A non-blocking pipe gives both: the
+// bytes that are there, then EAGAIN (a regular file is short only at its end or beyond
+// MAX_RW_COUNT, 2 GiB, too big for a test).
+func TestFileShortCounts(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := testQueue(t, 2)
+	r, w := pipe(t)
+	unix.SetNonblock(r, true)
+	unix.SetNonblock(w, true)
+	fr, err := NewFile(q, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err := NewFile(q, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(w, []byte("abc"))
+	buf := make([]byte, 10)
+	if n, err := fr.ReadAt(buf, 0); n != 3 || err != unix.EAGAIN || string(buf[:3]) != "abc" {
+		t.Errorf("ReadAt(10 bytes) of a pipe holding 3 = %d, %v, %q; want 3, EAGAIN", n, err, buf[:n])
+	}
+	// The pipe holds 64 KiB: the rest of a larger write is refused with EAGAIN.
+	big := make([]byte, 1<<20)
+	n, err := fw.WriteAt(big, 0)
+	if n <= 0 || n >= len(big) || err != unix.EAGAIN {
+		t.Errorf("WriteAt(1 MiB) into a pipe = %d, %v; want a short count and EAGAIN", n, err)
+	}
+}

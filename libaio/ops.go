@@ -10,7 +10,8 @@ import (
 )
 
 // Read submits io_prep_pread(fd, buf, offset) and returns its handle; Wait gives the
-// bytes read (short at end of file) or the errno of the event. buf stays pinned until
+// bytes read (short at end of file, and at most MAX_RW_COUNT, 2 GiB - 4 KiB, per request)
+// or the errno of the event. buf stays pinned until
 // the request completes: the caller must not touch it before the handle is done.
 //
 // Errors io_submit reports (EBADF, EINVAL, EOPNOTSUPP ...) are returned here with a nil
@@ -18,6 +19,12 @@ import (
 // that another goroutine was submitting (see Queue), the same errno comes from the
 // handle's Wait instead. ErrBusy when Depth requests are in flight, ErrClosed after
 // Close. The same holds for every request method below.
+//
+// Only O_DIRECT file I/O is asynchronous. The kernel runs a read or write of a pipe,
+// FIFO, socket or terminal inside io_submit: on a descriptor without O_NONBLOCK it blocks
+// the submitting goroutine's thread until the data is there, together with the requests
+// of other goroutines combined into the same io_submit. Use Poll for readiness, or
+// O_NONBLOCK (the event then carries EAGAIN).
 func (q *Queue) Read(fd int, buf []byte, offset int64) (*completion.Handle, error) {
 	return q.rw(nil, fd, buf, offset, false)
 }

@@ -137,14 +137,114 @@ func TestQueueSubmitErrors(t *testing.T) {
 	if n := wait(t)(q.Read(fd, make([]byte, 10000), 4096)); n != 4096 {
 		t.Errorf("read across EOF = %d, want 4096", n)
 	}
+	// Errors found while the request runs come from Wait: misaligned O_DIRECT memory.
+	dfd, _ := testFile(t, pattern(8192, 13), unix.O_RDONLY|unix.O_DIRECT)
+	h, err := q.Read(dfd, alignedGo(4097)[1:], 0)
+	if err != nil {
+		t.Fatalf("Read(O_DIRECT, misaligned memory): io_submit error %v; want the error in the event", err)
+	}
+	if n, err := h.Wait(context.Background()); n != 0 || err != unix.EINVAL {
+		t.Errorf("misaligned O_DIRECT read: Wait = %d, %v; want EINVAL", n, err)
+	}
+	// A read of an empty O_NONBLOCK pipe: EAGAIN in the event.
+	r, _ := pipe(t)
+	unix.SetNonblock(r, true)
+	h, err = q.Read(r, buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Wait(context.Background()); n != 0 || err != unix.EAGAIN {
+		t.Errorf("read of an empty non-blocking pipe: Wait = %d, %v; want EAGAIN", n, err)
+	}
+	// Poll on a file without a poll method (a regular file): ready at once.
+	if n := wait(t)(q.Poll(fd, unix.POLLIN)); n&unix.POLLIN == 0 {
+		t.Errorf("Poll(regular file) = %#x, want POLLIN", n)
+	}
 	if q.InFlight() != 0 {
 		t.Errorf("InFlight %d after failed submissions", q.InFlight())
 	}
-	// Poll on a non-pollable descriptor: the errno comes in the completion (or from
-	// io_submit); either way the caller sees it.
 	if q.Depth() != 4 {
 		t.Errorf("Depth %d", q.Depth())
 	}
+}
+
+// Close while goroutines keep submitting: every call either completes correctly or
+// fails with ErrClosed, nothing hangs, no pin leaks, and Close returns only when the
+// last request has completed.
+func TestQueueCloseRacesRequests(t *testing.T) {
+	testutil.CheckLeaks(t)
+	const blocks, workers = 64, 24
+	content := pattern(blocks*4096, 25)
+	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
+	q, err := NewQueue(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFile(q, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			buf := alignedGo(4096)
+			for i := 0; ; i++ {
+				blk := (w*31 + i*7) % blocks
+				var n int
+				var err error
+				switch i % 3 {
+				case 0: // raw handle, ErrBusy when the queue is full
+					var h *completion.Handle
+					if h, err = q.Read(fd, buf, int64(blk)*4096); err == nil {
+						n, err = h.Wait(context.Background())
+					}
+				case 1:
+					n, err = f.ReadAt(buf, int64(blk)*4096)
+				case 2: // vectored
+					var h *completion.Handle
+					if h, err = q.Readv(fd, [][]byte{buf}, int64(blk)*4096); err == nil {
+						n, err = h.Wait(context.Background())
+					}
+				}
+				switch {
+				case err == ErrClosed:
+					errc <- nil
+					return
+				case err == ErrBusy:
+					runtime.Gosched()
+					continue
+				case err != nil || n != 4096:
+					errc <- fmt.Errorf("read = %d, %v", n, err)
+					return
+				case string(buf) != string(content[blk*4096:(blk+1)*4096]):
+					errc <- errors.New("wrong data")
+					return
+				}
+				ops.Add(1)
+			}
+		}(w)
+	}
+	for ops.Load() < 200 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if n := q.InFlight(); n != 0 {
+		t.Errorf("%d requests in flight after Close", n)
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("%d reads before Close", ops.Load())
 }
 
 func TestQueueBusyAndClose(t *testing.T) {

@@ -307,6 +307,18 @@ func TestXcheckPoll(t *testing.T) {
 	x.tr.Add("cancel_read", 0, x.ctx.Cancel(&cb, &ev[0]))
 	x.tr.AddNeg("read_event", x.get1())
 
+	if err := unix.SetNonblock(p[0], true); err != nil {
+		t.Fatal(err)
+	}
+	cb.PrepPread(p[0], buf[:16], 0)
+	n, err = x.ctx.Submit([]*Iocb{&cb})
+	x.tr.Add("submit_pipe_read_nonblock", n, err)
+	x.tr.AddNeg("pipe_read_event", x.get1())
+	cb.PrepPoll(fd, unix.POLLIN)
+	n, err = x.ctx.Submit([]*Iocb{&cb})
+	x.tr.Add("submit_poll_regular", n, err)
+	x.tr.AddNeg("poll_regular_event", x.get1())
+
 	var callbacks int64
 	onDone := func(c *Context, cb *Iocb, res, res2 int64) { callbacks += 1000 + res*10 + res2 }
 	for i := 0; i < 2; i++ {

@@ -20,7 +20,9 @@ import (
 //     libaio rows.
 //   - libaio/raw: the same loop through the raw Go layer (Context.Submit of every
 //     iocb waiting to go, Context.GetEvents(1, QD)), iocbs and buffers in C
-//     memory, one goroutine, no allocation per op.
+//     memory, one goroutine, no allocation per op. (GetEvents yields to the Go
+//     scheduler every 5 ms so that sysmon does not take this goroutine's P at
+//     every wait; see docs/libaio.md.)
 //   - libaio/handle: the handle layer as an application would use it: QD
 //     goroutines sharing one Queue, each with one Queue.Read + Handle.Wait in
 //     flight, buffers in Go memory pinned per request by the queue.

@@ -2,7 +2,7 @@
  * events, EAGAIN above aio-max-nr, EBADF for a closed fd and for a write on a read-only
  * fd, EINVAL for IO_CMD_NOOP, a reserved field and a bad priority, EOPNOTSUPP for an
  * unknown RWF flag, a partial submission, misaligned O_DIRECT (EINVAL in the event),
- * io_getevents' argument checks and timeout, use of a destroyed context.
+ * io_getevents' argument checks and timeout.
  * argv[1]: a file path the program may create (on a disk filesystem). */
 #include "trace.h"
 #include <fcntl.h>

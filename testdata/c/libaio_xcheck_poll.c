@@ -1,7 +1,8 @@
 /* libaio_xcheck_poll: IO_CMD_POLL on a pipe and io_cancel: a poll completes with the
  * ready mask; a pending poll is cancelled (EINPROGRESS) and completes with 0; cancelling
- * it again, an iocb never submitted, and an O_DIRECT read all give EINVAL; io_queue_run
- * runs the callbacks set by io_fsync.
+ * it again, an iocb never submitted, and an O_DIRECT read all give EINVAL; a read of an
+ * empty O_NONBLOCK pipe completes with EAGAIN; a poll of a regular file is ready at once;
+ * io_queue_run runs the callbacks set by io_fsync.
  * argv[1]: a file path the program may create (on a disk filesystem). */
 #include "trace.h"
 #include <fcntl.h>
@@ -69,6 +70,16 @@ int main(int argc, char **argv)
 	trace_neg("submit_read", io_submit(ctx, 1, &p));
 	trace_neg("cancel_read", io_cancel(ctx, &cb, &ev));
 	trace_neg("read_event", get1());
+
+	/* A pipe read runs inside io_submit: on an empty O_NONBLOCK pipe its event is
+	 * EAGAIN. A poll of a regular file (no poll method) is ready at once. */
+	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+	io_prep_pread(&cb, pfd[0], buf, 16, 0);
+	trace_neg("submit_pipe_read_nonblock", io_submit(ctx, 1, &p));
+	trace_neg("pipe_read_event", get1());
+	io_prep_poll(&cb, fd, POLLIN);
+	trace_neg("submit_poll_regular", io_submit(ctx, 1, &p));
+	trace_neg("poll_regular_event", get1());
 
 	for (i = 0; i < 2; i++) {
 		trace_neg(i ? "io_fdsync" : "io_fsync", i ? io_fdsync(ctx, &cb, on_done, fd) : io_fsync(ctx, &cb, on_done, fd));
