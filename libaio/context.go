@@ -9,10 +9,9 @@ import "C"
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
-	"time"
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/schedyield"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,41 +23,19 @@ import (
 // already inside libaio on this Context to return, then destroys it; calls made after it
 // return ErrClosed instead of touching an unmapped ring (where C would fault).
 type Context struct {
-	mu        sync.RWMutex // read-held by every call, write-held by Destroy
-	ctx       C.io_context_t
-	lastYield atomic.Int64 // see mayBlock
+	mu    sync.RWMutex // read-held by every call, write-held by Destroy
+	ctx   C.io_context_t
+	yield schedyield.Gate // see mayBlock
 }
 
-// yieldEvery bounds the time between two runtime.Gosched calls of mayBlock.
-const yieldEvery = 5 * time.Millisecond
-
-// clockBase is an hour in the past, so that the first wait of a Context always yields.
-var clockBase = time.Now().Add(-time.Hour)
-
-// mayBlock is called before an io_getevents that may wait in the kernel. It makes the
-// calling goroutine pass through the Go scheduler (runtime.Gosched) if no goroutine did
-// so from here for yieldEvery.
-//
-// Why: Go's sysmon takes the P of a thread that is in a cgo call or system call as soon
-// as it has been there for 20 µs if the goroutine has held that P for 10 ms without
-// being rescheduled (runtime.retake, forcePreemptNS), and hands the P to another thread.
-// A goroutine looping on Submit + GetEvents, as a C event loop does, never blocks in Go,
-// so after its first 10 ms about every other blocking GetEvents lost its P: a handoff, a
-// futex wake, sysmon leaving and re-entering its deep sleep, the slow path of exitsyscall. On
-// the read4k/direct/qd32 benchmark that cost 22% more CPU per read than the C program
-// and 2.7x its context switches (5,400 handoffs in 2 s for 11,000 io_getevents calls);
-// with this yield there were 3 handoffs, 5% more CPU per read than C and 1.2x its context
-// switches (medians of 8 interleaved runs, perf stat). The cost is a clock read per call
-// and a Gosched every 5 ms (half of forcePreemptNS).
+// mayBlock is called before an io_getevents that may wait in the kernel: it yields to
+// the Go scheduler at most every schedyield.Every, so that Go's sysmon does not take
+// the P of a goroutine looping on Submit + GetEvents (see internal/schedyield).
 func (c *Context) mayBlock(minNr int, timeout *unix.Timespec) {
 	if minNr <= 0 || (timeout != nil && timeout.Sec == 0 && timeout.Nsec == 0) {
 		return // io_getevents returns at once
 	}
-	now := int64(time.Since(clockBase))
-	last := c.lastYield.Load()
-	if now-last >= int64(yieldEvery) && c.lastYield.CompareAndSwap(last, now) {
-		runtime.Gosched()
-	}
+	c.yield.BeforeBlock()
 }
 
 // errnoErr turns a libaio result (-errno on failure) into a Go error.

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/schedyield"
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -725,7 +726,7 @@ func TestGetEventsYieldsBeforeWaiting(t *testing.T) {
 	if _, err := c.GetEvents(0, evs, &ms); err != nil {
 		t.Fatal(err)
 	}
-	if c.lastYield.Load() != 0 {
+	if c.yield.Last() != 0 {
 		t.Fatalf("a GetEvents that cannot wait yielded")
 	}
 	for {
@@ -733,14 +734,14 @@ func TestGetEventsYieldsBeforeWaiting(t *testing.T) {
 			break
 		}
 	}
-	first := c.lastYield.Load()
+	first := c.yield.Last()
 	if first == 0 {
 		t.Fatalf("GetEvents(1, 1ms) did not yield")
 	}
 	if _, err := c.PGetEvents(1, evs, &ms, nil); err != nil && err != unix.EINTR {
 		t.Fatal(err)
 	}
-	if last := c.lastYield.Load(); last != first && time.Duration(last-first) < yieldEvery {
-		t.Errorf("yielded again after %v, less than %v", time.Duration(last-first), yieldEvery)
+	if last := c.yield.Last(); last != first && time.Duration(last-first) < schedyield.Every {
+		t.Errorf("yielded again after %v, less than %v", time.Duration(last-first), schedyield.Every)
 	}
 }

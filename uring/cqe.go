@@ -179,6 +179,9 @@ func (r *Ring) WaitCQENr(n uint32) (*CQE, error) {
 	if r.c == nil {
 		return nil, ErrClosed
 	}
+	if n > 0 {
+		r.yield.BeforeBlock()
+	}
 	for {
 		ret := C.io_uring_wait_cqe_nr(&r.c.ring, C.aiokit_cqe_slot(r.c), C.uint(n))
 		if ret == -C.EINTR {
@@ -216,6 +219,9 @@ func (r *Ring) timedWait(ts *KernelTimespec, sigmask *unix.Sigset_t, call func(u
 		useTS = 1
 		deadline = time.Now().Add(ts.Duration())
 		*(*KernelTimespec)(unsafe.Pointer(&r.c.ts)) = *ts
+	}
+	if ts == nil || ts.Sec != 0 || ts.Nsec != 0 {
+		r.yield.BeforeBlock()
 	}
 	for {
 		ret := call(useTS, useMask)

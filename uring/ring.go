@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/schedyield"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +42,8 @@ type Ring struct {
 	cqMask     uint32
 	cqEntries  uint32
 	cqeShift   uint32 // 1 with CQE32
+
+	yield schedyield.Gate // see internal/schedyield: waits keep their P
 
 	flags    uint32 // IORING_SETUP_* the ring was created with
 	features uint32

@@ -28,6 +28,9 @@ func (r *Ring) SubmitAndWait(waitNr uint32) (int, error) {
 	if r.c == nil {
 		return 0, ErrClosed
 	}
+	if waitNr > 0 {
+		r.yield.BeforeBlock()
+	}
 	for {
 		ret := C.io_uring_submit_and_wait(&r.c.ring, C.uint(waitNr))
 		if ret == -C.EINTR {
@@ -87,6 +90,7 @@ func (r *Ring) SQRingWait() error {
 	if r.flags&SetupSQPoll == 0 || r.SQSpaceLeft() > 0 {
 		return nil
 	}
+	r.yield.BeforeBlock()
 	for {
 		ret := C.__io_uring_sqring_wait(&r.c.ring)
 		if ret == -C.EINTR {
