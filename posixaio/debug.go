@@ -21,3 +21,14 @@ func setDropNotifications(drop bool) {
 // yet freed (by Free or by the garbage collector once unreachable and
 // finished). Tests use it to check for leaks.
 func LiveAiocbs() int64 { return liveAiocbs.Load() }
+
+// sigevNoneC, sigevThreadC and slotNotify let tests (which cannot use cgo)
+// check the notification a queue's aiocbs carry.
+const (
+	sigevNoneC   = int(C.SIGEV_NONE)
+	sigevThreadC = int(C.SIGEV_THREAD)
+)
+
+func slotNotify(q *Queue, i int) int {
+	return int(q.slot(uint32(i)).cb.aio_sigevent.sigev_notify)
+}

@@ -33,14 +33,18 @@
 //
 // Queue.Read, Queue.Write and Queue.Fsync (and the package-level Read, Write
 // and Fsync on a lazily created default queue) may be called from any
-// goroutine and return a *completion.Handle. Each request notifies through
-// SIGEV_THREAD: a C trampoline records the request's slot and wakes the
-// queue's reaper goroutine through an eventfd; the reaper calls aio_return
+// goroutine and return a *completion.Handle. By default (NotifySuspend)
+// requests carry SIGEV_NONE and one reaper goroutine waits in aio_suspend on
+// every request in flight; a submission its current wait does not cover
+// wakes it with a SIGURG to the waiting thread. The reaper calls aio_return
 // exactly once per request and only then unpins the buffer. Handle.Wait with
-// a context that ends asks glibc to cancel the request (aio_cancel).
+// a context that ends asks glibc to cancel the request (aio_cancel). The
+// reaper holds one OS thread while requests are in flight and none while
+// the queue is idle; waiting goroutines hold none.
 //
-// glibc starts one thread per SIGEV_THREAD notification, which limits that
-// route to a few thousand requests per second. NewQueueOptions with
-// NotifySuspend keeps the same handle layer but lets the reaper wait in
-// aio_suspend instead (it then holds one OS thread).
+// NewQueueOptions with NotifyThread selects SIGEV_THREAD notification
+// instead: a C trampoline records the request's slot and wakes the reaper
+// through an eventfd on Go's poller, so no OS thread waits at all, but glibc
+// starts one thread per notification, which limits that route to a few tens
+// of thousands of requests per second.
 package posixaio

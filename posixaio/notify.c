@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 struct pa_sink {
 	int efd;
@@ -249,12 +250,21 @@ int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int6
 /* Submits a prepared slot: op is LIO_READ, LIO_WRITE, O_SYNC or O_DSYNC.
    Returns 0 when the slot will be reaped (glibc accepted it, or a reaper
    already claimed the failed attempt and will deliver its error), or -errno
-   when the submission failed and nobody else saw it. */
-int pa_submit(struct pa_slot *s, int op)
+   when the submission failed and nobody else saw it.
+
+   early (SIGEV_THREAD queues) arms the slot before aio_read: the
+   notification may run before aio_read returns, and the reaper must then
+   already be able to claim the slot. Otherwise (aio_suspend queues) the slot
+   is armed only once glibc has the request: a slot that pa_collect listed
+   before glibc queued it would make aio_suspend return at once (glibc finds
+   no request for it), and the reaper would spin until aio_read returns. The
+   submitter rings the reaper after this returns, so it sees the slot. */
+int pa_submit(struct pa_slot *s, int op, int early)
 {
 	int r;
 	s->cb.__error_code = EINPROGRESS;
-	__atomic_store_n(&s->armed, 1, __ATOMIC_RELEASE);
+	if (early)
+		__atomic_store_n(&s->armed, 1, __ATOMIC_RELEASE);
 	switch (op) {
 	case LIO_READ:
 		r = aio_read(&s->cb);
@@ -265,6 +275,13 @@ int pa_submit(struct pa_slot *s, int op)
 	default:
 		r = aio_fsync(op, &s->cb);
 		break;
+	}
+	if (!early) {
+		if (r == 0) {
+			__atomic_store_n(&s->armed, 1, __ATOMIC_SEQ_CST);
+			return 0;
+		}
+		return -errno;
 	}
 	if (r == 0)
 		return 0;
@@ -278,7 +295,8 @@ int pa_submit(struct pa_slot *s, int op)
 
 /* The aio_suspend reaper's pass: reaps (as pa_scan) up to maxk finished
    slots into idx/res and lists the aiocbs of the slots still in progress in
-   list (and their descriptors in fds). Returns the reaped count plus the listed count << 32. */
+   list (and their descriptors in fds). Returns the reaped count plus the
+   listed count << 32. */
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
 		   const struct aiocb **list, int *fds)
 {
@@ -324,6 +342,27 @@ int pa_suspend(struct aiocb **list, int n, int64_t ns)
 	if (aio_suspend((const struct aiocb *const *)list, n, tp) < 0)
 		return -errno;
 	return 0;
+}
+
+static __thread int32_t pa_my_tid;
+
+/* One wait of the aio_suspend reaper. Publishes this thread's id, then the
+   SUSPEND state, then (unless the doorbell moved since the caller's pass
+   read it) waits in aio_suspend. A submitter that sees SUSPEND therefore
+   also sees the right thread id to signal. Returns 1 if the doorbell had
+   moved (no wait), else pa_suspend's result. Running the whole sequence in
+   one cgo call keeps the goroutine on this thread without LockOSThread. */
+int pa_reaper_wait(struct pa_reaper *r, uint64_t bell, struct aiocb **list, int n, int64_t ns)
+{
+	if (pa_my_tid == 0)
+		pa_my_tid = (int32_t)syscall(SYS_gettid);
+	__atomic_store_n(&r->tid, pa_my_tid, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&r->state, PA_REAPER_SUSPEND, __ATOMIC_SEQ_CST);
+	int ret = 1;
+	if (__atomic_load_n(&r->bell, __ATOMIC_SEQ_CST) == bell)
+		ret = pa_suspend(list, n, ns);
+	__atomic_store_n(&r->state, PA_REAPER_AWAKE, __ATOMIC_SEQ_CST);
+	return ret;
 }
 
 int pa_lio(int mode, struct aiocb **list, int n, struct sigevent *sig)

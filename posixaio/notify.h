@@ -36,11 +36,24 @@ void pa_sigev_thread(struct sigevent *ev, int id, uint64_t value);
 
 int pa_reap(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int n, int64_t *res);
 int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int64_t *res);
-int pa_submit(struct pa_slot *s, int op);
+int pa_submit(struct pa_slot *s, int op, int early);
 #define PA_NOT_ARMED (-100000)
 int pa_cancel(struct pa_slot *s);
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
 		   const struct aiocb **list, int *fds);
+
+/* The aio_suspend reaper's shared word set, in C memory: state (PA_REAPER_*),
+   the thread id of the reaper's current aio_suspend, and the doorbell that
+   submitters ring. */
+struct pa_reaper {
+	int32_t state;
+	int32_t tid;
+	uint64_t bell;
+};
+#define PA_REAPER_AWAKE 0
+#define PA_REAPER_IDLE 1
+#define PA_REAPER_SUSPEND 2
+int pa_reaper_wait(struct pa_reaper *r, uint64_t bell, struct aiocb **list, int n, int64_t ns);
 
 int pa_sigrtmin(void);
 int pa_sigrtmax(void);

@@ -20,17 +20,18 @@ import (
 // Queue is the handle layer: Read, Write and Fsync may be called from any
 // goroutine and return a *completion.Handle.
 //
-// Each request gets one of the queue's aiocbs in C memory. With NotifyThread
-// (NewQueue's default) its aio_sigevent is SIGEV_THREAD with a C trampoline
-// that records the aiocb's slot number in a ring and wakes the queue's reaper
-// through an eventfd on Go's poller (see ThreadSink). The reaper checks
-// aio_error of the slots it was told about, calls aio_return exactly once
-// for each finished request, and only then unpins the buffer and reuses the
-// aiocb. As a safety net against a notification glibc could not deliver (it
-// starts a thread per notification and ignores failure to do so), the reaper
-// also scans every in-flight aiocb when nothing has completed for 250ms.
-// NotifySuspend replaces the notification by a reaper that waits in
-// aio_suspend; see NotifyMode.
+// Each request gets one of the queue's aiocbs in C memory. With
+// NotifySuspend (NewQueue's default) the aiocbs carry SIGEV_NONE and the
+// queue's reaper goroutine waits in aio_suspend on every request in flight;
+// see NotifyMode. With NotifyThread the aio_sigevent is SIGEV_THREAD with a
+// C trampoline that records the aiocb's slot number in a ring and wakes the
+// reaper through an eventfd on Go's poller (see ThreadSink). Either way the
+// reaper checks aio_error, calls aio_return exactly once for each finished
+// request (the slot is claimed by compare-and-swap), and only then unpins
+// the buffer and reuses the aiocb. As a safety net against a notification
+// glibc could not deliver (it starts a thread per notification and ignores
+// failure to do so), the NotifyThread reaper also scans every in-flight
+// aiocb when nothing has completed for 250ms.
 type Queue struct {
 	tab    *completion.Table
 	sink   *ThreadSink
@@ -57,19 +58,19 @@ type Queue struct {
 type NotifyMode int
 
 const (
+	// NotifySuspend (the default): requests carry SIGEV_NONE and the reaper
+	// goroutine waits in aio_suspend on every request in flight, reaps the
+	// finished ones and builds the next list. A submission the reaper's
+	// current aio_suspend does not cover wakes it with a SIGURG to the
+	// thread that runs it (Go ignores SIGURG outside Go code; it only makes
+	// the timed aio_suspend return EINTR). The reaper occupies one OS thread
+	// while requests are in flight; waiting goroutines hold none.
+	NotifySuspend NotifyMode = iota
 	// NotifyThread: every request carries a SIGEV_THREAD notification whose C
 	// trampoline wakes the reaper goroutine through an eventfd on Go's
 	// poller. No OS thread waits, but glibc starts one thread per finished
 	// request (slow: see docs/posixaio.md).
-	NotifyThread NotifyMode = iota
-	// NotifySuspend: requests carry SIGEV_NONE and the reaper goroutine,
-	// locked to its OS thread, waits in aio_suspend on every request in
-	// flight. A submission the reaper's current aio_suspend does not cover
-	// wakes it with a SIGURG to that thread (Go ignores SIGURG outside Go
-	// code; it only makes the timed aio_suspend return EINTR). The reaper
-	// holds one OS thread while requests are in flight; waiting goroutines
-	// still hold none.
-	NotifySuspend
+	NotifyThread
 )
 
 // QueueOptions configures NewQueueOptions.
@@ -78,7 +79,7 @@ type QueueOptions struct {
 }
 
 // NewQueue returns a queue for at most size requests in flight (submissions
-// beyond that fail with ErrBusy), with NotifyThread notification.
+// beyond that fail with ErrBusy), with NotifySuspend notification.
 func NewQueue(size int) (*Queue, error) {
 	return NewQueueOptions(size, QueueOptions{})
 }
@@ -173,7 +174,11 @@ func (q *Queue) submit(op C.int, fd int, buf []byte, off int64) (*completion.Han
 	s.cb.aio_reqprio = 0
 	setBufPtr(&s.cb, buf)
 	q.cur[i].Store(o.UserData())
-	if r := C.pa_submit(s, op); r < 0 {
+	early := C.int(0)
+	if q.sus == nil {
+		early = 1
+	}
+	if r := C.pa_submit(s, op, early); r < 0 {
 		q.mu.Lock()
 		q.tab.Abort(o, unix.Errno(-r))
 		q.mu.Unlock()
@@ -322,7 +327,7 @@ func (q *Queue) Close() error {
 			q.closeErr = q.sink.Close()
 		}
 		if q.sus != nil {
-			C.free(unsafe.Pointer(q.sus.list))
+			C.free(q.sus.mem)
 		}
 		C.free(unsafe.Pointer(q.slots))
 		q.slots = nil

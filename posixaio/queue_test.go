@@ -264,7 +264,7 @@ func testQueueBusyAndClose(t *testing.T, mode NotifyMode) {
 // scan still completes the request.
 func TestQueueLostNotification(t *testing.T) {
 	testutil.CheckLeaks(t)
-	q := newQueue(t, 4)
+	q := newQueue(t, 4, NotifyThread)
 	fd, _ := tempFile(t, pattern(4096, 1))
 	setDropNotifications(true)
 	h, err := q.Read(fd, make([]byte, 4096), 0)
@@ -355,6 +355,32 @@ func TestDefaultQueue(t *testing.T) {
 	q2, _ := Default()
 	if q1 != q2 {
 		t.Fatal("Default returned two queues")
+	}
+	if q1.mode != NotifySuspend || q1.sus == nil || q1.sink != nil {
+		t.Fatalf("default queue: mode %d, want the aio_suspend reaper (NotifySuspend)", q1.mode)
+	}
+}
+
+// TestQueueDefaultMode: NewQueue and the zero QueueOptions use the
+// aio_suspend reaper, whose requests carry SIGEV_NONE (no glibc thread start
+// per request); NotifyThread stays available and uses SIGEV_THREAD.
+func TestQueueDefaultMode(t *testing.T) {
+	for _, c := range []struct {
+		q    *Queue
+		want int
+	}{
+		{newQueue(t, 2), sigevNoneC},
+		{newQueue(t, 2, NotifySuspend), sigevNoneC},
+		{newQueue(t, 2, NotifyThread), sigevThreadC},
+	} {
+		for i := 0; i < 2; i++ {
+			if got := slotNotify(c.q, i); got != c.want {
+				t.Errorf("mode %d slot %d: sigev_notify %d, want %d", c.q.mode, i, got, c.want)
+			}
+		}
+	}
+	if _, err := NewQueueOptions(2, QueueOptions{Notify: NotifyMode(7)}); err != unix.EINVAL {
+		t.Errorf("bad mode: %v, want EINVAL", err)
 	}
 }
 

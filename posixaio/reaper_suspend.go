@@ -24,23 +24,27 @@ import (
 const suspendTimeout = 20 * time.Millisecond
 
 const (
-	reaperAwake   = iota // scanning; will see every armed slot
-	reaperIdle           // parked on the channel: nothing in flight
-	reaperSuspend        // in aio_suspend on the list it built
+	reaperAwake   = C.PA_REAPER_AWAKE   // scanning; will see every armed slot
+	reaperIdle    = C.PA_REAPER_IDLE    // parked on the channel: nothing in flight
+	reaperSuspend = C.PA_REAPER_SUSPEND // in aio_suspend on the list it built
 )
 
 // coveredFds bounds the descriptors the reaper tracks in its bitmap; a
 // submission on a higher descriptor always wakes it.
 const coveredFds = 1 << 16
 
+// yieldMax bounds the runtime.Gosched calls with which the reaper, after
+// completing k requests, waits for about k new submissions before its next
+// pass.
+const yieldMax = 4
+
 type suspendState struct {
-	list  **C.struct_aiocb // C array of nslots aiocb pointers
-	fds   *C.int           // C array: descriptor of each listed aiocb
-	bell  atomic.Uint64    // submissions (and cancels) since start
-	state atomic.Int32
-	tid   atomic.Int32
-	wake  chan struct{}
-	pid   int
+	mem  unsafe.Pointer      // one C allocation for everything below
+	list **C.struct_aiocb    // C array of nslots aiocb pointers
+	fds  *C.int              // C array: descriptor of each listed aiocb
+	r    *C.struct_pa_reaper // state, thread id and doorbell, in C memory
+	wake chan struct{}
+	pid  int
 	// covered has a bit set for each descriptor with a request in the list
 	// of the reaper's current aio_suspend. glibc runs one descriptor's
 	// requests in submission order, so a new request on such a descriptor
@@ -50,14 +54,22 @@ type suspendState struct {
 	set     []int // descriptors whose bit is set
 }
 
+func (s *suspendState) state() *int32 { return (*int32)(unsafe.Pointer(&s.r.state)) }
+func (s *suspendState) tid() *int32   { return (*int32)(unsafe.Pointer(&s.r.tid)) }
+func (s *suspendState) bell() *uint64 { return (*uint64)(unsafe.Pointer(&s.r.bell)) }
+
 func (q *Queue) startSuspendReaper() error {
-	l := C.calloc(C.size_t(q.nslots), C.size_t(unsafe.Sizeof(uintptr(0))+C.sizeof_int))
+	ptr := unsafe.Sizeof(uintptr(0))
+	n := uintptr(q.nslots)
+	l := C.calloc(1, C.size_t(C.sizeof_struct_pa_reaper+n*ptr+n*C.sizeof_int))
 	if l == nil {
 		return unix.ENOMEM
 	}
 	q.sus = &suspendState{
-		list:    (**C.struct_aiocb)(l),
-		fds:     (*C.int)(unsafe.Add(l, uintptr(q.nslots)*unsafe.Sizeof(uintptr(0)))),
+		mem:     l,
+		r:       (*C.struct_pa_reaper)(l),
+		list:    (**C.struct_aiocb)(unsafe.Add(l, C.sizeof_struct_pa_reaper)),
+		fds:     (*C.int)(unsafe.Add(l, C.sizeof_struct_pa_reaper+n*ptr)),
 		wake:    make(chan struct{}, 1),
 		pid:     unix.Getpid(),
 		covered: make([]atomic.Uint64, coveredFds/64),
@@ -71,10 +83,10 @@ func (q *Queue) startSuspendReaper() error {
 // ring makes the reaper look at the slots again: after a submission on fd
 // (-1: unknown) its current aio_suspend list may lack the new request.
 func (s *suspendState) ring(fd int) {
-	s.bell.Add(1)
-	switch s.state.Load() {
+	atomic.AddUint64(s.bell(), 1)
+	switch atomic.LoadInt32(s.state()) {
 	case reaperIdle:
-		if s.state.CompareAndSwap(reaperIdle, reaperAwake) {
+		if atomic.CompareAndSwapInt32(s.state(), reaperIdle, reaperAwake) {
 			select {
 			case s.wake <- struct{}{}:
 			default:
@@ -84,29 +96,26 @@ func (s *suspendState) ring(fd int) {
 		if fd >= 0 && fd < coveredFds && s.covered[fd/64].Load()&(1<<(fd%64)) != 0 {
 			return
 		}
-		if s.state.CompareAndSwap(reaperSuspend, reaperAwake) {
-			unix.Tgkill(s.pid, int(s.tid.Load()), unix.SIGURG)
+		if atomic.CompareAndSwapInt32(s.state(), reaperSuspend, reaperAwake) {
+			// pa_reaper_wait stored the thread id before the state, so this
+			// is the thread in (or about to enter) aio_suspend, or one that
+			// has left it already: then the signal is a stray SIGURG, which
+			// Go's runtime sends to its threads all the time anyway.
+			unix.Tgkill(s.pid, int(atomic.LoadInt32(s.tid())), unix.SIGURG)
 		}
 	}
 }
 
+// reapSuspend is the NotifySuspend reaper. It is not locked to an OS
+// thread: pa_reaper_wait publishes the id of whichever thread runs the
+// aio_suspend, within the same cgo call.
 func (q *Queue) reapSuspend(started chan struct{}) {
 	defer close(q.reaped)
 	s := q.sus
 	close(started)
 	idx, res := q.idx, q.res
-	// The goroutine is wired to its thread while requests are in flight, so
-	// that the thread id the ringer signals is the one waiting in
-	// aio_suspend. Parked on the channel it is not: waking a locked
-	// goroutine costs a thread hand-off.
-	locked := false
-	defer func() {
-		if locked {
-			runtime.UnlockOSThread()
-		}
-	}()
 	for {
-		bell := s.bell.Load()
+		bell := atomic.LoadUint64(s.bell())
 		r := C.pa_collect(q.slots, C.uint32_t(q.nslots),
 			(*C.uint64_t)(unsafe.Pointer(&idx[0])), (*C.int64_t)(unsafe.Pointer(&res[0])),
 			C.int(len(idx)), s.list, s.fds)
@@ -115,42 +124,35 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 		if k == len(idx) {
 			continue // more may be finished
 		}
-		if n == 0 {
-			if locked {
-				runtime.UnlockOSThread()
-				locked = false
+		if k > 0 && n > 0 {
+			// The goroutines just completed are runnable, most of them on
+			// this P; they usually submit their next request at once. Let
+			// them run before this goroutine blocks in aio_suspend (which
+			// would hold the P in a cgo call until sysmon retakes it), and
+			// pick their requests up in the next pass: this is how the C
+			// loop batches, reaping and resubmitting before it waits.
+			for i := 0; i < yieldMax && atomic.LoadUint64(s.bell())-bell < uint64(k); i++ {
+				runtime.Gosched()
 			}
+			continue
+		}
+		if n == 0 {
 			if q.stopping.Load() && q.tab.InFlight() == 0 {
 				return
 			}
-			s.state.Store(reaperIdle)
-			if s.bell.Load() != bell || q.stopping.Load() {
-				s.state.Store(reaperAwake)
+			atomic.StoreInt32(s.state(), reaperIdle)
+			if atomic.LoadUint64(s.bell()) != bell || q.stopping.Load() {
+				atomic.StoreInt32(s.state(), reaperAwake)
 				continue
 			}
 			<-s.wake
-			s.state.Store(reaperAwake)
+			atomic.StoreInt32(s.state(), reaperAwake)
 			continue
 		}
 		s.cover(n)
-		if !locked {
-			runtime.LockOSThread()
-			locked = true
-			s.tid.Store(int32(unix.Gettid()))
-		}
-		s.state.Store(reaperSuspend)
-		rung := false
-		if s.bell.Load() == bell {
-			// EINTR (rung), EAGAIN (timeout) and success all lead to a new
-			// pass.
-			rung = C.pa_suspend(s.list, C.int(n), C.int64_t(suspendTimeout)) == -C.EINTR
-		}
-		s.state.Store(reaperAwake)
-		if rung {
-			// Woken for a new submission: let the goroutines that are about
-			// to submit more do so, so that one pass covers them all.
-			runtime.Gosched()
-		}
+		// EINTR (rung), EAGAIN (timeout), success and "the bell moved" all
+		// lead to a new pass.
+		C.pa_reaper_wait(s.r, C.uint64_t(bell), s.list, C.int(n), C.int64_t(suspendTimeout))
 	}
 }
 

@@ -9,18 +9,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// suspendNoEINTR is AioSuspend, called again with the same timeout after
+// EINTR: a timed aio_suspend fails with EINTR when any signal reaches the
+// thread (see TestSuspendEINTR), and Go's runtime sends SIGURG to its
+// threads at any time (so does a NotifySuspend queue's ringer that reaches
+// a thread just after the reaper left aio_suspend on it).
+func suspendNoEINTR(list []*Aiocb, d time.Duration) error {
+	for {
+		if err := AioSuspend(list, d); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
 func TestSuspendTimeout(t *testing.T) {
 	r, w := pipe(t)
 	a := newCb(t, r, make([]byte, 4), 0)
 	a.Read()
 	start := time.Now()
-	if err := AioSuspend([]*Aiocb{a}, 30*time.Millisecond); err != unix.EAGAIN {
+	if err := suspendNoEINTR([]*Aiocb{a}, 30*time.Millisecond); err != unix.EAGAIN {
 		t.Fatalf("aio_suspend timeout: %v, want EAGAIN", err)
 	}
 	if d := time.Since(start); d < 25*time.Millisecond {
 		t.Fatalf("timed out after %v", d)
 	}
-	if err := AioSuspend([]*Aiocb{a}, 0); err != unix.EAGAIN {
+	if err := suspendNoEINTR([]*Aiocb{a}, 0); err != unix.EAGAIN {
 		t.Fatalf("aio_suspend zero timeout: %v, want EAGAIN", err)
 	}
 	go func() { time.Sleep(20 * time.Millisecond); unix.Write(w, []byte("wake")) }()

@@ -21,14 +21,15 @@ import (
 //     Error, Return, Read on C-memory aiocbs; buffers in C memory).
 //   - posixaio/handle: the handle layer as an application would use it: QD
 //     goroutines, each with one Queue.Read + Handle.Wait in flight, sharing
-//     one Queue (NewQueue: SIGEV_THREAD notification through the C trampoline
-//     and an eventfd, so glibc starts a thread per request). Buffers are Go
-//     memory, pinned per request.
-//   - posixaio/handle-suspend: the same with NewQueueOptions(NotifySuspend):
-//     the reaper waits in aio_suspend instead of glibc starting threads.
+//     one Queue with the default notification (NotifySuspend: SIGEV_NONE,
+//     one reaper goroutine waiting in aio_suspend). Buffers are Go memory,
+//     pinned per request.
+//   - posixaio/handle-thread: the same with NewQueueOptions(NotifyThread):
+//     SIGEV_THREAD notification through the C trampoline and an eventfd, so
+//     glibc starts a thread per request.
 //   - posixaio/C-sigev-thread: testdata/c/bench_posixaio_thread.c, the C
 //     program with SIGEV_THREAD + eventfd notification, i.e. the mechanism
-//     of posixaio/handle in C (not the reference: it shows what that
+//     of posixaio/handle-thread in C (not the reference: it shows what that
 //     mechanism costs in C).
 //
 // glibc serves each descriptor's requests one at a time on one of its (at
@@ -48,9 +49,9 @@ func init() {
 		Run: func(s Spec) (Result, error) { return RunC("bench_posixaio_thread", s) }})
 	Register(Engine{Backend: "posixaio", Name: "raw", Supports: read4k, Run: runPosixaioRaw})
 	Register(Engine{Backend: "posixaio", Name: "handle", Supports: read4k,
-		Run: func(s Spec) (Result, error) { return runPosixaioHandle(s, posixaio.NotifyThread) }})
-	Register(Engine{Backend: "posixaio", Name: "handle-suspend", Supports: read4k,
 		Run: func(s Spec) (Result, error) { return runPosixaioHandle(s, posixaio.NotifySuspend) }})
+	Register(Engine{Backend: "posixaio", Name: "handle-thread", Supports: read4k,
+		Run: func(s Spec) (Result, error) { return runPosixaioHandle(s, posixaio.NotifyThread) }})
 }
 
 func openSpecFiles(s Spec) ([]int, error) {
