@@ -16,8 +16,6 @@ package bench
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	iouring "github.com/iceber/iouring-go"
@@ -124,55 +122,13 @@ func runIceberRequest(s Spec) (Result, error) {
 		return Result{}, fmt.Errorf("bench: iceber: %w", err)
 	}
 	defer iour.Close()
-	var (
-		stop     atomic.Bool
-		total    atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		ready    sync.WaitGroup
-		done     sync.WaitGroup
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		stop.Store(true)
-	}
-	start := make(chan struct{})
-	ready.Add(s.QD)
-	done.Add(s.QD)
-	for w := 0; w < s.QD; w++ {
-		go func(w int) {
-			defer done.Done()
-			buf := alignedBlock(directAlign)
-			rng := NewRand(WorkerSeed(s.Seed, w))
-			ch := make(chan iouring.Result, 1)
-			ready.Done()
-			<-start
-			var ops int64
-			for !stop.Load() {
-				if _, err := iour.SubmitRequest(iceberRequest(fd, buf, rng, s), ch); err != nil {
-					fail(fmt.Errorf("bench: iceber: SubmitRequest: %w", err))
-					break
-				}
-				if err := iceberCheck(fd, <-ch); err != nil {
-					fail(err)
-					break
-				}
-				ops++
+	return runWorkers(s, func(int) workerOp {
+		ch := make(chan iouring.Result, 1)
+		return func(buf []byte, rng *Rand) error {
+			if _, err := iour.SubmitRequest(iceberRequest(fd, buf, rng, s), ch); err != nil {
+				return fmt.Errorf("bench: iceber: SubmitRequest: %w", err)
 			}
-			total.Add(ops)
-		}(w)
-	}
-	ready.Wait()
-	meter := StartAllocMeter()
-	t0 := time.Now()
-	close(start)
-	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
-	done.Wait()
-	elapsed := time.Since(t0)
-	timer.Stop()
-	if firstErr != nil {
-		return Result{}, firstErr
-	}
-	ops := total.Load()
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+			return iceberCheck(fd, <-ch)
+		}
+	})
 }

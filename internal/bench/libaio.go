@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -141,53 +139,18 @@ func runLibaioHandle(s Spec) (Result, error) {
 		return Result{}, fmt.Errorf("bench: libaio handle: %w", err)
 	}
 	defer q.Close()
-	var (
-		stop     atomic.Bool
-		total    atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		ready    sync.WaitGroup
-		done     sync.WaitGroup
-	)
-	start := make(chan struct{})
-	ready.Add(s.QD)
-	done.Add(s.QD)
-	for w := 0; w < s.QD; w++ {
-		go func(w int) {
-			defer done.Done()
-			buf := alignedBlock(directAlign)
-			rng := NewRand(WorkerSeed(s.Seed, w))
-			bg := context.Background()
-			ready.Done()
-			<-start
-			var ops int64
-			for !stop.Load() {
-				h, err := q.Read(fd, buf, rng.Offset(s.Size))
-				var n int
-				if err == nil {
-					n, err = h.Wait(bg)
-				}
-				if err != nil || n != BlockSize {
-					errOnce.Do(func() { firstErr = fmt.Errorf("bench: libaio handle: read = %d, %v", n, err) })
-					stop.Store(true)
-					break
-				}
-				ops++
+	return runWorkers(s, func(int) workerOp {
+		bg := context.Background()
+		return func(buf []byte, rng *Rand) error {
+			h, err := q.Read(fd, buf, rng.Offset(s.Size))
+			var n int
+			if err == nil {
+				n, err = h.Wait(bg)
 			}
-			total.Add(ops)
-		}(w)
-	}
-	ready.Wait()
-	meter := StartAllocMeter()
-	t0 := time.Now()
-	close(start)
-	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
-	done.Wait()
-	elapsed := time.Since(t0)
-	timer.Stop()
-	if firstErr != nil {
-		return Result{}, firstErr
-	}
-	ops := total.Load()
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+			if err != nil || n != BlockSize {
+				return fmt.Errorf("bench: libaio handle: read = %d, %v", n, err)
+			}
+			return nil
+		}
+	})
 }

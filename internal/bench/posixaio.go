@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aiokit/aio/cgo/cmem"
@@ -189,58 +187,19 @@ func runPosixaioHandle(s Spec, mode posixaio.NotifyMode) (Result, error) {
 	}
 	defer q.Close()
 
-	var (
-		stop     atomic.Bool
-		total    atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		ready    sync.WaitGroup
-		done     sync.WaitGroup
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		stop.Store(true)
-	}
-	start := make(chan struct{})
-	ready.Add(s.QD)
-	done.Add(s.QD)
-	for w := 0; w < s.QD; w++ {
-		go func(w int) {
-			defer done.Done()
-			fd := fds[w%len(fds)]
-			buf := alignedBlock(directAlign)
-			rng := NewRand(WorkerSeed(s.Seed, w))
-			ctx := context.Background()
-			ready.Done()
-			<-start
-			var ops int64
-			for !stop.Load() {
-				h, err := q.Read(fd, buf, rng.Offset(s.Size))
-				if err != nil {
-					fail(fmt.Errorf("bench: posixaio handle: Read: %w", err))
-					break
-				}
-				n, err := h.Wait(ctx)
-				if err != nil || n != BlockSize {
-					fail(fmt.Errorf("bench: posixaio handle: read = %d, %v", n, err))
-					break
-				}
-				ops++
+	return runWorkers(s, func(w int) workerOp {
+		fd := fds[w%len(fds)]
+		ctx := context.Background()
+		return func(buf []byte, rng *Rand) error {
+			h, err := q.Read(fd, buf, rng.Offset(s.Size))
+			if err != nil {
+				return fmt.Errorf("bench: posixaio handle: Read: %w", err)
 			}
-			total.Add(ops)
-		}(w)
-	}
-	ready.Wait()
-	meter := StartAllocMeter()
-	t0 := time.Now()
-	close(start)
-	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
-	done.Wait()
-	elapsed := time.Since(t0)
-	timer.Stop()
-	if firstErr != nil {
-		return Result{}, firstErr
-	}
-	ops := total.Load()
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+			n, err := h.Wait(ctx)
+			if err != nil || n != BlockSize {
+				return fmt.Errorf("bench: posixaio handle: read = %d, %v", n, err)
+			}
+			return nil
+		}
+	})
 }

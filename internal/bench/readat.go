@@ -3,10 +3,7 @@ package bench
 import (
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -67,51 +64,15 @@ func runReadAt(s Spec) (Result, error) {
 		files[i] = f
 	}
 
-	var (
-		stop     atomic.Bool
-		total    atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		ready    sync.WaitGroup
-		done     sync.WaitGroup
-	)
-	start := make(chan struct{})
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		stop.Store(true)
-	}
-	ready.Add(s.QD)
-	done.Add(s.QD)
-	for w := 0; w < s.QD; w++ {
-		go func(w int) {
-			defer done.Done()
-			f := files[w%len(files)]
-			buf := alignedBlock(directAlign)
-			r := NewRand(WorkerSeed(s.Seed, w))
-			ready.Done()
-			<-start
-			var ops int64
-			for !stop.Load() {
-				off := r.Offset(s.Size)
-				n, err := f.ReadAt(buf, off)
-				if err != nil || n != BlockSize {
-					fail(fmt.Errorf("bench: readat: pread(%s, 4096, %d) = %d: %v", s.Path, off, n, err))
-					break
-				}
-				ops++
+	return runWorkers(s, func(w int) workerOp {
+		f := files[w%len(files)]
+		return func(buf []byte, rng *Rand) error {
+			off := rng.Offset(s.Size)
+			n, err := f.ReadAt(buf, off)
+			if err != nil || n != BlockSize {
+				return fmt.Errorf("bench: readat: pread(%s, 4096, %d) = %d: %v", s.Path, off, n, err)
 			}
-			total.Add(ops)
-		}(w)
-	}
-	ready.Wait()
-	t0 := time.Now()
-	close(start)
-	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
-	done.Wait()
-	elapsed := time.Since(t0)
-	timer.Stop()
-	if firstErr != nil {
-		return Result{}, firstErr
-	}
-	return Result{Ops: total.Load(), Elapsed: elapsed}, nil
+			return nil
+		}
+	})
 }

@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aiokit/aio/cgo/cmem"
@@ -165,71 +163,31 @@ func runUringHandle(s Spec) (Result, error) {
 	}
 	defer q.Close()
 
-	var (
-		stop     atomic.Bool
-		total    atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		ready    sync.WaitGroup
-		done     sync.WaitGroup
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		stop.Store(true)
-	}
-	start := make(chan struct{})
-	ready.Add(s.QD)
-	done.Add(s.QD)
-	for w := 0; w < s.QD; w++ {
-		go func(w int) {
-			defer done.Done()
-			buf := alignedBlock(directAlign)
-			rng := NewRand(WorkerSeed(s.Seed, w))
-			ctx := context.Background()
-			ready.Done()
-			<-start
-			var ops int64
-			for !stop.Load() {
-				var n int
-				var err error
-				if fd >= 0 {
-					h, serr := q.Read(fd, buf, uint64(rng.Offset(s.Size)))
-					if serr != nil {
-						fail(fmt.Errorf("bench: uring handle: Read: %w", serr))
-						break
-					}
-					n, err = h.Wait(ctx)
-					if err == nil && n != BlockSize {
-						err = fmt.Errorf("short read %d", n)
-					}
-				} else {
-					h, serr := q.Nop()
-					if serr != nil {
-						fail(fmt.Errorf("bench: uring handle: Nop: %w", serr))
-						break
-					}
-					_, err = h.Wait(ctx)
-				}
+	return runWorkers(s, func(int) workerOp {
+		ctx := context.Background()
+		return func(buf []byte, rng *Rand) error {
+			if fd < 0 {
+				h, err := q.Nop()
 				if err != nil {
-					fail(fmt.Errorf("bench: uring handle: %w", err))
-					break
+					return fmt.Errorf("bench: uring handle: Nop: %w", err)
 				}
-				ops++
+				if _, err := h.Wait(ctx); err != nil {
+					return fmt.Errorf("bench: uring handle: %w", err)
+				}
+				return nil
 			}
-			total.Add(ops)
-		}(w)
-	}
-	ready.Wait()
-	meter := StartAllocMeter()
-	t0 := time.Now()
-	close(start)
-	timer := time.AfterFunc(s.Dur, func() { stop.Store(true) })
-	done.Wait()
-	elapsed := time.Since(t0)
-	timer.Stop()
-	if firstErr != nil {
-		return Result{}, firstErr
-	}
-	ops := total.Load()
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+			h, err := q.Read(fd, buf, uint64(rng.Offset(s.Size)))
+			if err != nil {
+				return fmt.Errorf("bench: uring handle: Read: %w", err)
+			}
+			n, err := h.Wait(ctx)
+			if err == nil && n != BlockSize {
+				err = fmt.Errorf("short read %d", n)
+			}
+			if err != nil {
+				return fmt.Errorf("bench: uring handle: %w", err)
+			}
+			return nil
+		}
+	})
 }
