@@ -329,6 +329,17 @@ func (t *Table) Each(f func(op *Op)) {
 // negative errno) and flags. It returns false for unknown or stale user
 // data, which it ignores.
 func (t *Table) Complete(ud uint64, res int64, flags uint32) bool {
+	found, _ := t.finish(ud, res, flags, nil)
+	return found
+}
+
+// CompleteWoke is Complete that also reports whether the completion woke a
+// goroutine blocked on the handle (Wait, or a receive from Done). A reaper
+// that completed a batch uses it to decide whether to yield to the
+// goroutines it woke, so that their next operations join its next batch;
+// when it woke none (the submitter reaped its own operation) the yield would
+// be wasted.
+func (t *Table) CompleteWoke(ud uint64, res int64, flags uint32) (found, woke bool) {
 	return t.finish(ud, res, flags, nil)
 }
 
@@ -338,17 +349,17 @@ func (t *Table) Abort(op *Op, err error) {
 	t.finish(op.UserData(), 0, 0, err)
 }
 
-func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
+func (t *Table) finish(ud uint64, res int64, flags uint32, err error) (found, woke bool) {
 	op := t.lookup(ud)
 	if op == nil {
-		return false
+		return false, false
 	}
 	// Claim the slot: exactly one finisher of ud gets past here, and a
 	// Visit or Each callback that holds op.mu finishes first.
 	op.mu.Lock()
 	if !op.key.CompareAndSwap(ud, 0) {
 		op.mu.Unlock()
-		return false
+		return false, false
 	}
 	op.mu.Unlock()
 	h := op.h
@@ -357,8 +368,7 @@ func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
 	t.wakeWaiters()
 	liveOps.Add(-1)
 	t.dec()
-	h.complete(res, flags, err)
-	return true
+	return true, h.complete(res, flags, err)
 }
 
 // InFlight returns the number of operations begun and not yet completed.

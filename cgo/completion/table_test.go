@@ -164,3 +164,49 @@ func TestCloseRacesBegin(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteWoke: a completion reports a woken goroutine only when one
+// was blocked on the handle (Wait, or Done).
+func TestCompleteWoke(t *testing.T) {
+	checkStats(t)
+	tab := NewTable(4)
+	h, op, _ := tab.Begin()
+	if found, woke := tab.CompleteWoke(op.UserData(), 1, 0); !found || woke {
+		t.Errorf("nobody waiting: found %v, woke %v", found, woke)
+	}
+	if n, _ := h.Wait(context.Background()); n != 1 {
+		t.Errorf("Wait after completion = %d", n)
+	}
+
+	for _, how := range []string{"Wait", "WaitContext", "Done"} {
+		h, op, _ := tab.Begin()
+		blocked := make(chan struct{})
+		go func() {
+			close(blocked)
+			switch how {
+			case "Wait":
+				h.Wait(context.Background())
+			case "WaitContext":
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				h.Wait(ctx)
+			case "Done":
+				<-h.Done()
+			}
+		}()
+		<-blocked
+		deadline := time.Now().Add(5 * time.Second)
+		for h.wait.Load() == 0 && how != "Done" && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if how == "Done" {
+			time.Sleep(10 * time.Millisecond) // let the receive block
+		}
+		if found, woke := tab.CompleteWoke(op.UserData(), 2, 0); !found || !woke {
+			t.Errorf("%s blocked: found %v, woke %v", how, found, woke)
+		}
+		if found, woke := tab.CompleteWoke(op.UserData(), 3, 0); found || woke {
+			t.Errorf("%s: second completion found %v, woke %v", how, found, woke)
+		}
+	}
+}
