@@ -34,8 +34,7 @@ func (q *Queue) reap() {
 
 // reapInline drains the CQ unless another goroutine is already draining
 // (which will then drain again: see drain). It returns the number of
-// completed handles that had a goroutine waiting on them (the caller yields
-// to those so that their next operations join the next batch).
+// handles it completed.
 func (q *Queue) reapInline() int {
 	q.pending.Store(true)
 	return q.drain()
@@ -59,7 +58,7 @@ func (q *Queue) drain() int {
 
 // drainLocked runs with q.rmu held. It copies CQEs out, advances the CQ
 // head (io_uring_cq_advance) so the kernel can reuse the entries, and
-// completes the handles. It returns how many of them woke a waiter. PeekBatchCQE flushes completions the kernel kept
+// completes the handles. PeekBatchCQE flushes completions the kernel kept
 // aside after a CQ overflow (IORING_FEAT_NODROP, IORING_SQ_CQ_OVERFLOW) once
 // the CQ is empty, so looping until it returns 0 loses none.
 func (q *Queue) drainLocked() int {
@@ -69,6 +68,7 @@ func (q *Queue) drainLocked() int {
 		if n == 0 {
 			return total
 		}
+		total += n
 		q.subSeq.Load() // pairs with the Add in flush (race detector only)
 		done := q.done[:0]
 		for _, c := range q.cqes[:n] {
@@ -78,9 +78,7 @@ func (q *Queue) drainLocked() int {
 		for i := range done {
 			d := &done[i]
 			if d.ud != internalUserData {
-				if _, woke := q.table.CompleteWoke(d.ud, int64(d.res), d.flags); woke {
-					total++
-				}
+				q.table.Complete(d.ud, int64(d.res), d.flags)
 			}
 		}
 		q.done = done[:0]

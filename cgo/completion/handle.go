@@ -16,7 +16,6 @@ type Handle struct {
 	done  atomic.Bool
 	gate  sync.WaitGroup // 1 from Begin until completion: a wait with no context parks without spinning
 	mu    sync.Mutex     // guards ch
-	wait  atomic.Int32   // goroutines in Wait's blocking part (see complete)
 	ch    chan struct{}
 	res   int64
 	flags uint32
@@ -89,8 +88,6 @@ func (h *Handle) Wait(ctx context.Context) (int, error) {
 		return h.result()
 	}
 	cd := ctx.Done()
-	h.wait.Add(1)
-	defer h.wait.Add(-1)
 	if cd == nil {
 		h.gate.Wait()
 		return h.result()
@@ -109,20 +106,14 @@ func (h *Handle) Wait(ctx context.Context) (int, error) {
 	}
 }
 
-// complete records the result and wakes every waiter. Called once. It
-// reports whether a goroutine may have been blocked on the handle (in Wait,
-// or on the Done channel): a waiter that counted itself in after done was
-// set sees done and does not block, so false is never wrong, and true at
-// worst means a waiter that was about to find the handle done.
-func (h *Handle) complete(res int64, flags uint32, err error) bool {
+// complete records the result and wakes every waiter. Called once.
+func (h *Handle) complete(res int64, flags uint32, err error) {
 	h.mu.Lock()
 	h.res, h.flags, h.err = res, flags, err
 	h.done.Store(true)
-	woke := h.ch != nil
-	if woke {
+	if h.ch != nil {
 		close(h.ch)
 	}
 	h.mu.Unlock()
 	h.gate.Done()
-	return woke || h.wait.Load() > 0
 }

@@ -329,17 +329,6 @@ func (t *Table) Each(f func(op *Op)) {
 // negative errno) and flags. It returns false for unknown or stale user
 // data, which it ignores.
 func (t *Table) Complete(ud uint64, res int64, flags uint32) bool {
-	found, _ := t.finish(ud, res, flags, nil)
-	return found
-}
-
-// CompleteWoke is Complete that also reports whether the completion woke a
-// goroutine blocked on the handle (Wait, or a receive from Done). A reaper
-// that completed a batch uses it to decide whether to yield to the
-// goroutines it woke, so that their next operations join its next batch;
-// when it woke none (the submitter reaped its own operation) the yield would
-// be wasted.
-func (t *Table) CompleteWoke(ud uint64, res int64, flags uint32) (found, woke bool) {
 	return t.finish(ud, res, flags, nil)
 }
 
@@ -349,17 +338,17 @@ func (t *Table) Abort(op *Op, err error) {
 	t.finish(op.UserData(), 0, 0, err)
 }
 
-func (t *Table) finish(ud uint64, res int64, flags uint32, err error) (found, woke bool) {
+func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
 	op := t.lookup(ud)
 	if op == nil {
-		return false, false
+		return false
 	}
 	// Claim the slot: exactly one finisher of ud gets past here, and a
 	// Visit or Each callback that holds op.mu finishes first.
 	op.mu.Lock()
 	if !op.key.CompareAndSwap(ud, 0) {
 		op.mu.Unlock()
-		return false, false
+		return false
 	}
 	op.mu.Unlock()
 	h := op.h
@@ -368,7 +357,8 @@ func (t *Table) finish(ud uint64, res int64, flags uint32, err error) (found, wo
 	t.wakeWaiters()
 	liveOps.Add(-1)
 	t.dec()
-	return true, h.complete(res, flags, err)
+	h.complete(res, flags, err)
+	return true
 }
 
 // InFlight returns the number of operations begun and not yet completed.
