@@ -125,17 +125,7 @@ func (q *Queue) stageGroup(sqes []SQE, ops []*completion.Op) error {
 // stageCancel stages IORING_OP_ASYNC_CANCEL for user data ud (or every
 // request with IORING_ASYNC_CANCEL_ANY). Its completion is ignored.
 func (q *Queue) stageCancel(ud uint64, flags int) {
-	q.smu.Lock()
-	if q.ringGone {
-		q.smu.Unlock()
-		return
-	}
-	q.staged = append(q.staged, staged{})
-	s := &q.staged[len(q.staged)-1].sqe
-	s.PrepCancel64(ud, flags)
-	s.SetUserData(internalUserData)
-	q.cancels.Add(1)
-	q.kickLocked()
+	q.stageInternal(func(s *SQE) { s.PrepCancel64(ud, flags) })
 }
 
 // stageCancelFD stages IORING_OP_ASYNC_CANCEL of every request on fd
@@ -143,6 +133,12 @@ func (q *Queue) stageCancel(ud uint64, flags int) {
 // completion is ignored; on older kernels it fails with -EINVAL and the
 // requests run to completion.
 func (q *Queue) stageCancelFD(fd int) {
+	q.stageInternal(func(s *SQE) { s.PrepCancelFD(fd, AsyncCancelAll) })
+}
+
+// stageInternal stages a cancel request the queue makes for itself (user
+// data internalUserData, completion ignored) unless the ring is gone.
+func (q *Queue) stageInternal(prep func(s *SQE)) {
 	q.smu.Lock()
 	if q.ringGone {
 		q.smu.Unlock()
@@ -150,7 +146,7 @@ func (q *Queue) stageCancelFD(fd int) {
 	}
 	q.staged = append(q.staged, staged{})
 	s := &q.staged[len(q.staged)-1].sqe
-	s.PrepCancelFD(fd, AsyncCancelAll)
+	prep(s)
 	s.SetUserData(internalUserData)
 	q.cancels.Add(1)
 	q.kickLocked()
