@@ -23,6 +23,11 @@ type QueueConfig struct {
 	// larger value relies on IORING_FEAT_NODROP (Linux 5.5+): completions
 	// that do not fit are kept by the kernel and flushed when the CQ drains.
 	MaxInFlight int
+	// RingOnly makes Read and File.ReadAt always go through the ring. By
+	// default they first try a read of cached data in the calling
+	// goroutine with preadv2(RWF_NOWAIT) (never on O_DIRECT descriptors);
+	// see Queue.Read.
+	RingOnly bool
 }
 
 // Queue is the handle layer over a Ring: its methods may be called from any
@@ -76,6 +81,9 @@ type Queue struct {
 	reaperDone chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
+
+	noInline atomic.Bool  // reads always go through the ring (RingOnly, or no RWF_NOWAIT)
+	inlined  atomic.Int64 // reads completed inline (tests)
 
 	cancels atomic.Int64  // cancel requests submitted (tests and docs)
 	subSeq  atomic.Uint64 // bumped before each io_uring_submit
@@ -181,6 +189,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		reaperDone: make(chan struct{}),
 	}
 	q.sqpoll = p.Flags&SetupSQPoll != 0
+	q.noInline.Store(c.RingOnly)
 	// io_uring_register_probe (Linux 5.6+): methods refuse the opcodes this
 	// kernel lacks with an *UnsupportedOpError. Without a probe the
 	// kernel's -EINVAL reaches the handle instead.

@@ -27,11 +27,23 @@ func (q *Queue) Nop() (*completion.Handle, error) {
 // Read submits IORING_OP_READ (io_uring_prep_read): pread of len(buf) bytes
 // at off (off = ^uint64(0) reads at the file position). buf is pinned until
 // the completion.
+//
+// Unless QueueConfig.RingOnly is set, a read of a descriptor without
+// O_DIRECT is first tried once in the calling goroutine with
+// preadv2(RWF_NOWAIT): when the whole buffer is in the page cache it is
+// read there and the handle returned is already done, with the same count
+// the ring would report. Otherwise the read goes through the ring (see
+// queue_inline.go).
 func (q *Queue) Read(fd int, buf []byte, off uint64) (*completion.Handle, error) {
 	return q.read(nil, fd, buf, off)
 }
 
 func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
+	if len(buf) > 0 && !q.noInline.Load() && !q.table.Closed() {
+		if h := q.tryInlineRead(fd, buf, off); h != nil {
+			return h, nil
+		}
+	}
 	return q.submit(ctx, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepRead(fd, buf, off) })
 }
 
@@ -226,5 +238,16 @@ func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
 	if target == nil {
 		return nil, unix.EINVAL
 	}
-	return q.submit(nil, nil, func(s *SQE) { s.PrepCancel64(target.UserData(), 0) })
+	ud := target.UserData()
+	if ud == internalUserData {
+		// A handle that never had an SQE (an inline read): match nothing,
+		// so the kernel answers -ENOENT as for any completed operation,
+		// instead of matching the queue's own cancel requests.
+		ud = neverUserData
+	}
+	return q.submit(nil, nil, func(s *SQE) { s.PrepCancel64(ud, 0) })
 }
+
+// neverUserData is user data no operation of a queue has: slot 2^32-1 of
+// generation 0 (the completion table never uses generation 0).
+const neverUserData = 1<<32 - 1

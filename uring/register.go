@@ -305,6 +305,14 @@ func (r *Ring) RegisterIOWQMaxWorkers(values *[2]uint32) error {
 // RegisterRingFD registers the ring fd with itself so that liburing's later
 // io_uring_enter calls skip the fd lookup (io_uring_register_ring_fd). It
 // returns 1 on success. Fd keeps returning the real fd.
+//
+// The kernel keeps the registration per thread (in the task's io_uring
+// context), and liburing then enters the ring through the registered index
+// only: from any other thread io_uring_enter fails (EINVAL on a thread that
+// never used io_uring, EBADF on one that did). A goroutine
+// moves between threads at any time, so call runtime.LockOSThread before
+// RegisterRingFD and use the ring only from that goroutine until
+// UnregisterRingFD. Queue never registers its ring fd.
 func (r *Ring) RegisterRingFD() (int, error) {
 	if r.c == nil {
 		return 0, ErrClosed

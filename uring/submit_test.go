@@ -2,6 +2,7 @@ package uring
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -304,6 +305,9 @@ func TestRawSyscalls(t *testing.T) {
 }
 
 func TestRegisterRingFD(t *testing.T) {
+	// The registration is per thread (see RegisterRingFD).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	r := rawRing(t, 4, nil)
 	fd := r.Fd()
 	if n, err := r.RegisterRingFD(); n != 1 || err != nil {
@@ -317,6 +321,21 @@ func TestRegisterRingFD(t *testing.T) {
 		t.Fatalf("SubmitAndWait with registered ring fd = %d, %v", n, err)
 	}
 	r.CQAdvance(2)
+	// On another thread the registered index does not exist.
+	other := make(chan error)
+	go func() {
+		runtime.LockOSThread() // a fresh thread: this goroutine exits locked
+		rawNops(t, r, 1, 0)
+		_, err := r.SubmitAndWait(1)
+		other <- err
+	}()
+	// EINVAL from a thread that never used io_uring (no task context),
+	// EBADF from one that did but registered nothing at that index.
+	if err := <-other; !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EBADF) {
+		t.Errorf("SubmitAndWait from another thread = %v, want EINVAL or EBADF", err)
+	}
+	r.SubmitAndWait(1) // the NOP queued by the other thread
+	r.CQAdvance(r.CQReady())
 	if n, err := r.UnregisterRingFD(); n != 1 || err != nil {
 		t.Fatalf("UnregisterRingFD = %d, %v", n, err)
 	}

@@ -31,10 +31,16 @@ func TestUringEngines(t *testing.T) {
 	for _, s := range specs {
 		s.Dur = 30 * time.Millisecond
 		s.Seed = 7
-		for _, name := range []string{"raw", "handle", "C"} {
+		for _, name := range []string{"raw", "handle", "handle-ring", "C"} {
 			e, ok := Lookup("uring/" + name)
 			if !ok {
 				t.Fatalf("engine uring/%s not registered", name)
+			}
+			if name == "handle-ring" && s.Op == OpNop {
+				if e.Supports(s) {
+					t.Errorf("uring/handle-ring claims NOP rows")
+				}
+				continue
 			}
 			if !e.Supports(s) {
 				t.Fatalf("uring/%s does not support %+v", name, s)
@@ -54,7 +60,7 @@ func TestUringEngines(t *testing.T) {
 			if res.Ops < int64(s.QD) || res.Elapsed < s.Dur {
 				t.Fatalf("uring/%s %+v: implausible %+v", name, s, res)
 			}
-			if name == "handle" && res.AllocsPerOp > 1.5 {
+			if (name == "handle" || name == "handle-ring") && res.AllocsPerOp > 1.5 {
 				t.Errorf("uring/handle %+v: %.2f allocs/op, want <= 1", s, res.AllocsPerOp)
 			}
 			if name == "raw" && res.AllocsPerOp > 0.05 {
@@ -67,7 +73,7 @@ func TestUringEngines(t *testing.T) {
 	if e.Supports(Spec{Op: OpRead4k, QD: 1, Fds: 4}) {
 		t.Error("uring/handle claims to support Fds > 1")
 	}
-	if _, err := runUringHandle(Spec{Op: "bogus", QD: 1, Dur: time.Millisecond}); !errors.Is(err, ErrBadSpec) {
+	if _, err := runUringHandle(Spec{Op: "bogus", QD: 1, Dur: time.Millisecond}, false); !errors.Is(err, ErrBadSpec) {
 		t.Errorf("bogus op: %v", err)
 	}
 	if _, err := runUringRaw(Spec{Op: OpRead4k, QD: 1, Dur: time.Millisecond, Path: dir + "/missing", Size: 4096}); err == nil {

@@ -1,0 +1,138 @@
+package uring
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// inlineProbe reports whether this kernel and file system do RWF_NOWAIT
+// reads of cached data (Linux 4.14+ on most file systems), skipping by name
+// otherwise.
+func inlineProbe(t *testing.T, fd int) {
+	t.Helper()
+	b := make([]byte, 1)
+	_, err := unix.Preadv2(fd, [][]byte{b}, 0, unix.RWF_NOWAIT)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
+		testutil.FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on buffered files", err)
+	}
+}
+
+// TestQueueInlineRead: a read of cached data completes in Read itself, with
+// no SQE submitted, and reports what the ring reports for the same read;
+// everything the fast path must not take (O_DIRECT, a short read at EOF,
+// uncached data, a bad descriptor, RingOnly) goes through the ring with the
+// ring's result.
+func TestQueueInlineRead(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
+	_, fd := tempFile(t, data)
+	inlineProbe(t, fd)
+	q := newTestQueue(t, QueueConfig{})
+	ring := newTestQueue(t, QueueConfig{RingOnly: true})
+
+	read := func(q *Queue, fd int, n int, off uint64) (int, error, []byte, bool, uint64) {
+		t.Helper()
+		buf := make([]byte, n)
+		sub0 := q.subSeq.Load()
+		h, err := q.Read(fd, buf, off)
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		done := h.IsDone()
+		got, werr := waitRes(t, h, nil)
+		return got, werr, buf, done, q.subSeq.Load() - sub0
+	}
+
+	// Cached: inline, no submit, done on return, same bytes as the ring.
+	n, err, buf, done, subs := read(q, fd, 4096, 4096)
+	if n != 4096 || err != nil || !bytes.Equal(buf, data[4096:8192]) {
+		t.Fatalf("cached read = %d, %v", n, err)
+	}
+	if !done || subs != 0 {
+		t.Errorf("cached read: done on return %v, io_uring_submit calls %d; want inline", done, subs)
+	}
+	// Cancelling an inline read is cancelling a completed operation.
+	h, err := q.Read(fd, make([]byte, 16), 0)
+	if err != nil || !h.IsDone() {
+		t.Fatalf("inline read = %v, done %v", err, h != nil && h.IsDone())
+	}
+	c, err := q.Cancel(h)
+	mustErrno(t, c, err, unix.ENOENT)
+
+	rn, rerr, rbuf, rdone, rsubs := read(ring, fd, 4096, 4096)
+	if rn != n || rerr != nil || !bytes.Equal(rbuf, buf) || rsubs == 0 {
+		t.Errorf("RingOnly read = %d, %v, %d submits (done %v); want the same bytes through the ring", rn, rerr, rsubs, rdone)
+	}
+
+	// Short at EOF: the ring's count.
+	n, err, buf, _, subs = read(q, fd, 4096, uint64(len(data)-100))
+	if n != 100 || err != nil || !bytes.Equal(buf[:100], data[len(data)-100:]) || subs == 0 {
+		t.Errorf("read across EOF = %d, %v, %d submits; want 100 through the ring", n, err, subs)
+	}
+	// At EOF: 0.
+	if n, err, _, _, _ = read(q, fd, 10, uint64(len(data))); n != 0 || err != nil {
+		t.Errorf("read at EOF = %d, %v", n, err)
+	}
+
+	// A bad descriptor: the ring's EBADF.
+	if _, err, _, _, subs = read(q, 1<<20, 10, 0); !errors.Is(err, unix.EBADF) || subs == 0 {
+		t.Errorf("bad fd = %v, %d submits; want EBADF from the ring", err, subs)
+	}
+
+	// Not cached: RWF_NOWAIT gives EAGAIN, the ring reads it.
+	if err := unix.Fdatasync(fd); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Preadv2(fd, [][]byte{make([]byte, 4096)}, 8192, unix.RWF_NOWAIT); err == nil {
+		t.Logf("page still cached after FADV_DONTNEED; the uncached case is not exercised")
+	} else {
+		n, err, buf, _, subs = read(q, fd, 4096, 8192)
+		if n != 4096 || err != nil || !bytes.Equal(buf, data[8192:12288]) || subs == 0 {
+			t.Errorf("uncached read = %d, %v, %d submits; want 4096 through the ring", n, err, subs)
+		}
+	}
+
+	// O_DIRECT: always the ring.
+	dir := testutil.TempDir(t)
+	if err := testutil.SupportsDirectIO(dir); err != nil {
+		testutil.SkipNoFeature(t, "O_DIRECT in "+dir, err)
+	}
+	path, _ := tempFile(t, data)
+	dfd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dfd)
+	dbuf := alignedBuf(4096)
+	sub0 := q.subSeq.Load()
+	h, err = q.Read(dfd, dbuf, 0)
+	mustRes(t, h, err, 4096)
+	if q.subSeq.Load() == sub0 || !bytes.Equal(dbuf, data[:4096]) {
+		t.Errorf("O_DIRECT read did not go through the ring, or read wrong data")
+	}
+}
+
+// TestQueueInlineReadAtPosition: off = ^0 reads at (and advances) the file
+// position, inline as through the ring.
+func TestQueueInlineReadAtPosition(t *testing.T) {
+	_, fd := tempFile(t, []byte("hello world"))
+	inlineProbe(t, fd)
+	q := newTestQueue(t, QueueConfig{})
+	for _, want := range []string{"hello", " worl"} {
+		buf := make([]byte, 5)
+		h, err := q.Read(fd, buf, ^uint64(0))
+		mustRes(t, h, err, 5)
+		if string(buf) != want {
+			t.Errorf("read at position = %q, want %q", buf, want)
+		}
+	}
+	if pos, _ := unix.Seek(fd, 0, 1); pos != 10 {
+		t.Errorf("file position %d after two reads, want 10", pos)
+	}
+}
