@@ -6,6 +6,7 @@ import (
 
 	"github.com/aiokit/aio/cgo/cmem"
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/inline"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,8 +26,34 @@ import (
 // the submitting goroutine's thread until the data is there, together with the requests
 // of other goroutines combined into the same io_submit. Use Poll for readiness, or
 // O_NONBLOCK (the event then carries EAGAIN).
+//
+// A read of a descriptor without O_DIRECT, at offset >= 0, is first tried once in the
+// calling goroutine with preadv2(RWF_NOWAIT) (internal/inline): when the whole buffer is
+// in the page cache it is read there, on the caller's CPU, and the handle returned is
+// already done with the count the kernel's AIO would report. Otherwise, and after
+// SetInlineReads(false), the request goes through io_submit as described above.
 func (q *Queue) Read(fd int, buf []byte, offset int64) (*completion.Handle, error) {
 	return q.rw(nil, fd, buf, offset, false)
+}
+
+// SetInlineReads turns the inline read of cached data in Read and File.ReadAt on (the
+// default) or off (every read goes through io_submit).
+func (q *Queue) SetInlineReads(on bool) { q.noInline.Store(!on) }
+
+// tryInlineRead reads buf at offset in the calling goroutine when it is cached in
+// full, and returns a completed handle then.
+func (q *Queue) tryInlineRead(fd int, buf []byte, offset int64) *completion.Handle {
+	if len(buf) == 0 || offset < 0 || q.noInline.Load() || q.table.Closed() {
+		return nil // offset < 0 is the kernel's EINVAL, not preadv2's file position
+	}
+	switch inline.Read(fd, buf, offset) {
+	case inline.Done:
+		q.inlined.Add(1)
+		return completion.Completed(int64(len(buf)))
+	case inline.Unsupported:
+		q.noInline.Store(true)
+	}
+	return nil
 }
 
 // Write submits io_prep_pwrite(fd, buf, offset); see Read for buffer lifetime and errors.
@@ -36,6 +63,11 @@ func (q *Queue) Write(fd int, buf []byte, offset int64) (*completion.Handle, err
 
 // rw submits a pread or pwrite; a non-nil ctx waits for a free slot (File's calls).
 func (q *Queue) rw(ctx context.Context, fd int, buf []byte, offset int64, write bool) (*completion.Handle, error) {
+	if !write {
+		if h := q.tryInlineRead(fd, buf, offset); h != nil {
+			return h, nil
+		}
+	}
 	h, op, cb, err := q.begin(ctx)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,9 @@ type Queue struct {
 	pending []uintptr   // iocb addresses queued for the goroutines submitting
 	batches [][]uintptr // free batch buffers: one per submitter that may still start
 
+	noInline atomic.Bool  // SetInlineReads(false): reads always go through io_submit
+	inlined  atomic.Int64 // reads completed inline (tests)
+
 	reaperDone chan struct{}
 	reapErr    error // first unexpected io_getevents error (under rmu)
 	closeOnce  sync.Once

@@ -23,7 +23,11 @@ import (
 //     every wait; see docs/libaio.md.)
 //   - libaio/handle: the handle layer as an application would use it: QD
 //     goroutines sharing one Queue, each with one Queue.Read + Handle.Wait in
-//     flight, buffers in Go memory pinned per request by the queue.
+//     flight, buffers in Go memory pinned per request by the queue. Reads of
+//     cached data complete in the calling goroutine (preadv2 RWF_NOWAIT, see
+//     libaio.Queue.Read).
+//   - libaio/handle-submit: the same with SetInlineReads(false): every read
+//     goes through io_submit.
 //
 // Goroutine i of the handle engine reads the sequence of
 // NewRand(WorkerSeed(Seed, i)); the raw engine and the C program read NewRand(Seed).
@@ -46,7 +50,13 @@ func init() {
 		Backend:  "libaio",
 		Name:     "handle",
 		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
-		Run:      runLibaioHandle,
+		Run:      func(s Spec) (Result, error) { return runLibaioHandle(s, true) },
+	})
+	Register(Engine{
+		Backend:  "libaio",
+		Name:     "handle-submit",
+		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
+		Run:      func(s Spec) (Result, error) { return runLibaioHandle(s, false) },
 	})
 }
 
@@ -125,7 +135,7 @@ func runLibaioRaw(s Spec) (Result, error) {
 	return Result{Ops: ops, Elapsed: now.Sub(t0), AllocsPerOp: meter.PerOp(ops)}, nil
 }
 
-func runLibaioHandle(s Spec) (Result, error) {
+func runLibaioHandle(s Spec, inlineReads bool) (Result, error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -139,6 +149,7 @@ func runLibaioHandle(s Spec) (Result, error) {
 		return Result{}, fmt.Errorf("bench: libaio handle: %w", err)
 	}
 	defer q.Close()
+	q.SetInlineReads(inlineReads)
 	return runWorkers(s, func(int) workerOp {
 		bg := context.Background()
 		return func(buf []byte, rng *Rand) error {

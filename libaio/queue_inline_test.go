@@ -1,0 +1,61 @@
+package libaio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// TestQueueInlineRead: a read of cached data is done in Read itself with the
+// kernel's count; a read across EOF, a negative offset and SetInlineReads(false)
+// go through io_submit with the kernel's answer.
+func TestQueueInlineRead(t *testing.T) {
+	testutil.CheckLeaks(t)
+	data := bytes.Repeat([]byte("libaio!!"), 2048) // 16 KiB
+	path := filepath.Join(testutil.TempDir(t), "f")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Preadv2(fd, [][]byte{make([]byte, 1)}, 0, unix.RWF_NOWAIT); errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		testutil.FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on buffered files", err)
+	}
+	q := testQueue(t, 8)
+
+	buf := make([]byte, 4096)
+	h, err := q.Read(fd, buf, 4096)
+	if err != nil || !h.IsDone() || q.inlined.Load() != 1 {
+		t.Fatalf("cached Read = %v, done %v, inlined %d; want done on return", err, h != nil && h.IsDone(), q.inlined.Load())
+	}
+	if n := wait(t)(h, nil); n != 4096 || !bytes.Equal(buf, data[4096:8192]) {
+		t.Fatalf("cached read = %d", n)
+	}
+
+	// Across EOF: the kernel's short count, through io_submit.
+	if n := wait(t)(q.Read(fd, buf, int64(len(data)-100))); n != 100 || q.inlined.Load() != 1 {
+		t.Errorf("read across EOF = %d (inlined %d), want 100 through io_submit", n, q.inlined.Load())
+	}
+	// A negative offset: the kernel's EINVAL, not a read at the file position.
+	if h, err := q.Read(fd, buf, -1); err == nil {
+		if _, err = h.Wait(context.Background()); !errors.Is(err, unix.EINVAL) {
+			t.Errorf("offset -1 = %v, want EINVAL", err)
+		}
+	} else if !errors.Is(err, unix.EINVAL) {
+		t.Errorf("offset -1 = %v, want EINVAL", err)
+	}
+
+	q.SetInlineReads(false)
+	if n := wait(t)(q.Read(fd, buf, 0)); n != 4096 || q.inlined.Load() != 1 || !bytes.Equal(buf, data[:4096]) {
+		t.Errorf("read with inline reads off = %d (inlined %d)", n, q.inlined.Load())
+	}
+}
