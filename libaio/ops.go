@@ -6,7 +6,6 @@ import (
 
 	"github.com/aiokit/aio/cgo/cmem"
 	"github.com/aiokit/aio/cgo/completion"
-	"github.com/aiokit/aio/internal/inline"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,23 +37,7 @@ func (q *Queue) Read(fd int, buf []byte, offset int64) (*completion.Handle, erro
 
 // SetInlineReads turns the inline read of cached data in Read and File.ReadAt on (the
 // default) or off (every read goes through io_submit).
-func (q *Queue) SetInlineReads(on bool) { q.noInline.Store(!on) }
-
-// tryInlineRead reads buf at offset in the calling goroutine when it is cached in
-// full, and returns a completed handle then.
-func (q *Queue) tryInlineRead(fd int, buf []byte, offset int64) *completion.Handle {
-	if len(buf) == 0 || offset < 0 || q.noInline.Load() || q.table.Closed() {
-		return nil // offset < 0 is the kernel's EINVAL, not preadv2's file position
-	}
-	switch inline.Read(fd, buf, offset) {
-	case inline.Done:
-		q.inlined.Add(1)
-		return completion.Completed(int64(len(buf)))
-	case inline.Unsupported:
-		q.noInline.Store(true)
-	}
-	return nil
-}
+func (q *Queue) SetInlineReads(on bool) { q.inline.SetEnabled(on) }
 
 // Write submits io_prep_pwrite(fd, buf, offset); see Read for buffer lifetime and errors.
 func (q *Queue) Write(fd int, buf []byte, offset int64) (*completion.Handle, error) {
@@ -63,8 +46,9 @@ func (q *Queue) Write(fd int, buf []byte, offset int64) (*completion.Handle, err
 
 // rw submits a pread or pwrite; a non-nil ctx waits for a free slot (File's calls).
 func (q *Queue) rw(ctx context.Context, fd int, buf []byte, offset int64, write bool) (*completion.Handle, error) {
-	if !write {
-		if h := q.tryInlineRead(fd, buf, offset); h != nil {
+	// offset < 0 is the kernel's EINVAL, not preadv2's file position.
+	if !write && offset >= 0 && !q.table.Closed() {
+		if h := q.inline.Try(fd, buf, offset); h != nil {
 			return h, nil
 		}
 	}

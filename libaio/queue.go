@@ -16,6 +16,7 @@ import (
 
 	"github.com/aiokit/aio/cgo/cmem"
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/inline"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,8 +56,7 @@ type Queue struct {
 	pending []uintptr   // iocb addresses queued for the goroutines submitting
 	batches [][]uintptr // free batch buffers: one per submitter that may still start
 
-	noInline atomic.Bool  // SetInlineReads(false): reads always go through io_submit
-	inlined  atomic.Int64 // reads completed inline (tests)
+	inline inline.Reader // reads of cached data in the caller (see Read)
 
 	reaperDone chan struct{}
 	reapErr    error // first unexpected io_getevents error (under rmu)

@@ -27,23 +27,21 @@ func TestQueueInlineRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	if _, err := unix.Preadv2(fd, [][]byte{make([]byte, 1)}, 0, unix.RWF_NOWAIT); errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-		testutil.FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on buffered files", err)
-	}
+	testutil.RequireNowaitRead(t, fd)
 	q := testQueue(t, 8)
 
 	buf := make([]byte, 4096)
 	h, err := q.Read(fd, buf, 4096)
-	if err != nil || !h.IsDone() || q.inlined.Load() != 1 {
-		t.Fatalf("cached Read = %v, done %v, inlined %d; want done on return", err, h != nil && h.IsDone(), q.inlined.Load())
+	if err != nil || !h.IsDone() || q.inline.Inlined() != 1 {
+		t.Fatalf("cached Read = %v, done %v, inlined %d; want done on return", err, h != nil && h.IsDone(), q.inline.Inlined())
 	}
 	if n := wait(t)(h, nil); n != 4096 || !bytes.Equal(buf, data[4096:8192]) {
 		t.Fatalf("cached read = %d", n)
 	}
 
 	// Across EOF: the kernel's short count, through io_submit.
-	if n := wait(t)(q.Read(fd, buf, int64(len(data)-100))); n != 100 || q.inlined.Load() != 1 {
-		t.Errorf("read across EOF = %d (inlined %d), want 100 through io_submit", n, q.inlined.Load())
+	if n := wait(t)(q.Read(fd, buf, int64(len(data)-100))); n != 100 || q.inline.Inlined() != 1 {
+		t.Errorf("read across EOF = %d (inlined %d), want 100 through io_submit", n, q.inline.Inlined())
 	}
 	// A negative offset: the kernel's EINVAL, not a read at the file position.
 	if h, err := q.Read(fd, buf, -1); err == nil {
@@ -55,7 +53,7 @@ func TestQueueInlineRead(t *testing.T) {
 	}
 
 	q.SetInlineReads(false)
-	if n := wait(t)(q.Read(fd, buf, 0)); n != 4096 || q.inlined.Load() != 1 || !bytes.Equal(buf, data[:4096]) {
-		t.Errorf("read with inline reads off = %d (inlined %d)", n, q.inlined.Load())
+	if n := wait(t)(q.Read(fd, buf, 0)); n != 4096 || q.inline.Inlined() != 1 || !bytes.Equal(buf, data[:4096]) {
+		t.Errorf("read with inline reads off = %d (inlined %d)", n, q.inline.Inlined())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/inline"
 	"golang.org/x/sys/unix"
 )
 
@@ -82,8 +83,7 @@ type Queue struct {
 	closeOnce  sync.Once
 	closeErr   error
 
-	noInline atomic.Bool  // reads always go through the ring (RingOnly, or no RWF_NOWAIT)
-	inlined  atomic.Int64 // reads completed inline (tests)
+	inline inline.Reader // reads of cached data in the caller (see Read)
 
 	cancels atomic.Int64  // cancel requests submitted (tests and docs)
 	subSeq  atomic.Uint64 // bumped before each io_uring_submit
@@ -189,7 +189,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		reaperDone: make(chan struct{}),
 	}
 	q.sqpoll = p.Flags&SetupSQPoll != 0
-	q.noInline.Store(c.RingOnly)
+	q.inline.SetEnabled(!c.RingOnly)
 	// io_uring_register_probe (Linux 5.6+): methods refuse the opcodes this
 	// kernel lacks with an *UnsupportedOpError. Without a probe the
 	// kernel's -EINVAL reaches the handle instead.

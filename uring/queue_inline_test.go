@@ -9,18 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inlineProbe reports whether this kernel and file system do RWF_NOWAIT
-// reads of cached data (Linux 4.14+ on most file systems), skipping by name
-// otherwise.
-func inlineProbe(t *testing.T, fd int) {
-	t.Helper()
-	b := make([]byte, 1)
-	_, err := unix.Preadv2(fd, [][]byte{b}, 0, unix.RWF_NOWAIT)
-	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
-		testutil.FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on buffered files", err)
-	}
-}
-
 // TestQueueInlineRead: a read of cached data completes in Read itself, with
 // no SQE submitted, and reports what the ring reports for the same read;
 // everything the fast path must not take (O_DIRECT, a short read at EOF,
@@ -29,7 +17,7 @@ func inlineProbe(t *testing.T, fd int) {
 func TestQueueInlineRead(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
 	_, fd := tempFile(t, data)
-	inlineProbe(t, fd)
+	testutil.RequireNowaitRead(t, fd)
 	q := newTestQueue(t, QueueConfig{})
 	ring := newTestQueue(t, QueueConfig{RingOnly: true})
 
@@ -122,7 +110,7 @@ func TestQueueInlineRead(t *testing.T) {
 // position, inline as through the ring.
 func TestQueueInlineReadAtPosition(t *testing.T) {
 	_, fd := tempFile(t, []byte("hello world"))
-	inlineProbe(t, fd)
+	testutil.RequireNowaitRead(t, fd)
 	q := newTestQueue(t, QueueConfig{})
 	for _, want := range []string{"hello", " worl"} {
 		buf := make([]byte, 5)

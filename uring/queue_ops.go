@@ -32,15 +32,19 @@ func (q *Queue) Nop() (*completion.Handle, error) {
 // O_DIRECT is first tried once in the calling goroutine with
 // preadv2(RWF_NOWAIT): when the whole buffer is in the page cache it is
 // read there and the handle returned is already done, with the same count
-// the ring would report. Otherwise the read goes through the ring (see
-// queue_inline.go).
+// the ring would report. Otherwise (not cached, partly cached, EOF, any
+// error) the read goes through the ring and reports the ring's result. A
+// cached 4 KiB read costs about what a goroutine park and wake-up costs,
+// and the ring copies all of them on the one thread that submits; done in
+// the caller, they spread over every CPU (internal/inline, docs/uring.md).
+// Like unlinked SQEs, such a read is not ordered after writes in flight.
 func (q *Queue) Read(fd int, buf []byte, off uint64) (*completion.Handle, error) {
 	return q.read(nil, fd, buf, off)
 }
 
 func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
-	if len(buf) > 0 && !q.noInline.Load() && !q.table.Closed() {
-		if h := q.tryInlineRead(fd, buf, off); h != nil {
+	if !q.table.Closed() {
+		if h := q.inline.Try(fd, buf, int64(off)); h != nil { // ^0 is -1: the file position
 			return h, nil
 		}
 	}

@@ -13,7 +13,10 @@
 package inline
 
 import (
+	"sync/atomic"
 	"unsafe"
+
+	"github.com/aiokit/aio/cgo/completion"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,4 +57,35 @@ func Read(fd int, buf []byte, off int64) Result {
 		return Fallback
 	}
 	return Done
+}
+
+// Reader is the inline-read state of one queue. Its zero value reads
+// inline; it is safe for concurrent use.
+type Reader struct {
+	off  atomic.Bool  // disabled by the queue's user, or by an Unsupported answer
+	done atomic.Int64 // reads done inline
+}
+
+// SetEnabled turns inline reads on or off.
+func (r *Reader) SetEnabled(on bool) { r.off.Store(!on) }
+
+// Inlined returns the number of reads done inline so far.
+func (r *Reader) Inlined() int64 { return r.done.Load() }
+
+// Try reads buf at off in the calling goroutine when that is enabled, buf is
+// not empty and the whole buffer is cached: it then returns a completed
+// handle (no table slot, nothing pinned). It returns nil when the caller
+// must do the read its usual way. An Unsupported answer disables r.
+func (r *Reader) Try(fd int, buf []byte, off int64) *completion.Handle {
+	if len(buf) == 0 || r.off.Load() {
+		return nil
+	}
+	switch Read(fd, buf, off) {
+	case Done:
+		r.done.Add(1)
+		return completion.Completed(int64(len(buf)))
+	case Unsupported:
+		r.off.Store(true)
+	}
+	return nil
 }

@@ -61,3 +61,34 @@ func TestRead(t *testing.T) {
 		t.Errorf("O_DIRECT fd = %v, want Fallback (never read inline)", r)
 	}
 }
+
+// TestReader: Try reads inline and counts it while enabled, never when
+// disabled or for an empty buffer.
+func TestReader(t *testing.T) {
+	path := filepath.Join(testutil.TempDir(t), "f")
+	if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	testutil.RequireNowaitRead(t, fd)
+	var r Reader
+	buf := make([]byte, 4)
+	h := r.Try(fd, buf, 2)
+	if h == nil || r.Inlined() != 1 || string(buf) != "2345" {
+		t.Fatalf("Try = %v, inlined %d, %q", h, r.Inlined(), buf)
+	}
+	if n, err := h.Result(); n != 4 || err != nil {
+		t.Errorf("handle = %d, %v", n, err)
+	}
+	if r.Try(fd, nil, 0) != nil {
+		t.Error("empty buffer read inline")
+	}
+	r.SetEnabled(false)
+	if r.Try(fd, buf, 0) != nil || r.Inlined() != 1 {
+		t.Error("disabled Reader read inline")
+	}
+}

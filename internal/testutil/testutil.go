@@ -167,3 +167,14 @@ func TempDir(t testing.TB) string {
 	SkipNoFeature(t, "O_DIRECT on a disk filesystem", fmt.Errorf("%s", strings.Join(errs, "; ")))
 	return ""
 }
+
+// RequireNowaitRead skips the test, by name, unless preadv2(RWF_NOWAIT)
+// reads of cached data work on fd (Linux 4.14+ on most file systems; the
+// test fails instead on 5.1+, where they should).
+func RequireNowaitRead(t testing.TB, fd int) {
+	t.Helper()
+	_, err := unix.Preadv2(fd, [][]byte{make([]byte, 1)}, 0, unix.RWF_NOWAIT)
+	if err == unix.ENOSYS || err == unix.EOPNOTSUPP || err == unix.EINVAL {
+		FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on buffered files", err)
+	}
+}
