@@ -11,13 +11,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// begin takes a slot in the handle table. With a nil ctx it fails with
-// ErrBusy when every slot is in flight; otherwise it waits for a slot.
-func (q *Queue) begin(ctx context.Context) (*completion.Handle, *completion.Op, error) {
+// begin takes a slot in the handle table (its handle is op.Handle()). With
+// a nil ctx it fails with ErrBusy when every slot is in flight; otherwise it
+// waits for a slot.
+func (q *Queue) begin(ctx context.Context) (*completion.Op, error) {
+	var op *completion.Op
+	var err error
 	if ctx == nil {
-		return q.table.Begin()
+		_, op, err = q.table.Begin()
+	} else {
+		_, op, err = q.table.BeginWait(ctx)
 	}
-	return q.table.BeginWait(ctx)
+	return op, err
 }
 
 // submit runs one operation through the queue: it takes a slot in the
@@ -25,7 +30,7 @@ func (q *Queue) begin(ctx context.Context) (*completion.Handle, *completion.Op, 
 // nil), stages the SQE that prep fills under the staging lock and commits
 // it. Neither function escapes, so the closures cost no allocation.
 func (q *Queue) submit(ctx context.Context, pin func(op *completion.Op), prep func(s *SQE)) (*completion.Handle, error) {
-	_, op, err := q.begin(ctx)
+	op, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
