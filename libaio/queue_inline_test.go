@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aiokit/aio/internal/testutil"
@@ -18,15 +16,7 @@ import (
 func TestQueueInlineRead(t *testing.T) {
 	testutil.CheckLeaks(t)
 	data := bytes.Repeat([]byte("libaio!!"), 2048) // 16 KiB
-	path := filepath.Join(testutil.TempDir(t), "f")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	fd, _ := testFile(t, data, unix.O_RDONLY)
 	testutil.RequireNowaitRead(t, fd)
 	q := testQueue(t, 8)
 

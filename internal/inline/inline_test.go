@@ -20,11 +20,7 @@ func TestRead(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	fd := openRead(t, path)
 	buf := make([]byte, 4096)
 	switch r := Read(fd, buf, 4096); r {
 	case Unsupported:
@@ -69,11 +65,7 @@ func TestReader(t *testing.T) {
 	if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	fd := openRead(t, path)
 	testutil.RequireNowaitRead(t, fd)
 	var r Reader
 	buf := make([]byte, 4)
@@ -91,4 +83,15 @@ func TestReader(t *testing.T) {
 	if r.Try(fd, buf, 0) != nil || r.Inlined() != 1 {
 		t.Error("disabled Reader read inline")
 	}
+}
+
+// openRead opens path read-only for the rest of the test.
+func openRead(t *testing.T, path string) int {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
 }
