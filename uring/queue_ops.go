@@ -28,8 +28,8 @@ func (q *Queue) Nop() (*completion.Handle, error) {
 // at off (off = ^uint64(0) reads at the file position). buf is pinned until
 // the completion.
 //
-// Unless QueueConfig.RingOnly is set, a read of a descriptor without
-// O_DIRECT is first tried once in the calling goroutine with
+// Unless QueueConfig.RingOnly is set, a read at an offset (not at the file
+// position) of a descriptor without O_DIRECT is first tried once in the calling goroutine with
 // preadv2(RWF_NOWAIT): when the whole buffer is in the page cache it is
 // read there and the handle returned is already done, with the same count
 // the ring would report. Otherwise (not cached, partly cached, EOF, any
@@ -44,7 +44,7 @@ func (q *Queue) Read(fd int, buf []byte, off uint64) (*completion.Handle, error)
 
 func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
 	if !q.table.Closed() {
-		if h := q.inline.Try(fd, buf, int64(off)); h != nil { // ^0 is -1: the file position
+		if h := q.inline.Try(fd, buf, int64(off)); h != nil { // ^0 is -1: never inline
 			return h, nil
 		}
 	}

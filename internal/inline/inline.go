@@ -30,17 +30,26 @@ const (
 	// Fallback: nothing usable was read (not cached, partly cached, EOF,
 	// O_DIRECT, an error); the caller does the read its usual way.
 	Fallback
-	// Unsupported: this kernel or file system has no RWF_NOWAIT reads
-	// (ENOSYS, EOPNOTSUPP); the caller should stop trying. Also a fallback.
+	// Unsupported: the file has no RWF_NOWAIT reads (EOPNOTSUPP: tmpfs,
+	// procfs, ..., or every file on a kernel before 4.14); the caller
+	// should not try this file again soon. Also a fallback.
 	Unsupported
+	// NoKernel: the kernel has no preadv2 (ENOSYS, before 4.6); the caller
+	// should stop trying. Also a fallback.
+	NoKernel
 )
 
-// Read reads len(buf) bytes at off (-1: at the file position, which it
-// advances) with preadv2(RWF_NOWAIT), unless fd was opened with O_DIRECT:
-// RWF_NOWAIT does not keep a synchronous direct read from waiting for the
-// device (30-40 µs measured on a virtio disk), so those are left to the
-// asynchronous path. buf must not be empty.
+// Read reads len(buf) bytes at off (off >= 0) with preadv2(RWF_NOWAIT),
+// unless fd was opened with O_DIRECT: RWF_NOWAIT does not keep a
+// synchronous direct read from waiting for the device (30-40 µs measured on
+// a virtio disk), so those are left to the asynchronous path. A read at the
+// file position (off < 0) is never tried: a short inline read would have
+// moved the position, or consumed a pipe's data, before the fallback. buf
+// must not be empty.
 func Read(fd int, buf []byte, off int64) Result {
+	if off < 0 {
+		return Fallback
+	}
 	// F_GETFL never blocks: a raw syscall spares the scheduler hand-off.
 	fl, _, e := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_GETFL, 0)
 	if e != 0 || fl&unix.O_DIRECT != 0 {
@@ -51,7 +60,9 @@ func Read(fd int, buf []byte, off int64) Result {
 	n, _, e := unix.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1,
 		uintptr(off), uintptr(uint64(off)>>32), unix.RWF_NOWAIT)
 	switch {
-	case e == unix.ENOSYS || e == unix.EOPNOTSUPP:
+	case e == unix.ENOSYS:
+		return NoKernel
+	case e == unix.EOPNOTSUPP:
 		return Unsupported
 	case e != 0 || int(n) != len(buf):
 		return Fallback
@@ -62,9 +73,20 @@ func Read(fd int, buf []byte, off int64) Result {
 // Reader is the inline-read state of one queue. Its zero value reads
 // inline; it is safe for concurrent use.
 type Reader struct {
-	off  atomic.Bool  // disabled by the queue's user, or by an Unsupported answer
+	off  atomic.Bool  // disabled by the queue's user, or by a NoKernel answer
 	done atomic.Int64 // reads done inline
+	// skip remembers descriptors whose file has no RWF_NOWAIT reads (tmpfs,
+	// procfs, FUSE, ...), a few per slot, so that reading them costs no
+	// extra syscalls. Each entry is the fd+1 in the low 32 bits and a count
+	// of skipped reads above; after retryAfter skips the fd is tried again,
+	// for the number may by then name another file.
+	skip [skipSlots]atomic.Uint64
 }
+
+const (
+	skipSlots  = 64
+	retryAfter = 1024
+)
 
 // SetEnabled turns inline reads on or off.
 func (r *Reader) SetEnabled(on bool) { r.off.Store(!on) }
@@ -73,18 +95,29 @@ func (r *Reader) SetEnabled(on bool) { r.off.Store(!on) }
 func (r *Reader) Inlined() int64 { return r.done.Load() }
 
 // Try reads buf at off in the calling goroutine when that is enabled, buf is
-// not empty and the whole buffer is cached: it then returns a completed
-// handle (no table slot, nothing pinned). It returns nil when the caller
-// must do the read its usual way. An Unsupported answer disables r.
+// not empty, off >= 0 and the whole buffer is cached: it then returns a
+// completed handle (no table slot, nothing pinned). It returns nil when the
+// caller must do the read its usual way. A NoKernel answer disables r; an
+// Unsupported one makes r pass over fd for a while.
 func (r *Reader) Try(fd int, buf []byte, off int64) *completion.Handle {
-	if len(buf) == 0 || r.off.Load() {
+	if len(buf) == 0 || off < 0 || fd < 0 || r.off.Load() {
 		return nil
+	}
+	slot := &r.skip[uint(fd)%skipSlots]
+	if v := slot.Load(); v != 0 && uint32(v) == uint32(fd)+1 {
+		if v>>32 < retryAfter {
+			slot.CompareAndSwap(v, v+1<<32)
+			return nil
+		}
+		slot.CompareAndSwap(v, 0) // retry this one
 	}
 	switch Read(fd, buf, off) {
 	case Done:
 		r.done.Add(1)
 		return completion.Completed(int64(len(buf)))
 	case Unsupported:
+		slot.Store(uint64(uint32(fd) + 1))
+	case NoKernel:
 		r.off.Store(true)
 	}
 	return nil

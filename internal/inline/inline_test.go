@@ -23,8 +23,8 @@ func TestRead(t *testing.T) {
 	fd := openRead(t, path)
 	buf := make([]byte, 4096)
 	switch r := Read(fd, buf, 4096); r {
-	case Unsupported:
-		testutil.FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on buffered files", errors.New("ENOSYS or EOPNOTSUPP"))
+	case Unsupported, NoKernel:
+		testutil.FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on "+dir, errors.New("ENOSYS or EOPNOTSUPP"))
 	case Done:
 		if !bytes.Equal(buf, data[4096:]) {
 			t.Fatal("cached read: wrong bytes")
@@ -38,12 +38,12 @@ func TestRead(t *testing.T) {
 	if r := Read(1<<20, buf, 0); r != Fallback {
 		t.Errorf("bad fd = %v, want Fallback", r)
 	}
-	// -1: at the file position, advancing it.
-	if r := Read(fd, buf[:8], -1); r != Done || string(buf[:8]) != "abcdefgh" {
-		t.Errorf("read at position = %v %q", r, buf[:8])
+	// -1, the file position: never inline, the position stays.
+	if r := Read(fd, buf[:8], -1); r != Fallback {
+		t.Errorf("read at position = %v, want Fallback", r)
 	}
-	if pos, _ := unix.Seek(fd, 0, 1); pos != 8 {
-		t.Errorf("position %d after a read of 8 at the position", pos)
+	if pos, _ := unix.Seek(fd, 0, 1); pos != 0 {
+		t.Errorf("position %d after a read at the position fell back, want 0", pos)
 	}
 	if err := testutil.SupportsDirectIO(dir); err != nil {
 		testutil.SkipNoFeature(t, "O_DIRECT in "+dir, err)
@@ -82,6 +82,77 @@ func TestReader(t *testing.T) {
 	r.SetEnabled(false)
 	if r.Try(fd, buf, 0) != nil || r.Inlined() != 1 {
 		t.Error("disabled Reader read inline")
+	}
+}
+
+// TestReadLeavesStreams: a pipe's data is never consumed by an inline read,
+// at the position (never tried) or at an offset (ESPIPE).
+func TestReadLeavesStreams(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	if _, err := unix.Write(p[1], []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	for _, off := range []int64{-1, 0} {
+		if r := Read(p[0], buf, off); r != Fallback {
+			t.Errorf("pipe read at %d = %v, want Fallback", off, r)
+		}
+	}
+	if n, err := unix.Read(p[0], buf); n != 3 || err != nil || string(buf[:3]) != "abc" {
+		t.Errorf("pipe after the inline tries: %d, %v, %q; want the 3 bytes still there", n, err, buf[:n])
+	}
+}
+
+// TestReaderSkipsUnsupportedFiles: a file without RWF_NOWAIT reads (a
+// memfd here, on kernels that give it EOPNOTSUPP) is remembered by its fd
+// and not tried again until retryAfter reads have passed it by, while
+// other descriptors still read inline.
+func TestReaderSkipsUnsupportedFiles(t *testing.T) {
+	mfd, err := unix.MemfdCreate("inline-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		testutil.SkipNoFeature(t, "memfd_create", err)
+	}
+	defer unix.Close(mfd)
+	if _, err := unix.Pwrite(mfd, []byte("0123456789"), 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if r := Read(mfd, buf, 0); r != Unsupported {
+		t.Skipf("memfd answers RWF_NOWAIT reads with %v on Linux %s, not EOPNOTSUPP: no unsupported file to test with", r, testutil.Release())
+	}
+	path := filepath.Join(testutil.TempDir(t), "f")
+	if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd := openRead(t, path)
+	testutil.RequireNowaitRead(t, fd)
+
+	var r Reader
+	slot := &r.skip[uint(mfd)%skipSlots]
+	if r.Try(mfd, buf, 0) != nil || uint32(slot.Load()) != uint32(mfd)+1 {
+		t.Fatalf("unsupported fd: slot %#x, want it remembered", slot.Load())
+	}
+	for i := 1; i <= retryAfter; i++ {
+		if r.Try(mfd, buf, 0) != nil {
+			t.Fatal("unsupported fd read inline")
+		}
+		if got := slot.Load() >> 32; got != uint64(i) {
+			t.Fatalf("after %d skips the count is %d", i, got)
+		}
+	}
+	if r.Try(mfd, buf, 0) != nil || slot.Load()>>32 != 0 || uint32(slot.Load()) != uint32(mfd)+1 {
+		t.Errorf("after %d skips: slot %#x, want it tried again and remembered anew", retryAfter, slot.Load())
+	}
+	if h := r.Try(fd, buf, 2); h == nil || string(buf) != "2345" || r.Inlined() != 1 {
+		t.Errorf("a supported fd after an unsupported one: %v, %q", h, buf)
+	}
+	if r.off.Load() {
+		t.Error("EOPNOTSUPP of one file disabled the Reader")
 	}
 }
 
