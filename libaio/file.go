@@ -21,7 +21,10 @@ import (
 //     before submission with an *AlignError that wraps unix.EINVAL and names the
 //     alignment (emulating it would need read-modify-write cycles that are not atomic).
 //
-// Without O_DIRECT there is no alignment rule (buffered files complete inside io_submit).
+// Without O_DIRECT there is no alignment rule, and a read first tries preadv2(RWF_NOWAIT)
+// in the caller (see Queue.Read; the O_DIRECT flag is looked at once, in NewFile): when
+// all of p is cached it returns at once, without a handle. Other buffered requests
+// complete inside io_submit.
 // File does not own the descriptor: closing it is the caller's business, after the
 // last call returned.
 type File struct {
@@ -133,7 +136,12 @@ func (f *File) rw(ctx context.Context, p []byte, off int64, write bool) (int, er
 			copy(buf, p)
 		}
 	}
-	h, err := f.q.rw(ctx, f.fd, buf, off, write)
+	if !write && !f.direct && len(p) > 0 && !f.q.table.Closed() {
+		if f.q.inline.TryBuffered(f.fd, p, off) {
+			return len(p), nil // all of p was cached: read here, no handle
+		}
+	}
+	h, err := f.q.submitRW(ctx, f.fd, buf, off, write)
 	if err != nil {
 		if bounce != nil {
 			bounce.Free()

@@ -52,6 +52,11 @@ func (q *Queue) rw(ctx context.Context, fd int, buf []byte, offset int64, write 
 			return h, nil
 		}
 	}
+	return q.submitRW(ctx, fd, buf, offset, write)
+}
+
+// submitRW is rw without the inline try.
+func (q *Queue) submitRW(ctx context.Context, fd int, buf []byte, offset int64, write bool) (*completion.Handle, error) {
 	h, op, cb, err := q.begin(ctx)
 	if err != nil {
 		return nil, err

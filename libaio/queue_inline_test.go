@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"testing"
 
 	"github.com/aiokit/aio/internal/testutil"
@@ -45,5 +46,44 @@ func TestQueueInlineRead(t *testing.T) {
 	q.SetInlineReads(false)
 	if n := wait(t)(q.Read(fd, buf, 0)); n != 4096 || q.inline.Inlined() != 1 || !bytes.Equal(buf, data[:4096]) {
 		t.Errorf("read with inline reads off = %d (inlined %d)", n, q.inline.Inlined())
+	}
+}
+
+// TestFileInlineRead: File.ReadAt of cached data on a buffered descriptor is
+// read in the caller; with inline reads off, across EOF and on an O_DIRECT
+// File it goes through io_submit; the counts and bytes are the same.
+func TestFileInlineRead(t *testing.T) {
+	testutil.CheckLeaks(t)
+	data := bytes.Repeat([]byte("libaio!!"), 2048) // 16 KiB
+	fd, path := testFile(t, data, unix.O_RDONLY)
+	testutil.RequireNowaitRead(t, fd)
+	q := testQueue(t, 8)
+	f, err := NewFile(q, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := alignedGo(4096)
+	if n, err := f.ReadAt(buf, 4096); n != 4096 || err != nil || !bytes.Equal(buf, data[4096:8192]) || q.inline.Inlined() != 1 {
+		t.Fatalf("cached ReadAt = %d, %v (inlined %d)", n, err, q.inline.Inlined())
+	}
+	if n, err := f.ReadAt(buf, int64(len(data)-100)); n != 100 || err != io.EOF || q.inline.Inlined() != 1 {
+		t.Errorf("ReadAt across EOF = %d, %v (inlined %d), want 100, EOF through io_submit", n, err, q.inline.Inlined())
+	}
+	q.SetInlineReads(false)
+	if n, err := f.ReadAt(buf, 0); n != 4096 || err != nil || q.inline.Inlined() != 1 || !bytes.Equal(buf, data[:4096]) {
+		t.Errorf("ReadAt with inline reads off = %d, %v (inlined %d)", n, err, q.inline.Inlined())
+	}
+	q.SetInlineReads(true)
+	dfd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		testutil.SkipNoFeature(t, "O_DIRECT on "+path, err)
+	}
+	defer unix.Close(dfd)
+	df, err := NewFile(q, dfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := df.ReadAt(buf, 8192); n != 4096 || err != nil || q.inline.Inlined() != 1 || !bytes.Equal(buf, data[8192:12288]) {
+		t.Errorf("O_DIRECT ReadAt = %d, %v (inlined %d), want it through io_submit", n, err, q.inline.Inlined())
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"sync"
+	"sync/atomic"
 
 	"github.com/aiokit/aio/cgo/completion"
 	"golang.org/x/sys/unix"
@@ -20,14 +20,16 @@ import (
 // errors.Is(err, unix.EBADF) works. When every handle slot of the queue is
 // in use, File methods wait for a free one (they never return ErrBusy).
 type File struct {
-	q    *Queue
-	name string
+	q        *Queue
+	name     string
+	fd       int
+	own      bool // Close closes fd
+	buffered bool // fd was not O_DIRECT at open: ReadAt may read cached data inline
 
-	mu      sync.Mutex
-	fd      int
-	refs    int  // operations using fd
-	closing bool // Close called: new operations fail with fs.ErrClosed
-	own     bool // Close closes fd
+	// state is 2 x the operations using fd, plus 1 once Close was called
+	// (new operations then fail with fs.ErrClosed); the one that takes it
+	// to 1 closes fd.
+	state atomic.Int64
 }
 
 // OpenFile opens path through the queue with IORING_OP_OPENAT
@@ -42,13 +44,14 @@ func OpenFile(q *Queue, path string, flag int, perm uint32) (*File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return &File{q: q, name: path, fd: fd, own: true}, nil
+	return &File{q: q, name: path, fd: fd, own: true, buffered: flag&unix.O_DIRECT == 0}, nil
 }
 
 // NewFile wraps an open descriptor; Close will close it (through the
-// queue).
+// queue). It looks once (F_GETFL) whether fd is O_DIRECT.
 func NewFile(q *Queue, fd int, name string) *File {
-	return &File{q: q, name: name, fd: fd, own: true}
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return &File{q: q, name: name, fd: fd, own: true, buffered: err == nil && fl&unix.O_DIRECT == 0}
 }
 
 // Name returns the name given to OpenFile or NewFile.
@@ -56,32 +59,30 @@ func (f *File) Name() string { return f.name }
 
 // Fd returns the descriptor, or -1 after Close.
 func (f *File) Fd() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closing {
+	if f.closing() {
 		return -1
 	}
 	return f.fd
 }
 
+func (f *File) closing() bool { return f.state.Load()&1 != 0 }
+
 // acquire takes a reference on the descriptor for one operation.
 func (f *File) acquire() (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closing {
-		return -1, fs.ErrClosed
+	for {
+		s := f.state.Load()
+		if s&1 != 0 {
+			return -1, fs.ErrClosed
+		}
+		if f.state.CompareAndSwap(s, s+2) {
+			return f.fd, nil
+		}
 	}
-	f.refs++
-	return f.fd, nil
 }
 
 // release drops a reference; the last one after Close closes the descriptor.
 func (f *File) release() {
-	f.mu.Lock()
-	f.refs--
-	last := f.closing && f.refs == 0
-	f.mu.Unlock()
-	if last {
+	if f.state.Add(-2) == 1 {
 		f.closeFD()
 	}
 }
@@ -118,6 +119,12 @@ func waitAll(ctx context.Context, h *completion.Handle) (int, error) {
 
 // ReadAt reads len(b) bytes at off (io.ReaderAt): it resubmits after short
 // reads and returns io.EOF when the file ends before b is full.
+//
+// Unless the queue is RingOnly, a File whose descriptor was not O_DIRECT
+// when it was opened (OpenFile's flag, NewFile's F_GETFL) first reads b
+// with one preadv2(RWF_NOWAIT) in the caller, and returns at once when all
+// of b was cached: no handle, no SQE (see Queue.Read). Anything else goes
+// through the ring.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
 	return f.ReadAtContext(context.Background(), b, off)
 }
@@ -134,8 +141,11 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 		return 0, &fs.PathError{Op: "read", Path: f.name, Err: err}
 	}
 	defer f.release()
+	if f.buffered && !f.q.table.Closed() && f.q.inline.TryBuffered(fd, b, off) {
+		return len(b), nil // all of b was cached: read here, no handle
+	}
 	for len(b) > 0 {
-		h, err := f.q.read(ctx, fd, b, uint64(off))
+		h, err := f.q.readRing(ctx, fd, b, uint64(off))
 		if err != nil {
 			return n, f.err("read", err)
 		}
@@ -241,18 +251,24 @@ func (f *File) Stat(mask uint32) (*unix.Statx_t, error) {
 // when the last one has finished, and Close returns nil at once. A second
 // Close returns fs.ErrClosed.
 func (f *File) Close() error {
-	f.mu.Lock()
-	if f.closing {
-		f.mu.Unlock()
-		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
-	}
-	f.closing = true
-	now := f.refs == 0
-	fd := f.fd
-	f.mu.Unlock()
-	if !now {
-		f.q.stageCancelFD(fd)
-		return nil
+	for {
+		s := f.state.Load()
+		if s&1 != 0 {
+			return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
+		}
+		if s == 0 {
+			if f.state.CompareAndSwap(0, 1) {
+				break
+			}
+			continue
+		}
+		// Operations in flight: cancel them, holding a reference so that
+		// fd (closed by the last one) cannot be closed and reused first.
+		if f.state.CompareAndSwap(s, s+2+1) {
+			f.q.stageCancelFD(f.fd)
+			f.release()
+			return nil
+		}
 	}
 	if err := f.closeFD(); err != nil {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
@@ -265,10 +281,7 @@ func (f *File) err(op string, err error) error {
 		return err
 	}
 	if errors.Is(err, unix.ECANCELED) {
-		f.mu.Lock()
-		closing := f.closing
-		f.mu.Unlock()
-		if closing { // cancelled by Close
+		if f.closing() { // cancelled by Close
 			err = fs.ErrClosed
 		}
 	}

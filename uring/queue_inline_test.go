@@ -3,6 +3,9 @@ package uring
 import (
 	"bytes"
 	"errors"
+	"io"
+	"io/fs"
+	"sync"
 	"testing"
 
 	"github.com/aiokit/aio/internal/testutil"
@@ -97,15 +100,15 @@ func TestQueueInlineRead(t *testing.T) {
 	pbuf := make([]byte, 5)
 	sub0 := q.subSeq.Load()
 	ph, err := q.Read(p[0], pbuf, 0)
-	if err != nil || ph.IsDone() || q.subSeq.Load() == sub0 {
-		t.Fatalf("read of an empty pipe: %v, done %v, submitted %v; want it waiting in the ring", err, ph != nil && ph.IsDone(), q.subSeq.Load() != sub0)
+	if err != nil || ph.IsDone() {
+		t.Fatalf("read of an empty pipe: %v, done %v; want it waiting in the ring", err, ph != nil && ph.IsDone())
 	}
 	if _, err := unix.Write(p[1], []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	mustRes(t, ph, nil, 5)
-	if string(pbuf) != "hello" {
-		t.Errorf("pipe read %q", pbuf)
+	if string(pbuf) != "hello" || q.subSeq.Load() == sub0 {
+		t.Errorf("pipe read %q, submitted %v; want hello through the ring", pbuf, q.subSeq.Load() != sub0)
 	}
 
 	// O_DIRECT: always the ring.
@@ -149,5 +152,92 @@ func TestQueueInlineReadAtPosition(t *testing.T) {
 	}
 	if pos, _ := unix.Seek(fd, 0, 1); pos != 11 {
 		t.Errorf("file position %d after reading to EOF, want 11", pos)
+	}
+}
+
+// TestFileInlineRead: File.ReadAt of cached data on a buffered file reads in
+// the caller (no submit); an O_DIRECT File, a RingOnly queue and a read
+// across EOF go through the ring; the counts and bytes are ReadAt's.
+func TestFileInlineRead(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1024) // 16 KiB
+	path, fd := tempFile(t, data)
+	testutil.RequireNowaitRead(t, fd)
+	for _, c := range []struct {
+		name   string
+		cfg    QueueConfig
+		flag   int
+		inline bool
+	}{
+		{"buffered", QueueConfig{}, unix.O_RDONLY, true},
+		{"ring-only", QueueConfig{RingOnly: true}, unix.O_RDONLY, false},
+		{"direct", QueueConfig{}, unix.O_RDONLY | unix.O_DIRECT, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q := newTestQueue(t, c.cfg)
+			f, err := OpenFile(q, path, c.flag, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			buf := alignedBuf(4096)
+			sub0 := q.subSeq.Load()
+			if n, err := f.ReadAt(buf, 4096); n != 4096 || err != nil || !bytes.Equal(buf, data[4096:8192]) {
+				t.Fatalf("ReadAt = %d, %v", n, err)
+			}
+			if inline := q.subSeq.Load() == sub0; inline != c.inline {
+				t.Errorf("ReadAt read inline: %v, want %v", inline, c.inline)
+			}
+			// Across EOF: the ring's short count, then io.EOF.
+			if c.flag&unix.O_DIRECT == 0 {
+				n, err := f.ReadAt(buf, int64(len(data)-100))
+				if n != 100 || err != io.EOF || !bytes.Equal(buf[:100], data[len(data)-100:]) {
+					t.Errorf("ReadAt across EOF = %d, %v; want 100, EOF", n, err)
+				}
+			}
+		})
+	}
+}
+
+// TestFileCloseRacesReadAt: goroutines reading inline while the File is
+// closed under them either read the data or get fs.ErrClosed, and the
+// descriptor is closed exactly once (the fd-leak check of TestMain and a
+// second Close's ErrClosed show it).
+func TestFileCloseRacesReadAt(t *testing.T) {
+	data := bytes.Repeat([]byte("x"), 8192)
+	path, _ := tempFile(t, data)
+	q := newTestQueue(t, QueueConfig{})
+	for round := 0; round < 50; round++ {
+		f, err := OpenFile(q, path, unix.O_RDONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 4096)
+				for {
+					n, err := f.ReadAt(buf, 4096)
+					if errors.Is(err, fs.ErrClosed) {
+						return
+					}
+					if n != 4096 || err != nil {
+						t.Errorf("ReadAt = %d, %v", n, err)
+						return
+					}
+				}
+			}()
+		}
+		if err := f.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		wg.Wait()
+		if err := f.Close(); !errors.Is(err, fs.ErrClosed) {
+			t.Fatalf("second Close = %v, want fs.ErrClosed", err)
+		}
+		if f.Fd() != -1 {
+			t.Fatalf("Fd after Close = %d", f.Fd())
+		}
 	}
 }

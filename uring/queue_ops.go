@@ -48,6 +48,11 @@ func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*comp
 			return h, nil
 		}
 	}
+	return q.readRing(ctx, fd, buf, off)
+}
+
+// readRing is read without the inline try.
+func (q *Queue) readRing(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
 	return q.submit(ctx, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepRead(fd, buf, off) })
 }
 

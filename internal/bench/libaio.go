@@ -28,6 +28,9 @@ import (
 //     libaio.Queue.Read).
 //   - libaio/handle-submit: the same with SetInlineReads(false): every read
 //     goes through io_submit.
+//   - libaio/file: QD goroutines calling libaio.File.ReadAt on one File, the
+//     io.ReaderAt that replaces (*os.File).ReadAt (cached reads need no
+//     handle there).
 //
 // Goroutine i of the handle engine reads the sequence of
 // NewRand(WorkerSeed(Seed, i)); the raw engine and the C program read NewRand(Seed).
@@ -57,6 +60,12 @@ func init() {
 		Name:     "handle-submit",
 		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
 		Run:      func(s Spec) (Result, error) { return runLibaioHandle(s, false) },
+	})
+	Register(Engine{
+		Backend:  "libaio",
+		Name:     "file",
+		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
+		Run:      runLibaioFile,
 	})
 }
 
@@ -160,6 +169,34 @@ func runLibaioHandle(s Spec, inlineReads bool) (Result, error) {
 			}
 			if err != nil || n != BlockSize {
 				return fmt.Errorf("bench: libaio handle: read = %d, %v", n, err)
+			}
+			return nil
+		}
+	})
+}
+
+func runLibaioFile(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	fd, err := openSpecFile(s)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unix.Close(fd)
+	q, err := libaio.NewQueue(s.QD)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: libaio file: %w", err)
+	}
+	defer q.Close()
+	f, err := libaio.NewFile(q, fd)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: libaio file: %w", err)
+	}
+	return runWorkers(s, func(int) workerOp {
+		return func(buf []byte, rng *Rand) error {
+			if n, err := f.ReadAt(buf, rng.Offset(s.Size)); err != nil || n != BlockSize {
+				return fmt.Errorf("bench: libaio file: ReadAt = %d, %v", n, err)
 			}
 			return nil
 		}

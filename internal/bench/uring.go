@@ -24,6 +24,9 @@ import (
 //     the calling goroutine (preadv2 RWF_NOWAIT, see uring.Queue.Read).
 //   - uring/handle-ring: the same with QueueConfig.RingOnly: every read goes
 //     through the ring (read4k rows only; NOPs are the same as handle).
+//   - uring/file: the io.ReaderAt of the handle layer, what replaces
+//     (*os.File).ReadAt: QD goroutines calling uring.File.ReadAt on one File
+//     (read4k rows only). Cached reads need no handle there.
 //
 // Goroutine/worker i reads the sequence of NewRand(WorkerSeed(Seed, i)); the
 // raw engine and the C program (one submitter) read NewRand(Seed).
@@ -52,6 +55,12 @@ func init() {
 		Name:     "handle-ring",
 		Supports: func(s Spec) bool { return s.NumFds() == 1 && s.Op == OpRead4k },
 		Run:      func(s Spec) (Result, error) { return runUringHandle(s, true) },
+	})
+	Register(Engine{
+		Backend:  "uring",
+		Name:     "file",
+		Supports: func(s Spec) bool { return s.NumFds() == 1 && s.Op == OpRead4k },
+		Run:      runUringFile,
 	})
 }
 
@@ -195,6 +204,34 @@ func runUringHandle(s Spec, ringOnly bool) (Result, error) {
 			}
 			if err != nil {
 				return fmt.Errorf("bench: uring handle: %w", err)
+			}
+			return nil
+		}
+	})
+}
+
+func runUringFile(s Spec) (Result, error) {
+	if err := s.Validate(); err != nil {
+		return Result{}, err
+	}
+	q, err := uring.NewQueueConfig(uring.QueueConfig{Entries: ringEntries(s.QD)})
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: uring file: %w", err)
+	}
+	defer q.Close()
+	flags := unix.O_RDONLY
+	if s.Direct {
+		flags |= unix.O_DIRECT
+	}
+	f, err := uring.OpenFile(q, s.Path, flags, 0)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: uring file: %w", err)
+	}
+	defer f.Close()
+	return runWorkers(s, func(int) workerOp {
+		return func(buf []byte, rng *Rand) error {
+			if n, err := f.ReadAt(buf, rng.Offset(s.Size)); err != nil || n != BlockSize {
+				return fmt.Errorf("bench: uring file: ReadAt = %d, %v", n, err)
 			}
 			return nil
 		}

@@ -31,14 +31,14 @@ func TestUringEngines(t *testing.T) {
 	for _, s := range specs {
 		s.Dur = 30 * time.Millisecond
 		s.Seed = 7
-		for _, name := range []string{"raw", "handle", "handle-ring", "C"} {
+		for _, name := range []string{"raw", "handle", "handle-ring", "file", "C"} {
 			e, ok := Lookup("uring/" + name)
 			if !ok {
 				t.Fatalf("engine uring/%s not registered", name)
 			}
-			if name == "handle-ring" && s.Op == OpNop {
+			if (name == "handle-ring" || name == "file") && s.Op == OpNop {
 				if e.Supports(s) {
-					t.Errorf("uring/handle-ring claims NOP rows")
+					t.Errorf("uring/%s claims NOP rows", name)
 				}
 				continue
 			}
@@ -60,8 +60,8 @@ func TestUringEngines(t *testing.T) {
 			if res.Ops < int64(s.QD) || res.Elapsed < s.Dur {
 				t.Fatalf("uring/%s %+v: implausible %+v", name, s, res)
 			}
-			if (name == "handle" || name == "handle-ring") && res.AllocsPerOp > 1.5 {
-				t.Errorf("uring/handle %+v: %.2f allocs/op, want <= 1", s, res.AllocsPerOp)
+			if (name == "handle" || name == "handle-ring" || name == "file") && res.AllocsPerOp > 1.5 {
+				t.Errorf("uring/%s %+v: %.2f allocs/op, want <= 1", name, s, res.AllocsPerOp)
 			}
 			if name == "raw" && res.AllocsPerOp > 0.05 {
 				t.Errorf("uring/raw %+v: %.2f allocs/op, want 0", s, res.AllocsPerOp)
