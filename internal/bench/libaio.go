@@ -101,12 +101,11 @@ func runLibaioRaw(s Spec) (Result, error) {
 	}
 	meter := StartAllocMeter()
 	t0 := time.Now()
-	end := t0.Add(s.Dur)
 	for i := 0; i < s.QD; i++ {
 		queue(i)
 	}
 	var ops int64
-	var now time.Time
+	var elapsed time.Duration
 	for {
 		for done := 0; done < len(todo); {
 			n, err := ctx.Submit(todo[done:])
@@ -123,7 +122,8 @@ func runLibaioRaw(s Spec) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("bench: libaio raw: io_getevents: %w", err)
 		}
-		now = time.Now()
+		elapsed = time.Since(t0) // one monotonic clock read per batch, as in C
+		more := elapsed < s.Dur
 		for i := range events[:n] {
 			ev := &events[i]
 			if ev.Res != BlockSize {
@@ -133,15 +133,15 @@ func runLibaioRaw(s Spec) (Result, error) {
 				return Result{}, fmt.Errorf("bench: libaio raw: short read %d", ev.Res)
 			}
 			ops++
-			if now.Before(end) {
+			if more {
 				queue(int(ev.Data))
 			}
 		}
-		if !now.Before(end) {
+		if !more {
 			break
 		}
 	}
-	return Result{Ops: ops, Elapsed: now.Sub(t0), AllocsPerOp: meter.PerOp(ops)}, nil
+	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
 }
 
 func runLibaioHandle(s Spec, inlineReads bool) (Result, error) {
