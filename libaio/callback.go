@@ -41,7 +41,8 @@ func unregisterContext(c *Context) {
 // SetCallback is io_set_callback: make QueueRun call fn when cb's event is reaped.
 // As in C it stores a C function pointer (a trampoline into Go) in cb.Data, so it
 // replaces any Data; call it after the Prep* method, which clears the Iocb. fn is kept
-// in a table keyed by cb's address until QueueRun calls it; a nil fn forgets it.
+// in a table keyed by cb's address until QueueRun calls it, or GetEvents or PGetEvents
+// reaps its event (the callback is then not called, as in C); a nil fn forgets it.
 func (cb *Iocb) SetCallback(fn Callback) {
 	key := uintptr(unsafe.Pointer(cb))
 	callbacks.Lock()
@@ -54,7 +55,30 @@ func (cb *Iocb) SetCallback(fn Callback) {
 		callbacks.byIocb[key] = fn
 	}
 	callbacks.Unlock()
-	cb.Data = uint64(uintptr(unsafe.Pointer(C.aiokit_callback_ptr())))
+	cb.Data = trampoline
+}
+
+// trampoline is the C function pointer SetCallback stores in Data.
+var trampoline = uint64(uintptr(unsafe.Pointer(C.aiokit_callback_ptr())))
+
+// forgetCallbacks drops the table entries of events reaped by GetEvents or
+// PGetEvents instead of QueueRun: their callbacks will never be called, and
+// the entries would otherwise stay until the Iocb got a new callback.
+func forgetCallbacks(events []Event) {
+	locked := false
+	for i := range events {
+		if events[i].Data != trampoline {
+			continue
+		}
+		if !locked {
+			callbacks.Lock()
+			locked = true
+		}
+		delete(callbacks.byIocb, uintptr(events[i].Obj))
+	}
+	if locked {
+		callbacks.Unlock()
+	}
 }
 
 // QueueRun is io_queue_run: reap every available event without waiting and call the

@@ -193,6 +193,7 @@ func (c *Context) GetEvents(minNr int, events []Event, timeout *unix.Timespec) (
 	if r < 0 {
 		return 0, errnoErr(r)
 	}
+	forgetCallbacks(events[:r])
 	return int(r), nil
 }
 
@@ -214,5 +215,6 @@ func (c *Context) PGetEvents(minNr int, events []Event, timeout *unix.Timespec, 
 	if r < 0 {
 		return 0, errnoErr(r)
 	}
+	forgetCallbacks(events[:r])
 	return int(r), nil
 }
