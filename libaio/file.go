@@ -2,10 +2,10 @@ package libaio
 
 import (
 	"context"
-	"io"
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,24 +90,16 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 	return f.full(ctx, p, off, true)
 }
 
-// full repeats rw until p is done, a request returns 0 bytes or an error.
+// full repeats rw until p is done, a request returns 0 bytes or an error; on an
+// O_DIRECT file a count that is not a multiple of the offset alignment ends the file.
 func (f *File) full(ctx context.Context, p []byte, off int64, write bool) (int, error) {
-	done := 0
-	for {
-		n, err := f.rw(ctx, p[done:], off+int64(done), write)
-		done += n
-		switch {
-		case err != nil:
-			return done, err
-		case done == len(p):
-			return done, nil
-		case n == 0, f.direct && n%f.offAlign != 0:
-			if write {
-				return done, io.ErrShortWrite
-			}
-			return done, io.EOF
-		}
+	var end func(int) bool
+	if f.direct {
+		end = func(n int) bool { return n%f.offAlign != 0 }
 	}
+	return fileio.Full(p, off, write, func(p []byte, off int64) (int, error) {
+		return f.rw(ctx, p, off, write)
+	}, end)
 }
 
 func (f *File) rw(ctx context.Context, p []byte, off int64, write bool) (int, error) {

@@ -88,3 +88,26 @@ func ExampleLioListio() {
 	// 4 <nil>
 	// -1 invalid argument
 }
+
+// File: the io.ReaderAt and io.WriterAt of the handle layer.
+func ExampleFile() {
+	tmp, _ := os.CreateTemp("", "posixaio-example")
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	q, err := posixaio.NewQueue(8)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Close()
+
+	f := posixaio.NewFile(q, int(tmp.Fd()))
+	n, err := f.WriteAt([]byte("positioned, asynchronous"), 0)
+	fmt.Println("wrote", n, err)
+	buf := make([]byte, 64)
+	n, err = f.ReadAt(buf, 12)
+	fmt.Printf("read %d %v %q\n", n, err, buf[:n])
+	// Output:
+	// wrote 24 <nil>
+	// read 12 EOF "asynchronous"
+}

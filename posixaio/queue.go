@@ -8,6 +8,7 @@ package posixaio
 import "C"
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,26 +144,39 @@ func (q *Queue) slot(i uint32) *C.struct_pa_slot {
 // not touch it before the handle is done. The handle's result is the byte
 // count or the request's errno (EBADF, EINVAL for a negative offset, ...).
 func (q *Queue) Read(fd int, buf []byte, off int64) (*completion.Handle, error) {
-	return q.submit(C.LIO_READ, fd, buf, off)
+	return q.submit(nil, C.LIO_READ, fd, buf, off)
 }
 
 // Write queues aio_write of buf to fd at off; see Read.
 func (q *Queue) Write(fd int, buf []byte, off int64) (*completion.Handle, error) {
-	return q.submit(C.LIO_WRITE, fd, buf, off)
+	return q.submit(nil, C.LIO_WRITE, fd, buf, off)
 }
 
 // Fsync queues aio_fsync(op, ...) for fd: op is OSync or ODsync. glibc rejects
 // a bad op (EINVAL) or a closed fd (EBADF) at once; that error is returned
 // here.
 func (q *Queue) Fsync(fd int, op int) (*completion.Handle, error) {
+	return q.fsync(nil, fd, op)
+}
+
+func (q *Queue) fsync(ctx context.Context, fd int, op int) (*completion.Handle, error) {
 	if op != OSync && op != ODsync {
 		return nil, unix.EINVAL
 	}
-	return q.submit(C.int(op), fd, nil, 0)
+	return q.submit(ctx, C.int(op), fd, nil, 0)
 }
 
-func (q *Queue) submit(op C.int, fd int, buf []byte, off int64) (*completion.Handle, error) {
-	h, o, err := q.tab.Begin()
+// submit queues one request. With a nil ctx it fails with ErrBusy when every
+// slot is in flight; otherwise it waits for a slot or for ctx (File's calls).
+func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off int64) (*completion.Handle, error) {
+	var h *completion.Handle
+	var o *completion.Op
+	var err error
+	if ctx == nil {
+		h, o, err = q.tab.Begin()
+	} else {
+		h, o, err = q.tab.BeginWait(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,26 +148,17 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 	if f.buffered && !f.q.table.Closed() && f.q.inline.TryBuffered(fd, b, off) {
 		return len(b), nil // all of b was cached: read here, no handle
 	}
-	for len(b) > 0 {
-		h, err := f.q.readRing(ctx, fd, b, uint64(off))
+	n, err = fileio.Full(b, off, false, func(p []byte, off int64) (int, error) {
+		h, err := f.q.readRing(ctx, fd, p, uint64(off))
 		if err != nil {
-			return n, f.err("read", err)
+			return 0, err
 		}
-		m, err := waitAll(ctx, h)
-		if err == unix.EINTR {
-			continue
-		}
-		n += m
-		if err != nil {
-			return n, f.err("read", err)
-		}
-		if m == 0 {
-			return n, io.EOF
-		}
-		b = b[m:]
-		off += int64(m)
+		return waitAll(ctx, h)
+	}, nil)
+	if err != nil && err != io.EOF {
+		err = f.err("read", err)
 	}
-	return n, nil
+	return n, err
 }
 
 // WriteAt writes b at off (io.WriterAt), resubmitting after short writes.
@@ -184,26 +176,17 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, 
 		return 0, &fs.PathError{Op: "write", Path: f.name, Err: err}
 	}
 	defer f.release()
-	for len(b) > 0 {
-		h, err := f.q.write(ctx, fd, b, uint64(off))
+	n, err = fileio.Full(b, off, true, func(p []byte, off int64) (int, error) {
+		h, err := f.q.write(ctx, fd, p, uint64(off))
 		if err != nil {
-			return n, f.err("write", err)
+			return 0, err
 		}
-		m, err := waitAll(ctx, h)
-		if err == unix.EINTR {
-			continue
-		}
-		n += m
-		if err != nil {
-			return n, f.err("write", err)
-		}
-		if m == 0 {
-			return n, f.err("write", io.ErrShortWrite)
-		}
-		b = b[m:]
-		off += int64(m)
+		return waitAll(ctx, h)
+	}, nil)
+	if err != nil {
+		err = f.err("write", err)
 	}
-	return n, nil
+	return n, err
 }
 
 // Sync flushes the file to stable storage with IORING_OP_FSYNC.

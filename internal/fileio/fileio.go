@@ -1,0 +1,40 @@
+// Package fileio holds what the File types of uring, libaio and posixaio
+// share: the loop that turns one asynchronous request per call into the
+// io.ReaderAt and io.WriterAt contracts.
+package fileio
+
+import (
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// Full transfers all of p at off, as (*os.File).ReadAt and WriteAt do: it
+// calls do(p[n:], off+n), where n is what the earlier calls moved, until p
+// is done, do fails, do moves 0 bytes, or end (when not nil) says that the
+// count do returned can only mean the end of the file (an O_DIRECT read
+// that is not a multiple of the alignment). A read that stops early ends
+// with io.EOF, a write with io.ErrShortWrite. do's EINTR is retried. An
+// empty p calls do once, so that the request's own errors (EBADF, a
+// closed queue) still show.
+func Full(p []byte, off int64, write bool, do func(p []byte, off int64) (int, error), end func(n int) bool) (int, error) {
+	n := 0
+	for {
+		m, err := do(p[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		n += m
+		switch {
+		case err != nil:
+			return n, err
+		case n == len(p):
+			return n, nil
+		case m == 0, end != nil && end(m):
+			if write {
+				return n, io.ErrShortWrite
+			}
+			return n, io.EOF
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package posixaio
+
+/*
+#include <aio.h>
+*/
+import "C"
+
+import (
+	"context"
+
+	"github.com/aiokit/aio/internal/fileio"
+)
+
+// File does positioned reads and writes of one descriptor through a Queue:
+// an io.ReaderAt and io.WriterAt whose calls may come from many goroutines
+// at once, each parked on Go's poller (not on an OS thread) while glibc's
+// threads run its request. As everywhere in glibc's AIO, the requests of one
+// descriptor run one after the other, in submission order.
+//
+// Errors are the requests' unix.Errno values. When every slot of the queue
+// is in use, File methods wait for a free one (they never return ErrBusy).
+// File does not own the descriptor: closing it is the caller's business,
+// after the last call returned.
+type File struct {
+	q  *Queue
+	fd int
+}
+
+// NewFile returns a File doing I/O on fd through q.
+func NewFile(q *Queue, fd int) *File { return &File{q: q, fd: fd} }
+
+// Fd returns the file descriptor.
+func (f *File) Fd() int { return f.fd }
+
+// ReadAt reads len(p) bytes at off (io.ReaderAt) with aio_read, and more
+// only if a request returns a short count: like os.File.ReadAt it then reads
+// the rest, until a request returns 0 bytes (end of file: io.EOF with the
+// bytes read) or an error. A negative offset is glibc's EINVAL.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	return f.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt with a context: an ended ctx submits nothing, and
+// when ctx ends while a request is in flight it asks glibc to cancel it
+// (aio_cancel) and returns ctx.Err() at once. A request that a glibc thread
+// already runs cannot be cancelled: p stays pinned, and may still be
+// written, until it completes in the background.
+func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	return f.full(ctx, p, off, false)
+}
+
+// WriteAt writes p at off (io.WriterAt) with aio_write, and more if a
+// request returns a short count: the error of the request that could not go
+// on (ENOSPC, EFBIG ...), or io.ErrShortWrite if one wrote 0 bytes.
+func (f *File) WriteAt(p []byte, off int64) (int, error) {
+	return f.WriteAtContext(context.Background(), p, off)
+}
+
+// WriteAtContext is WriteAt with a context; see ReadAtContext.
+func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	return f.full(ctx, p, off, true)
+}
+
+// Sync is aio_fsync(O_SYNC) of the descriptor, waited for.
+func (f *File) Sync() error { return f.SyncContext(context.Background(), OSync) }
+
+// SyncContext is aio_fsync(op) (OSync or ODsync) with a context; see
+// ReadAtContext for what an ended ctx does.
+func (f *File) SyncContext(ctx context.Context, op int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h, err := f.q.fsync(ctx, f.fd, op)
+	if err != nil {
+		return err
+	}
+	_, err = h.Wait(ctx)
+	return err
+}
+
+func (f *File) full(ctx context.Context, p []byte, off int64, write bool) (int, error) {
+	return fileio.Full(p, off, write, func(p []byte, off int64) (int, error) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		op := C.int(C.LIO_READ)
+		if write {
+			op = C.LIO_WRITE
+		}
+		h, err := f.q.submit(ctx, op, f.fd, p, off)
+		if err != nil {
+			return 0, err
+		}
+		return h.Wait(ctx)
+	}, nil)
+}

@@ -1,0 +1,129 @@
+package posixaio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// File's io.ReaderAt/io.WriterAt contracts on a real file: whole reads,
+// a read across EOF (the bytes there and io.EOF), writes read back with
+// pread, Sync, and glibc's errors for a negative offset and a bad fd.
+func TestFileReadWriteAt(t *testing.T) { bothModes(t, testFileReadWriteAt) }
+
+func testFileReadWriteAt(t *testing.T, mode NotifyMode) {
+	testutil.CheckLeaks(t)
+	content := pattern(10000, 3)
+	fd, _ := tempFile(t, content)
+	f := NewFile(newQueue(t, 4, mode), fd)
+	buf := make([]byte, 4096)
+	if n, err := f.ReadAt(buf, 4096); n != 4096 || err != nil || !bytes.Equal(buf, content[4096:8192]) {
+		t.Fatalf("ReadAt = %d, %v", n, err)
+	}
+	if n, err := f.ReadAt(buf, 8192); n != 10000-8192 || err != io.EOF || !bytes.Equal(buf[:n], content[8192:]) {
+		t.Fatalf("ReadAt across EOF = %d, %v; want %d, EOF", n, err, 10000-8192)
+	}
+	if n, err := f.ReadAt(buf, 20000); n != 0 || err != io.EOF {
+		t.Fatalf("ReadAt past EOF = %d, %v", n, err)
+	}
+	msg := []byte("written through aio_write")
+	if n, err := f.WriteAt(msg, 100); n != len(msg) || err != nil {
+		t.Fatalf("WriteAt = %d, %v", n, err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if err := f.SyncContext(context.Background(), ODsync); err != nil {
+		t.Fatalf("SyncContext(ODsync): %v", err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := unix.Pread(fd, got, 100); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("pread after WriteAt: %q, %v", got, err)
+	}
+	if _, err := f.ReadAt(buf, -1); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("ReadAt(-1) = %v, want EINVAL", err)
+	}
+	if err := f.SyncContext(context.Background(), 12345); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("SyncContext(bad op) = %v, want EINVAL", err)
+	}
+	bad := NewFile(f.q, 1<<20)
+	if _, err := bad.ReadAt(buf, 0); !errors.Is(err, unix.EBADF) {
+		t.Errorf("ReadAt of a bad fd = %v, want EBADF", err)
+	}
+	if _, err := bad.WriteAt(msg, 0); !errors.Is(err, unix.EBADF) {
+		t.Errorf("WriteAt of a bad fd = %v, want EBADF", err)
+	}
+}
+
+// More goroutines than queue slots: File calls wait for a slot instead of
+// failing with ErrBusy, and every read gets its own bytes.
+func TestFileWaitsForSlots(t *testing.T) { bothModes(t, testFileWaitsForSlots) }
+
+func testFileWaitsForSlots(t *testing.T, mode NotifyMode) {
+	testutil.CheckLeaks(t)
+	content := pattern(64*1024, 5)
+	fd, _ := tempFile(t, content)
+	f := NewFile(newQueue(t, 2, mode), fd)
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			buf := make([]byte, 1024)
+			for i := 0; i < 20; i++ {
+				off := int64((g*20+i)%64) * 1024
+				if n, err := f.ReadAt(buf, off); n != len(buf) || err != nil || !bytes.Equal(buf, content[off:off+1024]) {
+					t.Errorf("ReadAt(%d) = %d, %v", off, n, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+// A context that ends while a read waits on an empty pipe: ReadAtContext
+// returns ctx.Err() at once; the request (which a glibc thread runs and
+// cannot stop) completes in the background once data arrives, and nothing
+// stays pinned. An ended context submits nothing.
+func TestFileReadAtContext(t *testing.T) { bothModes(t, testFileReadAtContext) }
+
+func testFileReadAtContext(t *testing.T, mode NotifyMode) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 4, mode)
+	r, w := pipe(t)
+	f := NewFile(q, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	buf := make([]byte, 4)
+	start := time.Now()
+	if n, err := f.ReadAtContext(ctx, buf, 0); n != 0 || err != context.DeadlineExceeded {
+		t.Fatalf("ReadAtContext on an empty pipe = %d, %v; want DeadlineExceeded", n, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("ReadAtContext returned after %v", d)
+	}
+	if q.InFlight() != 1 {
+		t.Fatalf("%d requests in flight after the timeout, want the running read", q.InFlight())
+	}
+	unix.Write(w, []byte("late"))
+	deadline := time.Now().Add(5 * time.Second)
+	for q.InFlight() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if q.InFlight() != 0 {
+		t.Fatal("the abandoned read never completed")
+	}
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if n, err := f.ReadAtContext(done, buf, 0); n != 0 || err != context.Canceled || q.InFlight() != 0 {
+		t.Errorf("ReadAtContext with an ended ctx = %d, %v (%d in flight)", n, err, q.InFlight())
+	}
+}
