@@ -52,6 +52,8 @@ type suspendState struct {
 	// signal is needed. Only the reaper writes it, while awake.
 	covered []atomic.Uint64
 	set     []int // descriptors whose bit is set
+	passes  atomic.Uint64 // collect passes so far (a test guards against spinning)
+	waits   atomic.Uint64 // aio_suspend calls so far
 }
 
 func (s *suspendState) state() *int32 { return (*int32)(unsafe.Pointer(&s.r.state)) }
@@ -116,6 +118,7 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 	idx, res := q.idx, q.res
 	for {
 		bell := atomic.LoadUint64(s.bell())
+		s.passes.Add(1)
 		r := C.pa_collect(q.slots, C.uint32_t(q.nslots),
 			(*C.uint64_t)(unsafe.Pointer(&idx[0])), (*C.int64_t)(unsafe.Pointer(&res[0])),
 			C.int(len(idx)), s.list, s.fds)
@@ -150,6 +153,7 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 			continue
 		}
 		s.cover(n)
+		s.waits.Add(1)
 		// EINTR (rung), EAGAIN (timeout), success and "the bell moved" all
 		// lead to a new pass.
 		C.pa_reaper_wait(s.r, C.uint64_t(bell), s.list, C.int(n), C.int64_t(suspendTimeout))
