@@ -95,6 +95,40 @@ func (l *Link) add() (*completion.Handle, *completion.Op, *SQE) {
 	return h, op, &l.sqes[len(l.sqes)-1]
 }
 
+// do adds one member: pin (nil for none) pins what the kernel uses and prep
+// fills its SQE, as for Queue.submit.
+func (l *Link) do(pin func(op *completion.Op), prep func(s *SQE)) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		if pin != nil {
+			pin(op)
+		}
+		prep(s)
+	}
+	return h
+}
+
+// doVec adds a member on an iovec array over bufs (Queue.submitVec).
+func (l *Link) doVec(bufs [][]byte, prep func(s *SQE, iov []unix.Iovec)) *completion.Handle {
+	h, op, s := l.add()
+	if s != nil {
+		prep(s, pinIovecs(op, bufs))
+	}
+	return h
+}
+
+// run is do for a member whose arguments were converted first (path names,
+// socket addresses): a conversion error ends the chain like a failed add.
+func (l *Link) run(pin func(op *completion.Op), prep func(s *SQE), err error) *completion.Handle {
+	if err != nil {
+		if l.err == nil {
+			l.err = err
+		}
+		return nil
+	}
+	return l.do(pin, prep)
+}
+
 // Nop adds IORING_OP_NOP (io_uring_prep_nop).
 func (l *Link) Nop() *completion.Handle {
 	h, _, s := l.add()
@@ -126,20 +160,12 @@ func (l *Link) Write(fd int, buf []byte, off uint64) *completion.Handle {
 
 // Readv adds IORING_OP_READV (io_uring_prep_readv) into bufs at off.
 func (l *Link) Readv(fd int, bufs [][]byte, off uint64) *completion.Handle {
-	h, op, s := l.add()
-	if s != nil {
-		s.PrepReadv(fd, pinIovecs(op, bufs), off)
-	}
-	return h
+	return l.doVec(bufs, func(s *SQE, iov []unix.Iovec) { s.PrepReadv(fd, iov, off) })
 }
 
 // Writev adds IORING_OP_WRITEV (io_uring_prep_writev) from bufs at off.
 func (l *Link) Writev(fd int, bufs [][]byte, off uint64) *completion.Handle {
-	h, op, s := l.add()
-	if s != nil {
-		s.PrepWritev(fd, pinIovecs(op, bufs), off)
-	}
-	return h
+	return l.doVec(bufs, func(s *SQE, iov []unix.Iovec) { s.PrepWritev(fd, iov, off) })
 }
 
 // Fsync adds IORING_OP_FSYNC (io_uring_prep_fsync).

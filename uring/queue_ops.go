@@ -82,17 +82,22 @@ func pinIovecs(op *completion.Op, bufs [][]byte) []unix.Iovec {
 	return iov
 }
 
+// submitVec submits an operation on an iovec array over bufs: prep gets
+// the array, which is pinned with every buffer until the completion.
+func (q *Queue) submitVec(bufs [][]byte, prep func(s *SQE, iov []unix.Iovec)) (*completion.Handle, error) {
+	var iov []unix.Iovec
+	return q.submit(nil, func(op *completion.Op) { iov = pinIovecs(op, bufs) }, func(s *SQE) { prep(s, iov) })
+}
+
 // Readv submits IORING_OP_READV (io_uring_prep_readv) into bufs at off. The
 // iovec array and every buffer are pinned until the completion.
 func (q *Queue) Readv(fd int, bufs [][]byte, off uint64) (*completion.Handle, error) {
-	var iov []unix.Iovec
-	return q.submit(nil, func(op *completion.Op) { iov = pinIovecs(op, bufs) }, func(s *SQE) { s.PrepReadv(fd, iov, off) })
+	return q.submitVec(bufs, func(s *SQE, iov []unix.Iovec) { s.PrepReadv(fd, iov, off) })
 }
 
 // Writev submits IORING_OP_WRITEV (io_uring_prep_writev) from bufs at off.
 func (q *Queue) Writev(fd int, bufs [][]byte, off uint64) (*completion.Handle, error) {
-	var iov []unix.Iovec
-	return q.submit(nil, func(op *completion.Op) { iov = pinIovecs(op, bufs) }, func(s *SQE) { s.PrepWritev(fd, iov, off) })
+	return q.submitVec(bufs, func(s *SQE, iov []unix.Iovec) { s.PrepWritev(fd, iov, off) })
 }
 
 // Fsync submits IORING_OP_FSYNC (io_uring_prep_fsync); flags may be

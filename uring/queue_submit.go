@@ -45,6 +45,16 @@ func (q *Queue) submit(ctx context.Context, pin func(op *completion.Op), prep fu
 	return q.commit(s, op)
 }
 
+// run is submit without a context for an operation whose arguments were
+// converted first (path names, socket addresses): a conversion error is
+// returned before a slot is taken. Link.run is its chain counterpart.
+func (q *Queue) run(pin func(op *completion.Op), prep func(s *SQE), err error) (*completion.Handle, error) {
+	if err != nil {
+		return nil, err
+	}
+	return q.submit(nil, pin, prep)
+}
+
 // slot locks the staging area and returns a zeroed SQE for op. It returns
 // nil (unlocked, op aborted with ErrClosed) when the queue is closing.
 func (q *Queue) slot(op *completion.Op) *SQE {
