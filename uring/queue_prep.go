@@ -1,0 +1,111 @@
+package uring
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/aiokit/aio/cgo/completion"
+	"golang.org/x/sys/unix"
+)
+
+// Prep submits the SQE that prep fills, for the operations the named
+// methods do not cover: prep calls any (*SQE).PrepXxx helper (prep_*.go)
+// and may then set IOSQE_* flags, ioprio, buf_index or personality. prep
+// runs once, in the calling goroutine and before a slot is taken, on an
+// SQE of its own that is then copied into the submission queue.
+//
+// The queue owns two things: user data (the handle's, set after prep: what
+// prep sets there is overwritten) and the link flags (IOSQE_IO_LINK and
+// IOSQE_IO_HARDLINK are cleared; chains are built with Queue.Link and
+// Link.Prep). IOSQE_CQE_SKIP_SUCCESS is refused with an error matching
+// unix.EINVAL, since the handle would never complete, and so are
+// IORING_OP_SEND_ZC and IORING_OP_SENDMSG_ZC, whose buffer the kernel reads
+// until a second CQE. A handle completes with the first CQE of its request:
+// a multishot request (poll, accept or recv with a multishot flag) reports
+// that one (IORING_CQE_F_MORE in Flags) and its later CQEs are dropped;
+// Cancel(handle) still finds it and stops it.
+//
+// Every value in pins stays pinned until the CQE: pointers and
+// unsafe.Pointer values as runtime.Pinner.Pin takes them (pointers to C or
+// mmap memory are left alone), a []byte by its backing array, a [][]byte by
+// each buffer's, and a []unix.Iovec by its array and every Base. Everything
+// the SQE points to in Go memory must be among them. Any other kind of
+// value is refused with an error matching unix.EINVAL; nil is ignored. An
+// opcode the kernel's probe lacks is refused with an *UnsupportedOpError,
+// as for the named methods.
+func (q *Queue) Prep(prep func(s *SQE), pins ...any) (*completion.Handle, error) {
+	return q.run(userOp(prep, pins))
+}
+
+// Prep adds the SQE that prep fills as a chain member, pinning pins until
+// its completion. The rules are those of Queue.Prep; the link flag is set
+// by the chain (every member but the last gets IOSQE_IO_LINK, or
+// IOSQE_IO_HARDLINK in Queue.HardLink), whatever prep sets.
+func (l *Link) Prep(prep func(s *SQE), pins ...any) *completion.Handle {
+	return l.run(userOp(prep, pins))
+}
+
+// prepFlagsCleared are the IOSQE_* flags the queue manages itself.
+const prepFlagsCleared = SQEIOLink | SQEIOHardlink
+
+// userOp checks pins, runs the caller's prep on an SQE of its own and
+// returns the pin and prep functions of Queue.Prep and Link.Prep.
+func userOp(prep func(s *SQE), pins []any) (func(op *completion.Op), func(s *SQE), error) {
+	if prep == nil {
+		return nil, nil, fmt.Errorf("uring: Prep with a nil prep function: %w", unix.EINVAL)
+	}
+	for _, v := range pins {
+		if !pinnable(v) {
+			return nil, nil, fmt.Errorf("uring: Prep cannot pin a %T: %w", v, unix.EINVAL)
+		}
+	}
+	sqe := new(SQE)
+	prep(sqe)
+	sqe.Flags &^= prepFlagsCleared
+	switch {
+	case sqe.Flags&SQECQESkipSuccess != 0:
+		return nil, nil, fmt.Errorf("uring: Prep with IOSQE_CQE_SKIP_SUCCESS: the handle would never complete: %w", unix.EINVAL)
+	case sqe.Opcode == OpSendZC || sqe.Opcode == OpSendmsgZC:
+		return nil, nil, fmt.Errorf("uring: Prep of %s: its buffer is in use until a second CQE: %w", OpName(sqe.Opcode), unix.EINVAL)
+	}
+	pin := func(op *completion.Op) {
+		for _, v := range pins {
+			pinValue(op, v)
+		}
+	}
+	return pin, func(s *SQE) { *s = *sqe }, nil
+}
+
+// pinnable reports whether pinValue accepts v.
+func pinnable(v any) bool {
+	switch v.(type) {
+	case nil, []byte, [][]byte, []unix.Iovec, unsafe.Pointer:
+		return true
+	}
+	return reflect.TypeOf(v).Kind() == reflect.Pointer
+}
+
+// pinValue pins v, one of the kinds pinnable accepts, until op's completion.
+func pinValue(op *completion.Op, v any) {
+	switch v := v.(type) {
+	case nil:
+	case []byte:
+		op.PinBytes(v)
+	case [][]byte:
+		for _, b := range v {
+			op.PinBytes(b)
+		}
+	case []unix.Iovec:
+		if len(v) > 0 {
+			op.Pin(&v[0])
+		}
+		for i := range v {
+			if v[i].Base != nil {
+				op.Pin(v[i].Base)
+			}
+		}
+	default:
+		op.Pin(v)
+	}
+}
