@@ -1,7 +1,10 @@
 package uring
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"unsafe"
 
@@ -185,5 +188,327 @@ func TestLinkPrep(t *testing.T) {
 	})
 	if hs != nil || !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("Link with a refused Prep = %v, %v", hs, err)
+	}
+}
+
+// openDir opens dir as a directory descriptor closed at the end of the test.
+func openDir(t *testing.T, dir string) int {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// cachestat returns the page-cache state of the whole file at fd.
+func cachestat(t *testing.T, fd int) unix.Cachestat_t {
+	t.Helper()
+	var cs unix.Cachestat_t
+	if err := unix.Cachestat(uint(fd), &unix.CachestatRange{}, &cs, 0); err != nil {
+		testutil.FeatureMissing(t, 6, 5, "cachestat(2)", err)
+	}
+	return cs
+}
+
+func TestQueueFixedBuffers(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{RingOnly: true})
+	requireOp(t, q, 5, 1, OpReadFixed, OpWriteFixed)
+	_, fd := tempFile(t, nil)
+	mem := rawMmap(t, 8192)
+	if err := q.Ring().RegisterBuffers([]unix.Iovec{rawIovec(mem)}); err != nil {
+		t.Fatalf("RegisterBuffers: %v", err)
+	}
+	copy(mem, "fixed buffer data")
+	h, err := q.WriteFixed(fd, mem[:17], 0, 0)
+	mustRes(t, h, err, 17)
+	wantBytes(t, "file", fileBytes(t, fd), "fixed buffer data")
+
+	h, err = q.ReadFixed(fd, mem[4096:4102], 6, 0)
+	mustRes(t, h, err, 6)
+	wantBytes(t, "read", mem[4096:4102], "buffer")
+
+	// Chained: write from the registered buffer, read it back elsewhere.
+	copy(mem[100:], "LINKED")
+	hs, err := q.Link(func(l *Link) {
+		l.WriteFixed(fd, mem[100:106], 0, 0)
+		l.ReadFixed(fd, mem[5000:5017], 0, 0)
+	})
+	if got := results(t, hs, err); !equalInts(got, []int{6, 17}) {
+		t.Fatalf("results %v", got)
+	}
+	wantBytes(t, "linked read", mem[5000:5017], "LINKEDbuffer data")
+
+	// Index 1 was never registered; Go memory is no registered buffer.
+	h, err = q.ReadFixed(fd, mem[:4], 0, 1)
+	mustErrno(t, h, err, unix.EFAULT)
+	h, err = q.WriteFixed(fd, make([]byte, 4), 0, 0)
+	mustErrno(t, h, err, unix.EFAULT)
+}
+
+func TestQueueReadv2Writev2(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{RingOnly: true})
+	_, fd := tempFile(t, []byte("head:"))
+
+	// RWF_APPEND writes at the end whatever the offset says.
+	h, err := q.Writev2(fd, [][]byte{[]byte("app"), []byte("ended")}, 0, unix.RWF_APPEND)
+	mustRes(t, h, err, 8)
+	wantBytes(t, "file", fileBytes(t, fd), "head:appended")
+
+	a, b := make([]byte, 5), make([]byte, 8)
+	h, err = q.Readv2(fd, [][]byte{a, b}, 0, unix.RWF_NOWAIT) // just written: cached
+	mustRes(t, h, err, 13)
+	wantBytes(t, "readv2", append(a, b...), "head:appended")
+
+	hs, err := q.Link(func(l *Link) {
+		l.Writev2(fd, [][]byte{[]byte("!")}, 0, unix.RWF_APPEND)
+		l.Readv2(fd, [][]byte{b[:4]}, 10, 0)
+	})
+	if got := results(t, hs, err); !equalInts(got, []int{1, 4}) {
+		t.Fatalf("results %v", got)
+	}
+	wantBytes(t, "linked readv2", b[:4], "ded!")
+
+	// RWF_* bits the kernel does not know.
+	h, err = q.Readv2(fd, [][]byte{a}, 0, 1<<30)
+	mustErrno(t, h, err, unix.EOPNOTSUPP)
+	h, err = q.Writev2(fd, [][]byte{a}, 0, 1<<30)
+	mustErrno(t, h, err, unix.EOPNOTSUPP)
+}
+
+func TestQueueFallocate(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 6, OpFallocate)
+	_, fd := tempFile(t, nil)
+	h, err := q.Fallocate(fd, 0, 0, 8192)
+	mustRes(t, h, err, 0)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Size != 8192 || st.Blocks*512 < 8192 {
+		t.Fatalf("after fallocate: size %d, blocks %d, %v", st.Size, st.Blocks, err)
+	}
+	// KEEP_SIZE allocates past the end without growing the file.
+	hs, err := q.Link(func(l *Link) { l.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, 8192, 65536) })
+	if got := results(t, hs, err); !equalInts(got, []int{0}) {
+		t.Fatalf("results %v", got)
+	}
+	if err := unix.Fstat(fd, &st); err != nil || st.Size != 8192 || st.Blocks*512 < 8192+65536 {
+		t.Fatalf("after KEEP_SIZE: size %d, blocks %d, %v", st.Size, st.Blocks, err)
+	}
+	h, err = q.Fallocate(fd, 0, 0, 0) // a zero length
+	mustErrno(t, h, err, unix.EINVAL)
+}
+
+// TestQueueSyncFileRangeFadvise watches the page cache with cachestat(2):
+// sync_file_range writes the dirty pages back, FADV_DONTNEED then drops them
+// and FADV_WILLNEED reads them in again.
+func TestQueueSyncFileRangeFadvise(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 6, OpSyncFileRange, OpFadvise)
+	_, fd := tempFile(t, bytes.Repeat([]byte("x"), 16384))
+	if cs := cachestat(t, fd); cs.Dirty == 0 || cs.Cache != 4 {
+		t.Fatalf("after the write: %+v, want 4 dirty pages", cs)
+	}
+	const wait = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	h, err := q.SyncFileRange(fd, 0, 0, wait)
+	mustRes(t, h, err, 0)
+	if cs := cachestat(t, fd); cs.Dirty != 0 || cs.Writeback != 0 || cs.Cache != 4 {
+		t.Fatalf("after sync_file_range: %+v, want 4 clean pages", cs)
+	}
+	h, err = q.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	mustRes(t, h, err, 0)
+	if cs := cachestat(t, fd); cs.Cache != 0 {
+		t.Fatalf("after FADV_DONTNEED: %+v, want nothing cached", cs)
+	}
+	h, err = q.Fadvise(fd, 0, 16384, unix.FADV_WILLNEED)
+	mustRes(t, h, err, 0)
+	if cs := cachestat(t, fd); cs.Cache == 0 {
+		t.Fatalf("after FADV_WILLNEED: %+v, want pages cached", cs)
+	}
+	fileBytes(t, fd) // wait for the readahead: DONTNEED skips pages under I/O
+
+	// Chained: dirty one page again, write it back, then drop the cache.
+	if _, err := unix.Pwrite(fd, []byte("y"), 0); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := q.Link(func(l *Link) {
+		l.SyncFileRange(fd, 4096, 0, wait)
+		l.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	})
+	if got := results(t, hs, err); !equalInts(got, []int{0, 0}) {
+		t.Fatalf("results %v", got)
+	}
+	if cs := cachestat(t, fd); cs.Cache != 0 || cs.Dirty != 0 {
+		t.Fatalf("after the chain: %+v, want nothing cached", cs)
+	}
+
+	h, err = q.SyncFileRange(fd, 0, 0, 1<<8) // no such flag
+	mustErrno(t, h, err, unix.EINVAL)
+	h, err = q.Fadvise(fd, 0, 0, 99) // no such advice
+	mustErrno(t, h, err, unix.EINVAL)
+}
+
+func TestQueueMadvise(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 6, OpMadvise)
+	pg := os.Getpagesize()
+	mem := rawMmap(t, 3*pg)
+	for i := range mem {
+		mem[i] = 0xAA
+	}
+	// MADV_DONTNEED on private anonymous memory: the page reads as zeros.
+	h, err := q.Madvise(mem[:pg], unix.MADV_DONTNEED)
+	mustRes(t, h, err, 0)
+	if mem[0] != 0 || mem[pg-1] != 0 || mem[pg] != 0xAA {
+		t.Fatalf("after MADV_DONTNEED: %#x %#x %#x, want 0 0 0xaa", mem[0], mem[pg-1], mem[pg])
+	}
+	hs, err := q.Link(func(l *Link) {
+		l.Nop()
+		l.Madvise(mem[2*pg:], unix.MADV_DONTNEED)
+	})
+	if got := results(t, hs, err); !equalInts(got, []int{0, 0}) {
+		t.Fatalf("results %v", got)
+	}
+	if mem[2*pg] != 0 || mem[2*pg-1] != 0xAA {
+		t.Fatalf("after the chain: %#x %#x, want 0 0xaa", mem[2*pg], mem[2*pg-1])
+	}
+	h, err = q.Madvise(mem[1:pg], unix.MADV_DONTNEED) // not page aligned
+	mustErrno(t, h, err, unix.EINVAL)
+}
+
+func TestQueueSpliceTee(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 8, OpSplice, OpTee)
+	_, fd := tempFile(t, []byte("0123splice me"))
+	r1, w1 := testPipe(t)
+	r2, w2 := testPipe(t)
+
+	h, err := q.Splice(fd, 4, w1, -1, 9, 0)
+	mustRes(t, h, err, 9)
+	h, err = q.Tee(r1, w2, 9, 0)
+	mustRes(t, h, err, 9)
+	buf := make([]byte, 32)
+	for _, r := range []int{r1, r2} { // tee left pipe 1 full
+		n, err := unix.Read(r, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBytes(t, "pipe", buf[:n], "splice me")
+	}
+
+	hs, err := q.Link(func(l *Link) {
+		l.Splice(fd, 0, w1, -1, 4, 0)
+		l.Tee(r1, w2, 4, 0)
+	})
+	if got := results(t, hs, err); !equalInts(got, []int{4, 4}) {
+		t.Fatalf("results %v", got)
+	}
+	for _, r := range []int{r1, r2} {
+		n, err := unix.Read(r, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBytes(t, "linked pipe", buf[:n], "0123")
+	}
+
+	_, fd2 := tempFile(t, nil)
+	h, err = q.Splice(fd, 0, fd2, 0, 4, 0) // neither end a pipe
+	mustErrno(t, h, err, unix.EINVAL)
+	h, err = q.Tee(fd, w2, 4, 0) // tee needs two pipes
+	mustErrno(t, h, err, unix.EINVAL)
+}
+
+func TestQueuePathOps(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 15, OpMkdirat, OpSymlinkat, OpLinkat, OpRenameat, OpUnlinkat)
+	dir := testutil.TempDir(t)
+	dfd := openDir(t, dir)
+	at := func(name string) string { return filepath.Join(dir, name) }
+	if err := os.WriteFile(at("f"), []byte("file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	h, err := q.Mkdirat(dfd, "d", 0o755)
+	mustRes(t, h, err, 0)
+	if fi, err := os.Stat(at("d")); err != nil || !fi.IsDir() {
+		t.Fatalf("after mkdirat: %v, %v", fi, err)
+	}
+	h, err = q.Linkat(dfd, "f", dfd, "d/hard", 0)
+	mustRes(t, h, err, 0)
+	fi1, err1 := os.Stat(at("f"))
+	fi2, err2 := os.Stat(at("d/hard"))
+	if err1 != nil || err2 != nil || !os.SameFile(fi1, fi2) {
+		t.Fatalf("after linkat: %v %v, same file %v", err1, err2, err1 == nil && err2 == nil && os.SameFile(fi1, fi2))
+	}
+	h, err = q.Symlinkat("../f", unix.AT_FDCWD, at("sym"))
+	mustRes(t, h, err, 0)
+	if target, err := os.Readlink(at("sym")); err != nil || target != "../f" {
+		t.Fatalf("after symlinkat: %q, %v", target, err)
+	}
+	h, err = q.Renameat(dfd, "sym", dfd, "d/sym2", 0)
+	mustRes(t, h, err, 0)
+	if _, err := os.Lstat(at("sym")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("old name after renameat: %v", err)
+	}
+	if b, err := os.ReadFile(at("d/sym2")); err != nil || string(b) != "file" {
+		t.Fatalf("through the renamed link: %q, %v", b, err)
+	}
+	h, err = q.Unlinkat(dfd, "d/sym2", 0)
+	mustRes(t, h, err, 0)
+	if _, err := os.Lstat(at("d/sym2")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("after unlinkat: %v", err)
+	}
+
+	// Each fails with the kernel's errno.
+	h, err = q.Mkdirat(dfd, "d", 0o755)
+	mustErrno(t, h, err, unix.EEXIST)
+	h, err = q.Linkat(dfd, "missing", dfd, "l", 0)
+	mustErrno(t, h, err, unix.ENOENT)
+	h, err = q.Symlinkat("f", dfd, "f")
+	mustErrno(t, h, err, unix.EEXIST)
+	h, err = q.Renameat(dfd, "f", dfd, "d", unix.RENAME_NOREPLACE)
+	mustErrno(t, h, err, unix.EEXIST)
+	h, err = q.Unlinkat(dfd, "d", unix.AT_REMOVEDIR) // holds "hard"
+	mustErrno(t, h, err, unix.ENOTEMPTY)
+	h, err = q.Unlinkat(-1, "x", 0) // relative to no directory
+	mustErrno(t, h, err, unix.EBADF)
+	// A NUL in a name is refused before anything is submitted.
+	if h, err := q.Mkdirat(dfd, "a\x00b", 0o755); h != nil || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("Mkdirat with a NUL = %v, %v", h, err)
+	}
+
+	// The same steps as one chain, each after the previous one.
+	hs, err := q.Link(func(l *Link) {
+		l.Mkdirat(dfd, "e", 0o700)
+		l.Linkat(dfd, "f", dfd, "e/hard", 0)
+		l.Symlinkat("hard", dfd, "e/sym")
+		l.Renameat(dfd, "e/sym", dfd, "e/sym2", 0)
+		l.Unlinkat(dfd, "d/hard", 0)
+		l.Unlinkat(dfd, "d", unix.AT_REMOVEDIR)
+	})
+	if got := results(t, hs, err); !equalInts(got, []int{0, 0, 0, 0, 0, 0}) {
+		t.Fatalf("results %v", got)
+	}
+	if b, err := os.ReadFile(at("e/sym2")); err != nil || string(b) != "file" {
+		t.Fatalf("through the chain's link: %q, %v", b, err)
+	}
+	if _, err := os.Stat(at("d")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("d after the chain: %v", err)
+	}
+	hs, err = q.Link(func(l *Link) {
+		l.Nop()
+		if l.Symlinkat("x\x00", dfd, "y") != nil {
+			t.Error("Link.Symlinkat with a NUL returned a handle")
+		}
+	})
+	if hs != nil || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("chain with a NUL in a name = %v, %v", hs, err)
 	}
 }
