@@ -205,6 +205,15 @@ func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error)
 // (Go memory, pinned by the caller) and returns it with its length.
 func rawSockaddr(sa unix.Sockaddr) (*unix.RawSockaddrAny, uint32, error) {
 	rsa := new(unix.RawSockaddrAny)
+	n, err := putSockaddr(rsa, sa)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rsa, n, nil
+}
+
+// putSockaddr writes sa in its kernel form into rsa and returns its length.
+func putSockaddr(rsa *unix.RawSockaddrAny, sa unix.Sockaddr) (uint32, error) {
 	port := func(p *uint16, v int) {
 		b := (*[2]byte)(unsafe.Pointer(p))
 		b[0], b[1] = byte(v>>8), byte(v)
@@ -215,18 +224,18 @@ func rawSockaddr(sa unix.Sockaddr) (*unix.RawSockaddrAny, uint32, error) {
 		r.Family = unix.AF_INET
 		r.Addr = a.Addr
 		port(&r.Port, a.Port)
-		return rsa, unix.SizeofSockaddrInet4, nil
+		return unix.SizeofSockaddrInet4, nil
 	case *unix.SockaddrInet6:
 		r := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
 		r.Family = unix.AF_INET6
 		r.Addr = a.Addr
 		r.Scope_id = a.ZoneId
 		port(&r.Port, a.Port)
-		return rsa, unix.SizeofSockaddrInet6, nil
+		return unix.SizeofSockaddrInet6, nil
 	case *unix.SockaddrUnix:
 		r := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
 		if len(a.Name) >= len(r.Path) {
-			return nil, 0, unix.EINVAL
+			return 0, unix.EINVAL
 		}
 		r.Family = unix.AF_UNIX
 		for i := 0; i < len(a.Name); i++ {
@@ -237,9 +246,9 @@ func rawSockaddr(sa unix.Sockaddr) (*unix.RawSockaddrAny, uint32, error) {
 			r.Path[0] = 0
 			n--
 		}
-		return rsa, n, nil
+		return n, nil
 	}
-	return nil, 0, unix.EAFNOSUPPORT
+	return 0, unix.EAFNOSUPPORT
 }
 
 // Cancel submits IORING_OP_ASYNC_CANCEL (io_uring_prep_cancel64) for the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
@@ -510,5 +511,230 @@ func TestQueuePathOps(t *testing.T) {
 	})
 	if hs != nil || !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("chain with a NUL in a name = %v, %v", hs, err)
+	}
+}
+
+// socketPair returns a connected AF_UNIX pair of type typ, closed at the end
+// of the test.
+func socketPair(t *testing.T, typ int) (int, int) {
+	t.Helper()
+	sv, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(sv[0]); unix.Close(sv[1]) })
+	return sv[0], sv[1]
+}
+
+// boundDgram returns a datagram socket of domain bound to sa, closed at the
+// end of the test, and its bound address.
+func boundDgram(t *testing.T, domain int, sa unix.Sockaddr) (int, unix.Sockaddr) {
+	t.Helper()
+	fd, err := unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		testutil.SkipNoFeature(t, "datagram socket", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, sa); err != nil {
+		if domain == unix.AF_INET6 {
+			testutil.SkipNoFeature(t, "IPv6 loopback", err)
+		}
+		t.Fatal(err)
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd, got
+}
+
+func TestQueueShutdown(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 11, OpShutdown)
+	c, s := rawTCPPair(t)
+	buf := make([]byte, 16)
+
+	h, err := q.Shutdown(c, unix.SHUT_WR)
+	mustRes(t, h, err, 0)
+	if n, err := unix.Read(s, buf); n != 0 || err != nil { // EOF
+		t.Fatalf("read after the peer's SHUT_WR: %d, %v; want EOF", n, err)
+	}
+
+	a, b := socketPair(t, unix.SOCK_STREAM)
+	hs, err := q.Link(func(l *Link) {
+		l.Send(a, []byte("bye"), 0)
+		l.Shutdown(a, unix.SHUT_RDWR)
+	})
+	if got := results(t, hs, err); !equalInts(got, []int{3, 0}) {
+		t.Fatalf("results %v", got)
+	}
+	n, err := unix.Read(b, buf)
+	wantBytes(t, "received", buf[:n], "bye")
+	if n, err = unix.Read(b, buf); n != 0 || err != nil {
+		t.Fatalf("read after the peer's shutdown: %d, %v; want EOF", n, err)
+	}
+
+	_, fd := tempFile(t, nil)
+	h, err = q.Shutdown(fd, unix.SHUT_RDWR)
+	mustErrno(t, h, err, unix.ENOTSOCK)
+}
+
+func TestQueueSocket(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 19, OpSocket)
+	h, err := q.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0, 0)
+	fd, werr := waitRes(t, h, err)
+	if werr != nil {
+		t.Fatalf("socket: %v", werr)
+	}
+	defer unix.Close(fd)
+	dom, err1 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	typ, err2 := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	fl, err3 := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err := errors.Join(err1, err2, err3); err != nil || dom != unix.AF_UNIX || typ != unix.SOCK_DGRAM || fl&unix.FD_CLOEXEC == 0 {
+		t.Fatalf("new socket: domain %d, type %d, fd flags %#x, %v", dom, typ, fl, err)
+	}
+	h, err = q.Socket(unix.AF_MAX+1, unix.SOCK_STREAM, 0, 0)
+	mustErrno(t, h, err, unix.EAFNOSUPPORT)
+}
+
+// recvmsgResult waits for a RecvmsgBuffers operation and returns its Result.
+func recvmsgResult(t *testing.T, h *completion.Handle, m *Msg, err error) (n, oobn, flags int, from unix.Sockaddr) {
+	t.Helper()
+	if _, werr := waitRes(t, h, err); werr != nil {
+		t.Fatalf("recvmsg: %v", werr)
+	}
+	n, oobn, flags, from, err = m.Result()
+	if err != nil {
+		t.Fatalf("Msg.Result: %v", err)
+	}
+	return n, oobn, flags, from
+}
+
+// TestQueueSendmsgRecvmsg sends datagrams between sockets of each address
+// family and checks the data, the sender address and the message flags.
+func TestQueueSendmsgRecvmsg(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 3, OpSendmsg, OpRecvmsg)
+	abstract := "@aiokit-uring-test-" + time.Now().Format("150405.000000000")
+	for _, c := range []struct {
+		name   string
+		domain int
+		a, b   unix.Sockaddr
+	}{
+		{"udp4", unix.AF_INET, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}},
+		{"udp6", unix.AF_INET6, &unix.SockaddrInet6{Addr: [16]byte{15: 1}}, &unix.SockaddrInet6{Addr: [16]byte{15: 1}}},
+		{"unix", unix.AF_UNIX, &unix.SockaddrUnix{Name: abstract + "a"}, &unix.SockaddrUnix{Name: abstract + "b"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, aAddr := boundDgram(t, c.domain, c.a)
+			b, bAddr := boundDgram(t, c.domain, c.b)
+			h, err := q.SendmsgBuffers(a, [][]byte{[]byte("hel"), nil, []byte("lo!")}, nil, bAddr, 0)
+			mustRes(t, h, err, 6)
+			p1, p2 := make([]byte, 2), make([]byte, 10)
+			h, m, err := q.RecvmsgBuffers(b, [][]byte{p1, p2}, nil, 0)
+			n, oobn, flags, from := recvmsgResult(t, h, m, err)
+			if n != 6 || oobn != 0 || flags != 0 {
+				t.Fatalf("recvmsg: n %d, oobn %d, flags %#x", n, oobn, flags)
+			}
+			wantBytes(t, "data", append(p1, p2[:4]...), "hello!")
+			if !sameSockaddr(from, aAddr) {
+				t.Fatalf("sender %#v, want %#v", from, aAddr)
+			}
+
+			// A datagram longer than the buffers: MSG_TRUNC.
+			hs, err := q.Link(func(l *Link) {
+				l.SendmsgBuffers(a, [][]byte{[]byte("0123456789")}, nil, bAddr, 0)
+				h, m = l.RecvmsgBuffers(b, [][]byte{p1}, nil, 0)
+			})
+			if got := results(t, hs, err); !equalInts(got, []int{10, 2}) {
+				t.Fatalf("results %v", got)
+			}
+			if _, _, flags, from, err := m.Result(); err != nil || flags&unix.MSG_TRUNC == 0 || !sameSockaddr(from, aAddr) {
+				t.Fatalf("truncated recvmsg: flags %#x, from %#v, %v; want MSG_TRUNC from %#v", flags, from, err, aAddr)
+			}
+			wantBytes(t, "truncated data", p1, "01")
+		})
+	}
+}
+
+// sameSockaddr compares two decoded socket addresses.
+func sameSockaddr(a, b unix.Sockaddr) bool {
+	switch a := a.(type) {
+	case *unix.SockaddrInet4:
+		b, ok := b.(*unix.SockaddrInet4)
+		return ok && a.Port == b.Port && a.Addr == b.Addr
+	case *unix.SockaddrInet6:
+		b, ok := b.(*unix.SockaddrInet6)
+		return ok && a.Port == b.Port && a.Addr == b.Addr && a.ZoneId == b.ZoneId
+	case *unix.SockaddrUnix:
+		b, ok := b.(*unix.SockaddrUnix)
+		return ok && a.Name == b.Name
+	}
+	return false
+}
+
+// TestQueueSendmsgRights passes a descriptor with SCM_RIGHTS over a
+// socketpair and checks the control length, MSG_CTRUNC and the fd.
+func TestQueueSendmsgRights(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 3, OpSendmsg, OpRecvmsg)
+	a, b := socketPair(t, unix.SOCK_STREAM)
+	_, fd := tempFile(t, []byte("passed"))
+	buf := make([]byte, 8)
+
+	// A receive that waits reports ErrPending until the message arrives.
+	oob := make([]byte, unix.CmsgSpace(4))
+	h, m, err := q.RecvmsgBuffers(b, [][]byte{buf}, oob, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := m.Result(); !errors.Is(err, ErrPending) {
+		t.Fatalf("Result before the message: %v, want ErrPending", err)
+	}
+	hs, err := q.SendmsgBuffers(a, [][]byte{[]byte("fd")}, unix.UnixRights(fd), nil, 0)
+	mustRes(t, hs, err, 2)
+	n, oobn, flags, from := recvmsgResult(t, h, m, nil)
+	if n != 2 || oobn != len(oob) || flags != 0 || from != nil {
+		t.Fatalf("recvmsg: n %d, oobn %d (want %d), flags %#x, from %#v (want nil)", n, oobn, len(oob), flags, from)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("control messages %v, %v", msgs, err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("rights %v, %v", fds, err)
+	}
+	got := make([]byte, 6)
+	_, perr := unix.Pread(fds[0], got, 0)
+	unix.Close(fds[0])
+	if perr != nil || string(got) != "passed" {
+		t.Fatalf("read through the passed fd: %q, %v", got, perr)
+	}
+
+	// No room for the control message: MSG_CTRUNC (the kernel closes the fd).
+	hs, err = q.SendmsgBuffers(a, [][]byte{[]byte("x")}, unix.UnixRights(fd), nil, 0)
+	mustRes(t, hs, err, 1)
+	h, m, err = q.RecvmsgBuffers(b, [][]byte{buf}, nil, 0)
+	if _, oobn, flags, _ := recvmsgResult(t, h, m, err); oobn != 0 || flags&unix.MSG_CTRUNC == 0 {
+		t.Fatalf("recvmsg without room: oobn %d, flags %#x; want MSG_CTRUNC", oobn, flags)
+	}
+
+	// The kernel's errno through the handle, and through Result.
+	hs, err = q.SendmsgBuffers(-1, [][]byte{buf}, nil, nil, 0)
+	mustErrno(t, hs, err, unix.EBADF)
+	h, m, err = q.RecvmsgBuffers(fd, [][]byte{buf}, nil, 0)
+	mustErrno(t, h, err, unix.ENOTSOCK)
+	if _, _, _, _, err := m.Result(); !errors.Is(err, unix.ENOTSOCK) {
+		t.Fatalf("Result of a failed recvmsg: %v", err)
+	}
+	// An address type with no kernel form is refused before submission.
+	if h, err := q.SendmsgBuffers(a, nil, nil, &unix.SockaddrNetlink{}, 0); h != nil || !errors.Is(err, unix.EAFNOSUPPORT) {
+		t.Fatalf("SendmsgBuffers to a netlink address = %v, %v", h, err)
 	}
 }
