@@ -258,17 +258,55 @@ func putSockaddr(rsa *unix.RawSockaddrAny, sa unix.Sockaddr) (uint32, error) {
 // it is running and cannot be stopped. The target still completes through
 // its own handle, usually with -ECANCELED. A nil target is EINVAL.
 func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
-	if target == nil {
-		return nil, unix.EINVAL
-	}
-	ud := target.UserData()
-	if ud == internalUserData {
-		// A handle that never had an SQE (an inline read): match nothing,
-		// so the kernel answers -ENOENT as for any completed operation,
-		// instead of matching the queue's own cancel requests.
-		ud = neverUserData
+	ud, err := targetUserData(target)
+	if err != nil {
+		return nil, err
 	}
 	return q.submit(nil, nil, func(s *SQE) { s.PrepCancel64(ud, 0) })
+}
+
+// PollRemove submits IORING_OP_POLL_REMOVE (io_uring_prep_poll_remove) of
+// the poll that target (a PollAdd handle) stands for. Like Cancel, the
+// handle returned reports the removal's own result (0, or -ENOENT when no
+// such poll is armed, for example because it already completed) and the
+// poll completes through its own handle with -ECANCELED. Nothing is pinned.
+// A nil target is EINVAL.
+func (q *Queue) PollRemove(target *completion.Handle) (*completion.Handle, error) {
+	ud, err := targetUserData(target)
+	if err != nil {
+		return nil, err
+	}
+	return q.submit(nil, nil, func(s *SQE) { s.PrepPollRemove(ud) })
+}
+
+// TimeoutRemove submits IORING_OP_TIMEOUT_REMOVE
+// (io_uring_prep_timeout_remove) of the timeout that target (a Timeout
+// handle) stands for; flags are IORING_TIMEOUT_* bits (usually 0). The
+// handle returned reports the removal's own result (0, -ENOENT when the
+// timeout is not pending, -EALREADY when it is already firing) and the
+// timeout completes through its own handle with -ECANCELED. Nothing is
+// pinned. A nil target is EINVAL.
+func (q *Queue) TimeoutRemove(target *completion.Handle, flags uint32) (*completion.Handle, error) {
+	ud, err := targetUserData(target)
+	if err != nil {
+		return nil, err
+	}
+	return q.submit(nil, nil, func(s *SQE) { s.PrepTimeoutRemove(ud, flags) })
+}
+
+// targetUserData is the user data that Cancel, PollRemove and TimeoutRemove
+// look for: target's, or neverUserData for a handle that never had an SQE
+// (an inline read, completion.Completed), so that the kernel answers
+// -ENOENT as for any completed operation instead of matching the queue's
+// own cancel requests (internalUserData). A nil target is EINVAL.
+func targetUserData(target *completion.Handle) (uint64, error) {
+	if target == nil {
+		return 0, unix.EINVAL
+	}
+	if ud := target.UserData(); ud != internalUserData {
+		return ud, nil
+	}
+	return neverUserData, nil
 }
 
 // neverUserData is user data no operation of a queue has: slot 2^32-1 of

@@ -738,3 +738,42 @@ func TestQueueSendmsgRights(t *testing.T) {
 		t.Fatalf("SendmsgBuffers to a netlink address = %v, %v", h, err)
 	}
 }
+
+func TestQueuePollRemove(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	pr, _ := testPipe(t)
+	hp, err := q.PollAdd(pr, unix.POLLIN) // an empty pipe: never ready
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := q.PollRemove(hp)
+	mustRes(t, h, err, 0)
+	mustErrno(t, hp, nil, unix.ECANCELED)
+	h, err = q.PollRemove(hp) // completed: nothing to remove
+	mustErrno(t, h, err, unix.ENOENT)
+	h, err = q.PollRemove(completion.Completed(0)) // never had an SQE
+	mustErrno(t, h, err, unix.ENOENT)
+	if h, err := q.PollRemove(nil); h != nil || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("PollRemove(nil) = %v, %v", h, err)
+	}
+}
+
+func TestQueueTimeoutRemove(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	ht, err := q.Timeout(time.Minute, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := q.TimeoutRemove(ht, 0)
+	mustRes(t, h, err, 0)
+	mustErrno(t, ht, nil, unix.ECANCELED)
+	h, err = q.TimeoutRemove(ht, 0)
+	mustErrno(t, h, err, unix.ENOENT)
+	h, err = q.TimeoutRemove(completion.Completed(0), 0)
+	mustErrno(t, h, err, unix.ENOENT)
+	if h, err := q.TimeoutRemove(nil, 0); h != nil || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("TimeoutRemove(nil) = %v, %v", h, err)
+	}
+}
