@@ -51,7 +51,7 @@ type suspendState struct {
 	// cannot finish before the listed one, which wakes the reaper: no
 	// signal is needed. Only the reaper writes it, while awake.
 	covered []atomic.Uint64
-	set     []int // descriptors whose bit is set
+	set     []int         // descriptors whose bit is set
 	passes  atomic.Uint64 // collect passes so far (a test guards against spinning)
 	waits   atomic.Uint64 // aio_suspend calls so far
 }
