@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/cgo/completion"
 	"github.com/aiokit/aio/libaio"
 	"golang.org/x/sys/unix"
 )
@@ -53,19 +54,19 @@ func init() {
 		Backend:  "libaio",
 		Name:     "handle",
 		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
-		Run:      func(s Spec) (Result, error) { return runLibaioHandle(s, true) },
+		Run:      func(s Spec) (Result, error) { return runLibaioHandle(s, libaioHandle) },
 	})
 	Register(Engine{
 		Backend:  "libaio",
 		Name:     "handle-submit",
 		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
-		Run:      func(s Spec) (Result, error) { return runLibaioHandle(s, false) },
+		Run:      func(s Spec) (Result, error) { return runLibaioHandle(s, libaioHandleSubmit) },
 	})
 	Register(Engine{
 		Backend:  "libaio",
 		Name:     "file",
 		Supports: func(s Spec) bool { return read4k(s) && s.NumFds() == 1 },
-		Run:      runLibaioFile,
+		Run:      func(s Spec) (Result, error) { return runLibaioHandle(s, libaioFile) },
 	})
 }
 
@@ -144,7 +145,16 @@ func runLibaioRaw(s Spec) (Result, error) {
 	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
 }
 
-func runLibaioHandle(s Spec, inlineReads bool) (Result, error) {
+// libaioMode selects what the goroutines of runLibaioHandle call.
+type libaioMode int
+
+const (
+	libaioHandle       libaioMode = iota // Queue.Read + Handle.Wait
+	libaioHandleSubmit                   // the same with SetInlineReads(false)
+	libaioFile                           // File.ReadAt
+)
+
+func runLibaioHandle(s Spec, mode libaioMode) (Result, error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -158,45 +168,27 @@ func runLibaioHandle(s Spec, inlineReads bool) (Result, error) {
 		return Result{}, fmt.Errorf("bench: libaio handle: %w", err)
 	}
 	defer q.Close()
-	q.SetInlineReads(inlineReads)
-	return runWorkers(s, func(int) workerOp {
-		bg := context.Background()
-		return func(buf []byte, rng *Rand) error {
-			h, err := q.Read(fd, buf, rng.Offset(s.Size))
-			var n int
-			if err == nil {
-				n, err = h.Wait(bg)
-			}
-			if err != nil || n != BlockSize {
-				return fmt.Errorf("bench: libaio handle: read = %d, %v", n, err)
-			}
-			return nil
-		}
-	})
-}
-
-func runLibaioFile(s Spec) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	fd, err := openSpecFile(s)
-	if err != nil {
-		return Result{}, err
-	}
-	defer unix.Close(fd)
-	q, err := libaio.NewQueue(s.QD)
-	if err != nil {
-		return Result{}, fmt.Errorf("bench: libaio file: %w", err)
-	}
-	defer q.Close()
+	q.SetInlineReads(mode != libaioHandleSubmit)
 	f, err := libaio.NewFile(q, fd)
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: libaio file: %w", err)
 	}
 	return runWorkers(s, func(int) workerOp {
+		bg := context.Background()
 		return func(buf []byte, rng *Rand) error {
-			if n, err := f.ReadAt(buf, rng.Offset(s.Size)); err != nil || n != BlockSize {
-				return fmt.Errorf("bench: libaio file: ReadAt = %d, %v", n, err)
+			off := rng.Offset(s.Size)
+			var n int
+			var err error
+			if mode == libaioFile {
+				n, err = f.ReadAt(buf, off)
+			} else {
+				var h *completion.Handle
+				if h, err = q.Read(fd, buf, off); err == nil {
+					n, err = h.Wait(bg)
+				}
+			}
+			if err != nil || n != BlockSize {
+				return fmt.Errorf("bench: libaio handle: read = %d, %v", n, err)
 			}
 			return nil
 		}
