@@ -6,6 +6,8 @@ static void pa_set_drop(int v) { __atomic_store_n(&pa_drop_notifications, v, __A
 */
 import "C"
 
+import "unsafe"
+
 // setDropNotifications makes the SIGEV_THREAD trampoline drop every
 // notification (tests use it to stand for glibc failing to start the
 // notification thread).
@@ -31,4 +33,17 @@ const (
 
 func slotNotify(q *Queue, i int) int {
 	return int(q.slot(uint32(i)).cb.aio_sigevent.sigev_notify)
+}
+
+// listedSlots returns the slot numbers of the aiocbs the suspend reaper
+// listed for its last aio_suspend (read while it waits in it).
+func listedSlots(q *Queue) []int {
+	s := q.sus
+	n := int(s.listed.Load())
+	list := unsafe.Slice(s.list, n)
+	out := make([]int, n)
+	for i, cb := range list {
+		out[i] = int((uintptr(unsafe.Pointer(cb)) - uintptr(unsafe.Pointer(q.slots))) / C.sizeof_struct_pa_slot)
+	}
+	return out
 }

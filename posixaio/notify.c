@@ -261,8 +261,10 @@ int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int6
    submitter rings the reaper after this returns, so it sees the slot. */
 int pa_submit(struct pa_slot *s, int op, int early)
 {
+	static uint64_t seq;
 	int r;
 	s->cb.__error_code = EINPROGRESS;
+	s->seq = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
 	if (early)
 		__atomic_store_n(&s->armed, 1, __ATOMIC_RELEASE);
 	switch (op) {
@@ -294,14 +296,25 @@ int pa_submit(struct pa_slot *s, int op, int early)
 }
 
 /* The aio_suspend reaper's pass: reaps (as pa_scan) up to maxk finished
-   slots into idx/res and lists the aiocbs of the slots still in progress in
-   list (and their descriptors in fds). Returns the reaped count plus the
-   listed count << 32. */
+   slots into idx/res and lists, for each descriptor with requests still in
+   progress, the aiocb of its oldest one (in list, and the descriptor in
+   fds). glibc runs one descriptor's requests in submission order, so that
+   one finishes first and its completion wakes aio_suspend; listing the
+   others too would only make aio_suspend slower: glibc looks each listed
+   aiocb up in its descriptor's queue under its global mutex, which its
+   threads need to post completions (a list of 128 requests on one
+   descriptor costs thousands of steps per call). Returns the reaped count
+   plus the listed count << 32. */
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
-		   const struct aiocb **list, int *fds)
+		   const struct aiocb **list, int *fds, struct pa_fdtab *tab)
 {
 	int k = 0;
 	int64_t n = 0;
+	if (++tab->gen == 0) {
+		for (uint32_t i = 0; i <= tab->mask; i++)
+			tab->ent[i].gen = 0;
+		tab->gen = 1;
+	}
 	for (uint32_t j = 0; j < nslots; j++) {
 		struct pa_slot *s = &slots[j];
 		if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
@@ -310,9 +323,25 @@ int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_
 			idx[k++] = j;
 			continue;
 		}
-		if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE)) {
-			fds[n] = s->cb.aio_fildes;
-			list[n++] = &s->cb;
+		if (!__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE))
+			continue;
+		int fd = s->cb.aio_fildes;
+		for (uint32_t h = ((uint32_t)fd * 2654435761u) & tab->mask;; h = (h + 1) & tab->mask) {
+			struct pa_fdent *e = &tab->ent[h];
+			if (e->gen != tab->gen) {
+				e->gen = tab->gen;
+				e->fd = fd;
+				e->idx = (int)n;
+				fds[n] = fd;
+				list[n++] = &s->cb;
+				break;
+			}
+			if (e->fd == fd) {
+				const struct pa_slot *o = (const struct pa_slot *)list[e->idx];
+				if (s->seq < o->seq)
+					list[e->idx] = &s->cb;
+				break;
+			}
 		}
 	}
 	return (int64_t)k | n << 32;

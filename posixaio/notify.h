@@ -19,9 +19,24 @@
 /* One handle-path request slot: the aiocb glibc keeps a pointer to, plus
    whether its aio_return is still owed. */
 struct pa_slot {
-	struct aiocb cb;
+	struct aiocb cb; /* first: a listed &cb is the slot's address */
 	int armed;
 	int pad;
+	uint64_t seq; /* submission order (pa_submit), to find each fd's oldest request */
+};
+
+/* pa_collect's scratch table: descriptor -> list index, one entry per
+   descriptor listed in the current pass (entries of older passes have an
+   older gen). mask + 1 is a power of two of at least twice the slots. */
+struct pa_fdent {
+	int fd;
+	int idx;
+	uint32_t gen;
+};
+struct pa_fdtab {
+	uint32_t gen;
+	uint32_t mask;
+	struct pa_fdent ent[];
 };
 
 int pa_sink_new(int efd, uint32_t cap);
@@ -40,7 +55,7 @@ int pa_submit(struct pa_slot *s, int op, int early);
 #define PA_NOT_ARMED (-100000)
 int pa_cancel(struct pa_slot *s);
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
-		   const struct aiocb **list, int *fds);
+		   const struct aiocb **list, int *fds, struct pa_fdtab *tab);
 
 /* The aio_suspend reaper's shared word set, in C memory: state (PA_REAPER_*),
    the thread id of the reaper's current aio_suspend, and the doorbell that

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -500,5 +501,64 @@ func TestSuspendReaperDoesNotSpin(t *testing.T) {
 	t.Logf("%d requests: %d collect passes, %d aio_suspend calls", reqs, passes, waits)
 	if passes > 3*reqs+100 || waits > reqs+100 {
 		t.Errorf("%d requests took %d collect passes and %d aio_suspend calls: the reaper spins", reqs, passes, waits)
+	}
+}
+
+// The suspend reaper lists only the oldest request of each descriptor:
+// glibc runs one descriptor's requests in order, so that one finishes first,
+// and every other listed aiocb would only make aio_suspend slower. Reads
+// blocked on two pipes: one listed aiocb each, the first submitted; then
+// each completion moves the list to the next one, and all complete.
+func TestSuspendReaperListsOldestPerFd(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 16)
+	ra, wa := pipe(t)
+	rb, wb := pipe(t)
+	var hs []*completion.Handle
+	first := map[int]int{} // fd -> slot of its first read
+	for i := 0; i < 6; i++ {
+		fd := ra
+		if i%3 == 2 {
+			fd = rb
+		}
+		h, err := q.Read(fd, make([]byte, 1), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := first[fd]; !ok {
+			first[fd] = int(uint32(h.UserData()))
+		}
+		hs = append(hs, h)
+	}
+	want := []int{first[ra], first[rb]}
+	sort.Ints(want)
+	var got []int
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		w := q.sus.waits.Load()
+		time.Sleep(30 * time.Millisecond) // more than one timed aio_suspend
+		if q.sus.waits.Load() == w {
+			continue // the reaper was between passes
+		}
+		if got = listedSlots(q); len(got) == 2 {
+			break
+		}
+	}
+	sort.Ints(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed slots %v, want the first read of each pipe %v", got, want)
+	}
+	for _, w := range []int{wa, wb} {
+		if _, err := unix.Write(w, []byte("12345")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, h := range hs {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n, err := h.Wait(ctx)
+		cancel()
+		if n != 1 || err != nil {
+			t.Fatalf("read %d = %d, %v", i, n, err)
+		}
 	}
 }

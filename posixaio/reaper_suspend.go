@@ -43,6 +43,7 @@ type suspendState struct {
 	list **C.struct_aiocb    // C array of nslots aiocb pointers
 	fds  *C.int              // C array: descriptor of each listed aiocb
 	r    *C.struct_pa_reaper // state, thread id and doorbell, in C memory
+	tab  *C.struct_pa_fdtab  // pa_collect's descriptor table
 	wake chan struct{}
 	pid  int
 	// covered has a bit set for each descriptor with a request in the list
@@ -54,6 +55,7 @@ type suspendState struct {
 	set     []int         // descriptors whose bit is set
 	passes  atomic.Uint64 // collect passes so far (a test guards against spinning)
 	waits   atomic.Uint64 // aio_suspend calls so far
+	listed  atomic.Int64  // aiocbs in the list of the last aio_suspend
 }
 
 func (s *suspendState) state() *int32 { return (*int32)(unsafe.Pointer(&s.r.state)) }
@@ -63,15 +65,26 @@ func (s *suspendState) bell() *uint64 { return (*uint64)(unsafe.Pointer(&s.r.bel
 func (q *Queue) startSuspendReaper() error {
 	ptr := unsafe.Sizeof(uintptr(0))
 	n := uintptr(q.nslots)
-	l := C.calloc(1, C.size_t(C.sizeof_struct_pa_reaper+n*ptr+n*C.sizeof_int))
+	tabEnts := uintptr(1)
+	for tabEnts < 2*n {
+		tabEnts <<= 1
+	}
+	// One allocation: the reaper's words, the list, its descriptors and
+	// pa_collect's table (8-byte aligned: n*ptr and n*int are multiples of 4
+	// and the table's words are 4-byte).
+	tabOff := C.sizeof_struct_pa_reaper + n*ptr + n*C.sizeof_int
+	l := C.calloc(1, C.size_t(tabOff+C.sizeof_struct_pa_fdtab+tabEnts*C.sizeof_struct_pa_fdent))
 	if l == nil {
 		return unix.ENOMEM
 	}
+	tab := (*C.struct_pa_fdtab)(unsafe.Add(l, tabOff))
+	tab.mask = C.uint32_t(tabEnts - 1)
 	q.sus = &suspendState{
 		mem:     l,
 		r:       (*C.struct_pa_reaper)(l),
 		list:    (**C.struct_aiocb)(unsafe.Add(l, C.sizeof_struct_pa_reaper)),
 		fds:     (*C.int)(unsafe.Add(l, C.sizeof_struct_pa_reaper+n*ptr)),
+		tab:     tab,
 		wake:    make(chan struct{}, 1),
 		pid:     unix.Getpid(),
 		covered: make([]atomic.Uint64, coveredFds/64),
@@ -121,7 +134,7 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 		s.passes.Add(1)
 		r := C.pa_collect(q.slots, C.uint32_t(q.nslots),
 			(*C.uint64_t)(unsafe.Pointer(&idx[0])), (*C.int64_t)(unsafe.Pointer(&res[0])),
-			C.int(len(idx)), s.list, s.fds)
+			C.int(len(idx)), s.list, s.fds, s.tab)
 		k, n := int(r&0xffffffff), int(r>>32)
 		q.complete(k)
 		if k == len(idx) {
@@ -153,6 +166,7 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 			continue
 		}
 		s.cover(n)
+		s.listed.Store(int64(n))
 		s.waits.Add(1)
 		// EINTR (rung), EAGAIN (timeout), success and "the bell moved" all
 		// lead to a new pass.
