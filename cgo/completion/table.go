@@ -110,7 +110,7 @@ func (op *Op) release() {
 type Table struct {
 	ops      []Op
 	head     atomic.Uint64 // free stack: modification count << 32 | (index+1)
-	inflight atomic.Int64
+	inflight counter // by slot, like liveOps: both change twice per operation
 	closed   atomic.Bool
 	closedCh chan struct{}
 	drained  chan struct{}
@@ -247,12 +247,12 @@ func (t *Table) BeginWait(ctx context.Context) (*Handle, *Op, error) {
 
 // take makes op, just popped off the free stack, an operation in flight.
 func (t *Table) take(op *Op) (*Handle, *Op, error) {
-	t.inflight.Add(1)
+	t.inflight.add(op.idx, 1)
 	if t.closed.Load() {
 		// Close ran meanwhile; it cannot have seen this slot in flight.
 		t.push(op)
 		t.wakeWaiters()
-		t.dec()
+		t.dec(op)
 		return nil, nil, ErrClosed
 	}
 	h := &Handle{t: t}
@@ -264,9 +264,12 @@ func (t *Table) take(op *Op) (*Handle, *Op, error) {
 	return h, op, nil
 }
 
-// dec counts one operation out and reports the drain of a closed table.
-func (t *Table) dec() {
-	if t.inflight.Add(-1) == 0 && t.closed.Load() {
+// dec counts op's operation out and reports the drain of a closed table.
+// Every dec sums the shards after its own decrement, so the last one of a
+// closed table sees 0 (Close sets closed before it sums).
+func (t *Table) dec(op *Op) {
+	t.inflight.add(op.idx, -1)
+	if t.closed.Load() && t.inflight.load() == 0 {
 		t.setDrained()
 	}
 }
@@ -375,13 +378,13 @@ func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
 	t.push(op)
 	t.wakeWaiters()
 	liveOps.add(op.idx, -1)
-	t.dec()
+	t.dec(op)
 	h.complete(res, flags, err)
 	return true
 }
 
 // InFlight returns the number of operations begun and not yet completed.
-func (t *Table) InFlight() int { return int(t.inflight.Load()) }
+func (t *Table) InFlight() int { return int(t.inflight.load()) }
 
 // Close makes Begin fail with ErrClosed from now on. Operations in flight
 // still complete normally.
@@ -390,7 +393,7 @@ func (t *Table) Close() {
 		return
 	}
 	close(t.closedCh)
-	if t.inflight.Load() == 0 {
+	if t.inflight.load() == 0 {
 		t.setDrained()
 	}
 }
