@@ -110,7 +110,7 @@ func (op *Op) release() {
 type Table struct {
 	ops      []Op
 	head     atomic.Uint64 // free stack: modification count << 32 | (index+1)
-	inflight counter // by slot, like liveOps: both change twice per operation
+	inflight counter       // by slot, like liveOps: both change twice per operation
 	closed   atomic.Bool
 	closedCh chan struct{}
 	drained  chan struct{}
