@@ -777,3 +777,43 @@ func TestQueueTimeoutRemove(t *testing.T) {
 		t.Fatalf("TimeoutRemove(nil) = %v, %v", h, err)
 	}
 }
+
+// Prep of IORING_OP_MSG_RING: to another ring it posts that ring's CQE with
+// the chosen user data; to the queue's own ring (or through a registered
+// file, which may be it) it is refused, since its CQE would complete
+// whichever of the queue's handles has that user data.
+func TestQueuePrepMsgRing(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	other, err := New(4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	h, err := q.Prep(func(s *SQE) { s.PrepMsgRing(other.Fd(), 77, 0xfeed, 0) })
+	var unsup *UnsupportedOpError
+	if errors.As(err, &unsup) {
+		testutil.SkipNoFeature(t, "IORING_OP_MSG_RING", err)
+	}
+	mustRes(t, h, err, 0)
+	cqe, err := other.WaitCQE()
+	if err != nil || cqe.UserData != 0xfeed || cqe.Res != 77 {
+		t.Fatalf("other ring's CQE = %+v, %v; want user data 0xfeed, res 77", cqe, err)
+	}
+	other.CQESeen(cqe)
+
+	for _, c := range []struct {
+		name string
+		prep func(s *SQE)
+	}{
+		{"own ring", func(s *SQE) { s.PrepMsgRing(q.Ring().Fd(), 1, 1<<32|1, 0) }},
+		{"registered file", func(s *SQE) {
+			s.PrepMsgRing(0, 1, 1<<32|1, 0)
+			s.SetFlags(SQEFixedFile)
+		}},
+	} {
+		if h, err := q.Prep(c.prep); !errors.Is(err, unix.EINVAL) || h != nil {
+			t.Errorf("MSG_RING to the %s: %v, %v; want EINVAL", c.name, h, err)
+		}
+	}
+}

@@ -33,9 +33,13 @@ import (
 // the SQE points to in Go memory must be among them. Any other kind of
 // value is refused with an error matching unix.EINVAL; nil is ignored. An
 // opcode the kernel's probe lacks is refused with an *UnsupportedOpError,
-// as for the named methods.
+// as for the named methods. IORING_OP_MSG_RING to the queue's own ring (or
+// through a registered file, which may be it) is refused with EINVAL: the
+// CQE it posts would complete whichever handle has the user data it
+// carries. Do not aim it at another Queue's ring either, for the same
+// reason.
 func (q *Queue) Prep(prep func(s *SQE), pins ...any) (*completion.Handle, error) {
-	return q.run(userOp(prep, pins))
+	return q.run(userOp(q, prep, pins))
 }
 
 // Prep adds the SQE that prep fills as a chain member, pinning pins until
@@ -43,7 +47,7 @@ func (q *Queue) Prep(prep func(s *SQE), pins ...any) (*completion.Handle, error)
 // by the chain (every member but the last gets IOSQE_IO_LINK, or
 // IOSQE_IO_HARDLINK in Queue.HardLink), whatever prep sets.
 func (l *Link) Prep(prep func(s *SQE), pins ...any) *completion.Handle {
-	return l.run(userOp(prep, pins))
+	return l.run(userOp(l.q, prep, pins))
 }
 
 // prepFlagsCleared are the IOSQE_* flags the queue manages itself.
@@ -51,7 +55,7 @@ const prepFlagsCleared = SQEIOLink | SQEIOHardlink
 
 // userOp checks pins, runs the caller's prep on an SQE of its own and
 // returns the pin and prep functions of Queue.Prep and Link.Prep.
-func userOp(prep func(s *SQE), pins []any) (func(op *completion.Op), func(s *SQE), error) {
+func userOp(q *Queue, prep func(s *SQE), pins []any) (func(op *completion.Op), func(s *SQE), error) {
 	if prep == nil {
 		return nil, nil, fmt.Errorf("uring: Prep with a nil prep function: %w", unix.EINVAL)
 	}
@@ -68,6 +72,11 @@ func userOp(prep func(s *SQE), pins []any) (func(op *completion.Op), func(s *SQE
 		return nil, nil, fmt.Errorf("uring: Prep with IOSQE_CQE_SKIP_SUCCESS: the handle would never complete: %w", unix.EINVAL)
 	case sqe.Opcode == OpSendZC || sqe.Opcode == OpSendmsgZC:
 		return nil, nil, fmt.Errorf("uring: Prep of %s: its buffer is in use until a second CQE: %w", OpName(sqe.Opcode), unix.EINVAL)
+	case sqe.Opcode == OpMsgRing && (sqe.Flags&SQEFixedFile != 0 || int(sqe.Fd) == q.ring.Fd()):
+		// The CQE it posts carries user data of the caller's choosing: in
+		// this queue's own ring it would complete (and unpin) whichever
+		// handle has that user data.
+		return nil, nil, fmt.Errorf("uring: Prep of IORING_OP_MSG_RING to this queue's own ring (or a registered file that may be it): %w", unix.EINVAL)
 	}
 	pin := func(op *completion.Op) {
 		for _, v := range pins {
