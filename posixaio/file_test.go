@@ -110,8 +110,11 @@ func testFileReadAtContext(t *testing.T, mode NotifyMode) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("ReadAtContext returned after %v", d)
 	}
-	if q.InFlight() != 1 {
-		t.Fatalf("%d requests in flight after the timeout, want the running read", q.InFlight())
+	// Normally a glibc thread runs the read by now and aio_cancel cannot
+	// stop it; on a loaded machine glibc may not have started it yet, and
+	// then aio_cancel dequeued it.
+	if n := q.InFlight(); n > 1 {
+		t.Fatalf("%d requests in flight after the timeout, want at most the running read", n)
 	}
 	unix.Write(w, []byte("late"))
 	deadline := time.Now().Add(5 * time.Second)
