@@ -103,7 +103,7 @@ test: cprogs
 # The packages that hand memory to C, once more with the cgo checker that
 # faults on every Go pointer stored into C memory (GOEXPERIMENT=cgocheck2;
 # it rebuilds the standard library once, about 30 s).
-CGOCHECK_PKGS := ./cgo/... ./uring/ ./libaio/ ./posixaio/ ./internal/inline/ ./internal/fileio/
+CGOCHECK_PKGS := ./cgo/... ./uring/ ./libaio/ ./posixaio/ ./internal/inline/ ./internal/fileio/ ./internal/bench/ ./cmd/aioprobe/
 cgocheck: cprogs
 	GOEXPERIMENT=cgocheck2 $(GO) test $(GOFLAGS) -count=1 $(CGOCHECK_PKGS)
 
