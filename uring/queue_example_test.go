@@ -104,3 +104,26 @@ func ExampleFile() {
 	// Output:
 	// 4 true 6789
 }
+
+// Prep submits any SQE the raw layer can prepare through the handle layer:
+// here openat2 with RESOLVE_NO_SYMLINKS, which has no named method. What the
+// kernel reads after submission (the path, the open_how) goes in pins.
+func ExampleQueue_Prep() {
+	q, err := uring.NewQueue(8, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Close()
+	path, _ := unix.BytePtrFromString("/")
+	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS}
+	h, err := q.Prep(func(s *uring.SQE) { s.PrepOpenat2(unix.AT_FDCWD, path, how) }, path, how)
+	if err != nil {
+		fmt.Println(err) // an *UnsupportedOpError before Linux 5.6
+		return
+	}
+	fd, err := h.Wait(context.Background())
+	fmt.Println(fd > 2, err)
+	unix.Close(fd)
+	// Output: true <nil>
+}
