@@ -16,6 +16,18 @@ struct aiokit_ring {
 };
 
 static inline struct io_uring_cqe **aiokit_cqe_slot(struct aiokit_ring *r) { return &r->cqe; }
+
+/* Waits at most ns for one CQE to be ready, without consuming it and
+   without touching the SQ (the caller checked IORING_FEAT_EXT_ARG, with
+   which liburing waits through io_uring_enter's extended argument instead
+   of submitting a timeout SQE). 0 when a CQE is ready, else -ETIME or
+   -EINTR. */
+static inline int aiokit_wait_one(struct io_uring *ring, long long ns)
+{
+	struct __kernel_timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+	struct io_uring_cqe *cqe;
+	return io_uring_wait_cqes(ring, &cqe, 1, &ts, NULL);
+}
 static inline struct __kernel_timespec *aiokit_ts(struct aiokit_ring *r, int use) { return use ? &r->ts : NULL; }
 static inline sigset_t *aiokit_mask(struct aiokit_ring *r, int use) { return use ? &r->sigmask : NULL; }
 

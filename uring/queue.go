@@ -70,9 +70,16 @@ type Queue struct {
 	bpos        int
 	unsubmitted int // SQEs in the ring that the kernel has not consumed
 	sqSize      int
-	canQuiet    bool   // io_uring_cq_eventfd_toggle works
-	sqpoll      bool   // IORING_SETUP_SQPOLL
-	probe       *Probe // opcodes of this kernel; nil if it cannot be probed
+	canQuiet    bool // io_uring_cq_eventfd_toggle works
+	// canWaitInline: a lone request's waiter may wait in io_uring_enter
+	// (queue_wait.go): the kernel has IORING_FEAT_EXT_ARG, no SQPOLL.
+	canWaitInline bool
+	inlineBusy    atomic.Bool  // a goroutine is in waitInline
+	inlineWaiting atomic.Int32 // goroutines inside waitInline (Close waits for 0)
+	lone          atomic.Int32 // Waits in a row that found their operation alone
+	inlineWaits   atomic.Int64 // io_uring_enter waits made by waitInline (tests)
+	sqpoll        bool         // IORING_SETUP_SQPOLL
+	probe         *Probe       // opcodes of this kernel; nil if it cannot be probed
 
 	rmu     sync.Mutex  // serialises CQ consumption
 	pending atomic.Bool // a CQE may be waiting: whoever holds rmu drains again
@@ -200,7 +207,11 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	// Kernels without CQ ring flags cannot switch eventfd notifications
 	// off; the queue then leaves them on all the time.
 	q.canQuiet = r.CQEventFDToggle(true) == nil
+	q.canWaitInline = !q.sqpoll && r.Features()&FeatExtArg != 0
 	q.table.SetCanceler(q.cancel)
+	if q.canWaitInline {
+		q.table.SetWaiter(q.waitInline)
+	}
 	go q.reap()
 	return q, nil
 }
@@ -268,6 +279,7 @@ func (q *Queue) doClose() {
 		}
 		time.Sleep(50 * time.Microsecond)
 	}
+	q.waitInlineDone()
 	q.notif.Close()
 	<-q.reaperDone
 	q.ring.UnregisterEventFD()

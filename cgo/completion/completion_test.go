@@ -195,6 +195,35 @@ func TestWaitHonoursContext(t *testing.T) {
 	}
 }
 
+// Wait with a nil context waits like context.Background() (no panic), and a
+// table's waiter runs first and may finish the wait itself; one that says
+// "not done" leaves the handle to park as usual.
+func TestWaitNilContextAndWaiter(t *testing.T) {
+	checkStats(t)
+	tab := NewTable(2)
+	var calls atomic.Int32
+	tab.SetWaiter(func(h *Handle) bool {
+		if calls.Add(1) == 1 {
+			return false // the first time: park
+		}
+		ud := h.UserData()
+		tab.Complete(ud, 7, 0) // the second: complete it here, as a backend waiting in the kernel would
+		return true
+	})
+	h, op, _ := tab.Begin()
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		tab.Complete(op.UserData(), 5, 0)
+	}()
+	if n, err := h.Wait(nil); n != 5 || err != nil {
+		t.Fatalf("Wait(nil) = %d, %v; want 5 from the completer", n, err)
+	}
+	h2, _, _ := tab.Begin()
+	if n, err := h2.Wait(context.Background()); n != 7 || err != nil || calls.Load() != 2 {
+		t.Fatalf("Wait with a waiter that completes = %d, %v (%d calls)", n, err, calls.Load())
+	}
+}
+
 func threads(t *testing.T) int {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {

@@ -77,7 +77,8 @@ func (h *Handle) result() (int, error) {
 	return int(h.res), nil
 }
 
-// Wait blocks until the operation completes or ctx ends.
+// Wait blocks until the operation completes or ctx ends (a nil ctx never
+// ends, like context.Background()).
 //
 // When ctx ends first, Wait asks the backend to cancel the operation and
 // returns ctx.Err(). The operation's memory stays pinned until the kernel's
@@ -87,8 +88,14 @@ func (h *Handle) Wait(ctx context.Context) (int, error) {
 	if h.done.Load() {
 		return h.result()
 	}
-	cd := ctx.Done()
+	var cd <-chan struct{}
+	if ctx != nil { // a nil ctx waits like context.Background()
+		cd = ctx.Done()
+	}
 	if cd == nil {
+		if t := h.t; t != nil && t.waiter != nil && t.waiter(h) {
+			return h.result()
+		}
 		h.gate.Wait()
 		return h.result()
 	}

@@ -126,6 +126,7 @@ type Table struct {
 
 	cmu      sync.Mutex
 	canceler func(userData uint64)
+	waiter   func(h *Handle) bool // see SetWaiter; set before the table is used
 }
 
 // NewTable returns a table for at most size operations in flight.
@@ -180,6 +181,12 @@ func (t *Table) pop() *Op {
 
 // Size returns the table's capacity.
 func (t *Table) Size() int { return len(t.ops) }
+
+// SetWaiter sets a function that Handle.Wait without a context calls
+// before it parks: the backend may wait for the operation in the kernel
+// instead (a lone request), and reports whether the handle is done. When it
+// returns false, Wait parks as usual. Call it before the table is used.
+func (t *Table) SetWaiter(f func(h *Handle) bool) { t.waiter = f }
 
 // SetCanceler sets the function Handle.Wait calls when its context ends
 // before the operation completes. It receives the operation's user data and

@@ -1,0 +1,140 @@
+package uring
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// requireInlineWait skips unless the queue can wait for a lone request in
+// the kernel (IORING_FEAT_EXT_ARG, Linux 5.11).
+func requireInlineWait(t *testing.T, q *Queue) {
+	t.Helper()
+	if !q.canWaitInline {
+		testutil.FeatureMissing(t, 5, 11, "IORING_FEAT_EXT_ARG", errors.New("not in the ring's features"))
+	}
+}
+
+// lonePipeReads runs n reads of one byte from a pipe, one at a time, each
+// answered by a writer after delay, and checks the bytes.
+func lonePipeReads(t *testing.T, q *Queue, n int, delay time.Duration) {
+	t.Helper()
+	r, w := testPipe(t)
+	for i := 0; i < n; i++ {
+		buf := make([]byte, 1)
+		h, err := q.Read(r, buf, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func(b byte) {
+			time.Sleep(delay)
+			unix.Write(w, []byte{b})
+		}(byte('a' + i%26))
+		if n, err := h.Wait(nil); n != 1 || err != nil || buf[0] != byte('a'+i%26) {
+			t.Fatalf("read %d = %d, %v, %q", i, n, err, buf)
+		}
+	}
+}
+
+// A goroutine with one request at a time waits for its CQEs in the kernel
+// once it has done so a few times in a row (and gets the right data); with
+// other requests in flight it parks as before.
+func TestQueueInlineWait(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireInlineWait(t, q)
+	lonePipeReads(t, q, loneStreak+8, 200*time.Microsecond)
+	if q.inlineWaits.Load() == 0 {
+		t.Fatalf("%d lone reads in a row, no wait in io_uring_enter", loneStreak+8)
+	}
+
+	// Many goroutines: Waits that find others in flight reset the streak.
+	q2 := newTestQueue(t, QueueConfig{})
+	r, w := testPipe(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1)
+			h, err := q2.Read(r, buf, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if n, err := h.Wait(nil); n != 1 || err != nil {
+				t.Errorf("read = %d, %v", n, err)
+			}
+		}()
+	}
+	for q2.InFlight() < 8 {
+		time.Sleep(time.Millisecond)
+	}
+	unix.Write(w, []byte("12345678"))
+	wg.Wait()
+	if q2.inlineWaits.Load() != 0 {
+		t.Errorf("%d inline waits with 8 requests in flight", q2.inlineWaits.Load())
+	}
+}
+
+// A lone request that takes longer than the inline budget: the waiter gives
+// up waiting in the kernel and parks; the reaper completes it.
+func TestQueueInlineWaitGivesUp(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireInlineWait(t, q)
+	lonePipeReads(t, q, loneStreak+2, 100*time.Microsecond) // prime the streak
+	waits := q.inlineWaits.Load()
+	lonePipeReads(t, q, 1, 50*time.Millisecond) // ~3 ms of inline budget, then the gate
+	if got := q.inlineWaits.Load() - waits; got != int64(len(inlineWaitSteps)) {
+		t.Errorf("a 50 ms read made %d inline waits, want the %d steps of the budget", got, len(inlineWaitSteps))
+	}
+}
+
+// Close while a goroutine waits in io_uring_enter for its lone read: the
+// read is cancelled, the waiter returns, and Close unmaps the ring only
+// after the waiter has left the kernel.
+func TestQueueCloseDuringInlineWait(t *testing.T) {
+	testutil.CheckLeaks(t)
+	steps := inlineWaitSteps
+	inlineWaitSteps = []int64{5e9} // one long wait, so that Close finds it there
+	defer func() { inlineWaitSteps = steps }()
+	q, err := NewQueue(8, nil)
+	if err != nil {
+		testutil.SkipNoPrivilege(t, "io_uring: "+err.Error())
+	}
+	requireInlineWait(t, q)
+	lonePipeReads(t, q, loneStreak+2, 100*time.Microsecond)
+	r, _ := testPipe(t)
+	h, err := q.Read(r, make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan error, 1)
+	go func() {
+		_, err := h.Wait(nil)
+		res <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for q.inlineWaiting.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	if q.inlineWaiting.Load() == 0 {
+		t.Fatal("the lone read's waiter never waited in the kernel")
+	}
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-res:
+		if !errors.Is(err, unix.ECANCELED) && !errors.Is(err, unix.EINTR) {
+			t.Errorf("read cancelled by Close = %v, want ECANCELED", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter still blocked after Close")
+	}
+}
