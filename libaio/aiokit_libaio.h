@@ -21,6 +21,14 @@ static inline int aiokit_io_cancel(io_context_t ctx, uintptr_t iocb, struct io_e
 
 /* io_getevents with a zero timeout: the reaper's one crossing per batch. EINTR is
  * retried here (a zero-timeout io_getevents still reports a pending signal). */
+/* Waits at most ns for at least one event and reaps up to nr (a syscall:
+   libaio answers from the user-space ring only for a zero timeout).
+   Returns the count, 0 on timeout, or -errno (-EINTR included). */
+static inline int aiokit_wait_events(io_context_t ctx, long nr, struct io_event *events, long long ns) {
+	struct timespec ts = {ns / 1000000000, ns % 1000000000};
+	return io_getevents(ctx, 1, nr, events, &ts);
+}
+
 static inline int aiokit_reap(io_context_t ctx, long nr, struct io_event *events) {
 	struct timespec zero = {0, 0};
 	int r;

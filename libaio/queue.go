@@ -58,10 +58,13 @@ type Queue struct {
 
 	inline inline.Reader // reads of cached data in the caller (see Read)
 
-	reaperDone chan struct{}
-	reapErr    error // first unexpected io_getevents error (under rmu)
-	closeOnce  sync.Once
-	closeErr   error
+	reaperDone  chan struct{}
+	lone        atomic.Int32 // Waits in a row that found their request alone (queue_wait.go)
+	inlineBusy  atomic.Bool  // a goroutine is in waitInline
+	inlineWaits atomic.Int64 // io_getevents waits made by waitInline (tests)
+	reapErr     error        // first unexpected io_getevents error (under rmu)
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // NewQueue creates a Context with io_setup(depth) and a Queue allowing depth requests
@@ -114,6 +117,7 @@ func NewQueue(depth int) (q *Queue, err error) {
 		q.batches[i] = make([]uintptr, 0, depth)
 	}
 	q.table.SetCanceler(q.cancel)
+	q.table.SetWaiter(q.waitInline)
 	go q.reap()
 	return q, nil
 }
@@ -274,16 +278,21 @@ func (q *Queue) drain() {
 			}
 			return
 		}
-		for i := 0; i < int(r); i++ {
-			ev := &q.events[i]
-			if slot := uint32(ev.Data); int(slot) < len(q.iovs) {
-				q.freeIov(slot)
-			}
-			q.table.Complete(ev.Data, ev.Res, 0)
-		}
+		q.completeEvents(int(r))
 		if int(r) < len(q.events) {
 			return
 		}
+	}
+}
+
+// completeEvents completes the handles of q.events[:n]; the caller holds rmu.
+func (q *Queue) completeEvents(n int) {
+	for i := 0; i < n; i++ {
+		ev := &q.events[i]
+		if slot := uint32(ev.Data); int(slot) < len(q.iovs) {
+			q.freeIov(slot)
+		}
+		q.table.Complete(ev.Data, ev.Res, 0)
 	}
 }
 

@@ -90,18 +90,23 @@ func TestQueuePinHeldUntilCompletion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Hold the drain lock, so that the CQE of the cancelled read, however
+	// fast the kernel posts it, stays unreaped while the pin is checked.
+	q.rmu.Lock()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := h.Wait(ctx); !errors.Is(err, context.Canceled) {
+		q.rmu.Unlock()
 		t.Fatalf("Wait with a cancelled context = %v", err)
 	}
-	// Until the CQE is reaped the pin is there (it may already be gone if
-	// the cancel completed very fast, so only check while not done).
-	if !h.IsDone() {
-		if _, pins := completion.Stats(); pins < pins0+1 {
-			t.Fatalf("pin released before the completion: %d < %d", pins, pins0+1)
-		}
+	time.Sleep(10 * time.Millisecond) // the cancel reaches the kernel, its CQEs are posted
+	_, pins := completion.Stats()
+	done := h.IsDone()
+	q.rmu.Unlock()
+	if done || pins < pins0+1 {
+		t.Fatalf("before its CQE was reaped: done %v, pins %d (want %d): memory released early", done, pins, pins0+1)
 	}
+	q.reapInline() // the drains that found the lock taken left their work pending
 	<-h.Done()
 	// The read was cancelled (or, if data raced in, completed); either way
 	// the result is the kernel's.

@@ -1,0 +1,63 @@
+package libaio
+
+/*
+#include "aiokit_libaio.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/aiokit/aio/cgo/completion"
+)
+
+// Waiting for a lone request in the kernel, as uring's Queue does (see
+// uring/queue_wait.go): an event normally reaches its waiter through the
+// RESFD eventfd, Go's poller and the reaper goroutine. Once loneStreak Waits
+// in a row found their request alone in flight, the next one waits in
+// io_getevents itself (min_nr 1, with short timeouts) and completes what it
+// reaps, under the reaper's lock. One goroutine at a time does so; it gives
+// up after about 3 ms, or as soon as other requests are in flight.
+
+const loneStreak = 8
+
+// inlineWaitSteps are the successive timeouts of one inline wait (tests
+// lengthen them).
+var inlineWaitSteps = []int64{100e3, 200e3, 400e3, 800e3, 1600e3} // ns
+
+// waitInline is the table's waiter (completion.Table.SetWaiter).
+func (q *Queue) waitInline(h *completion.Handle) bool {
+	if q.table.InFlight() != 1 {
+		if q.lone.Load() != 0 {
+			q.lone.Store(0)
+		}
+		return false
+	}
+	if q.lone.Add(1) <= loneStreak || !q.inlineBusy.CompareAndSwap(false, true) {
+		return false
+	}
+	defer q.inlineBusy.Store(false)
+	// Close destroys the context under the write lock, after the table is
+	// closed: a reader that gets the lock and sees the table open may use it.
+	if !q.life.TryRLock() {
+		return false
+	}
+	defer q.life.RUnlock()
+	if q.table.Closed() {
+		return false
+	}
+	evp := (*C.struct_io_event)(unsafe.Pointer(&q.events[0]))
+	for _, ns := range inlineWaitSteps {
+		if h.IsDone() || q.table.InFlight() != 1 {
+			break
+		}
+		q.rmu.Lock()
+		q.inlineWaits.Add(1)
+		if r := C.aiokit_wait_events(q.cctx, C.long(len(q.events)), evp, C.longlong(ns)); r > 0 {
+			q.completeEvents(int(r))
+		}
+		q.rmu.Unlock()
+		// 0 (timeout) or -EINTR: look again.
+	}
+	return h.IsDone()
+}

@@ -1,0 +1,128 @@
+package libaio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// A goroutine with one request at a time waits for its events in
+// io_getevents once it has done so a few times in a row, and reads the
+// right data; a poll that takes longer than the inline budget falls back to
+// the reaper.
+func TestQueueInlineWait(t *testing.T) {
+	testutil.CheckLeaks(t)
+	const n = 32
+	content := pattern(n*4096, 31)
+	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
+	q := testQueue(t, 8)
+	buf := alignedGo(4096)
+	for i := 0; i < n; i++ {
+		off := int64(i*7%n) * 4096
+		h, err := q.Read(fd, buf, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := h.Wait(context.Background()); got != 4096 || err != nil || !bytes.Equal(buf, content[off:off+4096]) {
+			t.Fatalf("read %d = %d, %v", i, got, err)
+		}
+	}
+	if q.inlineWaits.Load() == 0 {
+		// A device so fast that every read had completed by its Wait would
+		// never need one; this one takes tens of microseconds.
+		t.Errorf("%d lone O_DIRECT reads in a row, no wait in io_getevents", n)
+	}
+
+	r, w := pipe(t)
+	primeLone(t, q, r, w)
+	waits := q.inlineWaits.Load()
+	h, err := q.Poll(r, unix.POLLIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		unix.Write(w, []byte("x"))
+	}()
+	if got, err := h.Wait(context.Background()); err != nil || got&unix.POLLIN == 0 {
+		t.Fatalf("poll = %#x, %v", got, err)
+	}
+	if got := q.inlineWaits.Load() - waits; got != int64(len(inlineWaitSteps)) {
+		t.Errorf("a 50 ms poll made %d inline waits, want the %d steps of the budget", got, len(inlineWaitSteps))
+	}
+}
+
+// Close while the lone waiter is in io_getevents: the poll is cancelled, the
+// waiter returns, Close destroys the context only after it left.
+func TestQueueCloseDuringInlineWait(t *testing.T) {
+	testutil.CheckLeaks(t)
+	steps := inlineWaitSteps
+	inlineWaitSteps = []int64{5e9}
+	defer func() { inlineWaitSteps = steps }()
+	q, err := NewQueue(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w := pipe(t)
+	primeLone(t, q, r, w)
+	h, err := q.Poll(r, unix.POLLIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan error, 1)
+	go func() {
+		_, err := h.Wait(context.Background())
+		res <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for q.inlineWaits.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	if q.inlineWaits.Load() == 0 {
+		t.Fatal("the lone poll's waiter never waited in io_getevents")
+	}
+	start := time.Now()
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-res:
+		if err != nil && !errors.Is(err, unix.ECANCELED) {
+			t.Errorf("poll cancelled by Close = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter still blocked after Close")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close and the waiter took %v: the cancelled poll did not wake the waiter", d)
+	}
+}
+
+// primeLone runs polls of the pipe r, one at a time, each answered through w
+// soon after its Wait began, until the queue waits for lone requests in
+// io_getevents.
+func primeLone(t *testing.T, q *Queue, r, w int) {
+	t.Helper()
+	for i := 0; i < 4*loneStreak && q.lone.Load() <= loneStreak; i++ {
+		h, err := q.Poll(r, unix.POLLIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(200 * time.Microsecond)
+			unix.Write(w, []byte("x"))
+		}()
+		if _, err := h.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		unix.Read(r, make([]byte, 1))
+	}
+	if q.lone.Load() <= loneStreak {
+		t.Fatalf("after %d lone polls the streak is %d", 4*loneStreak, q.lone.Load())
+	}
+}
