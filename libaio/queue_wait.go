@@ -52,6 +52,12 @@ func (q *Queue) waitInline(h *completion.Handle) bool {
 			break
 		}
 		q.rmu.Lock()
+		// The reaper completes events under rmu: holding it, either ours is
+		// still in the ring or its handle is done already.
+		if h.IsDone() {
+			q.rmu.Unlock()
+			break
+		}
 		q.inlineWaits.Add(1)
 		if r := C.aiokit_wait_events(q.cctx, C.long(len(q.events)), evp, C.longlong(ns)); r > 0 {
 			q.completeEvents(int(r))

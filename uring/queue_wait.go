@@ -23,10 +23,11 @@ import (
 // drains the CQ, like the C loop does. At most one goroutine waits that way
 // (it holds an OS thread meanwhile, as a blocking syscall does; the others
 // park as before), and it gives up after about 3 ms of waiting, or as soon
-// as other operations are in flight, leaving the rest to the reaper. The
-// reaper still gets the eventfd signal, and whoever drains first completes
-// the handle; the timeouts bound the wait if the reaper drained the CQE just
-// before this goroutine entered the kernel.
+// as other operations are in flight, leaving the rest to the reaper. It
+// waits holding the drain lock, so no CQE is reaped under it meanwhile: the
+// reaper, still woken by the eventfd, and submitters that drain after
+// io_uring_submit find the lock taken and leave their drain pending, which
+// the waiter runs when it leaves the kernel.
 
 // inlineWaitSteps are the successive timeouts of one inline wait (tests
 // lengthen them).
@@ -56,15 +57,33 @@ func (q *Queue) waitInline(h *completion.Handle) bool {
 	if q.table.Closed() {
 		return false // Close may be about to unmap the ring
 	}
-	for _, ns := range inlineWaitSteps {
+	for i, yields := 0, 0; i < len(inlineWaitSteps); {
 		if h.IsDone() || q.table.InFlight() != 1 {
 			break
 		}
-		q.inlineWaits.Add(1)
-		if C.aiokit_wait_one(&q.ring.c.ring, C.longlong(ns)) == 0 {
-			q.reapInline()
+		// Wait holding the drain lock, as the C loop owns its ring: the
+		// handle completes under it, so holding it, either the CQE is still
+		// in the CQ or the handle is done. Others that drain meanwhile
+		// (the reaper, woken by the eventfd; a submitter) find it taken,
+		// leave their work pending, and it is done below.
+		if !q.rmu.TryLock() {
+			if yields++; yields > 1000 {
+				break
+			}
+			runtime.Gosched() // someone is draining: let them finish
+			continue
 		}
-		// -ETIME or -EINTR: look again.
+		if h.IsDone() {
+			q.rmu.Unlock()
+			break
+		}
+		q.inlineWaits.Add(1)
+		if C.aiokit_wait_one(&q.ring.c.ring, C.longlong(inlineWaitSteps[i])) == 0 {
+			q.drainLocked()
+		}
+		q.rmu.Unlock()
+		q.drain() // what others left pending meanwhile
+		i++       // -ETIME or -EINTR: look again, with the next step
 	}
 	return h.IsDone()
 }
