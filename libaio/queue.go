@@ -59,10 +59,9 @@ type Queue struct {
 	inline inline.Reader // reads of cached data in the caller (see Read)
 
 	reaperDone  chan struct{}
-	lone        atomic.Int32 // Waits in a row that found their request alone (queue_wait.go)
-	inlineBusy  atomic.Bool  // a goroutine is in waitInline
-	inlineWaits atomic.Int64 // io_getevents waits made by waitInline (tests)
-	reapErr     error        // first unexpected io_getevents error (under rmu)
+	lone        completion.Lone // when a lone request may be waited for in the kernel (queue_wait.go)
+	inlineWaits atomic.Int64    // io_getevents waits made by waitInline (tests)
+	reapErr     error           // first unexpected io_getevents error (under rmu)
 	closeOnce   sync.Once
 	closeErr    error
 }

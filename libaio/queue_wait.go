@@ -13,13 +13,11 @@ import (
 
 // Waiting for a lone request in the kernel, as uring's Queue does (see
 // uring/queue_wait.go): an event normally reaches its waiter through the
-// RESFD eventfd, Go's poller and the reaper goroutine. Once loneStreak Waits
+// RESFD eventfd, Go's poller and the reaper goroutine. Once completion.LoneStreak Waits
 // in a row found their request alone in flight, the next one waits in
 // io_getevents itself (min_nr 1, with short timeouts) and completes what it
 // reaps, under the reaper's lock. One goroutine at a time does so; it gives
 // up after about 3 ms, or as soon as other requests are in flight.
-
-const loneStreak = 8
 
 // inlineWaitSteps are the successive timeouts of one inline wait (tests
 // lengthen them).
@@ -27,16 +25,10 @@ var inlineWaitSteps = []int64{100e3, 200e3, 400e3, 800e3, 1600e3} // ns
 
 // waitInline is the table's waiter (completion.Table.SetWaiter).
 func (q *Queue) waitInline(h *completion.Handle) bool {
-	if q.table.InFlight() != 1 {
-		if q.lone.Load() != 0 {
-			q.lone.Store(0)
-		}
+	if !q.lone.Enter(q.table.InFlight()) {
 		return false
 	}
-	if q.lone.Add(1) <= loneStreak || !q.inlineBusy.CompareAndSwap(false, true) {
-		return false
-	}
-	defer q.inlineBusy.Store(false)
+	defer q.lone.Leave()
 	// Close destroys the context under the write lock, after the table is
 	// closed: a reader that gets the lock and sees the table open may use it.
 	if !q.life.TryRLock() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiokit/aio/cgo/completion"
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -108,7 +109,7 @@ func TestQueueCloseDuringInlineWait(t *testing.T) {
 // io_getevents.
 func primeLone(t *testing.T, q *Queue, r, w int) {
 	t.Helper()
-	for i := 0; i < 4*loneStreak && q.lone.Load() <= loneStreak; i++ {
+	for i := 0; i < 4*completion.LoneStreak && q.lone.Streak() <= completion.LoneStreak; i++ {
 		h, err := q.Poll(r, unix.POLLIN)
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +123,7 @@ func primeLone(t *testing.T, q *Queue, r, w int) {
 		}
 		unix.Read(r, make([]byte, 1))
 	}
-	if q.lone.Load() <= loneStreak {
-		t.Fatalf("after %d lone polls the streak is %d", 4*loneStreak, q.lone.Load())
+	if q.lone.Streak() <= completion.LoneStreak {
+		t.Fatalf("after %d lone polls the streak is %d", 4*completion.LoneStreak, q.lone.Streak())
 	}
 }

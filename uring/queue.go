@@ -74,12 +74,11 @@ type Queue struct {
 	// canWaitInline: a lone request's waiter may wait in io_uring_enter
 	// (queue_wait.go): the kernel has IORING_FEAT_EXT_ARG, no SQPOLL.
 	canWaitInline bool
-	inlineBusy    atomic.Bool  // a goroutine is in waitInline
-	inlineWaiting atomic.Int32 // goroutines inside waitInline (Close waits for 0)
-	lone          atomic.Int32 // Waits in a row that found their operation alone
-	inlineWaits   atomic.Int64 // io_uring_enter waits made by waitInline (tests)
-	sqpoll        bool         // IORING_SETUP_SQPOLL
-	probe         *Probe       // opcodes of this kernel; nil if it cannot be probed
+	inlineWaiting atomic.Int32    // goroutines inside waitInline (Close waits for 0)
+	lone          completion.Lone // when a lone request may be waited for in the kernel (queue_wait.go)
+	inlineWaits   atomic.Int64    // io_uring_enter waits made by waitInline (tests)
+	sqpoll        bool            // IORING_SETUP_SQPOLL
+	probe         *Probe          // opcodes of this kernel; nil if it cannot be probed
 
 	rmu     sync.Mutex  // serialises CQ consumption
 	pending atomic.Bool // a CQE may be waiting: whoever holds rmu drains again

@@ -33,25 +33,12 @@ import (
 // lengthen them).
 var inlineWaitSteps = []int64{100e3, 200e3, 400e3, 800e3, 1600e3} // ns
 
-// loneStreak is how many Waits in a row must find their operation alone in
-// flight before the next one waits in the kernel: many goroutines sharing
-// the queue also leave a single operation in flight now and then, and
-// blocking one of them in io_uring_enter there cost 20-30 % of the NOP rate
-// at QD 32.
-const loneStreak = 8
-
 // waitInline is the table's waiter (completion.Table.SetWaiter).
 func (q *Queue) waitInline(h *completion.Handle) bool {
-	if q.table.InFlight() != 1 {
-		if q.lone.Load() != 0 {
-			q.lone.Store(0)
-		}
+	if !q.lone.Enter(q.table.InFlight()) {
 		return false
 	}
-	if q.lone.Add(1) <= loneStreak || !q.inlineBusy.CompareAndSwap(false, true) {
-		return false
-	}
-	defer q.inlineBusy.Store(false)
+	defer q.lone.Leave()
 	q.inlineWaiting.Add(1)
 	defer q.inlineWaiting.Add(-1)
 	if q.table.Closed() {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiokit/aio/cgo/completion"
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -144,10 +145,10 @@ func TestQueueCloseDuringInlineWait(t *testing.T) {
 // the kernel (a read that completed before its Wait does not count).
 func primeLone(t *testing.T, q *Queue) {
 	t.Helper()
-	for i := 0; i < 4*loneStreak && q.lone.Load() <= loneStreak; i++ {
+	for i := 0; i < 4*completion.LoneStreak && q.lone.Streak() <= completion.LoneStreak; i++ {
 		lonePipeReads(t, q, 1, 200*time.Microsecond)
 	}
-	if q.lone.Load() <= loneStreak {
-		t.Fatalf("after %d lone reads the streak is %d", 4*loneStreak, q.lone.Load())
+	if q.lone.Streak() <= completion.LoneStreak {
+		t.Fatalf("after %d lone reads the streak is %d", 4*completion.LoneStreak, q.lone.Streak())
 	}
 }

@@ -432,3 +432,32 @@ func BenchmarkBeginComplete(b *testing.B) {
 		h.Wait(context.Background())
 	}
 }
+
+// Lone lets a waiter in only after LoneStreak Waits in a row found their
+// operation alone, one at a time; a Wait that finds others in flight resets
+// the streak.
+func TestLone(t *testing.T) {
+	var l Lone
+	for i := 0; i < LoneStreak; i++ {
+		if l.Enter(1) {
+			t.Fatalf("Enter allowed after %d lone Waits", i+1)
+		}
+	}
+	if !l.Enter(1) {
+		t.Fatalf("Enter refused after %d lone Waits", LoneStreak+1)
+	}
+	if l.Enter(1) {
+		t.Fatal("a second inline waiter allowed while the first waits")
+	}
+	l.Leave()
+	if !l.Enter(1) {
+		t.Fatal("Enter refused after Leave")
+	}
+	l.Leave()
+	if l.Enter(2) || l.Streak() != 0 {
+		t.Fatalf("two in flight: streak %d, want reset", l.Streak())
+	}
+	if l.Enter(1) {
+		t.Fatal("Enter allowed right after a reset")
+	}
+}
