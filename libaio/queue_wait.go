@@ -19,13 +19,9 @@ import (
 // reaps, under the reaper's lock. One goroutine at a time does so; it gives
 // up after about 3 ms, or as soon as other requests are in flight.
 
-// inlineWaitSteps are the successive timeouts of one inline wait (tests
-// lengthen them).
-var inlineWaitSteps = []int64{100e3, 200e3, 400e3, 800e3, 1600e3} // ns
-
 // waitInline is the table's waiter (completion.Table.SetWaiter).
 func (q *Queue) waitInline(h *completion.Handle) bool {
-	if !q.lone.Enter(q.table.InFlight()) {
+	if !q.lone.Enter(q.table.Lone()) {
 		return false
 	}
 	defer q.lone.Leave()
@@ -39,8 +35,8 @@ func (q *Queue) waitInline(h *completion.Handle) bool {
 		return false
 	}
 	evp := (*C.struct_io_event)(unsafe.Pointer(&q.events[0]))
-	for _, ns := range inlineWaitSteps {
-		if h.IsDone() || q.table.InFlight() != 1 {
+	for _, ns := range completion.LoneWaitSteps {
+		if h.IsDone() || !q.table.Lone() {
 			break
 		}
 		q.rmu.Lock()

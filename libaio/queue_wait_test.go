@@ -53,8 +53,8 @@ func TestQueueInlineWait(t *testing.T) {
 	if got, err := h.Wait(context.Background()); err != nil || got&unix.POLLIN == 0 {
 		t.Fatalf("poll = %#x, %v", got, err)
 	}
-	if got := q.inlineWaits.Load() - waits; got != int64(len(inlineWaitSteps)) {
-		t.Errorf("a 50 ms poll made %d inline waits, want the %d steps of the budget", got, len(inlineWaitSteps))
+	if got := q.inlineWaits.Load() - waits; got != int64(len(completion.LoneWaitSteps)) {
+		t.Errorf("a 50 ms poll made %d inline waits, want the %d steps of the budget", got, len(completion.LoneWaitSteps))
 	}
 }
 
@@ -62,9 +62,9 @@ func TestQueueInlineWait(t *testing.T) {
 // waiter returns, Close destroys the context only after it left.
 func TestQueueCloseDuringInlineWait(t *testing.T) {
 	testutil.CheckLeaks(t)
-	steps := inlineWaitSteps
-	inlineWaitSteps = []int64{5e9}
-	defer func() { inlineWaitSteps = steps }()
+	steps := completion.LoneWaitSteps
+	completion.LoneWaitSteps = []int64{5e9}
+	defer func() { completion.LoneWaitSteps = steps }()
 	q, err := NewQueue(8)
 	if err != nil {
 		t.Fatal(err)

@@ -29,13 +29,9 @@ import (
 // io_uring_submit find the lock taken and leave their drain pending, which
 // the waiter runs when it leaves the kernel.
 
-// inlineWaitSteps are the successive timeouts of one inline wait (tests
-// lengthen them).
-var inlineWaitSteps = []int64{100e3, 200e3, 400e3, 800e3, 1600e3} // ns
-
 // waitInline is the table's waiter (completion.Table.SetWaiter).
 func (q *Queue) waitInline(h *completion.Handle) bool {
-	if !q.lone.Enter(q.table.InFlight()) {
+	if !q.lone.Enter(q.table.Lone()) {
 		return false
 	}
 	defer q.lone.Leave()
@@ -44,8 +40,8 @@ func (q *Queue) waitInline(h *completion.Handle) bool {
 	if q.table.Closed() {
 		return false // Close may be about to unmap the ring
 	}
-	for i, yields := 0, 0; i < len(inlineWaitSteps); {
-		if h.IsDone() || q.table.InFlight() != 1 {
+	for i, yields := 0, 0; i < len(completion.LoneWaitSteps); {
+		if h.IsDone() || !q.table.Lone() {
 			break
 		}
 		// Wait holding the drain lock, as the C loop owns its ring: the
@@ -65,7 +61,7 @@ func (q *Queue) waitInline(h *completion.Handle) bool {
 			break
 		}
 		q.inlineWaits.Add(1)
-		if C.aiokit_wait_one(&q.ring.c.ring, C.longlong(inlineWaitSteps[i])) == 0 {
+		if C.aiokit_wait_one(&q.ring.c.ring, C.longlong(completion.LoneWaitSteps[i])) == 0 {
 			q.drainLocked()
 		}
 		q.rmu.Unlock()

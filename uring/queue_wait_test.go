@@ -92,8 +92,8 @@ func TestQueueInlineWaitGivesUp(t *testing.T) {
 	primeLone(t, q)
 	waits := q.inlineWaits.Load()
 	lonePipeReads(t, q, 1, 50*time.Millisecond) // ~3 ms of inline budget, then the gate
-	if got := q.inlineWaits.Load() - waits; got != int64(len(inlineWaitSteps)) {
-		t.Errorf("a 50 ms read made %d inline waits, want the %d steps of the budget", got, len(inlineWaitSteps))
+	if got := q.inlineWaits.Load() - waits; got != int64(len(completion.LoneWaitSteps)) {
+		t.Errorf("a 50 ms read made %d inline waits, want the %d steps of the budget", got, len(completion.LoneWaitSteps))
 	}
 }
 
@@ -102,9 +102,9 @@ func TestQueueInlineWaitGivesUp(t *testing.T) {
 // after the waiter has left the kernel.
 func TestQueueCloseDuringInlineWait(t *testing.T) {
 	testutil.CheckLeaks(t)
-	steps := inlineWaitSteps
-	inlineWaitSteps = []int64{5e9} // one long wait, so that Close finds it there
-	defer func() { inlineWaitSteps = steps }()
+	steps := completion.LoneWaitSteps
+	completion.LoneWaitSteps = []int64{5e9} // one long wait, so that Close finds it there
+	defer func() { completion.LoneWaitSteps = steps }()
 	q, err := NewQueue(8, nil)
 	if err != nil {
 		testutil.SkipNoPrivilege(t, "io_uring: "+err.Error())

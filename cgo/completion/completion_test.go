@@ -439,25 +439,49 @@ func BenchmarkBeginComplete(b *testing.B) {
 func TestLone(t *testing.T) {
 	var l Lone
 	for i := 0; i < LoneStreak; i++ {
-		if l.Enter(1) {
+		if l.Enter(true) {
 			t.Fatalf("Enter allowed after %d lone Waits", i+1)
 		}
 	}
-	if !l.Enter(1) {
+	if !l.Enter(true) {
 		t.Fatalf("Enter refused after %d lone Waits", LoneStreak+1)
 	}
-	if l.Enter(1) {
+	if l.Enter(true) {
 		t.Fatal("a second inline waiter allowed while the first waits")
 	}
 	l.Leave()
-	if !l.Enter(1) {
+	if !l.Enter(true) {
 		t.Fatal("Enter refused after Leave")
 	}
 	l.Leave()
-	if l.Enter(2) || l.Streak() != 0 {
+	if l.Enter(false) || l.Streak() != 0 {
 		t.Fatalf("two in flight: streak %d, want reset", l.Streak())
 	}
-	if l.Enter(1) {
+	if l.Enter(true) {
 		t.Fatal("Enter allowed right after a reset")
+	}
+}
+
+// Table.Lone agrees with InFlight() == 1 as operations start and finish on
+// slots of different shards.
+func TestTableLone(t *testing.T) {
+	checkStats(t)
+	tab := NewTable(40)
+	var ops []*Op
+	for i := 0; i < 40; i++ {
+		if got, want := tab.Lone(), tab.InFlight() == 1; got != want {
+			t.Fatalf("%d in flight: Lone %v", tab.InFlight(), got)
+		}
+		_, op, err := tab.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+	}
+	for _, op := range ops {
+		tab.Complete(op.UserData(), 0, 0)
+		if got, want := tab.Lone(), tab.InFlight() == 1; got != want {
+			t.Fatalf("%d in flight: Lone %v", tab.InFlight(), got)
+		}
 	}
 }

@@ -9,6 +9,10 @@ import "sync/atomic"
 // rate at QD 32.
 const LoneStreak = 8
 
+// LoneWaitSteps are the successive timeouts, in ns, of one inline wait:
+// about 3 ms in all before the waiter parks as usual. Tests lengthen them.
+var LoneWaitSteps = []int64{100e3, 200e3, 400e3, 800e3, 1600e3}
+
 // Lone decides when a backend's table waiter (SetWaiter) may wait for a
 // lone operation inside the kernel (io_uring_enter, io_getevents) instead of
 // parking: once LoneStreak Waits in a row found their operation the only one
@@ -18,12 +22,12 @@ type Lone struct {
 	busy   atomic.Bool  // a goroutine waits inline
 }
 
-// Enter reports whether the caller, whose table has inFlight operations,
-// may wait inline; if so it must call Leave when done. A Wait that finds
-// others in flight resets the streak (written only when it changes, so that
-// busy queues do not bounce the line).
-func (l *Lone) Enter(inFlight int) bool {
-	if inFlight != 1 {
+// Enter reports whether the caller, whose operation is alone in flight when
+// alone is true (Table.Lone), may wait inline; if so it must call Leave when
+// done. A Wait that finds others in flight resets the streak (written only
+// when it changes, so that busy queues do not bounce the line).
+func (l *Lone) Enter(alone bool) bool {
+	if !alone {
 		if l.streak.Load() != 0 {
 			l.streak.Store(0)
 		}
