@@ -5,8 +5,24 @@
 #include "trace.h"
 
 #include <aio.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
+
+/* Blocks SIGRTMIN+3, the SIGEV_SIGNAL scenarios' signal, in the calling
+   thread and returns the set for sigtimedwait. main calls it before glibc
+   starts any thread; SIGEV_THREAD functions call it first, since glibc runs
+   them with every signal unblocked and the process-directed signal could
+   otherwise land on such a thread while it exits and kill the program. */
+static inline sigset_t pa_block_sigrt3(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN + 3);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	return set;
+}
 
 static inline void pa_setup(struct aiocb *cb, int fd, void *buf, size_t n, off_t off)
 {

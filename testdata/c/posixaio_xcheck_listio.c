@@ -17,13 +17,7 @@ static int efd;
 
 static void notify(union sigval v)
 {
-	/* glibc runs SIGEV_THREAD functions with every signal unblocked: block
-	   the later SIGEV_SIGNAL's signal before main can go on, or the signal
-	   may land on this thread while it exits and kill the program. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGRTMIN + 3);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pa_block_sigrt3(); /* before main can go on: see posixaio_common.h */
 	uint64_t x = (uint64_t)(uintptr_t)v.sival_ptr;
 	write(efd, &x, sizeof x);
 }
@@ -42,13 +36,7 @@ int main(int argc, char **argv)
 {
 	if (argc != 2)
 		return 2;
-	/* The SIGEV_SIGNAL part's signal is blocked from the start and taken
-	   with sigtimedwait (glibc's own helper threads block every signal;
-	   its SIGEV_THREAD threads block it in notify). */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGRTMIN + 3);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigset_t set = pa_block_sigrt3(); /* from the start; taken with sigtimedwait */
 	int fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		return 1;
