@@ -75,6 +75,10 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // the background; a bounce buffer is freed then). While all Depth slots are busy it
 // waits for one, or for ctx.
 func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if !f.direct && len(p) > 0 && off >= 0 && !f.q.table.Closed() && ctx.Err() == nil &&
+		f.q.inline.TryBuffered(f.fd, p, off) {
+		return len(p), nil // all of p was cached: read here, no handle
+	}
 	return f.full(ctx, p, off, false)
 }
 
@@ -126,11 +130,6 @@ func (f *File) rw(ctx context.Context, p []byte, off int64, write bool) (int, er
 		buf = bounce.Bytes()
 		if write {
 			copy(buf, p)
-		}
-	}
-	if !write && !f.direct && len(p) > 0 && !f.q.table.Closed() {
-		if f.q.inline.TryBuffered(f.fd, p, off) {
-			return len(p), nil // all of p was cached: read here, no handle
 		}
 	}
 	h, err := f.q.submitRW(ctx, f.fd, buf, off, write)

@@ -20,6 +20,7 @@ func TestQueueInlineRead(t *testing.T) {
 	fd, _ := testFile(t, data, unix.O_RDONLY)
 	testutil.RequireNowaitRead(t, fd)
 	q := testQueue(t, 8)
+	q.inline.Count(true)
 
 	buf := make([]byte, 4096)
 	h, err := q.Read(fd, buf, 4096)
@@ -58,6 +59,7 @@ func TestFileInlineRead(t *testing.T) {
 	fd, path := testFile(t, data, unix.O_RDONLY)
 	testutil.RequireNowaitRead(t, fd)
 	q := testQueue(t, 8)
+	q.inline.Count(true)
 	f, err := NewFile(q, fd)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"sync/atomic"
+	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
 	"github.com/aiokit/aio/internal/fileio"
@@ -27,13 +27,9 @@ type File struct {
 	own      bool // Close closes fd
 	buffered bool // fd was not O_DIRECT at open: ReadAt may read cached data inline
 
-	// state is 2 x the operations using fd, plus 1 once Close was called
-	// (new operations then fail with fs.ErrClosed); the one that takes it
-	// to 1 closes fd. It has a cache line of its own: every call writes it,
-	// and the fields above are read by every call.
-	_     [64]byte
-	state atomic.Int64
-	_     [56]byte
+	// refs counts the operations using fd; the last one after Close
+	// closes it (Final is closeFD).
+	refs fileio.Refs
 }
 
 // OpenFile opens path through the queue with IORING_OP_OPENAT
@@ -48,14 +44,20 @@ func OpenFile(q *Queue, path string, flag int, perm uint32) (*File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return &File{q: q, name: path, fd: fd, own: true, buffered: flag&unix.O_DIRECT == 0}, nil
+	return newFile(q, fd, path, flag&unix.O_DIRECT == 0), nil
+}
+
+func newFile(q *Queue, fd int, name string, buffered bool) *File {
+	f := &File{q: q, name: name, fd: fd, own: true, buffered: buffered}
+	f.refs.Final = f.closeFD
+	return f
 }
 
 // NewFile wraps an open descriptor; Close will close it (through the
 // queue). It looks once (F_GETFL) whether fd is O_DIRECT.
 func NewFile(q *Queue, fd int, name string) *File {
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	return &File{q: q, name: name, fd: fd, own: true, buffered: err == nil && fl&unix.O_DIRECT == 0}
+	return newFile(q, fd, name, err == nil && fl&unix.O_DIRECT == 0)
 }
 
 // Name returns the name given to OpenFile or NewFile.
@@ -69,27 +71,21 @@ func (f *File) Fd() int {
 	return f.fd
 }
 
-func (f *File) closing() bool { return f.state.Load()&1 != 0 }
+func (f *File) closing() bool { return f.refs.Closing() }
 
-// acquire takes a reference on the descriptor for one operation.
-func (f *File) acquire() (int, error) {
-	for {
-		s := f.state.Load()
-		if s&1 != 0 {
-			return -1, fs.ErrClosed
-		}
-		if f.state.CompareAndSwap(s, s+2) {
-			return f.fd, nil
-		}
+// acquire takes a reference on the descriptor for one operation; key
+// spreads the count (see fileio.Refs): the caller's buffer address, or 0.
+func (f *File) acquire(key unsafe.Pointer) (int, int, error) {
+	s, ok := f.refs.Acquire(uintptr(key))
+	if !ok {
+		return -1, 0, fs.ErrClosed
 	}
+	return f.fd, s, nil
 }
 
-// release drops a reference; the last one after Close closes the descriptor.
-func (f *File) release() {
-	if f.state.Add(-2) == 1 {
-		f.closeFD()
-	}
-}
+// release drops the reference acquire took on shard s; the last one after
+// Close closes the descriptor.
+func (f *File) release(s int) { f.refs.Release(s) }
 
 func (f *File) closeFD() error {
 	if !f.own {
@@ -140,11 +136,11 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 	if off < 0 {
 		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errors.New("negative offset")}
 	}
-	fd, err := f.acquire()
+	fd, ref, err := f.acquire(unsafe.Pointer(unsafe.SliceData(b)))
 	if err != nil {
 		return 0, &fs.PathError{Op: "read", Path: f.name, Err: err}
 	}
-	defer f.release()
+	defer f.release(ref)
 	if f.buffered && !f.q.table.Closed() && f.q.inline.TryBuffered(fd, b, off) {
 		return len(b), nil // all of b was cached: read here, no handle
 	}
@@ -171,11 +167,11 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, 
 	if off < 0 {
 		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errors.New("negative offset")}
 	}
-	fd, err := f.acquire()
+	fd, ref, err := f.acquire(unsafe.Pointer(unsafe.SliceData(b)))
 	if err != nil {
 		return 0, &fs.PathError{Op: "write", Path: f.name, Err: err}
 	}
-	defer f.release()
+	defer f.release(ref)
 	n, err = fileio.Full(b, off, true, func(p []byte, off int64) (int, error) {
 		h, err := f.q.write(ctx, fd, p, uint64(off))
 		if err != nil {
@@ -196,11 +192,11 @@ func (f *File) Sync() error {
 
 // SyncContext is Sync with a context.
 func (f *File) SyncContext(ctx context.Context) error {
-	fd, err := f.acquire()
+	fd, ref, err := f.acquire(nil)
 	if err != nil {
 		return &fs.PathError{Op: "sync", Path: f.name, Err: err}
 	}
-	defer f.release()
+	defer f.release(ref)
 	h, err := f.q.fsync(ctx, fd, 0)
 	if err != nil {
 		return f.err("sync", err)
@@ -214,11 +210,11 @@ func (f *File) SyncContext(ctx context.Context) error {
 // Stat returns the file's metadata (IORING_OP_STATX with AT_EMPTY_PATH on
 // the descriptor).
 func (f *File) Stat(mask uint32) (*unix.Statx_t, error) {
-	fd, err := f.acquire()
+	fd, ref, err := f.acquire(nil)
 	if err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: f.name, Err: err}
 	}
-	defer f.release()
+	defer f.release(ref)
 	st := new(unix.Statx_t)
 	h, err := f.q.Statx(fd, "", unix.AT_EMPTY_PATH, mask, st)
 	if err != nil {
@@ -237,26 +233,14 @@ func (f *File) Stat(mask uint32) (*unix.Statx_t, error) {
 // when the last one has finished, and Close returns nil at once. A second
 // Close returns fs.ErrClosed.
 func (f *File) Close() error {
-	for {
-		s := f.state.Load()
-		if s&1 != 0 {
-			return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
-		}
-		if s == 0 {
-			if f.state.CompareAndSwap(0, 1) {
-				break
-			}
-			continue
-		}
-		// Operations in flight: cancel them, holding a reference so that
-		// fd (closed by the last one) cannot be closed and reused first.
-		if f.state.CompareAndSwap(s, s+2+1) {
-			f.q.stageCancelFD(f.fd)
-			f.release()
-			return nil
-		}
+	// Operations in flight are cancelled while Close still holds a
+	// reference, so that fd (closed by the last one) cannot be closed and
+	// reused first.
+	err, ok := f.refs.Close(func() { f.q.stageCancelFD(f.fd) })
+	if !ok {
+		err = fs.ErrClosed
 	}
-	if err := f.closeFD(); err != nil {
+	if err != nil {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
 	}
 	return nil

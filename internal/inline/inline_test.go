@@ -69,6 +69,7 @@ func TestReader(t *testing.T) {
 	fd := openRead(t, path)
 	testutil.RequireNowaitRead(t, fd)
 	var r Reader
+	r.Count(true)
 	buf := make([]byte, 4)
 	h := r.Try(fd, buf, 2)
 	if h == nil || r.Inlined() != 1 || string(buf) != "2345" {
@@ -135,6 +136,7 @@ func TestReaderSkipsUnsupportedFiles(t *testing.T) {
 	testutil.RequireNowaitRead(t, fd)
 
 	var r Reader
+	r.Count(true)
 	slot := &r.skip[uint(mfd)%skipSlots]
 	if r.Try(mfd, buf, 0) != nil || uint32(slot.Load()) != uint32(mfd)+1 {
 		t.Fatalf("unsupported fd: slot %#x, want it remembered", slot.Load())
