@@ -54,8 +54,9 @@ int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int6
 int pa_submit(struct pa_slot *s, int op, int early);
 #define PA_NOT_ARMED (-100000)
 int pa_cancel(struct pa_slot *s);
+#define PA_COLLECT_CAPPED ((int64_t)1 << 62)
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
-		   const struct aiocb **list, int *fds, struct pa_fdtab *tab);
+		   const struct aiocb **list, int *fds, struct pa_fdtab *tab, int maxlist);
 
 /* The aio_suspend reaper's shared word set, in C memory: state (PA_REAPER_*),
    the thread id of the reaper's current aio_suspend, and the doorbell that

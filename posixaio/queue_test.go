@@ -570,3 +570,62 @@ func TestSuspendReaperListsOldestPerFd(t *testing.T) {
 		}
 	}
 }
+
+// With more descriptors than listMax, the suspend reaper lists only the
+// oldest listMax requests: glibc runs at most aio_threads requests at a time
+// and starts queued ones in order, so younger ones cannot finish first.
+// Reads blocked on 48 pipes (glibc's 20 threads hold 20 of them, the rest
+// wait in its queue): the first 40 submitted are listed; then every read
+// completes, the unlisted ones included, whatever order the data comes in.
+func TestSuspendReaperListsOldestDescriptors(t *testing.T) {
+	testutil.CheckLeaks(t)
+	const pipes = 48
+	limit := listMax()
+	if limit >= pipes {
+		t.Fatalf("listMax %d: the test needs more pipes", limit)
+	}
+	q := newQueue(t, 64)
+	var hs []*completion.Handle
+	var order, writers []int
+	for i := 0; i < pipes; i++ {
+		r, w := pipe(t)
+		h, err := q.Read(r, make([]byte, 1), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+		order = append(order, int(uint32(h.UserData())))
+		writers = append(writers, w)
+	}
+	want := slices.Clone(order[:limit])
+	sort.Ints(want)
+	var got []int
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		w := q.sus.waits.Load()
+		time.Sleep(30 * time.Millisecond) // more than one timed aio_suspend
+		if q.sus.waits.Load() == w {
+			continue // the reaper was between passes
+		}
+		if got = listedSlots(q); len(got) == limit && q.sus.capped.Load() {
+			break
+		}
+	}
+	sort.Ints(got)
+	if !slices.Equal(got, want) || !q.sus.capped.Load() {
+		t.Fatalf("listed slots %v (capped %v), want the %d oldest %v", got, q.sus.capped.Load(), limit, want)
+	}
+	for i := pipes - 1; i >= 0; i-- {
+		if _, err := unix.Write(writers[i], []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, h := range hs {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n, err := h.Wait(ctx)
+		cancel()
+		if n != 1 || err != nil {
+			t.Fatalf("read %d = %d, %v", i, n, err)
+		}
+	}
+}

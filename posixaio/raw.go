@@ -325,4 +325,7 @@ func AioInit(in Aioinit) {
 	c.aio_idle_time = C.int(in.IdleTime)
 	c.aio_reserved = C.int(in.Reserved)
 	C.aio_init(&c)
+	if in.Threads > 0 {
+		aioThreads.Store(int32(min(in.Threads, 1<<20)))
+	}
 }

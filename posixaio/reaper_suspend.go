@@ -56,7 +56,23 @@ type suspendState struct {
 	passes  atomic.Uint64 // collect passes so far (a test guards against spinning)
 	waits   atomic.Uint64 // aio_suspend calls so far
 	listed  atomic.Int64  // aiocbs in the list of the last aio_suspend
+	// capped is set while the list of the current aio_suspend holds only
+	// the oldest listMax() requests: a new request, younger than all of
+	// them, then needs no signal either.
+	capped atomic.Bool
 }
+
+// aioThreads is the aio_threads value of the last AioInit (glibc's
+// default: 20). glibc takes it only before the first request, so it may
+// differ from glibc's; the reaper's list cap only costs a late wake-up then.
+var aioThreads atomic.Int32
+
+func init() { aioThreads.Store(20) }
+
+// listMax is how many requests of different descriptors the reaper lists:
+// twice the threads glibc runs them on, which covers every request that
+// can be running while its aio_suspend starts (see pa_collect).
+func listMax() int { return 2 * max(int(aioThreads.Load()), 8) }
 
 func (s *suspendState) state() *int32 { return (*int32)(unsafe.Pointer(&s.r.state)) }
 func (s *suspendState) tid() *int32   { return (*int32)(unsafe.Pointer(&s.r.tid)) }
@@ -108,7 +124,7 @@ func (s *suspendState) ring(fd int) {
 			}
 		}
 	case reaperSuspend:
-		if fd >= 0 && fd < coveredFds && s.covered[fd/64].Load()&(1<<(fd%64)) != 0 {
+		if s.capped.Load() || fd >= 0 && fd < coveredFds && s.covered[fd/64].Load()&(1<<(fd%64)) != 0 {
 			return
 		}
 		if atomic.CompareAndSwapInt32(s.state(), reaperSuspend, reaperAwake) {
@@ -134,8 +150,8 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 		s.passes.Add(1)
 		r := C.pa_collect(q.slots, C.uint32_t(q.nslots),
 			(*C.uint64_t)(unsafe.Pointer(&idx[0])), (*C.int64_t)(unsafe.Pointer(&res[0])),
-			C.int(len(idx)), s.list, s.fds, s.tab)
-		k, n := int(r&0xffffffff), int(r>>32)
+			C.int(len(idx)), s.list, s.fds, s.tab, C.int(listMax()))
+		k, n := int(r&0xffffffff), int(r>>32&0x3fffffff)
 		q.complete(k)
 		if k == len(idx) {
 			continue // more may be finished
@@ -166,6 +182,7 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 			continue
 		}
 		s.cover(n)
+		s.capped.Store(r&C.PA_COLLECT_CAPPED != 0)
 		s.listed.Store(int64(n))
 		s.waits.Add(1)
 		// EINTR (rung), EAGAIN (timeout), success and "the bell moved" all
