@@ -236,7 +236,7 @@ func (f *File) Close() error {
 	// Operations in flight are cancelled while Close still holds a
 	// reference, so that fd (closed by the last one) cannot be closed and
 	// reused first.
-	err, ok := f.refs.Close(func() { f.q.stageCancelFD(f.fd) })
+	ok, err := f.refs.Close(func() { f.q.stageCancelFD(f.fd) })
 	if !ok {
 		err = fs.ErrClosed
 	}

@@ -69,16 +69,16 @@ func (r *Refs) Closing() bool { return r.closing.Load() }
 // cancel the operations: the descriptor is still open while busy runs) and
 // returns nil; the last operation to finish runs Final. A second Close
 // returns ok false and does nothing.
-func (r *Refs) Close(busy func()) (err error, ok bool) {
+func (r *Refs) Close(busy func()) (ok bool, err error) {
 	r.shards[0].n.Add(1) // Close's own reference keeps the descriptor open for busy
 	if !r.closing.CompareAndSwap(false, true) {
 		r.Release(0)
-		return nil, false
+		return false, nil
 	}
 	if r.sum() > 1 {
 		busy()
 	}
-	return r.Release(0), true
+	return true, r.Release(0)
 }
 
 func (r *Refs) sum() int64 {

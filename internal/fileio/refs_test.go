@@ -20,14 +20,14 @@ func TestRefsCloseIdle(t *testing.T) {
 		t.Fatalf("Release before Close = %v, Final ran %d times", err, calls)
 	}
 	busy := false
-	err, ok := r.Close(func() { busy = true })
+	ok, err := r.Close(func() { busy = true })
 	if !ok || err != boom || calls != 1 || busy {
 		t.Fatalf("idle Close = %v, %v; Final ran %d times, busy called %v; want Final's error at once", err, ok, calls, busy)
 	}
 	if _, ok := r.Acquire(0); ok {
 		t.Error("Acquire after Close succeeded")
 	}
-	if err, ok := r.Close(func() {}); ok || err != nil || calls != 1 {
+	if ok, err := r.Close(func() {}); ok || err != nil || calls != 1 {
 		t.Errorf("second Close = %v, %v (Final ran %d times), want not ok", err, ok, calls)
 	}
 }
@@ -39,7 +39,7 @@ func TestRefsCloseBusy(t *testing.T) {
 	a, _ := r.Acquire(0x1000)
 	b, _ := r.Acquire(0x2000)
 	busy := 0
-	if err, ok := r.Close(func() { busy++ }); !ok || err != nil || busy != 1 || calls != 0 {
+	if ok, err := r.Close(func() { busy++ }); !ok || err != nil || busy != 1 || calls != 0 {
 		t.Fatalf("busy Close = %v, %v; busy %d, Final %d; want busy once and no Final", err, ok, busy, calls)
 	}
 	if !r.Closing() {
@@ -107,7 +107,7 @@ func TestRefsCloseSeesAcquireInProgress(t *testing.T) {
 	r.Final = func() error { calls++; return nil }
 	const s = 5
 	r.shards[s].n.Add(1) // Acquire between its Add and its second look
-	if err, ok := r.Close(func() {}); !ok || err != nil || calls != 0 {
+	if ok, err := r.Close(func() {}); !ok || err != nil || calls != 0 {
 		t.Fatalf("Close = %v, %v, Final ran %d times; want it left to the acquirer", err, ok, calls)
 	}
 	r.Release(s) // the acquirer saw closing and backs out
