@@ -49,8 +49,9 @@ type Queue struct {
 	// submitter stores it and the reaper takes it with only the kernel in between.
 	iovs []atomic.Pointer[cmem.Iovecs]
 
-	life sync.RWMutex // read-held by submitters; Close write-locks it before io_destroy
-	rmu  sync.Mutex   // serializes reaping (events, iovs of completing slots)
+	life sync.RWMutex     // read-held by submitters; Close write-locks it before io_destroy
+	rmu  sync.Mutex       // serializes reaping (events, iovs of completing slots)
+	fin  completion.Batch // completes reaped events with one free-stack push (under rmu)
 
 	smu     sync.Mutex
 	pending []uintptr   // iocb addresses queued for the goroutines submitting
@@ -291,8 +292,9 @@ func (q *Queue) completeEvents(n int) {
 		if slot := uint32(ev.Data); int(slot) < len(q.iovs) {
 			q.freeIov(slot)
 		}
-		q.table.Complete(ev.Data, ev.Res, 0)
+		q.fin.Add(q.table, ev.Data, ev.Res, 0)
 	}
+	q.fin.Flush()
 }
 
 // cancel is the table's canceler (Handle.Wait with an ended context): io_cancel on the

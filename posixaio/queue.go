@@ -42,7 +42,8 @@ type Queue struct {
 	mode   NotifyMode
 	sus    *suspendState
 
-	mu       sync.Mutex // orders cancels and aborts against completions
+	mu       sync.Mutex       // orders cancels and aborts against completions
+	fin      completion.Batch // completes a collected batch with one free-stack push (under mu)
 	progress atomic.Uint64
 	scan     atomic.Bool
 	stopping atomic.Bool
@@ -252,8 +253,9 @@ func (q *Queue) complete(k int) {
 	}
 	q.mu.Lock()
 	for j := 0; j < k; j++ {
-		q.tab.Complete(q.cur[q.idx[j]].Load(), q.res[j], 0)
+		q.fin.Add(q.tab, q.cur[q.idx[j]].Load(), q.res[j], 0)
 	}
+	q.fin.Flush()
 	q.mu.Unlock()
 	q.progress.Add(uint64(k))
 }

@@ -84,6 +84,7 @@ type Queue struct {
 	pending atomic.Bool // a CQE may be waiting: whoever holds rmu drains again
 	cqes    []*CQE
 	done    []doneCQE
+	fin     completion.Batch // completes a drained batch with one free-stack push
 
 	reaperDone chan struct{}
 	closeOnce  sync.Once

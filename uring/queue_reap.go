@@ -78,9 +78,10 @@ func (q *Queue) drainLocked() int {
 		for i := range done {
 			d := &done[i]
 			if d.ud != internalUserData {
-				q.table.Complete(d.ud, int64(d.res), d.flags)
+				q.fin.Add(q.table, d.ud, int64(d.res), d.flags)
 			}
 		}
+		q.fin.Flush()
 		q.done = done[:0]
 	}
 }

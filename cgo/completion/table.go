@@ -386,26 +386,103 @@ func (t *Table) Abort(op *Op, err error) {
 }
 
 func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
-	op := t.lookup(ud)
+	op, h := t.claim(ud)
 	if op == nil {
 		return false
 	}
-	// Claim the slot: exactly one finisher of ud gets past here, and a
-	// Visit or Each callback that holds op.mu finishes first.
+	t.push(op)
+	t.wakeWaiters()
+	t.dec(op)
+	h.complete(res, flags, err)
+	return true
+}
+
+// claim takes the in-flight operation ud away from everybody else: exactly
+// one claimer of ud gets its slot (released: unpinned, cleared, not yet on
+// the free stack) and handle; a Visit or Each callback that holds op.mu
+// finishes first. It returns nil for unknown or stale user data.
+func (t *Table) claim(ud uint64) (*Op, *Handle) {
+	op := t.lookup(ud)
+	if op == nil {
+		return nil, nil
+	}
 	op.mu.Lock()
 	if !op.key.CompareAndSwap(ud, 0) {
 		op.mu.Unlock()
-		return false
+		return nil, nil
 	}
 	op.mu.Unlock()
 	h := op.h
 	op.release()
-	t.push(op)
-	t.wakeWaiters()
 	liveOps.add(op.idx, -1)
-	t.dec(op)
-	h.complete(res, flags, err)
+	return op, h
+}
+
+// Batch completes many operations with one push of their slots onto the
+// free stack: a reaper that drains a batch of CQEs otherwise makes the
+// stack's head travel between its CPU and the submitters' once per
+// operation. Its zero value is ready; Flush completes what Add collected.
+// A Batch is not safe for concurrent use.
+type Batch struct {
+	t           *Table
+	first, last *Op
+	done        []batched
+}
+
+type batched struct {
+	h     *Handle
+	op    *Op
+	res   int64
+	flags uint32
+}
+
+// Add claims the operation with this user data for b (see Complete); it
+// returns false for unknown or stale user data. The handle completes at
+// Flush.
+func (b *Batch) Add(t *Table, ud uint64, res int64, flags uint32) bool {
+	if b.t != nil && b.t != t {
+		b.Flush()
+	}
+	op, h := t.claim(ud)
+	if op == nil {
+		return false
+	}
+	b.t = t
+	if b.first == nil {
+		b.first = op
+	} else {
+		b.last.next.Store(op.idx + 1)
+	}
+	b.last = op
+	b.done = append(b.done, batched{h: h, op: op, res: res, flags: flags})
 	return true
+}
+
+// Flush puts the collected slots back on the free stack, in one push, and
+// then completes their handles: a waiter woken by its handle always finds
+// its slot free again, as with Complete.
+func (b *Batch) Flush() {
+	t := b.t
+	if t == nil {
+		return
+	}
+	for {
+		old := t.head.Load()
+		b.last.next.Store(uint32(old))
+		nw := (old>>32+1)<<32 | uint64(b.first.idx+1)
+		if t.head.CompareAndSwap(old, nw) {
+			break
+		}
+	}
+	t.wakeWaiters()
+	for i := range b.done {
+		d := &b.done[i]
+		t.dec(d.op)
+		d.h.complete(d.res, d.flags, nil)
+		*d = batched{}
+	}
+	b.done = b.done[:0]
+	b.t, b.first, b.last = nil, nil, nil
 }
 
 // InFlight returns the number of operations begun and not yet completed.

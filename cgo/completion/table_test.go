@@ -164,3 +164,77 @@ func TestCloseRacesBegin(t *testing.T) {
 		}
 	}
 }
+
+// TestBatch: a Batch claims like Complete, returns every slot in one push
+// before it wakes the handles, ignores stale user data, and switches
+// tables by flushing first.
+func TestBatch(t *testing.T) {
+	tab := NewTable(4)
+	other := NewTable(2)
+	var hs []*Handle
+	var uds []uint64
+	for i := 0; i < 4; i++ {
+		h, _, err := tab.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+		uds = append(uds, h.UserData())
+	}
+	if _, _, err := tab.Begin(); err != ErrBusy {
+		t.Fatalf("Begin on a full table = %v", err)
+	}
+	var b Batch
+	for i, ud := range uds[:3] {
+		if !b.Add(tab, ud, int64(10+i), uint32(i)) {
+			t.Fatalf("Add(%#x) = false", ud)
+		}
+	}
+	if b.Add(tab, uds[0], 0, 0) {
+		t.Error("second Add of the same user data = true")
+	}
+	if hs[0].IsDone() || tab.InFlight() != 4 {
+		t.Fatalf("before Flush: done %v, in flight %d; want not done, 4", hs[0].IsDone(), tab.InFlight())
+	}
+	b.Flush()
+	for i, h := range hs[:3] {
+		if n, err := h.Result(); n != 10+i || err != nil || h.Flags() != uint32(i) {
+			t.Errorf("handle %d = %d, %v, flags %d", i, n, err, h.Flags())
+		}
+	}
+	if tab.InFlight() != 1 {
+		t.Fatalf("in flight %d after Flush, want 1", tab.InFlight())
+	}
+	// The three slots are free again, each once.
+	seen := map[uint32]bool{}
+	var again []*Op
+	for i := 0; i < 3; i++ {
+		_, op, err := tab.Begin()
+		if err != nil {
+			t.Fatalf("Begin %d after Flush: %v", i, err)
+		}
+		if seen[op.idx] {
+			t.Fatalf("slot %d handed out twice", op.idx)
+		}
+		seen[op.idx] = true
+		again = append(again, op)
+	}
+	if _, _, err := tab.Begin(); err != ErrBusy {
+		t.Fatalf("fifth Begin = %v, want ErrBusy", err)
+	}
+	for _, op := range again {
+		tab.Complete(op.UserData(), 0, 0)
+	}
+	// A batch that moves to another table flushes the first one.
+	oh, _, _ := other.Begin()
+	b.Add(tab, uds[3], 1, 0)
+	b.Add(other, oh.UserData(), 2, 0)
+	if !hs[3].IsDone() || oh.IsDone() {
+		t.Fatalf("after switching tables: first done %v, second done %v; want true, false", hs[3].IsDone(), oh.IsDone())
+	}
+	b.Flush()
+	if n, _ := oh.Result(); n != 2 || tab.InFlight() != 0 || other.InFlight() != 0 {
+		t.Fatalf("second table's handle = %d, in flight %d/%d", n, tab.InFlight(), other.InFlight())
+	}
+	b.Flush() // empty: nothing to do
+}
