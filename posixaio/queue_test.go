@@ -540,19 +540,7 @@ func TestSuspendReaperListsOldestPerFd(t *testing.T) {
 	}
 	want := []int{first[ra], first[rb]}
 	sort.Ints(want)
-	var got []int
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		w := q.sus.waits.Load()
-		time.Sleep(30 * time.Millisecond) // more than one timed aio_suspend
-		if q.sus.waits.Load() == w {
-			continue // the reaper was between passes
-		}
-		if got = listedSlots(q); len(got) == 2 {
-			break
-		}
-	}
-	sort.Ints(got)
+	got := waitListed(q, func(got []int) bool { return len(got) == 2 })
 	if !slices.Equal(got, want) {
 		t.Fatalf("listed slots %v, want the first read of each pipe %v", got, want)
 	}
@@ -561,14 +549,7 @@ func TestSuspendReaperListsOldestPerFd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, h := range hs {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		n, err := h.Wait(ctx)
-		cancel()
-		if n != 1 || err != nil {
-			t.Fatalf("read %d = %d, %v", i, n, err)
-		}
-	}
+	waitOneByte(t, hs)
 }
 
 // With more descriptors than listMax, the suspend reaper lists only the
@@ -599,19 +580,7 @@ func TestSuspendReaperListsOldestDescriptors(t *testing.T) {
 	}
 	want := slices.Clone(order[:limit])
 	sort.Ints(want)
-	var got []int
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		w := q.sus.waits.Load()
-		time.Sleep(30 * time.Millisecond) // more than one timed aio_suspend
-		if q.sus.waits.Load() == w {
-			continue // the reaper was between passes
-		}
-		if got = listedSlots(q); len(got) == limit && q.sus.capped.Load() {
-			break
-		}
-	}
-	sort.Ints(got)
+	got := waitListed(q, func(got []int) bool { return len(got) == limit && q.sus.capped.Load() })
 	if !slices.Equal(got, want) || !q.sus.capped.Load() {
 		t.Fatalf("listed slots %v (capped %v), want the %d oldest %v", got, q.sus.capped.Load(), limit, want)
 	}
@@ -620,6 +589,32 @@ func TestSuspendReaperListsOldestDescriptors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitOneByte(t, hs)
+}
+
+// waitListed waits (at most 5 s) until the suspend reaper, in an
+// aio_suspend begun after the call, has listed slots that done accepts, and
+// returns them sorted (the last list seen if none was accepted).
+func waitListed(q *Queue, done func(got []int) bool) []int {
+	var got []int
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		w := q.sus.waits.Load()
+		time.Sleep(30 * time.Millisecond) // more than one timed aio_suspend
+		if q.sus.waits.Load() == w {
+			continue // the reaper was between passes
+		}
+		if got = listedSlots(q); done(got) {
+			break
+		}
+	}
+	sort.Ints(got)
+	return got
+}
+
+// waitOneByte waits (at most 5 s each) for reads of one byte.
+func waitOneByte(t *testing.T, hs []*completion.Handle) {
+	t.Helper()
 	for i, h := range hs {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n, err := h.Wait(ctx)

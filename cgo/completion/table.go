@@ -164,11 +164,15 @@ func NewTable(size int) *Table {
 }
 
 // push puts op on the free stack.
-func (t *Table) push(op *Op) {
+func (t *Table) push(op *Op) { t.pushChain(op, op) }
+
+// pushChain puts the slots linked from first to last (through next) on the
+// free stack with one compare-and-swap.
+func (t *Table) pushChain(first, last *Op) {
 	for {
 		old := t.head.Load()
-		op.next.Store(uint32(old))
-		nw := (old>>32+1)<<32 | uint64(op.idx+1)
+		last.next.Store(uint32(old))
+		nw := (old>>32+1)<<32 | uint64(first.idx+1)
 		if t.head.CompareAndSwap(old, nw) {
 			return
 		}
@@ -466,14 +470,7 @@ func (b *Batch) Flush() {
 	if t == nil {
 		return
 	}
-	for {
-		old := t.head.Load()
-		b.last.next.Store(uint32(old))
-		nw := (old>>32+1)<<32 | uint64(b.first.idx+1)
-		if t.head.CompareAndSwap(old, nw) {
-			break
-		}
-	}
+	t.pushChain(b.first, b.last)
 	t.wakeWaiters()
 	for i := range b.done {
 		d := &b.done[i]
