@@ -5,10 +5,9 @@
  *   flag, IOSQE_FIXED_FILE on a NOP (no files registered); registering
  *   eventfd -1; a plain NOP. No arguments. */
 #include "trace.h" /* first: it defines _GNU_SOURCE */
+#include "uring_common.h"
 #include <liburing.h>
 #include <stdlib.h>
-
-static struct io_uring ring;
 
 static int init(unsigned entries, unsigned flags, unsigned cq)
 {
@@ -23,26 +22,6 @@ static int init(unsigned entries, unsigned flags, unsigned cq)
 	if (ret == 0)
 		io_uring_queue_exit(&r);
 	return ret;
-}
-
-static int run1(void)
-{
-	struct io_uring_cqe *cqe;
-	int ret, res;
-
-	ret = io_uring_submit(&ring);
-	if (ret != 1) {
-		fprintf(stderr, "io_uring_submit: %d\n", ret);
-		exit(1);
-	}
-	ret = io_uring_wait_cqe(&ring, &cqe);
-	if (ret) {
-		fprintf(stderr, "io_uring_wait_cqe: %d\n", ret);
-		exit(1);
-	}
-	res = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
-	return res;
 }
 
 int main(void)

@@ -2,33 +2,12 @@
  * Descriptors are printed as "fd" since their numbers differ between
  * processes. argv[1]: an empty directory the program may use. */
 #include "trace.h" /* first: it defines _GNU_SOURCE */
+#include "uring_common.h"
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static struct io_uring ring;
-
-static int run1(void)
-{
-	struct io_uring_cqe *cqe;
-	int ret, res;
-
-	ret = io_uring_submit(&ring);
-	if (ret != 1) {
-		fprintf(stderr, "io_uring_submit: %d\n", ret);
-		exit(1);
-	}
-	ret = io_uring_wait_cqe(&ring, &cqe);
-	if (ret) {
-		fprintf(stderr, "io_uring_wait_cqe: %d\n", ret);
-		exit(1);
-	}
-	res = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
-	return res;
-}
 
 static int open1(const char *name, const char *path, int flags, mode_t mode)
 {

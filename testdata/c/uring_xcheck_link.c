@@ -8,42 +8,22 @@
  *   6. nop + link timeout 5s: the nop completes, the timeout -ECANCELED.
  * argv[1]: a file path the program may create. */
 #include "trace.h" /* first: it defines _GNU_SOURCE */
+#include "uring_common.h"
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-static struct io_uring ring;
-
-/* Submits n SQEs with user_data 0..n-1, waits for n CQEs and traces their
- * results in user_data order, naming them names[i]. */
+/* Submits the n SQEs of a chain (user_data 0..n-1), waits for their n CQEs
+ * and traces their results in user_data order, naming them names[i]. */
 static void run_chain(int n, const char **names)
 {
-	struct io_uring_cqe *cqe;
-	int res[16], i, ret;
+	int res[16], i;
 
-	ret = io_uring_submit(&ring);
-	if (ret != n) {
-		fprintf(stderr, "io_uring_submit: %d, want %d\n", ret, n);
-		exit(1);
-	}
-	for (i = 0; i < n; i++) {
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret) {
-			fprintf(stderr, "io_uring_wait_cqe: %d\n", ret);
-			exit(1);
-		}
-		res[cqe->user_data] = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-	}
+	submit(n);
+	reap(n, res);
 	for (i = 0; i < n; i++)
 		trace_neg(names[i], res[i]);
-}
-
-/* A free SQE (the ring has room for every chain). */
-static struct io_uring_sqe *get(void)
-{
-	return io_uring_get_sqe(&ring);
 }
 
 int main(int argc, char **argv)
@@ -72,73 +52,59 @@ int main(int argc, char **argv)
 	}
 
 	/* 1 */
-	s = get();
+	s = get(0);
 	io_uring_prep_write(s, fd, "hello, link", 11, 0);
-	io_uring_sqe_set_data64(s, 0);
 	s->flags |= IOSQE_IO_LINK;
-	s = get();
+	s = get(1);
 	io_uring_prep_fsync(s, fd, 0);
-	io_uring_sqe_set_data64(s, 1);
 	s->flags |= IOSQE_IO_LINK;
 	memset(buf, 0, sizeof(buf));
-	s = get();
+	s = get(2);
 	io_uring_prep_read(s, fd, buf, 5, 7);
-	io_uring_sqe_set_data64(s, 2);
 	run_chain(3, n1);
 	trace_line("data %s", buf);
 
 	/* 2 */
-	s = get();
+	s = get(0);
 	io_uring_prep_read(s, -1, buf, 1, 0);
-	io_uring_sqe_set_data64(s, 0);
 	s->flags |= IOSQE_IO_LINK;
-	s = get();
+	s = get(1);
 	io_uring_prep_write(s, fd, "x", 1, 0);
-	io_uring_sqe_set_data64(s, 1);
 	s->flags |= IOSQE_IO_LINK;
-	s = get();
+	s = get(2);
 	io_uring_prep_nop(s);
-	io_uring_sqe_set_data64(s, 2);
 	run_chain(3, n2);
 
 	/* 3: asks for 64 bytes of an 11-byte file */
-	s = get();
+	s = get(0);
 	io_uring_prep_read(s, fd, buf, sizeof(buf), 0);
-	io_uring_sqe_set_data64(s, 0);
 	s->flags |= IOSQE_IO_LINK;
-	s = get();
+	s = get(1);
 	io_uring_prep_nop(s);
-	io_uring_sqe_set_data64(s, 1);
 	run_chain(2, n3);
 
 	/* 4 */
-	s = get();
+	s = get(0);
 	io_uring_prep_read(s, fd, buf, sizeof(buf), 0);
-	io_uring_sqe_set_data64(s, 0);
 	s->flags |= IOSQE_IO_HARDLINK;
-	s = get();
+	s = get(1);
 	io_uring_prep_nop(s);
-	io_uring_sqe_set_data64(s, 1);
 	run_chain(2, n4);
 
 	/* 5 */
-	s = get();
+	s = get(0);
 	io_uring_prep_read(s, p[0], buf, sizeof(buf), 0);
-	io_uring_sqe_set_data64(s, 0);
 	s->flags |= IOSQE_IO_LINK;
-	s = get();
+	s = get(1);
 	io_uring_prep_link_timeout(s, &ts20, 0);
-	io_uring_sqe_set_data64(s, 1);
 	run_chain(2, n5);
 
 	/* 6 */
-	s = get();
+	s = get(0);
 	io_uring_prep_nop(s);
-	io_uring_sqe_set_data64(s, 0);
 	s->flags |= IOSQE_IO_LINK;
-	s = get();
+	s = get(1);
 	io_uring_prep_link_timeout(s, &ts5s, 0);
-	io_uring_sqe_set_data64(s, 1);
 	run_chain(2, n6);
 
 	close(fd);

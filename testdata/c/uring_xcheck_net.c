@@ -7,6 +7,7 @@
  * printed as "fd" (its number differs between processes).
  * argv[1]: a file path the program may create (for the ENOTSOCK case). */
 #include "trace.h" /* first: it defines _GNU_SOURCE */
+#include "uring_common.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -15,51 +16,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static struct io_uring ring;
-
-static void submit(int want)
-{
-	int ret = io_uring_submit(&ring);
-
-	if (ret != want) {
-		fprintf(stderr, "io_uring_submit: %d, want %d\n", ret, want);
-		exit(1);
-	}
-}
-
-static void reap(int n, int *res)
-{
-	struct io_uring_cqe *cqe;
-	int i, ret;
-
-	for (i = 0; i < n; i++) {
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret) {
-			fprintf(stderr, "io_uring_wait_cqe: %d\n", ret);
-			exit(1);
-		}
-		res[cqe->user_data] = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-	}
-}
-
-static int run1(void)
-{
-	int res[1];
-
-	submit(1);
-	reap(1, res);
-	return res[0];
-}
-
-static struct io_uring_sqe *get(__u64 ud)
-{
-	struct io_uring_sqe *s = io_uring_get_sqe(&ring);
-
-	io_uring_sqe_set_data64(s, ud);
-	return s;
-}
 
 /* A TCP socket bound to 127.0.0.1 on an ephemeral port; *sa gets the address. */
 static int bound(struct sockaddr_in *sa)

@@ -6,33 +6,12 @@
  *   and the out-of-range slot 7 give -EBADF; unregister.
  * argv[1]: a file path the program may create. */
 #include "trace.h" /* first: it defines _GNU_SOURCE */
+#include "uring_common.h"
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-static struct io_uring ring;
-
-static int run1(void)
-{
-	struct io_uring_cqe *cqe;
-	int ret, res;
-
-	ret = io_uring_submit(&ring);
-	if (ret != 1) {
-		fprintf(stderr, "io_uring_submit: %d\n", ret);
-		exit(1);
-	}
-	ret = io_uring_wait_cqe(&ring, &cqe);
-	if (ret) {
-		fprintf(stderr, "io_uring_wait_cqe: %d\n", ret);
-		exit(1);
-	}
-	res = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
-	return res;
-}
 
 int main(int argc, char **argv)
 {

@@ -3,35 +3,14 @@
  * O_DIRECT short read and misaligned O_DIRECT read, bad descriptors.
  * argv[1]: a file path the program may create (on a disk filesystem). */
 #include "trace.h" /* first: it defines _GNU_SOURCE */
+#include "uring_common.h"
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-static struct io_uring ring;
-
 /* Submits the prepared SQE, waits for its CQE and returns cqe->res. */
-static int run1(void)
-{
-	struct io_uring_cqe *cqe;
-	int ret, res;
-
-	ret = io_uring_submit(&ring);
-	if (ret != 1) {
-		fprintf(stderr, "io_uring_submit: %d\n", ret);
-		exit(1);
-	}
-	ret = io_uring_wait_cqe(&ring, &cqe);
-	if (ret) {
-		fprintf(stderr, "io_uring_wait_cqe: %d\n", ret);
-		exit(1);
-	}
-	res = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
-	return res;
-}
-
 static int do_read(int fd, void *buf, unsigned n, __u64 off)
 {
 	io_uring_prep_read(io_uring_get_sqe(&ring), fd, buf, n, off);

@@ -6,50 +6,13 @@
  *   POLLOUT at once; poll on a bad fd gives -EBADF.
  * No arguments. */
 #include "trace.h" /* first: it defines _GNU_SOURCE */
+#include "uring_common.h"
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static struct io_uring ring;
-
-static void submit(int want)
-{
-	int ret = io_uring_submit(&ring);
-
-	if (ret != want) {
-		fprintf(stderr, "io_uring_submit: %d, want %d\n", ret, want);
-		exit(1);
-	}
-}
-
-/* Waits for n CQEs and stores their res by user_data (0..15). */
-static void reap(int n, int *res)
-{
-	struct io_uring_cqe *cqe;
-	int i, ret;
-
-	for (i = 0; i < n; i++) {
-		ret = io_uring_wait_cqe(&ring, &cqe);
-		if (ret) {
-			fprintf(stderr, "io_uring_wait_cqe: %d\n", ret);
-			exit(1);
-		}
-		res[cqe->user_data] = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-	}
-}
-
-static struct io_uring_sqe *get(__u64 ud)
-{
-	struct io_uring_sqe *s = io_uring_get_sqe(&ring);
-
-	/* liburing's prep helpers leave user_data alone */
-	io_uring_sqe_set_data64(s, ud);
-	return s;
-}
 
 int main(void)
 {
