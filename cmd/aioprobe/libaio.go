@@ -34,18 +34,12 @@ func probeLibaio(d *dataFile, depth int) Backend {
 
 func libaioAsync(ctx *libaio.Context, d *dataFile, mode string, depth int) AsyncResult {
 	res := AsyncResult{Mode: mode, Batch: depth}
-	fd, err := d.open(mode)
-	if err != nil {
-		res.Error = "open: " + err.Error()
+	fd, bufs, done, msg := d.readSetup(mode, depth)
+	if msg != "" {
+		res.Error = msg
 		return res
 	}
-	defer unix.Close(fd)
-	mem, bufs, err := alignedBuffers(depth)
-	if err != nil {
-		res.Error = err.Error()
-		return res
-	}
-	defer mem.Free()
+	defer done()
 	// iocbs and their pointer array live in C memory: the kernel keeps them.
 	cbMem, err := cmem.Alloc(depth*libaio.SizeofIocb+depth*8, 64)
 	if err != nil {

@@ -36,18 +36,12 @@ func probePosix(d *dataFile, depth int) Backend {
 
 func posixAsync(d *dataFile, mode string, depth int) AsyncResult {
 	res := AsyncResult{Mode: mode, Batch: depth}
-	fd, err := d.open(mode)
-	if err != nil {
-		res.Error = "open: " + err.Error()
+	fd, bufs, done, msg := d.readSetup(mode, depth)
+	if msg != "" {
+		res.Error = msg
 		return res
 	}
-	defer unix.Close(fd)
-	mem, bufs, err := alignedBuffers(depth)
-	if err != nil {
-		res.Error = err.Error()
-		return res
-	}
-	defer mem.Free()
+	defer done()
 	list := make([]*posixaio.Aiocb, depth)
 	for i, off := range d.offsets(depth) {
 		a := posixaio.NewAiocb()
@@ -63,7 +57,7 @@ func posixAsync(d *dataFile, mode string, depth int) AsyncResult {
 		list[i] = a
 	}
 	t0 := time.Now()
-	err = posixaio.LioListio(posixaio.LioNowait, list, nil)
+	err := posixaio.LioListio(posixaio.LioNowait, list, nil)
 	t1 := time.Now()
 	for _, a := range list {
 		if a.Error() != unix.EINPROGRESS {

@@ -150,6 +150,22 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
+// readSetup opens the data file for mode and makes depth aligned 4 KiB
+// buffers for a batch of reads; done frees them and closes the descriptor.
+// On failure msg is the AsyncResult error to report.
+func (d *dataFile) readSetup(mode string, depth int) (fd int, bufs [][]byte, done func(), msg string) {
+	fd, err := d.open(mode)
+	if err != nil {
+		return -1, nil, nil, "open: " + err.Error()
+	}
+	mem, bufs, err := alignedBuffers(depth)
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, nil, err.Error()
+	}
+	return fd, bufs, func() { mem.Free(); unix.Close(fd) }, ""
+}
+
 // alignedBuffers returns n 4 KiB buffers in one aligned C block.
 func alignedBuffers(n int) (*cmem.Buf, [][]byte, error) {
 	b, err := cmem.Alloc(n*blockSize, blockSize)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aiokit/aio/uring"
-	"golang.org/x/sys/unix"
 )
 
 var featNames = []struct {
@@ -70,18 +69,12 @@ func probeUring(d *dataFile, depth int) Backend {
 
 func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int) AsyncResult {
 	res := AsyncResult{Mode: mode, Batch: depth}
-	fd, err := d.open(mode)
-	if err != nil {
-		res.Error = "open: " + err.Error()
+	fd, bufs, done, msg := d.readSetup(mode, depth)
+	if msg != "" {
+		res.Error = msg
 		return res
 	}
-	defer unix.Close(fd)
-	mem, bufs, err := alignedBuffers(depth)
-	if err != nil {
-		res.Error = err.Error()
-		return res
-	}
-	defer mem.Free()
+	defer done()
 	for i, off := range d.offsets(depth) {
 		sqe := r.GetSQE()
 		if sqe == nil {
