@@ -108,6 +108,12 @@ func (l *Link) do(pin func(op *completion.Op), prep func(s *SQE)) *completion.Ha
 	return h
 }
 
+// doBytes adds a member whose SQE points at buf, pinned until its
+// completion.
+func (l *Link) doBytes(buf []byte, prep func(s *SQE)) *completion.Handle {
+	return l.do(func(op *completion.Op) { op.PinBytes(buf) }, prep)
+}
+
 // doVec adds a member on an iovec array over bufs (Queue.submitVec).
 func (l *Link) doVec(bufs [][]byte, prep func(s *SQE, iov []unix.Iovec)) *completion.Handle {
 	h, op, s := l.add()
@@ -131,31 +137,17 @@ func (l *Link) run(pin func(op *completion.Op), prep func(s *SQE), err error) *c
 
 // Nop adds IORING_OP_NOP (io_uring_prep_nop).
 func (l *Link) Nop() *completion.Handle {
-	h, _, s := l.add()
-	if s != nil {
-		s.PrepNop()
-	}
-	return h
+	return l.do(nil, func(s *SQE) { s.PrepNop() })
 }
 
 // Read adds IORING_OP_READ (io_uring_prep_read) into buf at off.
 func (l *Link) Read(fd int, buf []byte, off uint64) *completion.Handle {
-	h, op, s := l.add()
-	if s != nil {
-		op.PinBytes(buf)
-		s.PrepRead(fd, buf, off)
-	}
-	return h
+	return l.doBytes(buf, func(s *SQE) { s.PrepRead(fd, buf, off) })
 }
 
 // Write adds IORING_OP_WRITE (io_uring_prep_write) of buf at off.
 func (l *Link) Write(fd int, buf []byte, off uint64) *completion.Handle {
-	h, op, s := l.add()
-	if s != nil {
-		op.PinBytes(buf)
-		s.PrepWrite(fd, buf, off)
-	}
-	return h
+	return l.doBytes(buf, func(s *SQE) { s.PrepWrite(fd, buf, off) })
 }
 
 // Readv adds IORING_OP_READV (io_uring_prep_readv) into bufs at off.
@@ -170,40 +162,22 @@ func (l *Link) Writev(fd int, bufs [][]byte, off uint64) *completion.Handle {
 
 // Fsync adds IORING_OP_FSYNC (io_uring_prep_fsync).
 func (l *Link) Fsync(fd int, flags uint32) *completion.Handle {
-	h, _, s := l.add()
-	if s != nil {
-		s.PrepFsync(fd, flags)
-	}
-	return h
+	return l.do(nil, func(s *SQE) { s.PrepFsync(fd, flags) })
 }
 
 // Send adds IORING_OP_SEND (io_uring_prep_send).
 func (l *Link) Send(fd int, buf []byte, flags int) *completion.Handle {
-	h, op, s := l.add()
-	if s != nil {
-		op.PinBytes(buf)
-		s.PrepSend(fd, buf, flags)
-	}
-	return h
+	return l.doBytes(buf, func(s *SQE) { s.PrepSend(fd, buf, flags) })
 }
 
 // Recv adds IORING_OP_RECV (io_uring_prep_recv).
 func (l *Link) Recv(fd int, buf []byte, flags int) *completion.Handle {
-	h, op, s := l.add()
-	if s != nil {
-		op.PinBytes(buf)
-		s.PrepRecv(fd, buf, flags)
-	}
-	return h
+	return l.doBytes(buf, func(s *SQE) { s.PrepRecv(fd, buf, flags) })
 }
 
 // PollAdd adds IORING_OP_POLL_ADD (io_uring_prep_poll_add).
 func (l *Link) PollAdd(fd int, mask uint32) *completion.Handle {
-	h, _, s := l.add()
-	if s != nil {
-		s.PrepPollAdd(fd, mask)
-	}
-	return h
+	return l.do(nil, func(s *SQE) { s.PrepPollAdd(fd, mask) })
 }
 
 // Timeout adds IORING_OP_TIMEOUT (io_uring_prep_timeout) as a chain member.
@@ -231,11 +205,7 @@ func (l *Link) LinkTimeout(d time.Duration, flags uint32) *completion.Handle {
 
 // CloseFD adds IORING_OP_CLOSE (io_uring_prep_close).
 func (l *Link) CloseFD(fd int) *completion.Handle {
-	h, _, s := l.add()
-	if s != nil {
-		s.PrepClose(fd)
-	}
-	return h
+	return l.do(nil, func(s *SQE) { s.PrepClose(fd) })
 }
 
 // Statx adds IORING_OP_STATX (io_uring_prep_statx); path and st are pinned.
