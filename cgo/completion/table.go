@@ -335,6 +335,11 @@ func (t *Table) lookup(ud uint64) *Op {
 	return op
 }
 
+// Owns reports whether h was begun in this table (false for nil). A
+// backend checks it before it acts on a handle a caller passes back, since
+// user data values repeat across tables.
+func (t *Table) Owns(h *Handle) bool { return h != nil && h.t == t }
+
 // Lookup returns the in-flight operation with this user data, or nil if it
 // is unknown or has completed. The caller must not use the result after the
 // operation may have completed (in practice: only the reaper, or code that

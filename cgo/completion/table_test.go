@@ -238,3 +238,28 @@ func TestBatch(t *testing.T) {
 	}
 	b.Flush() // empty: nothing to do
 }
+
+// Owns tells a table's handles from another table's (whose user data values
+// are the same: both start at slot 0, generation 1) and from nil.
+func TestOwns(t *testing.T) {
+	a, b := NewTable(2), NewTable(2)
+	ha, opa, err := a.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, opb, err := b.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opa.UserData() != opb.UserData() {
+		t.Logf("user data %#x and %#x differ; the check below still holds", opa.UserData(), opb.UserData())
+	}
+	if !a.Owns(ha) || a.Owns(hb) || b.Owns(ha) || !b.Owns(hb) || a.Owns(nil) {
+		t.Errorf("Owns: a(ha)=%v a(hb)=%v b(ha)=%v b(hb)=%v a(nil)=%v", a.Owns(ha), a.Owns(hb), b.Owns(ha), b.Owns(hb), a.Owns(nil))
+	}
+	if Completed(0) == nil || a.Owns(Completed(0)) {
+		t.Error("a pre-completed handle belongs to no table")
+	}
+	a.Complete(opa.UserData(), 0, 0)
+	b.Complete(opb.UserData(), 0, 0)
+}
