@@ -56,6 +56,10 @@ func retInt(ret int) (int, error) {
 	return ret, nil
 }
 
+// ErrQueueRing is returned by Ring.Close for the ring under a Queue
+// (Queue.Ring): close the Queue instead.
+var ErrQueueRing = errors.New("uring: the ring belongs to a Queue; close the Queue")
+
 // ErrNotSupported matches errors for io_uring features this kernel lacks,
 // such as an [UnsupportedOpError].
 var ErrNotSupported = errors.New("uring: not supported by this kernel")

@@ -25,14 +25,21 @@ var ErrEmptyLink = errors.New("uring: empty linked chain")
 //
 // A Link is only valid inside the build function given to Queue.Link. Each
 // method returns the member's handle, or nil once an earlier method failed
-// (the error is then returned by Queue.Link and no member is submitted).
+// (the error is then returned by Queue.Link and no member is submitted) or
+// once the build function has returned. If the build function panics, the
+// members it added are released and nothing is submitted.
 type Link struct {
 	q    *Queue
 	sqes []SQE
 	ops  []*completion.Op
 	hs   []*completion.Handle
 	err  error
+	// built is set when the build function has returned: a Link kept
+	// beyond it adds nothing (its methods return nil).
+	built bool
 }
+
+var errLinkPanicked = errors.New("uring: the Link build function panicked")
 
 // Link builds a chain with build and submits it as one unit: the chain's
 // SQEs are contiguous in the submission queue and go to the kernel in one
@@ -54,7 +61,17 @@ func (q *Queue) link(build func(l *Link), flag uint8) ([]*completion.Handle, err
 	if build == nil {
 		return nil, ErrEmptyLink
 	}
+	built := false
+	defer func() {
+		if !built { // build panicked: free the members begun so far
+			for _, op := range l.ops {
+				q.table.Abort(op, errLinkPanicked)
+			}
+		}
+	}()
 	build(l)
+	built = true
+	l.built = true
 	if l.err == nil && len(l.sqes) == 0 {
 		l.err = ErrEmptyLink
 	}
@@ -81,7 +98,7 @@ func (q *Queue) link(build func(l *Link), flag uint8) ([]*completion.Handle, err
 
 // add begins one member and returns its zeroed SQE, or nil after an error.
 func (l *Link) add() (*completion.Handle, *completion.Op, *SQE) {
-	if l.err != nil {
+	if l.err != nil || l.built {
 		return nil, nil, nil
 	}
 	h, op, err := l.q.table.Begin()

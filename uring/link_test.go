@@ -242,3 +242,46 @@ func TestLinkStressSmallSQ(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A Link kept beyond its build function adds nothing, and a build function
+// that panics leaves no member begun: either would otherwise hold a slot
+// forever and make Close wait for it.
+func TestLinkEscapeAndPanic(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	var kept *Link
+	hs, err := q.Link(func(l *Link) { kept = l; l.Nop() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := hs[0].Wait(context.Background()); n != 0 || err != nil {
+		t.Fatalf("nop = %d, %v", n, err)
+	}
+	if h := kept.Nop(); h != nil {
+		t.Error("a Link used after its build function returned gave a handle")
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the build function's panic", r)
+			}
+		}()
+		q.Link(func(l *Link) {
+			l.Nop()
+			l.Nop()
+			panic("boom")
+		})
+	}()
+	if n := q.InFlight(); n != 0 {
+		t.Fatalf("%d operations in flight after an escaped Link and a panicking build", n)
+	}
+	done := make(chan error, 1)
+	go func() { done <- q.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waiting after 10 s")
+	}
+}

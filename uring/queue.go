@@ -184,6 +184,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 			size /= 2
 		}
 	}
+	r.owned = true
 	q := &Queue{
 		ring:       r,
 		table:      completion.NewTable(size),
@@ -283,7 +284,7 @@ func (q *Queue) doClose() {
 	q.notif.Close()
 	<-q.reaperDone
 	q.ring.UnregisterEventFD()
-	q.closeErr = q.ring.Close()
+	q.closeErr = q.ring.close()
 }
 
 // Closed reports whether Close has been called.

@@ -427,3 +427,31 @@ func TestQueueSQPoll(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The ring under a Queue cannot be closed through Queue.Ring (the reaper
+// and waiters still use its mappings): Ring.Close returns ErrQueueRing and
+// the queue goes on; Queue.Close closes it.
+func TestQueueRingCloseRefused(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 16})
+	r, w := testPipe(t)
+	h, err := q.Read(r, make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Ring().Close(); !errors.Is(err, ErrQueueRing) {
+		t.Fatalf("Ring().Close() = %v, want ErrQueueRing", err)
+	}
+	if q.Ring().Closed() {
+		t.Fatal("the queue's ring closed")
+	}
+	unix.Write(w, []byte("x"))
+	if n, err := h.Wait(context.Background()); n != 1 || err != nil {
+		t.Fatalf("read after the refused Close = %d, %v", n, err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !q.Ring().Closed() {
+		t.Error("Queue.Close left its ring open")
+	}
+}

@@ -49,6 +49,8 @@ type Ring struct {
 	features uint32
 
 	eintr atomic.Int64 // EINTR results retried by blocking waits (for tests)
+
+	owned bool // the ring of a Queue: only Queue.Close tears it down
 }
 
 // New creates a ring with io_uring_queue_init_params(entries, ring, p). p may
@@ -152,7 +154,18 @@ func newRing(c *C.struct_aiokit_ring) *Ring {
 // Close tears the ring down with io_uring_queue_exit and frees its C memory.
 // It is idempotent; every later method call returns [ErrClosed] (GetSQE
 // returns nil). SQEs and CQEs obtained earlier must not be used after Close.
+//
+// The ring of a [Queue] (Queue.Ring) is not closed: Close returns
+// [ErrQueueRing], since the queue's reaper and waiters still use it;
+// Queue.Close closes it.
 func (r *Ring) Close() error {
+	if r != nil && r.owned {
+		return ErrQueueRing
+	}
+	return r.close()
+}
+
+func (r *Ring) close() error {
 	if r == nil || r.c == nil {
 		return nil
 	}
