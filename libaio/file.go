@@ -73,8 +73,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // ends while a read is in flight it returns ctx.Err() at once (io_cancel cannot stop a
 // disk read: p stays pinned, and may still be written, until the request completes in
 // the background; a bounce buffer is freed then). While all Depth slots are busy it
-// waits for one, or for ctx.
+// waits for one, or for ctx. A nil ctx is context.Background().
 func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	ctx = fileio.Context(ctx)
 	if !f.direct && len(p) > 0 && off >= 0 && !f.q.table.Closed() && ctx.Err() == nil &&
 		f.q.inline.TryBuffered(f.fd, p, off) {
 		return len(p), nil // all of p was cached: read here, no handle
@@ -91,6 +92,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 
 // WriteAtContext is WriteAt with a context; see ReadAtContext.
 func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	ctx = fileio.Context(ctx)
 	return f.full(ctx, p, off, true)
 }
 

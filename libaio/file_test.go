@@ -153,3 +153,34 @@ func TestFileShortCounts(t *testing.T) {
 		t.Errorf("WriteAt(1 MiB) into a pipe = %d, %v; want a short count and EAGAIN", n, err)
 	}
 }
+
+// A nil ctx is context.Background() (as for Handle.Wait), also when the
+// request fails.
+func TestFileNilContext(t *testing.T) {
+	testutil.CheckLeaks(t)
+	content := pattern(100, 5)
+	fd, _ := testFile(t, content, unix.O_RDWR)
+	q := testQueue(t, 2)
+	f, err := NewFile(q, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	//lint:ignore SA1012 a nil ctx is what this test is about
+	if n, err := f.WriteAtContext(nil, []byte("abc"), 0); n != 3 || err != nil {
+		t.Fatalf("WriteAtContext(nil) = %d, %v", n, err)
+	}
+	buf := make([]byte, 3)
+	//lint:ignore SA1012 as above
+	if n, err := f.ReadAtContext(nil, buf, 0); n != 3 || err != nil || string(buf) != "abc" {
+		t.Fatalf("ReadAtContext(nil) = %d, %v, %q", n, err, buf)
+	}
+	//lint:ignore SA1012 as above
+	if _, err := f.ReadAtContext(nil, buf, -1); err == nil {
+		t.Fatal("ReadAtContext(nil) at offset -1 succeeded")
+	}
+	q.Close()
+	//lint:ignore SA1012 as above
+	if _, err := f.ReadAtContext(nil, buf, 0); err != ErrClosed {
+		t.Fatalf("ReadAtContext(nil) after Close = %v", err)
+	}
+}

@@ -64,9 +64,11 @@ func (br *BufRing) Advance(count int) {
 }
 
 // BufRingCQAdvance publishes count buffers of br and consumes count CQEs
-// (io_uring_buf_ring_cq_advance).
+// (io_uring_buf_ring_cq_advance). A nil br only consumes the CQEs.
 func (r *Ring) BufRingCQAdvance(br *BufRing, count int) {
-	br.Tail += uint16(count)
+	if br != nil {
+		br.Tail += uint16(count)
+	}
 	r.CQAdvance(uint32(count))
 }
 
@@ -80,7 +82,7 @@ func bufRingSize(entries uint32) int {
 // initialises it. This is liburing 2.4's io_uring_setup_buf_ring, which
 // 2.3 lacks. Release it with FreeBufRing.
 func (r *Ring) SetupBufRing(entries uint32, bgid uint16) (*BufRing, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
 	if entries == 0 || entries&(entries-1) != 0 || entries > 1<<15 {
@@ -103,7 +105,7 @@ func (r *Ring) SetupBufRing(entries uint32, bgid uint16) (*BufRing, error) {
 // FreeBufRing unregisters buffer group bgid and unmaps br, a ring from
 // SetupBufRing with the same entries (liburing 2.4's io_uring_free_buf_ring).
 func (r *Ring) FreeBufRing(br *BufRing, entries uint32, bgid uint16) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	if br == nil {

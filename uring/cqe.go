@@ -22,7 +22,7 @@ func (r *Ring) cqeAt(pos uint32) *CQE {
 // CQReady returns the completions ready to be reaped (io_uring_cq_ready:
 // acquire load of the kernel's tail minus our head).
 func (r *Ring) CQReady() uint32 {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0
 	}
 	return atomic.LoadUint32(r.cqTail) - *r.cqHead
@@ -32,7 +32,7 @@ func (r *Ring) CQReady() uint32 {
 // store of head+n to the kernel's CQ head, after which the kernel may reuse
 // those entries.
 func (r *Ring) CQAdvance(n uint32) {
-	if n == 0 || r.c == nil {
+	if n == 0 || r == nil || r.c == nil {
 		return
 	}
 	atomic.StoreUint32(r.cqHead, *r.cqHead+n)
@@ -81,7 +81,7 @@ func (r *Ring) cqNeedsEnter() bool {
 // hidden completions (IOPOLL, CQ overflow, task work), in which case it
 // calls io_uring_peek_cqe to flush them. Call CQESeen when done with it.
 func (r *Ring) PeekCQE() (*CQE, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
 	cqe, _, err := r.peek()
@@ -107,7 +107,7 @@ func (r *Ring) PeekCQE() (*CQE, error) {
 // kernel once (io_uring_get_events) to flush them, as liburing does. Call
 // CQAdvance(n) after processing them.
 func (r *Ring) PeekBatchCQE(cqes []*CQE) int {
-	if r.c == nil || len(cqes) == 0 {
+	if r == nil || r.c == nil || len(cqes) == 0 {
 		return 0
 	}
 	flushed := false
@@ -136,7 +136,7 @@ func (r *Ring) PeekBatchCQE(cqes []*CQE) int {
 // them, until fn returns false (the io_uring_for_each_cqe macro). It returns
 // the number visited; pass it to CQAdvance.
 func (r *Ring) ForEachCQE(fn func(*CQE) bool) uint32 {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0
 	}
 	head := *r.cqHead
@@ -160,7 +160,7 @@ func (r *Ring) ForEachCQE(fn func(*CQE) bool) uint32 {
 // returned. The same holds for WaitCQENr and SubmitAndWait, and for the
 // timeout variants, which retry with the time that is left.
 func (r *Ring) WaitCQE() (*CQE, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
 	cqe, _, err := r.peek()
@@ -176,7 +176,7 @@ func (r *Ring) WaitCQE() (*CQE, error) {
 // WaitCQENr waits until n completions are ready and returns the first
 // (io_uring_wait_cqe_nr). n == 0 behaves like PeekCQE. EINTR is retried.
 func (r *Ring) WaitCQENr(n uint32) (*CQE, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
 	if n > 0 {
@@ -247,7 +247,7 @@ func (r *Ring) timedWait(ts *KernelTimespec, sigmask *unix.Sigset_t, call func(u
 // (io_uring_wait_cqes). A timeout gives unix.ETIME. EINTR is retried with the
 // remaining time unless sigmask is non-nil, in which case it is returned.
 func (r *Ring) WaitCQEs(waitNr uint32, ts *KernelTimespec, sigmask *unix.Sigset_t) (*CQE, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
 	_, err := r.timedWait(ts, sigmask, func(useTS, useMask C.int) C.int {
@@ -270,7 +270,7 @@ func (r *Ring) WaitCQETimeout(d time.Duration) (*CQE, error) {
 
 // WaitCQETimeoutTS is WaitCQETimeout with a KernelTimespec (nil: no limit).
 func (r *Ring) WaitCQETimeoutTS(ts *KernelTimespec) (*CQE, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
 	_, err := r.timedWait(ts, nil, func(useTS, _ C.int) C.int {

@@ -131,8 +131,10 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 
 // ReadAtContext is ReadAt with a context. When ctx ends, the read in
 // flight is cancelled (IORING_OP_ASYNC_CANCEL) and ReadAtContext returns
-// ctx.Err() once the kernel has let go of b.
+// ctx.Err() once the kernel has let go of b. A nil ctx is
+// context.Background(), here and in the other *Context methods.
 func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, err error) {
+	ctx = fileio.Context(ctx)
 	if off < 0 {
 		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errors.New("negative offset")}
 	}
@@ -164,6 +166,7 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 
 // WriteAtContext is WriteAt with a context (see ReadAtContext).
 func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, err error) {
+	ctx = fileio.Context(ctx)
 	if off < 0 {
 		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errors.New("negative offset")}
 	}
@@ -192,6 +195,7 @@ func (f *File) Sync() error {
 
 // SyncContext is Sync with a context.
 func (f *File) SyncContext(ctx context.Context) error {
+	ctx = fileio.Context(ctx)
 	fd, ref, err := f.acquire(nil)
 	if err != nil {
 		return &fs.PathError{Op: "sync", Path: f.name, Err: err}

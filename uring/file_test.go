@@ -235,3 +235,35 @@ func TestFileCloseWhileReading(t *testing.T) {
 		t.Fatalf("fstat of the closed descriptor: %v, want EBADF", err)
 	}
 }
+
+// A nil ctx is context.Background() in every *Context method, also on the
+// paths where the operation fails (where ctx.Err() is looked at).
+func TestFileNilContext(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	path := testutil.TempDir(t) + "/data"
+	f, err := OpenFile(q, path, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	//lint:ignore SA1012 a nil ctx is what this test is about
+	if n, err := f.WriteAtContext(nil, []byte("nil ctx"), 0); n != 7 || err != nil {
+		t.Fatalf("WriteAtContext(nil) = %d, %v", n, err)
+	}
+	//lint:ignore SA1012 as above
+	if err := f.SyncContext(nil); err != nil {
+		t.Fatalf("SyncContext(nil) = %v", err)
+	}
+	buf := make([]byte, 8)
+	//lint:ignore SA1012 as above
+	if n, err := f.ReadAtContext(nil, buf, 0); n != 7 || err != io.EOF {
+		t.Fatalf("ReadAtContext(nil) = %d, %v", n, err)
+	}
+	_, w := testPipe(t)
+	pf := NewFile(q, w, "pipe") // the write end: a read fails with EBADF
+	defer pf.Close()
+	//lint:ignore SA1012 as above
+	if _, err := pf.ReadAtContext(nil, buf, 0); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("failed ReadAtContext(nil) = %v, want EBADF", err)
+	}
+}

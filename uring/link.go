@@ -159,12 +159,12 @@ func (l *Link) Nop() *completion.Handle {
 
 // Read adds IORING_OP_READ (io_uring_prep_read) into buf at off.
 func (l *Link) Read(fd int, buf []byte, off uint64) *completion.Handle {
-	return l.doBytes(buf, func(s *SQE) { s.PrepRead(fd, buf, off) })
+	return l.doBytes(buf, func(s *SQE) { s.PrepRead(fd, rwSpan(buf), off) })
 }
 
 // Write adds IORING_OP_WRITE (io_uring_prep_write) of buf at off.
 func (l *Link) Write(fd int, buf []byte, off uint64) *completion.Handle {
-	return l.doBytes(buf, func(s *SQE) { s.PrepWrite(fd, buf, off) })
+	return l.doBytes(buf, func(s *SQE) { s.PrepWrite(fd, rwSpan(buf), off) })
 }
 
 // Readv adds IORING_OP_READV (io_uring_prep_readv) into bufs at off.
@@ -184,12 +184,12 @@ func (l *Link) Fsync(fd int, flags uint32) *completion.Handle {
 
 // Send adds IORING_OP_SEND (io_uring_prep_send).
 func (l *Link) Send(fd int, buf []byte, flags int) *completion.Handle {
-	return l.doBytes(buf, func(s *SQE) { s.PrepSend(fd, buf, flags) })
+	return l.doBytes(buf, func(s *SQE) { s.PrepSend(fd, rwSpan(buf), flags) })
 }
 
 // Recv adds IORING_OP_RECV (io_uring_prep_recv).
 func (l *Link) Recv(fd int, buf []byte, flags int) *completion.Handle {
-	return l.doBytes(buf, func(s *SQE) { s.PrepRecv(fd, buf, flags) })
+	return l.doBytes(buf, func(s *SQE) { s.PrepRecv(fd, rwSpan(buf), flags) })
 }
 
 // PollAdd adds IORING_OP_POLL_ADD (io_uring_prep_poll_add).

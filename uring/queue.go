@@ -23,6 +23,9 @@ type QueueConfig struct {
 	// kernels without IORING_FEAT_NODROP, to leave room for cancel CQEs). A
 	// larger value relies on IORING_FEAT_NODROP (Linux 5.5+): completions
 	// that do not fit are kept by the kernel and flushed when the CQ drains.
+	// Without that feature a larger value is lowered to half the CQ size
+	// (MaxInFlight reports it), since a dropped CQE would leave its handle
+	// waiting forever.
 	MaxInFlight int
 	// RingOnly makes Read and File.ReadAt always go through the ring. By
 	// default they first try a read of cached data in the calling
@@ -174,16 +177,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		r.Close()
 		return nil, err
 	}
-	size := c.MaxInFlight
-	if size <= 0 {
-		size = int(p.CQEntries)
-		if size <= 0 {
-			size = 2 * int(c.Entries)
-		}
-		if p.Features&FeatNodrop == 0 && size > 1 {
-			size /= 2
-		}
-	}
+	size := tableSize(c.MaxInFlight, int(c.Entries), int(p.CQEntries), p.Features)
 	r.owned = true
 	q := &Queue{
 		ring:       r,
@@ -221,6 +215,26 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 // inspection. Submitting or reaping on it directly would race with the
 // queue and is not allowed.
 func (q *Queue) Ring() *Ring { return q.ring }
+
+// tableSize is the handle table's size for QueueConfig.MaxInFlight
+// (maxInFlight), its Entries and the CQ size and features the kernel
+// reported: see QueueConfig.MaxInFlight.
+func tableSize(maxInFlight, entries, cqEntries int, features uint32) int {
+	if cqEntries <= 0 {
+		cqEntries = 2 * entries
+	}
+	safe := cqEntries // what fits the CQ with room for cancel CQEs
+	if features&FeatNodrop == 0 && safe > 1 {
+		safe /= 2
+	}
+	switch {
+	case maxInFlight <= 0:
+		return safe
+	case features&FeatNodrop == 0 && maxInFlight > safe:
+		return safe
+	}
+	return maxInFlight
+}
 
 // MaxInFlight returns the number of operations that may be in flight at
 // once; beyond it methods return ErrBusy.

@@ -455,3 +455,26 @@ func TestQueueRingCloseRefused(t *testing.T) {
 		t.Error("Queue.Close left its ring open")
 	}
 }
+
+// The handle table never outgrows what the CQ can hold on a kernel without
+// IORING_FEAT_NODROP, where a CQE that does not fit is dropped and its
+// handle would wait forever; with NODROP the asked size stands.
+func TestTableSize(t *testing.T) {
+	for _, c := range []struct {
+		max, entries, cq int
+		feat             uint32
+		want             int
+	}{
+		{0, 64, 128, FeatNodrop, 128},
+		{0, 64, 128, 0, 64},
+		{4096, 64, 128, FeatNodrop, 4096},
+		{4096, 64, 128, 0, 64},
+		{32, 64, 128, 0, 32},
+		{0, 8, 0, 0, 8},
+		{0, 1, 1, 0, 1},
+	} {
+		if got := tableSize(c.max, c.entries, c.cq, c.feat); got != c.want {
+			t.Errorf("tableSize(max %d, entries %d, cq %d, features %#x) = %d, want %d", c.max, c.entries, c.cq, c.feat, got, c.want)
+		}
+	}
+}

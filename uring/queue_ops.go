@@ -53,7 +53,7 @@ func (q *Queue) read(ctx context.Context, fd int, buf []byte, off uint64) (*comp
 
 // readRing is read without the inline try.
 func (q *Queue) readRing(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
-	return q.submit(ctx, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepRead(fd, buf, off) })
+	return q.submit(ctx, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepRead(fd, rwSpan(buf), off) })
 }
 
 // Write submits IORING_OP_WRITE (io_uring_prep_write): pwrite of buf at off.
@@ -63,7 +63,23 @@ func (q *Queue) Write(fd int, buf []byte, off uint64) (*completion.Handle, error
 }
 
 func (q *Queue) write(ctx context.Context, fd int, buf []byte, off uint64) (*completion.Handle, error) {
-	return q.submit(ctx, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepWrite(fd, buf, off) })
+	return q.submit(ctx, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepWrite(fd, rwSpan(buf), off) })
+}
+
+// maxRW is Linux's MAX_RW_COUNT (INT_MAX rounded down to a page), the most
+// one read or write moves.
+const maxRW = 0x7ffff000
+
+// rwSpan is the part of b that one read, write, send or receive of the
+// queue hands the kernel: all of it, or its first maxRW bytes. Without the
+// cut, the SQE's 32-bit length (the C helpers' (__u32) cast, which the raw
+// Prep methods keep) would turn a buffer of 4 GiB + 4 bytes into a 4-byte
+// request; with it, the request is short, as read(2) on such a buffer is.
+func rwSpan(b []byte) []byte {
+	if len(b) > maxRW {
+		return b[:maxRW]
+	}
+	return b
 }
 
 // pinIovecs builds an iovec array over bufs and pins it and every buffer.
@@ -135,12 +151,12 @@ func (q *Queue) PollAdd(fd int, mask uint32) (*completion.Handle, error) {
 
 // Send submits IORING_OP_SEND (io_uring_prep_send) of buf with send(2) flags.
 func (q *Queue) Send(fd int, buf []byte, flags int) (*completion.Handle, error) {
-	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepSend(fd, buf, flags) })
+	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepSend(fd, rwSpan(buf), flags) })
 }
 
 // Recv submits IORING_OP_RECV (io_uring_prep_recv) into buf with recv(2) flags.
 func (q *Queue) Recv(fd int, buf []byte, flags int) (*completion.Handle, error) {
-	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepRecv(fd, buf, flags) })
+	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepRecv(fd, rwSpan(buf), flags) })
 }
 
 // Accept submits IORING_OP_ACCEPT (io_uring_prep_accept with a NULL address):
@@ -220,12 +236,18 @@ func putSockaddr(rsa *unix.RawSockaddrAny, sa unix.Sockaddr) (uint32, error) {
 	}
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
+		if a == nil {
+			return 0, unix.EINVAL
+		}
 		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
 		r.Family = unix.AF_INET
 		r.Addr = a.Addr
 		port(&r.Port, a.Port)
 		return unix.SizeofSockaddrInet4, nil
 	case *unix.SockaddrInet6:
+		if a == nil {
+			return 0, unix.EINVAL
+		}
 		r := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
 		r.Family = unix.AF_INET6
 		r.Addr = a.Addr
@@ -233,6 +255,9 @@ func putSockaddr(rsa *unix.RawSockaddrAny, sa unix.Sockaddr) (uint32, error) {
 		port(&r.Port, a.Port)
 		return unix.SizeofSockaddrInet6, nil
 	case *unix.SockaddrUnix:
+		if a == nil {
+			return 0, unix.EINVAL
+		}
 		r := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
 		if len(a.Name) >= len(r.Path) {
 			return 0, unix.EINVAL

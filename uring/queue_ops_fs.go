@@ -20,26 +20,26 @@ import (
 // pinned until the completion (a no-op for C or mmap memory, which
 // registered buffers usually are).
 func (q *Queue) ReadFixed(fd int, buf []byte, off uint64, bufIndex int) (*completion.Handle, error) {
-	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepReadFixed(fd, buf, off, bufIndex) })
+	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepReadFixed(fd, rwSpan(buf), off, bufIndex) })
 }
 
 // ReadFixed adds IORING_OP_READ_FIXED (io_uring_prep_read_fixed); buf is
 // pinned.
 func (l *Link) ReadFixed(fd int, buf []byte, off uint64, bufIndex int) *completion.Handle {
-	return l.do(func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepReadFixed(fd, buf, off, bufIndex) })
+	return l.do(func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepReadFixed(fd, rwSpan(buf), off, bufIndex) })
 }
 
 // WriteFixed submits IORING_OP_WRITE_FIXED (io_uring_prep_write_fixed): a
 // write at off from buf inside registered buffer bufIndex. buf is pinned
 // until the completion.
 func (q *Queue) WriteFixed(fd int, buf []byte, off uint64, bufIndex int) (*completion.Handle, error) {
-	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepWriteFixed(fd, buf, off, bufIndex) })
+	return q.submit(nil, func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepWriteFixed(fd, rwSpan(buf), off, bufIndex) })
 }
 
 // WriteFixed adds IORING_OP_WRITE_FIXED (io_uring_prep_write_fixed); buf is
 // pinned.
 func (l *Link) WriteFixed(fd int, buf []byte, off uint64, bufIndex int) *completion.Handle {
-	return l.do(func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepWriteFixed(fd, buf, off, bufIndex) })
+	return l.do(func(op *completion.Op) { op.PinBytes(buf) }, func(s *SQE) { s.PrepWriteFixed(fd, rwSpan(buf), off, bufIndex) })
 }
 
 // Readv2 submits IORING_OP_READV with preadv2(2) flags (unix.RWF_NOWAIT,

@@ -126,12 +126,13 @@ func TestQueuePrep(t *testing.T) {
 		prep func(s *SQE)
 		pins []any
 	}{
-		"nil prep":   {nil, nil},
-		"int pin":    {nop, []any{7}},
-		"string pin": {nop, []any{"abc"}},
-		"skip CQE":   {func(s *SQE) { s.PrepNop(); s.Flags |= SQECQESkipSuccess }, nil},
-		"SEND_ZC":    {func(s *SQE) { s.PrepSendZC(pr, a, 0, 0) }, []any{a}},
-		"SENDMSG_ZC": {func(s *SQE) { s.PrepSendmsgZC(pr, nil, 0) }, nil},
+		"nil prep":                     {nil, nil},
+		"int pin":                      {nop, []any{7}},
+		"string pin":                   {nop, []any{"abc"}},
+		"skip CQE":                     {func(s *SQE) { s.PrepNop(); s.Flags |= SQECQESkipSuccess }, nil},
+		"SEND_ZC":                      {func(s *SQE) { s.PrepSendZC(pr, a, 0, 0) }, []any{a}},
+		"SENDMSG_ZC":                   {func(s *SQE) { s.PrepSendmsgZC(pr, nil, 0) }, nil},
+		"PROVIDE_BUFFERS of Go memory": {func(s *SQE) { s.PrepProvideBuffers(a, len(a), 1, 7, 0) }, []any{a}},
 	} {
 		if h, err := q.Prep(c.prep, c.pins...); h != nil || !errors.Is(err, unix.EINVAL) {
 			t.Errorf("%s: Prep = %v, %v; want nil, EINVAL", name, h, err)
@@ -815,5 +816,52 @@ func TestQueuePrepMsgRing(t *testing.T) {
 		if h, err := q.Prep(c.prep); !errors.Is(err, unix.EINVAL) || h != nil {
 			t.Errorf("MSG_RING to the %s: %v, %v; want EINVAL", c.name, h, err)
 		}
+	}
+}
+
+// Bad sizes and descriptors that the SQE's 32-bit fields cannot hold give a
+// short read or EBADF, never a request on a truncated value: a 4 GiB + 4
+// byte buffer reads the whole 10-byte file (not 4 bytes), and fd + 2^32
+// does not write to fd.
+func TestQueueWideArguments(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{RingOnly: true})
+	_, fd := tempFile(t, []byte("0123456789"))
+	mem, err := unix.Mmap(-1, 0, 1<<32+4, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		testutil.SkipNoFeature(t, "a 4 GiB MAP_NORESERVE mapping", err)
+	}
+	defer unix.Munmap(mem)
+	h, err := q.Read(fd, mem, 0)
+	mustRes(t, h, err, 10)
+	if string(mem[:10]) != "0123456789" {
+		t.Fatalf("read %q", mem[:10])
+	}
+	h, err = q.Write(fd+1<<32, []byte("XX"), 0)
+	mustErrno(t, h, err, unix.EBADF)
+	back := make([]byte, 10)
+	if n, err := unix.Pread(fd, back, 0); n != 10 || err != nil || string(back) != "0123456789" {
+		t.Fatalf("file after a write to fd+2^32: %q, %v", back[:n], err)
+	}
+	var s SQE
+	s.PrepNop()
+	s.PrepRead(-1<<40, nil, 0)
+	if s.Fd != -1 {
+		t.Errorf("PrepRead(-2^40): fd field %d, want -1", s.Fd)
+	}
+}
+
+// A typed nil socket address is EINVAL, not a nil dereference.
+func TestQueueNilSockaddr(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{})
+	for _, sa := range []unix.Sockaddr{(*unix.SockaddrInet4)(nil), (*unix.SockaddrInet6)(nil), (*unix.SockaddrUnix)(nil)} {
+		if h, err := q.Connect(0, sa); h != nil || !errors.Is(err, unix.EINVAL) {
+			t.Errorf("Connect(%T nil) = %v, %v; want EINVAL", sa, h, err)
+		}
+		if h, err := q.SendmsgBuffers(0, [][]byte{[]byte("x")}, nil, sa, 0); h != nil || !errors.Is(err, unix.EINVAL) {
+			t.Errorf("SendmsgBuffers(to %T nil) = %v, %v; want EINVAL", sa, h, err)
+		}
+	}
+	if h, err := q.Connect(0, nil); h != nil || err == nil {
+		t.Errorf("Connect(nil) = %v, %v; want an error", h, err)
 	}
 }

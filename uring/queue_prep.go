@@ -21,7 +21,10 @@ import (
 // Link.Prep). IOSQE_CQE_SKIP_SUCCESS is refused with an error matching
 // unix.EINVAL, since the handle would never complete, and so are
 // IORING_OP_SEND_ZC and IORING_OP_SENDMSG_ZC, whose buffer the kernel reads
-// until a second CQE. A handle completes with the first CQE of its request:
+// until a second CQE. IORING_OP_PROVIDE_BUFFERS is refused (EINVAL) when
+// pins are given: the kernel fills provided buffers on later receives, after
+// this CQE would unpin them, so they must be C or mmap memory (cmem.Alloc),
+// passed without pins. A handle completes with the first CQE of its request:
 // a multishot request (poll, accept or recv with a multishot flag) reports
 // that one (IORING_CQE_F_MORE in Flags) and its later CQEs are dropped;
 // Cancel(handle) still finds it and stops it.
@@ -72,6 +75,10 @@ func userOp(q *Queue, prep func(s *SQE), pins []any) (func(op *completion.Op), f
 		return nil, nil, fmt.Errorf("uring: Prep with IOSQE_CQE_SKIP_SUCCESS: the handle would never complete: %w", unix.EINVAL)
 	case sqe.Opcode == OpSendZC || sqe.Opcode == OpSendmsgZC:
 		return nil, nil, fmt.Errorf("uring: Prep of %s: its buffer is in use until a second CQE: %w", OpName(sqe.Opcode), unix.EINVAL)
+	case sqe.Opcode == OpProvideBuffers && hasPins(pins):
+		// The kernel keeps the buffers and fills them on later receives,
+		// long after this CQE unpins them.
+		return nil, nil, fmt.Errorf("uring: Prep of IORING_OP_PROVIDE_BUFFERS with Go memory: the kernel uses the buffers after the CQE; provide C or mmap memory (cmem), unpinned: %w", unix.EINVAL)
 	case sqe.Opcode == OpMsgRing && (sqe.Flags&SQEFixedFile != 0 || int(sqe.Fd) == q.ring.Fd()):
 		// The CQE it posts carries user data of the caller's choosing: in
 		// this queue's own ring it would complete (and unpin) whichever
@@ -84,6 +91,16 @@ func userOp(q *Queue, prep func(s *SQE), pins []any) (func(op *completion.Op), f
 		}
 	}
 	return pin, func(s *SQE) { *s = *sqe }, nil
+}
+
+// hasPins reports whether pins holds anything but nils.
+func hasPins(pins []any) bool {
+	for _, v := range pins {
+		if v != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // pinnable reports whether pinValue accepts v.

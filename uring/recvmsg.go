@@ -12,9 +12,12 @@ import (
 // SQE was prepared with (only its Namelen and Controllen are used).
 
 // RecvmsgValidate returns the header at the start of buf, or nil if buf is
-// too short to hold the header, name and control areas
+// too short to hold the header, name and control areas, or msgh is nil
 // (io_uring_recvmsg_validate).
 func RecvmsgValidate(buf []byte, msgh *unix.Msghdr) *RecvmsgOut {
+	if msgh == nil {
+		return nil
+	}
 	header := uint64(msgh.Controllen) + uint64(msgh.Namelen) + uint64(unsafe.Sizeof(RecvmsgOut{}))
 	if uint64(len(buf)) < header {
 		return nil

@@ -65,7 +65,7 @@ func checkTags(n int, tags []uint64) error {
 // RegisterBuffers registers fixed buffers for READ_FIXED/WRITE_FIXED
 // (io_uring_register_buffers).
 func (r *Ring) RegisterBuffers(iov []unix.Iovec) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	civ, err := cIovecs(iov)
@@ -81,7 +81,7 @@ func (r *Ring) RegisterBuffers(iov []unix.Iovec) error {
 // user_data (io_uring_register_buffers_tags). tags must be nil or
 // len(iov) long (else EINVAL).
 func (r *Ring) RegisterBuffersTags(iov []unix.Iovec, tags []uint64) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	if err := checkTags(len(iov), tags); err != nil {
@@ -98,7 +98,7 @@ func (r *Ring) RegisterBuffersTags(iov []unix.Iovec, tags []uint64) error {
 // RegisterBuffersSparse registers nr empty buffer slots
 // (io_uring_register_buffers_sparse).
 func (r *Ring) RegisterBuffersSparse(nr uint32) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_register_buffers_sparse(&r.c.ring, C.uint(nr))))
@@ -107,7 +107,7 @@ func (r *Ring) RegisterBuffersSparse(nr uint32) error {
 // RegisterBuffersUpdateTag replaces buffer slots from off on and returns how
 // many were updated (io_uring_register_buffers_update_tag).
 func (r *Ring) RegisterBuffersUpdateTag(off uint32, iov []unix.Iovec, tags []uint64) (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	if err := checkTags(len(iov), tags); err != nil {
@@ -123,7 +123,7 @@ func (r *Ring) RegisterBuffersUpdateTag(off uint32, iov []unix.Iovec, tags []uin
 
 // UnregisterBuffers drops all registered buffers (io_uring_unregister_buffers).
 func (r *Ring) UnregisterBuffers() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_unregister_buffers(&r.c.ring)))
@@ -132,7 +132,7 @@ func (r *Ring) UnregisterBuffers() error {
 // RegisterFiles registers fixed files; -1 entries are empty slots
 // (io_uring_register_files).
 func (r *Ring) RegisterFiles(fds []int) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	cf := cFds(fds)
@@ -142,7 +142,7 @@ func (r *Ring) RegisterFiles(fds []int) error {
 // RegisterFilesTags registers fixed files with tags
 // (io_uring_register_files_tags); tags nil or len(fds) long.
 func (r *Ring) RegisterFilesTags(fds []int, tags []uint64) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	if err := checkTags(len(fds), tags); err != nil {
@@ -155,7 +155,7 @@ func (r *Ring) RegisterFilesTags(fds []int, tags []uint64) error {
 // RegisterFilesSparse registers nr empty fixed-file slots
 // (io_uring_register_files_sparse).
 func (r *Ring) RegisterFilesSparse(nr uint32) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_register_files_sparse(&r.c.ring, C.uint(nr))))
@@ -164,7 +164,7 @@ func (r *Ring) RegisterFilesSparse(nr uint32) error {
 // RegisterFilesUpdateTag replaces fixed-file slots from off on, with tags,
 // and returns how many were updated (io_uring_register_files_update_tag).
 func (r *Ring) RegisterFilesUpdateTag(off uint32, fds []int, tags []uint64) (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	if err := checkTags(len(fds), tags); err != nil {
@@ -178,7 +178,7 @@ func (r *Ring) RegisterFilesUpdateTag(off uint32, fds []int, tags []uint64) (int
 // slot, [RegisterFilesSkip] keeps it) and returns how many were updated
 // (io_uring_register_files_update).
 func (r *Ring) RegisterFilesUpdate(off uint32, fds []int) (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	cf := cFds(fds)
@@ -187,7 +187,7 @@ func (r *Ring) RegisterFilesUpdate(off uint32, fds []int) (int, error) {
 
 // UnregisterFiles drops the fixed-file table (io_uring_unregister_files).
 func (r *Ring) UnregisterFiles() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_unregister_files(&r.c.ring)))
@@ -196,7 +196,7 @@ func (r *Ring) UnregisterFiles() error {
 // RegisterEventFD makes the kernel signal eventfd fd on every completion
 // (io_uring_register_eventfd).
 func (r *Ring) RegisterEventFD(fd int) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_register_eventfd(&r.c.ring, C.int(fd))))
@@ -205,7 +205,7 @@ func (r *Ring) RegisterEventFD(fd int) error {
 // RegisterEventFDAsync is RegisterEventFD for completions that did not
 // complete inline only (io_uring_register_eventfd_async).
 func (r *Ring) RegisterEventFDAsync(fd int) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_register_eventfd_async(&r.c.ring, C.int(fd))))
@@ -213,7 +213,7 @@ func (r *Ring) RegisterEventFDAsync(fd int) error {
 
 // UnregisterEventFD removes the registered eventfd (io_uring_unregister_eventfd).
 func (r *Ring) UnregisterEventFD() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_unregister_eventfd(&r.c.ring)))
@@ -222,7 +222,7 @@ func (r *Ring) UnregisterEventFD() error {
 // CQEventFDEnabled reports whether eventfd notifications are on
 // (io_uring_cq_eventfd_enabled; true when the kernel has no CQ flags).
 func (r *Ring) CQEventFDEnabled() bool {
-	if r.c == nil || r.cqFlags == nil {
+	if r == nil || r.c == nil || r.cqFlags == nil {
 		return true
 	}
 	return *r.cqFlags&CQEventFDDisabled == 0
@@ -231,7 +231,7 @@ func (r *Ring) CQEventFDEnabled() bool {
 // CQEventFDToggle turns eventfd notifications on or off
 // (io_uring_cq_eventfd_toggle); EOPNOTSUPP without CQ ring flags.
 func (r *Ring) CQEventFDToggle(enabled bool) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_cq_eventfd_toggle(&r.c.ring, C.bool(enabled))))
@@ -240,7 +240,7 @@ func (r *Ring) CQEventFDToggle(enabled bool) error {
 // RegisterPersonality registers the current credentials and returns the
 // personality ID to put in SQE.Personality (io_uring_register_personality).
 func (r *Ring) RegisterPersonality() (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	return retInt(int(C.io_uring_register_personality(&r.c.ring)))
@@ -248,7 +248,7 @@ func (r *Ring) RegisterPersonality() (int, error) {
 
 // UnregisterPersonality drops personality id (io_uring_unregister_personality).
 func (r *Ring) UnregisterPersonality(id int) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_unregister_personality(&r.c.ring, C.int(id))))
@@ -259,7 +259,7 @@ func (r *Ring) UnregisterPersonality(id int) error {
 // library does not export it, so this makes the identical io_uring_register(2)
 // call, IORING_REGISTER_RESTRICTIONS on the ring fd).
 func (r *Ring) RegisterRestrictions(res []Restriction) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	var p *C.struct_io_uring_restriction
@@ -272,7 +272,7 @@ func (r *Ring) RegisterRestrictions(res []Restriction) error {
 // RegisterIOWQAff sets the CPU affinity of the ring's io-wq workers
 // (io_uring_register_iowq_aff).
 func (r *Ring) RegisterIOWQAff(cpus *unix.CPUSet) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	if cpus == nil {
@@ -283,7 +283,7 @@ func (r *Ring) RegisterIOWQAff(cpus *unix.CPUSet) error {
 
 // UnregisterIOWQAff resets the io-wq affinity (io_uring_unregister_iowq_aff).
 func (r *Ring) UnregisterIOWQAff() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_unregister_iowq_aff(&r.c.ring)))
@@ -293,7 +293,7 @@ func (r *Ring) UnregisterIOWQAff() error {
 // ([IOWQUnbound]) io-wq workers (0 keeps a value) and stores the previous
 // limits back into values (io_uring_register_iowq_max_workers).
 func (r *Ring) RegisterIOWQMaxWorkers(values *[2]uint32) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	if values == nil {
@@ -314,7 +314,7 @@ func (r *Ring) RegisterIOWQMaxWorkers(values *[2]uint32) error {
 // RegisterRingFD and use the ring only from that goroutine until
 // UnregisterRingFD. Queue never registers its ring fd.
 func (r *Ring) RegisterRingFD() (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	return retInt(int(C.io_uring_register_ring_fd(&r.c.ring)))
@@ -322,7 +322,7 @@ func (r *Ring) RegisterRingFD() (int, error) {
 
 // UnregisterRingFD undoes RegisterRingFD (io_uring_unregister_ring_fd).
 func (r *Ring) UnregisterRingFD() (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	return retInt(int(C.io_uring_unregister_ring_fd(&r.c.ring)))
@@ -331,7 +331,7 @@ func (r *Ring) UnregisterRingFD() (int, error) {
 // RegisterBufRing registers a provided-buffer ring described by reg
 // (io_uring_register_buf_ring). See [Ring.SetupBufRing] for the usual path.
 func (r *Ring) RegisterBufRing(reg *BufReg, flags uint32) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	if reg == nil {
@@ -343,7 +343,7 @@ func (r *Ring) RegisterBufRing(reg *BufReg, flags uint32) error {
 // UnregisterBufRing unregisters buffer group bgid's ring
 // (io_uring_unregister_buf_ring).
 func (r *Ring) UnregisterBufRing(bgid int) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_unregister_buf_ring(&r.c.ring, C.int(bgid))))
@@ -353,7 +353,7 @@ func (r *Ring) UnregisterBufRing(bgid int) error {
 // reg.Timeout (-1/-1: forever) (io_uring_register_sync_cancel). ENOENT when
 // nothing matched, ETIME on timeout.
 func (r *Ring) RegisterSyncCancel(reg *SyncCancelReg) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	if reg == nil {
@@ -365,7 +365,7 @@ func (r *Ring) RegisterSyncCancel(reg *SyncCancelReg) error {
 // RegisterFileAllocRange restricts automatic fixed-file slot allocation to
 // [off, off+n) (io_uring_register_file_alloc_range).
 func (r *Ring) RegisterFileAllocRange(off, n uint32) error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_register_file_alloc_range(&r.c.ring, C.uint(off), C.uint(n))))

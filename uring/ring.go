@@ -176,11 +176,11 @@ func (r *Ring) close() error {
 }
 
 // Closed reports whether Close has been called.
-func (r *Ring) Closed() bool { return r.c == nil }
+func (r *Ring) Closed() bool { return r == nil || r.c == nil }
 
 // Fd returns the ring's file descriptor (ring->ring_fd), -1 after Close.
 func (r *Ring) Fd() int {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return -1
 	}
 	return int(r.c.ring.ring_fd)
@@ -203,7 +203,7 @@ func (r *Ring) CQEntries() uint32 { return r.cqEntries }
 // io_uring_queue_init_params performs after io_uring_queue_mmap. Only rings
 // made with [QueueMmap] need it.
 func (r *Ring) InitSQArray() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	arr := unsafe.Slice(u32p(r.c.ring.sq.array), r.sqEntries)
@@ -216,7 +216,7 @@ func (r *Ring) InitSQArray() error {
 // DontFork calls io_uring_ring_dontfork: madvise(MADV_DONTFORK) on the rings
 // so a forked child does not share them.
 func (r *Ring) DontFork() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_ring_dontfork(&r.c.ring)))
@@ -227,7 +227,7 @@ func (r *Ring) DontFork() error {
 // function, so this makes the identical io_uring_register(2) call
 // (IORING_REGISTER_ENABLE_RINGS on the ring fd) through liburing's wrapper.
 func (r *Ring) EnableRings() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.aiokit_enable_rings(&r.c.ring)))
@@ -237,7 +237,7 @@ func (r *Ring) EnableRings() error {
 // IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN), read with a relaxed load like
 // liburing's IO_URING_READ_ONCE. 0 after Close.
 func (r *Ring) SQFlags() uint32 {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0
 	}
 	return atomic.LoadUint32(r.sqFlags)
@@ -251,7 +251,7 @@ func (r *Ring) CQHasOverflow() bool { return r.SQFlags()&SQCQOverflow != 0 }
 // (*cq.koverflow). With IORING_FEAT_NODROP the kernel keeps overflowed
 // completions instead and this stays 0 unless it ran out of memory.
 func (r *Ring) CQOverflow() uint32 {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0
 	}
 	return atomic.LoadUint32(r.cqOverflow)
@@ -260,7 +260,7 @@ func (r *Ring) CQOverflow() uint32 {
 // SQDropped returns the kernel's count of invalid SQ entries it skipped
 // (*sq.kdropped).
 func (r *Ring) SQDropped() uint32 {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0
 	}
 	return atomic.LoadUint32(r.sqDropped)

@@ -146,11 +146,25 @@ func TestUseAfterClose(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+	checkClosedRing(t, "closed ring", r)
+	// A nil *Ring answers like a closed one (RecvmsgValidate and
+	// BufRingCQAdvance take nil arguments the same way).
+	checkClosedRing(t, "nil ring", nil)
+	if RecvmsgValidate(make([]byte, 64), nil) != nil {
+		t.Error("RecvmsgValidate with a nil msghdr")
+	}
+	r.BufRingCQAdvance(nil, 1)
+}
+
+// checkClosedRing checks that every method of r (closed, or nil) hands out
+// nothing and returns ErrClosed.
+func checkClosedRing(t *testing.T, what string, r *Ring) {
+	t.Helper()
 	if r.GetSQE() != nil || r.Fd() != -1 || !r.Closed() {
-		t.Fatal("closed ring still hands out SQEs / fd")
+		t.Fatalf("%s still hands out SQEs / fd", what)
 	}
 	if r.CQReady() != 0 || r.SQReady() != 0 || r.PeekBatchCQE(make([]*CQE, 4)) != 0 || r.SQFlags() != 0 {
-		t.Fatal("closed ring reports entries")
+		t.Fatalf("%s reports entries", what)
 	}
 	r.CQAdvance(1) // must not crash
 	r.CQESeen(&CQE{})
@@ -181,7 +195,7 @@ func TestUseAfterClose(t *testing.T) {
 	errs["CQEventFDToggle"] = r.CQEventFDToggle(false)
 	for name, err := range errs {
 		if !errors.Is(err, ErrClosed) {
-			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+			t.Errorf("%s: %s: %v, want ErrClosed", what, name, err)
 		}
 	}
 }

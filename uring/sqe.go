@@ -15,7 +15,7 @@ const sqeSize = 64
 // the kernel's tail. The SQE keeps the contents of its previous use until a
 // Prep* method overwrites it (every Prep* sets all fields except user_data).
 func (r *Ring) GetSQE() *SQE {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return nil
 	}
 	tail := *r.sqeTail
@@ -34,7 +34,7 @@ func (r *Ring) GetSQE() *SQE {
 // SQReady returns the SQEs obtained but not yet consumed by the kernel
 // (io_uring_sq_ready: sqe_tail minus the kernel's head).
 func (r *Ring) SQReady() uint32 {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0
 	}
 	return *r.sqeTail - atomic.LoadUint32(r.sqHead)
@@ -42,7 +42,7 @@ func (r *Ring) SQReady() uint32 {
 
 // SQSpaceLeft returns the free SQ entries (io_uring_sq_space_left).
 func (r *Ring) SQSpaceLeft() uint32 {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0
 	}
 	return r.sqEntries - r.SQReady()
@@ -86,7 +86,7 @@ func (s *SQE) prepRW(op uint8, fd int, addr uint64, n uint32, off uint64) {
 	s.Opcode = op
 	s.Flags = 0
 	s.Ioprio = 0
-	s.Fd = int32(fd)
+	s.Fd = fd32(fd)
 	s.Off = off
 	s.Addr = addr
 	s.Len = n
@@ -96,6 +96,16 @@ func (s *SQE) prepRW(op uint8, fd int, addr uint64, n uint32, off uint64) {
 	s.SpliceFdIn = 0
 	s.Addr3 = 0
 	s.Pad2 = 0
+}
+
+// fd32 is the SQE's 32-bit fd field for fd. A value C's int cannot hold
+// becomes -1 (the kernel's EBADF, or EINVAL where the field is a count),
+// not fd truncated to its low 32 bits, which could name another open file.
+func fd32(fd int) int32 {
+	if fd != int(int32(fd)) {
+		return -1
+	}
+	return int32(fd)
 }
 
 // bufAddr returns the address (unsafe.SliceData, 0 for a nil slice) and the

@@ -15,7 +15,7 @@ import (
 // returns the number of SQEs the kernel consumed. With [SetupSQPoll] the C
 // library only enters the kernel when the poll thread needs a wakeup.
 func (r *Ring) Submit() (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	return retInt(int(C.io_uring_submit(&r.c.ring)))
@@ -25,7 +25,7 @@ func (r *Ring) Submit() (int, error) {
 // ready (io_uring_submit_and_wait). EINTR is retried (the submitted SQEs are
 // not submitted twice: liburing recomputes what is left).
 func (r *Ring) SubmitAndWait(waitNr uint32) (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	if waitNr > 0 {
@@ -47,7 +47,7 @@ func (r *Ring) SubmitAndWait(waitNr uint32) (int, error) {
 // submitted. EINTR is retried with the remaining time unless sigmask is
 // non-nil.
 func (r *Ring) SubmitAndWaitTimeout(waitNr uint32, ts *KernelTimespec, sigmask *unix.Sigset_t) (*CQE, int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return nil, 0, ErrClosed
 	}
 	r.c.cqe = nil
@@ -65,7 +65,7 @@ func (r *Ring) SubmitAndWaitTimeout(waitNr uint32, ts *KernelTimespec, sigmask *
 // SubmitAndGetEvents submits and flushes pending completions into the CQ
 // ring without waiting (io_uring_submit_and_get_events).
 func (r *Ring) SubmitAndGetEvents() (int, error) {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
 	return retInt(int(C.io_uring_submit_and_get_events(&r.c.ring)))
@@ -74,7 +74,7 @@ func (r *Ring) SubmitAndGetEvents() (int, error) {
 // GetEvents enters the kernel to flush completions (overflowed ones, task
 // work) into the CQ ring without submitting (io_uring_get_events).
 func (r *Ring) GetEvents() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	return errRet(int(C.io_uring_get_events(&r.c.ring)))
@@ -84,7 +84,7 @@ func (r *Ring) GetEvents() error {
 // thread consumed entries (io_uring_sqring_wait). It returns at once on other
 // rings or when there is space.
 func (r *Ring) SQRingWait() error {
-	if r.c == nil {
+	if r == nil || r.c == nil {
 		return ErrClosed
 	}
 	if r.flags&SetupSQPoll == 0 || r.SQSpaceLeft() > 0 {

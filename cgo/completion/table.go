@@ -239,8 +239,11 @@ func (t *Table) Begin() (*Handle, *Op, error) {
 
 // BeginWait is Begin, but waits for a free slot while every slot is in
 // flight. It returns ctx.Err() if ctx ends first and ErrClosed if the table
-// is closed meanwhile.
+// is closed meanwhile. A nil ctx never ends (as for Handle.Wait).
 func (t *Table) BeginWait(ctx context.Context) (*Handle, *Op, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	for {
 		if op := t.pop(); op != nil {
 			return t.take(op)

@@ -263,3 +263,26 @@ func TestOwns(t *testing.T) {
 	a.Complete(opa.UserData(), 0, 0)
 	b.Complete(opb.UserData(), 0, 0)
 }
+
+// BeginWait with a nil ctx waits for a slot like context.Background().
+func TestBeginWaitNilContext(t *testing.T) {
+	tab := NewTable(1)
+	_, op, err := tab.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		//lint:ignore SA1012 a nil ctx is what this test is about
+		_, op2, err := tab.BeginWait(nil)
+		if err == nil {
+			tab.Complete(op2.UserData(), 0, 0)
+		}
+		got <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	tab.Complete(op.UserData(), 0, 0)
+	if err := <-got; err != nil {
+		t.Fatalf("BeginWait(nil) = %v", err)
+	}
+}

@@ -4,6 +4,7 @@
 package fileio
 
 import (
+	"context"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -37,4 +38,14 @@ func Full(p []byte, off int64, write bool, do func(p []byte, off int64) (int, er
 			return n, io.EOF
 		}
 	}
+}
+
+// Context returns ctx, or context.Background() for a nil ctx: the File
+// types' *Context methods accept nil as Handle.Wait does, where a nil ctx
+// would otherwise panic at its first ctx.Err().
+func Context(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }

@@ -1,6 +1,7 @@
 package fileio
 
 import (
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -67,5 +68,17 @@ func TestFull(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestContext(t *testing.T) {
+	//lint:ignore SA1012 a nil ctx is what this test is about
+	if c := Context(nil); c == nil || c.Err() != nil || c.Done() != nil {
+		t.Fatalf("Context(nil) = %v", c)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if Context(ctx) != ctx {
+		t.Fatal("Context(ctx) is not ctx")
 	}
 }
