@@ -283,7 +283,7 @@ func putSockaddr(rsa *unix.RawSockaddrAny, sa unix.Sockaddr) (uint32, error) {
 // it is running and cannot be stopped. The target still completes through
 // its own handle, usually with -ECANCELED. A nil target is EINVAL.
 func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
-	ud, err := targetUserData(target)
+	ud, err := q.targetUserData(target)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
 // poll completes through its own handle with -ECANCELED. Nothing is pinned.
 // A nil target is EINVAL.
 func (q *Queue) PollRemove(target *completion.Handle) (*completion.Handle, error) {
-	ud, err := targetUserData(target)
+	ud, err := q.targetUserData(target)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ func (q *Queue) PollRemove(target *completion.Handle) (*completion.Handle, error
 // timeout completes through its own handle with -ECANCELED. Nothing is
 // pinned. A nil target is EINVAL.
 func (q *Queue) TimeoutRemove(target *completion.Handle, flags uint32) (*completion.Handle, error) {
-	ud, err := targetUserData(target)
+	ud, err := q.targetUserData(target)
 	if err != nil {
 		return nil, err
 	}
@@ -321,14 +321,16 @@ func (q *Queue) TimeoutRemove(target *completion.Handle, flags uint32) (*complet
 
 // targetUserData is the user data that Cancel, PollRemove and TimeoutRemove
 // look for: target's, or neverUserData for a handle that never had an SQE
-// (an inline read, completion.Completed), so that the kernel answers
-// -ENOENT as for any completed operation instead of matching the queue's
-// own cancel requests (internalUserData). A nil target is EINVAL.
-func targetUserData(target *completion.Handle) (uint64, error) {
+// (an inline read, completion.Completed) or that another queue made (its
+// user data may be that of an operation of this one), so that the kernel
+// answers -ENOENT as for any completed operation instead of matching the
+// queue's own cancel requests (internalUserData) or a stranger. A nil
+// target is EINVAL.
+func (q *Queue) targetUserData(target *completion.Handle) (uint64, error) {
 	if target == nil {
 		return 0, unix.EINVAL
 	}
-	if ud := target.UserData(); ud != internalUserData {
+	if ud := target.UserData(); ud != internalUserData && q.table.Owns(target) {
 		return ud, nil
 	}
 	return neverUserData, nil

@@ -865,3 +865,34 @@ func TestQueueNilSockaddr(t *testing.T) {
 		t.Errorf("Connect(nil) = %v, %v; want an error", h, err)
 	}
 }
+
+// Cancel with another queue's handle (whose user data is that of an
+// operation of this queue: both tables start at slot 0, generation 1) finds
+// nothing (-ENOENT) and leaves this queue's operation alone.
+func TestQueueCancelForeignHandle(t *testing.T) {
+	q1 := newTestQueue(t, QueueConfig{})
+	q2 := newTestQueue(t, QueueConfig{})
+	r1, w1 := testPipe(t)
+	r2, w2 := testPipe(t)
+	h1, err := q1.Read(r1, make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := q2.Read(r2, make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h1.UserData() != h2.UserData() {
+		t.Logf("user data %#x and %#x differ: the test still checks Cancel", h1.UserData(), h2.UserData())
+	}
+	hc, err := q1.Cancel(h2)
+	mustErrno(t, hc, err, unix.ENOENT)
+	time.Sleep(10 * time.Millisecond)
+	if h1.IsDone() || h2.IsDone() {
+		t.Fatalf("a cancel of a foreign handle completed a read (h1 %v, h2 %v)", h1.IsDone(), h2.IsDone())
+	}
+	unix.Write(w1, []byte("a"))
+	unix.Write(w2, []byte("b"))
+	mustRes(t, h1, nil, 1)
+	mustRes(t, h2, nil, 1)
+}
