@@ -43,13 +43,44 @@ type Aiocb struct {
 	// completion adds 1, so a stale observation cannot disarm a newer
 	// submission (its compare-and-swap fails).
 	seq atomic.Uint64
+	// armSeq is the seq value of the last arm and prevErr the __error_code
+	// it replaced, for unarm (only the submitting goroutine uses them, as
+	// the Aiocb is not safe for concurrent submissions).
+	armSeq  uint64
+	prevErr int32
+	// prevPolicy is the __policy that lioListio replaced by noPolicy.
+	prevPolicy C.int
 }
 
-// arm marks the aiocb as handed to glibc.
+// errorCode returns the address of glibc's status field, __error_code.
+func (a *Aiocb) errorCode() *int32 { return (*int32)(unsafe.Pointer(&a.cb.__error_code)) }
+
+// arm marks the aiocb as handed to glibc. It first stores EINPROGRESS in
+// __error_code, which glibc itself stores only inside aio_read, once it has
+// queued the request (notify.c's pa_submit does the same for a Queue's
+// aiocbs): an observe from another goroutine that sees the mark then also
+// sees EINPROGRESS, and cannot take the previous request's result for this
+// one's and unmark an aiocb that glibc is about to own.
 func (a *Aiocb) arm() {
-	if a.seq.Load()&1 == 0 {
-		a.seq.Add(1)
+	f := a.errorCode()
+	a.prevErr = atomic.LoadInt32(f)
+	atomic.StoreInt32(f, C.EINPROGRESS)
+	s := a.seq.Load()
+	if s&1 == 0 {
+		s = a.seq.Add(1)
 	}
+	a.armSeq = s
+}
+
+// unarm undoes arm after glibc refused the submission. For some refusals
+// glibc stores the errno in __error_code (EINVAL for a bad aio_reqprio,
+// EAGAIN when it could start no thread); for the others (a bad aio_fsync
+// op, a closed descriptor for aio_fsync, no memory for its request) it
+// leaves the field alone, and then the previous value comes back, so that
+// Error gives what aio_error gives in C.
+func (a *Aiocb) unarm() {
+	atomic.CompareAndSwapInt32(a.errorCode(), C.EINPROGRESS, a.prevErr)
+	a.seq.CompareAndSwap(a.armSeq, a.armSeq+1)
 }
 
 // observe calls aio_error and disarms the aiocb if the request it belongs
@@ -60,7 +91,7 @@ func (a *Aiocb) arm() {
 // glibc is done with the aiocb.
 func (a *Aiocb) observe() C.int {
 	s := a.seq.Load()
-	if atomic.LoadInt32((*int32)(unsafe.Pointer(&a.cb.__error_code))) == C.EINPROGRESS {
+	if atomic.LoadInt32(a.errorCode()) == C.EINPROGRESS {
 		return C.EINPROGRESS
 	}
 	e := C.aio_error(a.cb)

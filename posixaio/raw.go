@@ -36,7 +36,7 @@ func (a *Aiocb) Read() error {
 	}
 	a.arm()
 	r, err := C.aio_read(a.cb)
-	return errnoOf(r, err)
+	return a.submitted(r, err)
 }
 
 // Write is aio_write(3); see Read.
@@ -46,7 +46,7 @@ func (a *Aiocb) Write() error {
 	}
 	a.arm()
 	r, err := C.aio_write(a.cb)
-	return errnoOf(r, err)
+	return a.submitted(r, err)
 }
 
 // Fsync is aio_fsync(3): op is OSync (fsync) or ODsync (fdatasync); it covers
@@ -58,6 +58,17 @@ func (a *Aiocb) Fsync(op int) error {
 	}
 	a.arm()
 	r, err := C.aio_fsync(C.int(op), a.cb)
+	return a.submitted(r, err)
+}
+
+// submitted finishes a submission armed with arm: it returns nil when glibc
+// took the request and otherwise unarms the aiocb (glibc did not queue it)
+// and returns the errno.
+func (a *Aiocb) submitted(r C.int, err error) error {
+	if r == 0 {
+		return nil
+	}
+	a.unarm()
 	return errnoOf(r, err)
 }
 
@@ -145,24 +156,20 @@ func cancel(fd int, cb *C.struct_aiocb) (int, error) {
 
 var listPool = sync.Pool{New: func() any { s := make([]*C.struct_aiocb, 0, 64); return &s }}
 
-func cList(list []*Aiocb, check bool) (*[]*C.struct_aiocb, error) {
+// cList copies the aiocbs of list (nil entries as NULL) into a pooled C
+// array; the caller puts it back into listPool.
+func cList(list []*Aiocb) (*[]*C.struct_aiocb, error) {
+	for _, a := range list {
+		if a != nil && a.cb == nil {
+			return nil, ErrFreed
+		}
+	}
 	p := listPool.Get().(*[]*C.struct_aiocb)
 	l := (*p)[:0]
 	for _, a := range list {
 		if a == nil {
 			l = append(l, nil)
 			continue
-		}
-		if a.cb == nil {
-			listPool.Put(p)
-			return nil, ErrFreed
-		}
-		if check && a.cb.aio_lio_opcode != C.LIO_NOP {
-			if a.inProgress() {
-				listPool.Put(p)
-				return nil, ErrInProgress
-			}
-			a.arm()
 		}
 		l = append(l, a.cb)
 	}
@@ -177,7 +184,7 @@ func cList(list []*Aiocb, check bool) (*[]*C.struct_aiocb, error) {
 // a signal handler runs on the thread (Go's SIGURG preemption, os/signal
 // deliveries); Suspend retries for you.
 func AioSuspend(list []*Aiocb, timeout time.Duration) error {
-	p, err := cList(list, false)
+	p, err := cList(list)
 	if err != nil {
 		return err
 	}
@@ -236,12 +243,13 @@ func Suspend(list []*Aiocb, timeout time.Duration) error {
 // Suspend, so signals can neither cut the wait short nor corrupt memory.
 func LioListio(mode int, list []*Aiocb, sig *Sigevent) error {
 	if mode != LioWait {
-		return lioListio(mode, list, sig)
+		_, _, err := lioListio(mode, list, sig)
+		return err
 	}
 	// A refused member makes LIO_NOWAIT fail with that member's errno
 	// (EINVAL, EAGAIN) after queueing the others; LIO_WAIT then still waits
 	// for those and reports EIO.
-	err := lioListio(LioNowait, list, nil)
+	_, _, err := lioListio(LioNowait, list, nil)
 	if err == ErrFreed || err == ErrInProgress || err == ErrBadSigevent {
 		return err
 	}
@@ -274,29 +282,81 @@ func LioListio(mode int, list []*Aiocb, sig *Sigevent) error {
 	return nil
 }
 
-func lioListio(mode int, list []*Aiocb, sig *Sigevent) error {
-	p, err := cList(list, true)
-	if err != nil {
-		return err
+// noPolicy goes into the __policy field of each member before lio_listio:
+// glibc stores the submitter's scheduling policy there once it has
+// allocated the member's request, so a member that still has it afterwards
+// was refused before that point.
+const noPolicy = -1
+
+// lioListio checks list, arms its members (every non-nil entry but LIO_NOP
+// ones) and calls lio_listio. It returns how many members glibc queued and
+// how many it refused (unarmed again), and lio_listio's error.
+func lioListio(mode int, list []*Aiocb, sig *Sigevent) (queued, refused int, err error) {
+	// Everything that can fail in Go fails before anything is armed.
+	for _, a := range list {
+		if a == nil {
+			continue
+		}
+		if a.cb == nil {
+			return 0, 0, ErrFreed
+		}
+		if a.cb.aio_lio_opcode != C.LIO_NOP && a.inProgress() {
+			// Enqueuing an aiocb glibc already holds corrupts its request lists.
+			return 0, 0, ErrInProgress
+		}
 	}
-	defer listPool.Put(p)
-	l := *p
 	var cs *C.struct_sigevent
 	var tmp C.struct_sigevent
 	if sig != nil {
 		if err := sig.fill(&tmp); err != nil {
-			return err
+			return 0, 0, err
 		}
 		cs = &tmp
+	}
+	p, _ := cList(list)
+	defer listPool.Put(p)
+	l := *p
+	n := 0
+	for _, a := range list {
+		if a != nil && a.cb.aio_lio_opcode != C.LIO_NOP {
+			a.prevPolicy = a.cb.__policy
+			a.cb.__policy = noPolicy
+			a.arm()
+			n++
+		}
 	}
 	var first **C.struct_aiocb
 	if len(l) > 0 {
 		first = &l[0]
 	}
-	if r := C.pa_lio(C.int(mode), first, C.int(len(l)), cs); r < 0 {
-		return unix.Errno(-r)
+	r := C.pa_lio(C.int(mode), first, C.int(len(l)), cs)
+	if r == 0 {
+		return n, 0, nil
 	}
-	return nil
+	for _, a := range list {
+		if a != nil && a.cb.aio_lio_opcode != C.LIO_NOP && a.listRefused() {
+			a.unarm()
+			refused++
+		}
+	}
+	return n - refused, refused, unix.Errno(-r)
+}
+
+// listRefused reports, after a failed lio_listio, whether glibc refused to
+// queue this member. A __policy still at noPolicy means that glibc refused
+// it before it allocated a request (a bad aio_reqprio: glibc stored EINVAL;
+// no memory: it stored nothing) or did not look at the list at all (a bad
+// mode); __policy then gets its old value back. After that point the one
+// refusal is a failure to start a thread while none runs: glibc then stores
+// EAGAIN in __error_code and leaves __return_value at the 0 it stored with
+// the request (a request that ran and failed has -1 there; aio_error's lock
+// orders the two loads).
+func (a *Aiocb) listRefused() bool {
+	if a.cb.__policy == noPolicy {
+		a.cb.__policy = a.prevPolicy
+		return true
+	}
+	return C.aio_error(a.cb) == C.EAGAIN && a.cb.__return_value == 0
 }
 
 // Aioinit is struct aioinit, glibc's tuning for AioInit.

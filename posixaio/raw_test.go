@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -261,5 +262,136 @@ func TestErrorsAreErrno(t *testing.T) {
 	var e unix.Errno
 	if !errors.As(err, &e) || !errors.Is(err, os.ErrClosed) && e != unix.EBADF {
 		t.Fatalf("%v is not unix.EBADF", err)
+	}
+}
+
+// TestErrorDuringSubmission: Error may run in another goroutine while Read
+// submits. An Error that ran after the aiocb was marked as submitted but
+// before aio_read stored EINPROGRESS used to read the previous request's
+// result and un-mark the aiocb; SetReqprio (and Free, SetBuf) then succeeded
+// while glibc owned it. Here one goroutine calls Error in a loop while the
+// test reads an empty pipe again and again: every SetReqprio while the read
+// blocks must fail with ErrInProgress (before the fix about one round in
+// eight did not).
+func TestErrorDuringSubmission(t *testing.T) {
+	r, w := pipe(t)
+	a := newCb(t, r, make([]byte, 1), 0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				a.Error()
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer close(stop)
+	const rounds = 10000
+	bad := 0
+	for i := 0; i < rounds; i++ {
+		if err := a.Read(); err != nil {
+			t.Fatalf("round %d: Read: %v", i, err)
+		}
+		if err := a.SetReqprio(0); err != ErrInProgress {
+			bad++
+		}
+		if _, err := unix.Write(w, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitDone(t, a); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		if n, err := a.Return(); n != 1 || err != nil {
+			t.Fatalf("round %d: Return %d, %v", i, n, err)
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("SetReqprio succeeded %d times in %d rounds while glibc owned the aiocb", bad, rounds)
+	}
+}
+
+// TestRefusedSubmission: a submission glibc refuses leaves the aiocb
+// reusable (not in progress), and Error gives what aio_error gives in C:
+// the errno glibc stored (a bad aio_reqprio) or the previous value, which
+// glibc leaves alone when it refuses a bad aio_fsync op, a closed
+// descriptor for aio_fsync or a bad lio_listio mode.
+func TestRefusedSubmission(t *testing.T) {
+	fd, _ := tempFile(t, pattern(100, 2))
+	fresh := newCb(t, fd, make([]byte, 10), 0)
+	if err := fresh.Fsync(12345); err != unix.EINVAL {
+		t.Fatalf("aio_fsync bad op: %v, want EINVAL", err)
+	}
+	if err := fresh.Error(); err != nil {
+		t.Errorf("aio_error after a refused aio_fsync of a fresh aiocb: %v, want nil (0)", err)
+	}
+	if err := fresh.SetReqprio(PrioDeltaMax + 1); err != nil {
+		t.Fatalf("SetReqprio after a refused submission: %v", err)
+	}
+	if err := fresh.Read(); err != unix.EINVAL {
+		t.Fatalf("aio_read with a bad aio_reqprio: %v, want EINVAL", err)
+	}
+	if err := fresh.Error(); err != unix.EINVAL {
+		t.Errorf("aio_error after a bad aio_reqprio: %v, want EINVAL (stored by glibc)", err)
+	}
+	if err := fresh.SetReqprio(0); err != nil {
+		t.Fatalf("SetReqprio after a refused aio_read: %v", err)
+	}
+	if err := fresh.Read(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitDone(t, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := LioListio(7, []*Aiocb{fresh}, nil); err != unix.EINVAL {
+		t.Fatalf("lio_listio bad mode: %v, want EINVAL", err)
+	}
+	if n, err := fresh.Return(); n != 10 || err != nil {
+		t.Errorf("after a refused lio_listio: Return %d, %v; want the earlier read's 10, nil", n, err)
+	}
+	if err := fresh.Error(); err != nil {
+		t.Errorf("aio_error after a refused lio_listio: %v, want the earlier read's nil", err)
+	}
+	if err := LioListio(LioNowait, []*Aiocb{fresh}, &Sigevent{Notify: 99}); err != ErrBadSigevent {
+		t.Fatalf("lio_listio with a bad sigevent: %v", err)
+	}
+	if err := fresh.Error(); err != nil {
+		t.Errorf("aio_error after a lio_listio with a bad sigevent: %v, want nil", err)
+	}
+	if err := fresh.SetBuf(make([]byte, 10)); err != nil {
+		t.Errorf("SetBuf after a refused lio_listio: %v", err)
+	}
+
+	bad := newCb(t, 98765, nil, 0)
+	if err := bad.Read(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitDone(t, bad); err != unix.EBADF {
+		t.Fatalf("read of a bad descriptor: %v", err)
+	}
+	if err := bad.Fsync(OSync); err != unix.EBADF {
+		t.Fatalf("aio_fsync of a bad descriptor: %v, want EBADF", err)
+	}
+	if err := bad.Error(); err != unix.EBADF {
+		t.Errorf("aio_error after a refused aio_fsync: %v, want the read's EBADF", err)
+	}
+	if err := bad.SetFildes(fd); err != nil {
+		t.Fatalf("SetFildes after a refused aio_fsync: %v", err)
+	}
+	if err := bad.Fsync(OSync); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitDone(t, bad); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*Aiocb{fresh, bad} {
+		if err := a.Free(); err != nil {
+			t.Errorf("Free: %v", err)
+		}
 	}
 }
