@@ -109,6 +109,26 @@ func TestLioListioFailingMember(t *testing.T) {
 	if err := slow.Error(); err != nil || string(slow.Buf()) != "slow" {
 		t.Fatalf("LIO_WAIT returned before its queued member finished: %v", err)
 	}
+	// Every member refused: glibc's LIO_WAIT queues nothing and returns at
+	// once with the member's errno, not EIO.
+	refused2 := newCb(t, fd, make([]byte, 100), 0)
+	refused2.SetLioOpcode(LioRead)
+	refused2.SetReqprio(-1)
+	nop := newCb(t, fd, make([]byte, 100), 0)
+	nop.SetLioOpcode(LioNop)
+	for _, list := range [][]*Aiocb{{refused}, {refused, nil, nop, refused2}} {
+		if err := LioListio(LioWait, list, nil); err != unix.EINVAL {
+			t.Errorf("LIO_WAIT with every member refused (%d entries): %v, want EINVAL", len(list), err)
+		}
+	}
+	for _, a := range []*Aiocb{refused, refused2} {
+		if err := a.Error(); err != unix.EINVAL {
+			t.Errorf("refused member: %v, want EINVAL", err)
+		}
+	}
+	if err := LioListio(LioWait, []*Aiocb{nop, nil}, nil); err != nil {
+		t.Errorf("LIO_WAIT with nothing to queue: %v, want nil", err)
+	}
 }
 
 func waitSink(t testing.TB, s *ThreadSink, n int) []uint64 {
@@ -142,4 +162,40 @@ func waitSink(t testing.TB, s *ThreadSink, n int) []uint64 {
 		t.Fatalf("got %d of %d notifications", len(got), n)
 	}
 	return got
+}
+
+// TestLioListioDuplicate: glibc queues an aiocb that occurs twice in a list
+// twice, and the binding's in-progress guard would then allow Free while the
+// second request is still queued. A list with the same Aiocb twice (other
+// than as LIO_NOP, which glibc skips) fails with EINVAL before anything is
+// submitted.
+func TestLioListioDuplicate(t *testing.T) {
+	fd, _ := tempFile(t, pattern(4096, 3))
+	a := newCb(t, fd, make([]byte, 100), 0)
+	b := newCb(t, fd, make([]byte, 100), 100)
+	a.SetLioOpcode(LioRead)
+	b.SetLioOpcode(LioRead)
+	for _, mode := range []int{LioNowait, LioWait} {
+		for _, list := range [][]*Aiocb{{a, a}, {b, nil, a, b}} {
+			if err := LioListio(mode, list, nil); err != unix.EINVAL {
+				t.Fatalf("mode %d, list with a duplicate: %v, want EINVAL", mode, err)
+			}
+		}
+		for _, x := range []*Aiocb{a, b} {
+			if err := x.Error(); err != nil {
+				t.Fatalf("mode %d: a member of a refused list was submitted: Error %v", mode, err)
+			}
+			if n, _ := x.Return(); n != 0 {
+				t.Fatalf("mode %d: a member of a refused list was submitted: Return %d", mode, n)
+			}
+		}
+	}
+	nop := newCb(t, fd, make([]byte, 100), 0)
+	nop.SetLioOpcode(LioNop)
+	if err := LioListio(LioWait, []*Aiocb{nop, a, nop}, nil); err != nil {
+		t.Fatalf("LIO_NOP entry twice: %v, want nil (glibc skips it)", err)
+	}
+	if n, err := a.Return(); n != 100 || err != nil || !bytes.Equal(a.Buf(), pattern(4096, 3)[:100]) {
+		t.Fatalf("member beside the LIO_NOP pair: %d, %v", n, err)
+	}
 }

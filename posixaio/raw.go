@@ -227,6 +227,11 @@ func Suspend(list []*Aiocb, timeout time.Duration) error {
 
 // LioListio is lio_listio(3): it queues every entry of list by its
 // aio_lio_opcode (LioRead, LioWrite; LioNop and nil entries are skipped).
+// A list that holds the same Aiocb twice (other than as LioNop) fails with
+// EINVAL before anything is queued: glibc would queue it twice, and the
+// Aiocb could then be freed or changed while its second request was still
+// queued. A freed member gives ErrFreed, one in progress ErrInProgress,
+// also before anything is queued.
 //
 // With LioNowait it returns once they are queued; sig (nil: none) is
 // delivered when all have finished. If glibc refused to queue an entry (bad
@@ -235,8 +240,10 @@ func Suspend(list []*Aiocb, timeout time.Duration) error {
 // gives EINVAL.
 //
 // With LioWait it returns when every entry has finished, with unix.EIO if any
-// failed (each entry's own result is its Error and Return); sig is ignored, as
-// in glibc. The binding does not use glibc's LIO_WAIT for this: glibc 2.36
+// failed or was refused (each entry's own result is its Error and Return);
+// sig is ignored, as in glibc. If glibc refused every entry, it returns at
+// once with the refused entry's errno (EINVAL for a bad aio_reqprio), as
+// glibc's LIO_WAIT does. The binding does not use glibc's LIO_WAIT for this: glibc 2.36
 // returns EINTR from an interrupted LIO_WAIT while the requests are still
 // queued and later writes to the caller's dead stack frame when they finish
 // (see docs/posixaio.md). Instead it submits with LIO_NOWAIT and waits with
@@ -247,13 +254,15 @@ func LioListio(mode int, list []*Aiocb, sig *Sigevent) error {
 		return err
 	}
 	// A refused member makes LIO_NOWAIT fail with that member's errno
-	// (EINVAL, EAGAIN) after queueing the others; LIO_WAIT then still waits
-	// for those and reports EIO.
-	_, _, err := lioListio(LioNowait, list, nil)
-	if err == ErrFreed || err == ErrInProgress || err == ErrBadSigevent {
+	// (EINVAL, EAGAIN) after queueing the others; glibc's LIO_WAIT then
+	// still waits for those and reports EIO. With nothing queued it returns
+	// at once: 0 for a list of only LIO_NOP and NULL entries, else -1 with
+	// the errno of the last refused member, which is LIO_NOWAIT's answer too.
+	queued, refused, err := lioListio(LioNowait, list, nil)
+	if queued == 0 {
 		return err
 	}
-	failed := err != nil
+	failed := refused > 0
 	var pending []*Aiocb
 	for {
 		pending = pending[:0]
@@ -305,6 +314,11 @@ func lioListio(mode int, list []*Aiocb, sig *Sigevent) (queued, refused int, err
 			return 0, 0, ErrInProgress
 		}
 	}
+	if hasDuplicate(list) {
+		// glibc would queue it twice, and the guard above would let the
+		// aiocb be freed once the first request finished.
+		return 0, 0, unix.EINVAL
+	}
 	var cs *C.struct_sigevent
 	var tmp C.struct_sigevent
 	if sig != nil {
@@ -340,6 +354,36 @@ func lioListio(mode int, list []*Aiocb, sig *Sigevent) (queued, refused int, err
 		}
 	}
 	return n - refused, refused, unix.Errno(-r)
+}
+
+// hasDuplicate reports whether an aiocb other than a LIO_NOP one (glibc
+// skips those) occurs twice in list.
+func hasDuplicate(list []*Aiocb) bool {
+	submitted := func(a *Aiocb) bool { return a != nil && a.cb.aio_lio_opcode != C.LIO_NOP }
+	if len(list) <= 32 {
+		for i, a := range list {
+			if !submitted(a) {
+				continue
+			}
+			for _, b := range list[i+1:] {
+				if b == a {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[*Aiocb]struct{}, len(list))
+	for _, a := range list {
+		if !submitted(a) {
+			continue
+		}
+		if _, ok := seen[a]; ok {
+			return true
+		}
+		seen[a] = struct{}{}
+	}
+	return false
 }
 
 // listRefused reports, after a failed lio_listio, whether glibc refused to

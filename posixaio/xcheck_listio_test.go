@@ -107,6 +107,8 @@ func TestXcheckListio(t *testing.T) {
 	go func() { time.Sleep(50 * time.Millisecond); unix.Write(pw, []byte("slow")) }()
 	tr.Add("lio_listio LIO_WAIT refused", 0, LioListio(LioWait, []*Aiocb{slow, refused}, nil))
 	traceRet(&tr, "slow member", slow)
+	tr.Add("lio_listio LIO_WAIT all refused", 0, LioListio(LioWait, []*Aiocb{refused, nil}, nil))
+	traceErr(&tr, "all-refused member", refused)
 	tr.Add("lio_listio bad mode", 0, LioListio(7, []*Aiocb{slow, refused}, nil))
 
 	xcheck.RunScenario(t, "posixaio_xcheck_listio", &tr, cPath)

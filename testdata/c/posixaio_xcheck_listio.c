@@ -1,6 +1,7 @@
 /* posixaio_xcheck_listio: lio_listio in both modes, LIO_NOP and NULL
- * entries, failing and refused members, and the list's own notification
- * (SIGEV_THREAD through an eventfd, SIGEV_SIGNAL with SIGRTMIN+3).
+ * entries, failing and refused members (some or all of the list), and the
+ * list's own notification (SIGEV_THREAD through an eventfd, SIGEV_SIGNAL
+ * with SIGRTMIN+3).
  *
  * usage: posixaio_xcheck_listio FILE   (FILE is created)
  */
@@ -128,6 +129,11 @@ int main(int argc, char **argv)
 	trace_errno("lio_listio LIO_WAIT refused", lio_listio(LIO_WAIT, rl, 2, NULL));
 	pa_trace_return("slow member", &slow);
 	pthread_join(th, NULL);
+	/* Every member refused: LIO_WAIT queues nothing and returns at once
+	   with the member's errno, not EIO. */
+	struct aiocb *al[2] = { &refused, NULL };
+	trace_errno("lio_listio LIO_WAIT all refused", lio_listio(LIO_WAIT, al, 2, NULL));
+	pa_trace_error("all-refused member", &refused);
 	trace_errno("lio_listio bad mode", lio_listio(7, rl, 2, NULL));
 	return 0;
 }
