@@ -220,7 +220,7 @@ func (f *File) Stat(mask uint32) (*unix.Statx_t, error) {
 	}
 	defer f.release(ref)
 	st := new(unix.Statx_t)
-	h, err := f.q.Statx(fd, "", unix.AT_EMPTY_PATH, mask, st)
+	h, err := f.q.statx(context.Background(), fd, "", unix.AT_EMPTY_PATH, mask, st)
 	if err != nil {
 		return nil, f.err("stat", err)
 	}

@@ -267,3 +267,43 @@ func TestFileNilContext(t *testing.T) {
 		t.Fatalf("failed ReadAtContext(nil) = %v, want EBADF", err)
 	}
 }
+
+// File.Stat waits for a free slot like the other File methods (it returned
+// ErrBusy while every slot was in use).
+func TestFileStatWaitsForSlot(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 4, MaxInFlight: 1, RingOnly: true})
+	path := testutil.TempDir(t) + "/data"
+	f, err := OpenFile(q, path, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("12345"), 0); err != nil {
+		t.Fatal(err)
+	}
+	r, w := testPipe(t)
+	h, err := q.Read(r, make([]byte, 1), 0) // takes the only slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	type stat struct {
+		st  *unix.Statx_t
+		err error
+	}
+	got := make(chan stat, 1)
+	go func() {
+		st, err := f.Stat(unix.STATX_SIZE)
+		got <- stat{st, err}
+	}()
+	select {
+	case s := <-got:
+		t.Fatalf("Stat with every slot in use returned at once: %v, %v", s.st, s.err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	unix.Write(w, []byte("x"))
+	mustRes(t, h, nil, 1)
+	s := <-got
+	if s.err != nil || s.st.Size != 5 {
+		t.Fatalf("Stat = %+v, %v", s.st, s.err)
+	}
+}

@@ -194,6 +194,11 @@ func (q *Queue) openat(ctx context.Context, dirfd int, path string, flags int, m
 // Statx submits IORING_OP_STATX (io_uring_prep_statx) filling st. The path
 // and st are pinned until the completion; st must not be read before then.
 func (q *Queue) Statx(dirfd int, path string, flags int, mask uint32, st *unix.Statx_t) (*completion.Handle, error) {
+	return q.statx(nil, dirfd, path, flags, mask, st)
+}
+
+// statx is Statx; a non-nil ctx waits for a free slot (File.Stat).
+func (q *Queue) statx(ctx context.Context, dirfd int, path string, flags int, mask uint32, st *unix.Statx_t) (*completion.Handle, error) {
 	p, err := unix.BytePtrFromString(path)
 	if err != nil {
 		return nil, err
@@ -204,7 +209,7 @@ func (q *Queue) Statx(dirfd int, path string, flags int, mask uint32, st *unix.S
 			op.Pin(st)
 		}
 	}
-	return q.submit(nil, pin, func(s *SQE) { s.PrepStatx(dirfd, p, flags, mask, st) })
+	return q.submit(ctx, pin, func(s *SQE) { s.PrepStatx(dirfd, p, flags, mask, st) })
 }
 
 // CloseFD submits IORING_OP_CLOSE (io_uring_prep_close) for fd. (Close

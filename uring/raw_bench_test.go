@@ -2,6 +2,7 @@ package uring
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -45,6 +46,24 @@ func BenchmarkRawNop(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 		})
+	}
+}
+
+// TestRawPathOneCgoCallPerBatch: getting, preparing and reaping happen in
+// Go on the mapped rings; a batch of NOPs costs the one cgo call of
+// io_uring_submit_and_wait. (The minimum over 20 batches: another
+// goroutine's cgo call could land inside one.)
+func TestRawPathOneCgoCallPerBatch(t *testing.T) {
+	r := rawRing(t, 128, nil)
+	cqes := make([]*CQE, 128)
+	best := int64(1 << 62)
+	for i := 0; i < 20; i++ {
+		before := runtime.NumCgoCall()
+		rawNopBatch(t, r, cqes, 64)
+		best = min(best, runtime.NumCgoCall()-before)
+	}
+	if best != 1 {
+		t.Fatalf("a batch of 64 NOPs made %d cgo calls, want 1", best)
 	}
 }
 

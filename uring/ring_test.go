@@ -2,6 +2,7 @@ package uring
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"testing"
@@ -404,6 +405,28 @@ func TestWaitRetriesEINTR(t *testing.T) {
 			}
 			return r.WaitCQE()
 		},
+		"SubmitAndWait": func() (*CQE, error) {
+			// The timeout SQE goes in with the wait and ends it after d.
+			ts := &KernelTimespec{Nsec: int64(d)}
+			var pin runtime.Pinner
+			pin.Pin(ts)
+			defer pin.Unpin()
+			sqe := r.GetSQE()
+			sqe.PrepTimeout(ts, 0, 0)
+			sqe.SetUserData(77)
+			if n, err := r.SubmitAndWait(1); n != 1 || err != nil {
+				return nil, fmt.Errorf("SubmitAndWait = %d, %w", n, err)
+			}
+			// As in C, a signal can end the wait of a submission that
+			// succeeded: io_uring_enter then reports the SQEs it took,
+			// and the caller waits again for what it needs.
+			return r.WaitCQE()
+		},
+		"SubmitAndWaitTimeout": func() (*CQE, error) {
+			ts := DurationToTimespec(d)
+			cqe, _, err := r.SubmitAndWaitTimeout(1, &ts, nil)
+			return cqe, err
+		},
 	}
 	for name, wait := range waits {
 		t.Run(name, func(t *testing.T) {
@@ -430,7 +453,7 @@ func TestWaitRetriesEINTR(t *testing.T) {
 			if got.elapsed < d {
 				t.Errorf("returned after %v, before the %v timeout", got.elapsed, d)
 			}
-			if name == "WaitCQE" {
+			if name == "WaitCQE" || name == "SubmitAndWait" {
 				if got.err != nil || got.cqe.UserData != 77 || got.cqe.Res != -int32(unix.ETIME) {
 					t.Fatalf("WaitCQE = %+v, %v; want the timeout CQE", got.cqe, got.err)
 				}

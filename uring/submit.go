@@ -23,7 +23,11 @@ func (r *Ring) Submit() (int, error) {
 
 // SubmitAndWait submits like Submit and waits until waitNr completions are
 // ready (io_uring_submit_and_wait). EINTR is retried (the submitted SQEs are
-// not submitted twice: liburing recomputes what is left).
+// not submitted twice: liburing recomputes what is left). As in C, a signal
+// that interrupts the wait after SQEs were submitted ends the call with
+// their count and no error, possibly before waitNr completions are ready:
+// the kernel reports the submission, not the interrupted wait. Check the CQ
+// (or wait again with WaitCQENr) for what is needed.
 func (r *Ring) SubmitAndWait(waitNr uint32) (int, error) {
 	if r == nil || r.c == nil {
 		return 0, ErrClosed
