@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,14 @@ type Queue struct {
 
 	idx []uint64 // reaper buffers
 	res []int64
+
+	// submitters counts the goroutines inside submit: Close waits for
+	// them before it frees the slots and the reaper's words, which a
+	// submitter whose request already completed may still be using.
+	submitters atomic.Int32
+	// afterSubmit, when set (tests only), runs between pa_submit and the
+	// reaper's doorbell.
+	afterSubmit func()
 }
 
 // NotifyMode selects how a Queue learns that glibc finished a request.
@@ -170,6 +179,8 @@ func (q *Queue) fsync(ctx context.Context, fd int, op int) (*completion.Handle, 
 // submit queues one request. With a nil ctx it fails with ErrBusy when every
 // slot is in flight; otherwise it waits for a slot or for ctx (File's calls).
 func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off int64) (*completion.Handle, error) {
+	q.submitters.Add(1)
+	defer q.submitters.Add(-1)
 	var h *completion.Handle
 	var o *completion.Op
 	var err error
@@ -198,6 +209,9 @@ func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off in
 		q.tab.Abort(o, unix.Errno(-r))
 		q.mu.Unlock()
 		return nil, unix.Errno(-r)
+	}
+	if q.afterSubmit != nil {
+		q.afterSubmit()
 	}
 	if q.sus != nil {
 		q.sus.ring(fd)
@@ -318,7 +332,8 @@ func (q *Queue) watchdog() {
 
 // Close stops new submissions (they fail with ErrClosed), asks glibc to
 // cancel every queued request, waits until every request in flight has
-// finished and been reaped, and frees the C memory. A request a glibc thread
+// finished and been reaped and every Read, Write or Fsync call has
+// returned, and frees the C memory. A request a glibc thread
 // is running cannot be canceled: Close waits for it (a read from a pipe with
 // no data keeps Close waiting until data arrives or the writer closes).
 func (q *Queue) Close() error {
@@ -331,6 +346,11 @@ func (q *Queue) Close() error {
 			q.sus.ring(-1)
 		}
 		<-q.tab.Drained()
+		// A request can complete, and the table drain, while its submitter
+		// is still between pa_submit and ring; wait until it has left.
+		for q.submitters.Load() != 0 {
+			runtime.Gosched()
+		}
 		q.stopping.Store(true)
 		if q.sus != nil {
 			q.sus.ring(-1)

@@ -624,3 +624,46 @@ func waitOneByte(t *testing.T, hs []*completion.Handle) {
 		}
 	}
 }
+
+// TestQueueCloseDuringSubmit: a request can complete, and the table drain,
+// while its submitter is still between pa_submit and ringing the reaper
+// (which uses the C memory Close frees). The test hook holds a submitter in
+// that gap while Close runs: Close must not have freed the slots when the
+// submitter goes on.
+func TestQueueCloseDuringSubmit(t *testing.T) { bothModes(t, testQueueCloseDuringSubmit) }
+
+func testQueueCloseDuringSubmit(t *testing.T, mode NotifyMode) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 4, mode)
+	fd, _ := tempFile(t, pattern(4096, 4))
+	inGap := make(chan struct{})
+	q.afterSubmit = func() {
+		close(inGap)
+		time.Sleep(100 * time.Millisecond) // Close runs meanwhile
+		if q.slots == nil {
+			t.Error("Close freed the queue's C memory while a submitter was between pa_submit and ring")
+		}
+	}
+	type result struct {
+		h   *completion.Handle
+		err error
+	}
+	done := make(chan result)
+	buf := make([]byte, 4096)
+	go func() {
+		h, err := q.Read(fd, buf, 0)
+		done <- result{h, err}
+	}()
+	<-inGap
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Read: %v", r.err)
+	}
+	// Close cancels what glibc has not started yet.
+	if n, err := r.h.Wait(context.Background()); (n != len(buf) || err != nil) && err != unix.ECANCELED {
+		t.Fatalf("read: %d, %v; want %d or ECANCELED", n, err, len(buf))
+	}
+}
