@@ -16,8 +16,13 @@ const DefaultDirectAlign = 4096
 // filesystem does not report it, it falls back to the logical block size of
 // a block device (BLKSSZGET) for both, and otherwise to DefaultDirectAlign.
 // A file whose filesystem reports no direct-I/O support at all (statx says
-// both alignments are 0) gives unix.EINVAL.
+// both alignments are 0) gives unix.EINVAL. A negative fd, or one C's int
+// cannot hold, is EBADF (statx would take -100 for AT_FDCWD, the working
+// directory, and a wide fd by its low 32 bits).
 func DirectIOAlign(fd int) (mem, offset uint32, err error) {
+	if fd < 0 || fd != int(int32(fd)) {
+		return 0, 0, unix.EBADF
+	}
 	var st unix.Statx_t
 	err = unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN|unix.STATX_TYPE, &st)
 	if err != nil && err != unix.EINVAL && err != unix.ENOSYS {

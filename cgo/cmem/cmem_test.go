@@ -110,6 +110,13 @@ func TestDirectIOAlign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Not a descriptor: -100 (AT_FDCWD to statx, the working directory),
+	// -1, and fd + 2^32 (fd to a 32-bit int).
+	for _, bad := range []int{-100, -1, fd + 1<<32} {
+		if _, _, err := DirectIOAlign(bad); err != unix.EBADF {
+			t.Errorf("DirectIOAlign(%d) = %v, want EBADF", bad, err)
+		}
+	}
 	if mem == 0 || off == 0 || mem&(mem-1) != 0 || off&(off-1) != 0 {
 		t.Fatalf("alignment mem=%d offset=%d", mem, off)
 	}

@@ -340,6 +340,35 @@ func TestNotifierCloseWakesWait(t *testing.T) {
 	}
 }
 
+// Signal after Close writes nothing, even when the eventfd's number now
+// names another file (it used to write 8 bytes into it), and says ErrClosed.
+func TestNotifierSignalAfterClose(t *testing.T) {
+	nt, err := NewNotifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nt.Signal(); err != nil {
+		t.Fatal(err)
+	}
+	fd := nt.FD()
+	nt.Close()
+	path := t.TempDir() + "/reused"
+	nfd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd)
+	if nfd != fd {
+		t.Logf("the new file got fd %d, not the eventfd's %d: Signal is still checked", nfd, fd)
+	}
+	if err := nt.Signal(); err != ErrClosed {
+		t.Errorf("Signal after Close = %v, want ErrClosed", err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != 0 {
+		t.Fatalf("file on the reused descriptor: %v, %v bytes (want 0)", err, st.Size())
+	}
+}
+
 // TestGCStress: GC at GOGC=1 with forced collections while "the kernel" (a
 // locked OS thread that holds only raw addresses) writes into pinned
 // buffers; every buffer must hold exactly what was written.

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,9 +15,11 @@ import (
 // signals it from C (a SIGEV_THREAD trampoline); a reaper goroutine parks in
 // Wait without holding an OS thread.
 type Notifier struct {
-	f   *os.File
-	fd  int
-	buf [8]byte
+	f      *os.File
+	rc     syscall.RawConn // n.f's: writes hold a reference that Close waits out
+	closed atomic.Bool
+	fd     int
+	buf    [8]byte
 }
 
 // NewNotifier creates a non-blocking eventfd (eventfd(0, EFD_NONBLOCK |
@@ -26,26 +30,47 @@ func NewNotifier() (*Notifier, error) {
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	// os.NewFile notices the non-blocking flag and uses the poller.
-	return &Notifier{f: os.NewFile(uintptr(fd), "aiokit-eventfd"), fd: fd}, nil
+	f := os.NewFile(uintptr(fd), "aiokit-eventfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Notifier{f: f, rc: rc, fd: fd}, nil
 }
 
-// FD returns the eventfd's file descriptor.
+// FD returns the eventfd's file descriptor (its number stays the same after
+// Close, when it may name another file: hand it to the kernel only while
+// the Notifier is open).
 func (n *Notifier) FD() int { return n.fd }
 
-// Signal adds 1 to the eventfd counter, waking a parked Wait.
+// Signal adds 1 to the eventfd counter, waking a parked Wait. After Close
+// it returns ErrClosed and writes nothing: the descriptor number may by then
+// belong to another file. The write runs under the os.File's reference, so
+// a concurrent Close waits for it.
 func (n *Notifier) Signal() error {
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
-	for {
-		_, err := unix.Write(n.fd, one[:])
-		if err == unix.EINTR {
-			continue
+	var werr error
+	err := n.rc.Write(func(fd uintptr) bool {
+		for {
+			_, werr = unix.Write(int(fd), one[:])
+			if werr != unix.EINTR {
+				break
+			}
 		}
-		if err == unix.EAGAIN { // counter saturated: a wake-up is pending anyway
-			return nil
+		if werr == unix.EAGAIN { // counter saturated: a wake-up is pending anyway
+			werr = nil
+		}
+		return true
+	})
+	if err != nil {
+		if n.closed.Load() || errors.Is(err, os.ErrClosed) {
+			return ErrClosed // the RawConn says "use of closed file"
 		}
 		return err
 	}
+	return werr
 }
 
 // Wait parks the calling goroutine until the counter is non-zero, resets it
@@ -63,4 +88,7 @@ func (n *Notifier) Wait() (uint64, error) {
 }
 
 // Close closes the eventfd; a goroutine parked in Wait returns ErrClosed.
-func (n *Notifier) Close() error { return n.f.Close() }
+func (n *Notifier) Close() error {
+	n.closed.Store(true)
+	return n.f.Close()
+}

@@ -66,16 +66,17 @@ func (r *Refs) Closing() bool { return r.closing.Load() }
 
 // Close makes every later Acquire fail. With no operation in flight it runs
 // Final at once and returns its error. Otherwise it calls busy (which may
-// cancel the operations: the descriptor is still open while busy runs) and
-// returns nil; the last operation to finish runs Final. A second Close
-// returns ok false and does nothing.
+// cancel the operations: the descriptor is still open while busy runs; nil
+// for none) and returns nil; the last operation to finish runs Final (its
+// error then goes to that operation's Release, and is lost if that was an
+// Acquire backing out). A second Close returns ok false and does nothing.
 func (r *Refs) Close(busy func()) (ok bool, err error) {
 	r.shards[0].n.Add(1) // Close's own reference keeps the descriptor open for busy
 	if !r.closing.CompareAndSwap(false, true) {
 		r.Release(0)
 		return false, nil
 	}
-	if r.sum() > 1 {
+	if r.sum() > 1 && busy != nil {
 		busy()
 	}
 	return true, r.Release(0)

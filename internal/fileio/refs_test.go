@@ -55,6 +55,22 @@ func TestRefsCloseBusy(t *testing.T) {
 	}
 }
 
+// Close with a reference held and a nil busy function waits for the last
+// Release like any busy Close (it dereferenced nil).
+func TestRefsCloseBusyNil(t *testing.T) {
+	var r Refs
+	calls := 0
+	r.Final = func() error { calls++; return nil }
+	a, _ := r.Acquire(0x1000)
+	if ok, err := r.Close(nil); !ok || err != nil || calls != 0 {
+		t.Fatalf("Close(nil) with a reference = %v, %v; Final %d", ok, err, calls)
+	}
+	r.Release(a)
+	if calls != 1 {
+		t.Fatalf("Final ran %d times, want 1", calls)
+	}
+}
+
 // TestRefsRace closes while goroutines take and drop references on every
 // shard: Final runs exactly once, never while a reference is held, and no
 // Acquire succeeds after it.

@@ -39,6 +39,13 @@ func TestRead(t *testing.T) {
 	if r := Read(1<<20, buf, 0); r != Fallback {
 		t.Errorf("bad fd = %v, want Fallback", r)
 	}
+	// An fd C's int cannot hold is not read as its low 32 bits (fd itself).
+	if r := Read(fd+1<<32, buf, 0); r != Fallback {
+		t.Errorf("fd+2^32 = %v, want Fallback", r)
+	}
+	if r := ReadBuffered(fd+1<<32, buf, 0); r != Fallback {
+		t.Errorf("ReadBuffered(fd+2^32) = %v, want Fallback", r)
+	}
 	// -1, the file position: never inline, the position stays.
 	if r := Read(fd, buf[:8], -1); r != Fallback {
 		t.Errorf("read at position = %v, want Fallback", r)
