@@ -6,7 +6,12 @@ static void pa_set_drop(int v) { __atomic_store_n(&pa_drop_notifications, v, __A
 */
 import "C"
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // setDropNotifications makes the SIGEV_THREAD trampoline drop every
 // notification (tests use it to stand for glibc failing to start the
@@ -33,6 +38,12 @@ const (
 
 func slotNotify(q *Queue, i int) int {
 	return int(q.slot(uint32(i)).cb.aio_sigevent.sigev_notify)
+}
+
+// slotStatus returns the __error_code of slot i's aiocb (EINPROGRESS,
+// ECANCELED, ...; read without glibc's lock).
+func slotStatus(q *Queue, i int) unix.Errno {
+	return unix.Errno(atomic.LoadInt32((*int32)(unsafe.Pointer(&q.slot(uint32(i)).cb.__error_code))))
 }
 
 // listedSlots returns the slot numbers of the aiocbs the suspend reaper

@@ -339,9 +339,16 @@ func (q *Queue) watchdog() {
 func (q *Queue) Close() error {
 	q.close.Do(func() {
 		q.tab.Close()
+		// Under mu, as Cancel: the reaper completes slots under it, so a
+		// slot armed when pa_cancel looks cannot be completed and refilled
+		// by a submitter that began before tab.Close while aio_cancel runs.
+		// (Nothing takes mu while it holds glibc's lock, which aio_cancel
+		// takes, so the order mu, then glibc's lock, cannot deadlock.)
+		q.mu.Lock()
 		for i := 0; i < q.nslots; i++ {
 			C.pa_cancel(q.slot(uint32(i)))
 		}
+		q.mu.Unlock()
 		if q.sus != nil {
 			q.sus.ring(-1)
 		}

@@ -667,3 +667,52 @@ func testQueueCloseDuringSubmit(t *testing.T, mode NotifyMode) {
 		t.Fatalf("read: %d, %v; want %d or ECANCELED", n, err, len(buf))
 	}
 }
+
+// TestQueueCloseCancelsUnderLock: Close's aio_cancel calls run under q.mu,
+// as Cancel's do, so that the reaper cannot complete a slot and a submitter
+// refill it while Close cancels it. With q.mu held by the test, Close must
+// not cancel a request queued behind a running one.
+func TestQueueCloseCancelsUnderLock(t *testing.T) { bothModes(t, testQueueCloseCancelsUnderLock) }
+
+func testQueueCloseCancelsUnderLock(t *testing.T, mode NotifyMode) {
+	testutil.CheckLeaks(t)
+	q := newQueue(t, 4, mode)
+	r, w := pipe(t)
+	running, err := q.Read(r, make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitBlockedReaders(t, []int{r}, 1)
+	queued, err := q.Read(r, make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := int(uint32(queued.UserData()))
+	q.mu.Lock()
+	closed := make(chan error, 1)
+	go func() { closed <- q.Close() }()
+	time.Sleep(50 * time.Millisecond)
+	st := slotStatus(q, slot)
+	q.mu.Unlock()
+	if st != unix.EINPROGRESS {
+		t.Errorf("queued request's status while the test holds q.mu during Close: %v, want EINPROGRESS (Close canceled it without q.mu)", st)
+	}
+	// Only once Close has canceled it may the running read finish: glibc
+	// would start the queued one next, and Close would wait for it.
+	for deadline := time.Now().Add(10 * time.Second); slotStatus(q, slot) == unix.EINPROGRESS; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			unix.Write(w, []byte("xy")) // let both reads end
+			t.Fatal("Close did not cancel the queued request within 10s")
+		}
+	}
+	unix.Write(w, []byte("x"))
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := running.Wait(context.Background()); n != 1 || err != nil {
+		t.Errorf("running read: %d, %v", n, err)
+	}
+	if _, err := queued.Wait(context.Background()); err != unix.ECANCELED {
+		t.Errorf("queued read: %v, want ECANCELED", err)
+	}
+}
