@@ -29,6 +29,18 @@ static inline int aiokit_wait_events(io_context_t ctx, long nr, struct io_event 
 	return io_getevents(ctx, 1, nr, events, &ts);
 }
 
+/* One slice of a blocking Context.GetEvents/PGetEvents: io_getevents or io_pgetevents
+ * waiting at most ns (the timespec is built here, so Go passes no pointer to it). */
+static inline int aiokit_getevents_ns(io_context_t ctx, long min_nr, long nr, struct io_event *events, long long ns) {
+	struct timespec ts = {ns / 1000000000, ns % 1000000000};
+	return io_getevents(ctx, min_nr, nr, events, &ts);
+}
+
+static inline int aiokit_pgetevents_ns(io_context_t ctx, long min_nr, long nr, struct io_event *events, long long ns, sigset_t *sigmask) {
+	struct timespec ts = {ns / 1000000000, ns % 1000000000};
+	return io_pgetevents(ctx, min_nr, nr, events, &ts, sigmask);
+}
+
 static inline int aiokit_reap(io_context_t ctx, long nr, struct io_event *events) {
 	struct timespec zero = {0, 0};
 	int r;

@@ -9,6 +9,8 @@ import "C"
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/aiokit/aio/internal/schedyield"
@@ -20,13 +22,23 @@ import (
 // what that call returns, a negative result becoming a unix.Errno.
 //
 // Methods may be called from any goroutine. Destroy (or QueueRelease) waits for calls
-// already inside libaio on this Context to return, then destroys it; calls made after it
-// return ErrClosed instead of touching an unmapped ring (where C would fault).
+// already inside libaio on this Context to return, then destroys it; calls made once it
+// has started return ErrClosed instead of touching an unmapped ring (where C would
+// fault), and a GetEvents or PGetEvents waiting for events returns (see GetEvents).
 type Context struct {
-	mu    sync.RWMutex // read-held by every call, write-held by Destroy
 	ctx   C.io_context_t
+	users atomic.Int64    // calls inside libaio on ctx, plus closing once Destroy has started
+	idle  chan struct{}   // leave wakes Destroy here when the last call returns
+	dmu   sync.Mutex      // serializes Destroy and QueueRelease
 	yield schedyield.Gate // see mayBlock
 }
+
+// closing is the bit of Context.users that Destroy sets: enter fails from then on.
+const closing = 1 << 62
+
+// waitSlice bounds each io_getevents wait of a blocking GetEvents or PGetEvents, and so
+// how long Destroy waits for such a call to notice it (see GetEvents).
+const waitSlice = 50 * time.Millisecond
 
 // mayBlock is called before an io_getevents that may wait in the kernel: it yields to
 // the Go scheduler at most every schedyield.Every, so that Go's sysmon does not take
@@ -72,36 +84,52 @@ func newContext(maxEvents int, queue bool) (*Context, error) {
 	if r < 0 {
 		return nil, errnoErr(r)
 	}
-	c := &Context{ctx: ctx}
+	c := &Context{ctx: ctx, idle: make(chan struct{}, 1)}
 	registerContext(c)
 	return c, nil
 }
 
-// enter read-locks c and returns its io_context_t, or ErrClosed.
+// enter counts a call in and returns c's io_context_t, or ErrClosed once Destroy has
+// started. It never blocks: a call made while Destroy waits (a QueueRun callback's
+// Submit among them) fails instead of waiting behind it.
 func (c *Context) enter() (C.io_context_t, error) {
-	c.mu.RLock()
-	if c.ctx == nil {
-		c.mu.RUnlock()
+	if c.users.Add(1)&closing != 0 {
+		c.leave()
 		return nil, ErrClosed
 	}
 	return c.ctx, nil
 }
 
-func (c *Context) leave() { c.mu.RUnlock() }
+// leave counts a call out and wakes Destroy when it was the last one.
+func (c *Context) leave() {
+	if c.users.Add(-1) == closing {
+		select {
+		case c.idle <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+}
 
 // Destroy is io_destroy: cancel what can be cancelled, wait in the kernel for the rest of
 // the in-flight requests, then free the context and its ring. Events not yet reaped are
-// discarded. A second Destroy returns ErrClosed.
+// discarded. From its start every new call on c returns ErrClosed, and a GetEvents or
+// PGetEvents waiting for events returns within about 50 ms; Destroy waits for the calls
+// inside libaio to return before it calls io_destroy (a QueueRun callback must therefore
+// not call it). A second Destroy returns ErrClosed.
 func (c *Context) Destroy() error { return c.destroy(false) }
 
-// QueueRelease is io_queue_release: libaio's wrapper of io_destroy.
+// QueueRelease is io_queue_release: libaio's wrapper of io_destroy (see Destroy).
 func (c *Context) QueueRelease() error { return c.destroy(true) }
 
 func (c *Context) destroy(queue bool) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	if c.ctx == nil {
 		return ErrClosed
+	}
+	c.users.Add(closing)
+	for c.users.Load() != closing {
+		<-c.idle
 	}
 	var r C.int
 	if queue {
@@ -110,6 +138,7 @@ func (c *Context) destroy(queue bool) error {
 		r = C.io_destroy(c.ctx)
 	}
 	if r < 0 {
+		c.users.Add(-closing) // the context lives on
 		return errnoErr(r)
 	}
 	unregisterContext(c)
@@ -172,49 +201,126 @@ func eventsPtr(events []Event) *C.struct_io_event {
 // expires (nil waits forever, a zero Timespec does not wait), then copy up to
 // len(events) of them into events and return how many. A timeout returns the events
 // available then, possibly fewer than minNr or 0, with a nil error. A signal delivered
-// to the waiting thread before any event arrived gives EINTR, as in C; Go's runtime
-// sends such signals (SIGURG) at any time, so callers retry on EINTR.
-// minNr > len(events) or minNr < 0 gives EINVAL.
+// to the waiting thread before any event arrived gives EINTR, as in C (after some
+// arrived, the call returns them); Go's runtime sends such signals (SIGURG) at any
+// time, so callers retry on EINTR. minNr > len(events) or minNr < 0 gives EINVAL.
+//
+// A wait longer than 50 ms is made of several io_getevents calls of at most 50 ms each,
+// asking each for the events still missing, so that Destroy never waits long for it:
+// the result is the one a single C call would give (a signal that lands between two
+// of the calls, in Go code, is not seen, as one that lands just before a C call is not).
+// When Destroy starts during the wait, GetEvents returns the events reaped so far, or
+// ErrClosed if there are none (C's io_getevents returns EINVAL when io_destroy kills
+// the context under it; ErrClosed is what every call that Destroy overtakes returns).
 //
 // A call that may wait (minNr > 0, timeout not zero) first yields to the Go scheduler
 // if none of this Context's waits did for 5 ms (runtime.Gosched; see mayBlock): it keeps
 // Go's sysmon from taking the thread's P away during the waits of a goroutine that
-// loops on Submit and GetEvents. Results are unaffected.
+// loops on Submit and GetEvents. A long wait yields the same way between its slices.
+// Results are unaffected.
 func (c *Context) GetEvents(minNr int, events []Event, timeout *unix.Timespec) (int, error) {
-	c.mayBlock(minNr, timeout)
-	ctx, err := c.enter()
-	if err != nil {
-		return 0, err
-	}
-	r := C.io_getevents(ctx, C.long(minNr), C.long(len(events)), eventsPtr(events), (*C.struct_timespec)(unsafe.Pointer(timeout)))
-	c.leave()
-	runtime.KeepAlive(events)
-	runtime.KeepAlive(timeout)
-	if r < 0 {
-		return 0, errnoErr(r)
-	}
-	forgetCallbacks(events[:r])
-	return int(r), nil
+	return c.getEvents(minNr, events, timeout, nil, false)
 }
 
 // PGetEvents is io_pgetevents: GetEvents with the thread's signal mask replaced by
 // sigmask (when non-nil) for the duration of the wait, atomically, like ppoll(2). Like
-// GetEvents, a call that may wait may first yield to the Go scheduler.
+// GetEvents, a call that may wait may first yield to the Go scheduler, and a wait
+// longer than 50 ms is made of several io_pgetevents calls (the thread's own mask is
+// in force between them, while Go code runs: a signal that sigmask blocks but the
+// thread does not may then be handled by Go instead of staying pending).
 func (c *Context) PGetEvents(minNr int, events []Event, timeout *unix.Timespec, sigmask *unix.Sigset_t) (int, error) {
+	return c.getEvents(minNr, events, timeout, sigmask, true)
+}
+
+func (c *Context) getEvents(minNr int, events []Event, timeout *unix.Timespec, sigmask *unix.Sigset_t, pget bool) (int, error) {
 	c.mayBlock(minNr, timeout)
-	ctx, err := c.enter()
-	if err != nil {
-		return 0, err
+	if !sliced(minNr, len(events), timeout) {
+		ctx, err := c.enter()
+		if err != nil {
+			return 0, err
+		}
+		var r C.int
+		if pget {
+			r = C.io_pgetevents(ctx, C.long(minNr), C.long(len(events)), eventsPtr(events),
+				(*C.struct_timespec)(unsafe.Pointer(timeout)), (*C.sigset_t)(unsafe.Pointer(sigmask)))
+		} else {
+			r = C.io_getevents(ctx, C.long(minNr), C.long(len(events)), eventsPtr(events),
+				(*C.struct_timespec)(unsafe.Pointer(timeout)))
+		}
+		c.leave()
+		runtime.KeepAlive(events)
+		runtime.KeepAlive(timeout)
+		runtime.KeepAlive(sigmask)
+		if r < 0 {
+			return 0, errnoErr(r)
+		}
+		forgetCallbacks(events[:r])
+		return int(r), nil
 	}
-	r := C.io_pgetevents(ctx, C.long(minNr), C.long(len(events)), eventsPtr(events),
-		(*C.struct_timespec)(unsafe.Pointer(timeout)), (*C.sigset_t)(unsafe.Pointer(sigmask)))
-	c.leave()
+	forever := timeout == nil || timeout.Sec >= 1<<32 // 136 years: no deadline to keep
+	var deadline time.Time
+	if !forever {
+		deadline = time.Now().Add(time.Duration(timeout.Sec)*time.Second + time.Duration(timeout.Nsec))
+	}
+	got := 0
+	var err error
+	for slice := 0; ; slice++ {
+		ns := waitSlice
+		if !forever {
+			ns = min(ns, time.Until(deadline))
+			if ns <= 0 {
+				break // timed out with got < minNr events
+			}
+		}
+		if slice > 0 {
+			// Yield as mayBlock did before the first slice. Without this, the
+			// goroutine back from a long cgo call runs on a schedtick that Go's sysmon
+			// finds stale, and the preemption signal it sends may land in the next
+			// io_getevents (EINTR) instead of in Go code.
+			c.yield.BeforeBlock()
+		}
+		var ctx C.io_context_t
+		if ctx, err = c.enter(); err != nil {
+			break // Destroy has started
+		}
+		var r C.int
+		if pget {
+			r = C.aiokit_pgetevents_ns(ctx, C.long(minNr-got), C.long(len(events)-got), eventsPtr(events[got:]),
+				C.longlong(ns), (*C.sigset_t)(unsafe.Pointer(sigmask)))
+		} else {
+			r = C.aiokit_getevents_ns(ctx, C.long(minNr-got), C.long(len(events)-got), eventsPtr(events[got:]), C.longlong(ns))
+		}
+		c.leave()
+		if r < 0 {
+			err = errnoErr(r) // EINTR, or EINVAL for bad arguments on the first call
+			break
+		}
+		got += int(r)
+		if got >= minNr {
+			break
+		}
+	}
 	runtime.KeepAlive(events)
-	runtime.KeepAlive(timeout)
 	runtime.KeepAlive(sigmask)
-	if r < 0 {
-		return 0, errnoErr(r)
+	forgetCallbacks(events[:got])
+	if got > 0 {
+		return got, nil // as the kernel returns the events it has on a signal or a dead context
 	}
-	forgetCallbacks(events[:r])
-	return int(r), nil
+	return 0, err
+}
+
+// sliced reports whether a GetEvents call waits in bounded slices: when it may wait
+// longer than waitSlice. A call that cannot wait, one with a short timeout, and one
+// whose arguments the kernel refuses (EINVAL) is one C call.
+func sliced(minNr, nr int, timeout *unix.Timespec) bool {
+	if minNr <= 0 || minNr > nr {
+		return false
+	}
+	if timeout == nil {
+		return true
+	}
+	if timeout.Sec < 0 || timeout.Nsec < 0 || timeout.Nsec >= 1e9 {
+		return false // EINVAL from the kernel
+	}
+	return timeout.Sec >= 1<<32 || time.Duration(timeout.Sec)*time.Second+time.Duration(timeout.Nsec) > waitSlice
 }

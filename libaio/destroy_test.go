@@ -1,0 +1,234 @@
+package libaio
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// within runs f in a goroutine and fails the test if it has not returned after d (the
+// goroutine is then left behind: the test reports a hang instead of hanging).
+func within(t *testing.T, d time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s still blocked after %v", what, d)
+	}
+}
+
+// A GetEvents (or PGetEvents) waiting with no timeout does not hold Destroy off: it
+// returns ErrClosed (C's io_getevents returns EINVAL once io_destroy killed the
+// context), Destroy returns, and a Submit made meanwhile returns ErrClosed instead of
+// waiting behind Destroy.
+func TestDestroyWakesGetEvents(t *testing.T) {
+	for _, pget := range []bool{false, true} {
+		c, err := Setup(4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make(chan error, 1)
+		go func() {
+			evs := make([]Event, 1)
+			for {
+				var err error
+				if pget {
+					_, err = c.PGetEvents(1, evs, nil, nil)
+				} else {
+					_, err = c.GetEvents(1, evs, nil)
+				}
+				if err != unix.EINTR {
+					res <- err
+					return
+				}
+			}
+		}()
+		time.Sleep(30 * time.Millisecond) // let it block in io_getevents
+		destroyed := make(chan error, 1)
+		go func() { destroyed <- c.Destroy() }()
+		time.Sleep(30 * time.Millisecond)
+		within(t, 3*time.Second, "Submit during Destroy", func() {
+			var cb Iocb
+			cb.PrepFsync(0)
+			if n, err := c.Submit([]*Iocb{&cb}); n != 0 || err != ErrClosed {
+				t.Errorf("Submit while Destroy waits = %d, %v; want ErrClosed", n, err)
+			}
+		})
+		within(t, 3*time.Second, "Destroy with a GetEvents waiting", func() {
+			if err := <-destroyed; err != nil {
+				t.Errorf("Destroy: %v", err)
+			}
+		})
+		if err := <-res; err != ErrClosed {
+			t.Errorf("pget=%v: waiting GetEvents after Destroy = %v; want ErrClosed", pget, err)
+		}
+	}
+}
+
+// A GetEvents woken by Destroy returns the events it had already reaped, as one
+// io_getevents returns the events it gathered when its context dies.
+func TestDestroyDuringGetEventsKeepsEvents(t *testing.T) {
+	fd, _ := testFile(t, pattern(4096, 30), unix.O_RDWR)
+	c, err := Setup(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cb Iocb
+	cb.PrepFsync(fd)
+	if n, err := c.Submit([]*Iocb{&cb}); n != 1 || err != nil {
+		t.Fatalf("Submit: %d, %v", n, err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	res := make(chan result, 1)
+	evs := make([]Event, 2)
+	go func() {
+		for {
+			// 2 events, of which only the fsync's will ever come
+			n, err := c.GetEvents(2, evs, nil)
+			if err != unix.EINTR {
+				res <- result{n, err}
+				return
+			}
+		}
+	}()
+	time.Sleep(80 * time.Millisecond)
+	within(t, 3*time.Second, "Destroy with a GetEvents(2) waiting", func() {
+		if err := c.Destroy(); err != nil {
+			t.Errorf("Destroy: %v", err)
+		}
+	})
+	r := <-res
+	if r.n != 1 || r.err != nil || !evs[0].ObjIs(&cb) || evs[0].Res != 0 {
+		t.Errorf("GetEvents(2) ended by Destroy = %d, %v, %+v; want the fsync's event", r.n, r.err, evs[0])
+	}
+}
+
+// A QueueRun callback that calls Submit while Destroy waits for the QueueRun gets
+// ErrClosed instead of deadlocking (Destroy waits for QueueRun, QueueRun for the
+// callback, the callback for Destroy).
+func TestDestroyDuringQueueRunCallback(t *testing.T) {
+	fd, _ := testFile(t, pattern(4096, 31), unix.O_RDWR)
+	c, err := QueueInit(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make(chan struct{})
+	release := make(chan struct{})
+	var subErr error
+	var cb, cb2 Iocb
+	cb.PrepFsync(fd)
+	cb.SetCallback(func(*Context, *Iocb, int64, int64) {
+		close(in)
+		<-release
+		cb2.PrepFsync(fd)
+		_, subErr = c.Submit([]*Iocb{&cb2})
+	})
+	if n, err := c.Submit([]*Iocb{&cb}); n != 1 || err != nil {
+		t.Fatalf("Submit: %d, %v", n, err)
+	}
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		for {
+			if _, err := c.QueueRun(); err != nil {
+				t.Errorf("QueueRun: %v", err)
+				return
+			}
+			select {
+			case <-in:
+				return
+			default:
+			}
+		}
+	}()
+	<-in
+	destroyed := make(chan error, 1)
+	go func() { destroyed <- c.QueueRelease() }()
+	time.Sleep(50 * time.Millisecond) // QueueRelease is waiting for QueueRun
+	close(release)
+	within(t, 3*time.Second, "QueueRun whose callback submits during QueueRelease", func() { <-ran })
+	within(t, 3*time.Second, "QueueRelease", func() {
+		if err := <-destroyed; err != nil {
+			t.Errorf("QueueRelease: %v", err)
+		}
+	})
+	if !errors.Is(subErr, ErrClosed) {
+		t.Errorf("Submit in a callback during QueueRelease = %v; want ErrClosed", subErr)
+	}
+}
+
+// GetEvents waits for min_nr events however long that takes, reaping the first ones as
+// they come (one event at once, the second 150 ms later: both in one call), and a
+// timeout longer than one slice of the wait still ends the call on time with what it has.
+func TestGetEventsLongWait(t *testing.T) {
+	fd, _ := testFile(t, pattern(4096, 32), unix.O_RDWR)
+	c := testContext(t, 4)
+	r, w := pipe(t)
+	var sync, poll Iocb
+	sync.PrepFsync(fd)
+	poll.PrepPoll(r, unix.POLLIN)
+	if n, err := c.Submit([]*Iocb{&sync, &poll}); n != 2 || err != nil {
+		t.Fatalf("Submit: %d, %v", n, err)
+	}
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		unix.Write(w, []byte("x"))
+	}()
+	evs := make([]Event, 3)
+	start := time.Now()
+	got := 0
+	for got < 2 {
+		n, err := c.GetEvents(2-got, evs[got:2], nil)
+		if err != nil && err != unix.EINTR {
+			t.Fatal(err)
+		}
+		got += n
+	}
+	if el := time.Since(start); el < 140*time.Millisecond {
+		t.Errorf("GetEvents(2) returned after %v, before the pipe was written", el)
+	}
+	if !(evs[0].ObjIs(&sync) && evs[1].ObjIs(&poll)) && !(evs[1].ObjIs(&sync) && evs[0].ObjIs(&poll)) {
+		t.Errorf("events %+v; want the fsync's and the poll's", evs[:2])
+	}
+	unix.Read(r, make([]byte, 1))
+
+	// One event now, none later: a 250 ms timeout returns it after 250 ms.
+	sync.PrepFsync(fd)
+	if n, err := c.Submit([]*Iocb{&sync}); n != 1 || err != nil {
+		t.Fatalf("Submit: %d, %v", n, err)
+	}
+	start = time.Now()
+	deadline := start.Add(250 * time.Millisecond)
+	got = 0
+	calls := 0
+	for got < 2 {
+		rem := time.Until(deadline)
+		if rem <= 0 {
+			break
+		}
+		ts := unix.NsecToTimespec(int64(rem))
+		n, err := c.GetEvents(2-got, evs[got:2], &ts) // a signal may end it early, as in C
+		if err != nil && err != unix.EINTR {
+			t.Fatal(err)
+		}
+		got += n
+		calls++
+	}
+	el := time.Since(start)
+	if got != 1 || !evs[0].ObjIs(&sync) {
+		t.Errorf("GetEvents(2, 250ms) with one event: %d events, %+v", got, evs[0])
+	}
+	if el < 240*time.Millisecond || el > 2*time.Second {
+		t.Errorf("GetEvents(2, 250ms) with one event returned after %v (%d calls)", el, calls)
+	}
+}
