@@ -31,7 +31,9 @@ var liveAiocbs atomic.Int64
 // glibc touch freed or moving memory (Free, SetBuf, the setters, a second
 // submission) refuses with ErrInProgress while aio_error reports EINPROGRESS.
 // An Aiocb is not safe for concurrent use, except that Error, Return and
-// Cancel may be called from any goroutine while the request runs.
+// Cancel may be called from any goroutine while the request runs. A nil
+// *Aiocb behaves as a freed one: the setters, submissions, Error, Return and
+// Cancel give ErrFreed, and the getters give what they give after Free.
 type Aiocb struct {
 	cb     *C.struct_aiocb
 	pinner runtime.Pinner
@@ -138,14 +140,14 @@ func (a *Aiocb) release() {
 }
 
 func (a *Aiocb) inProgress() bool {
-	if a.cb == nil || a.seq.Load()&1 == 0 {
+	if a == nil || a.cb == nil || a.seq.Load()&1 == 0 {
 		return false
 	}
 	return a.observe() == C.EINPROGRESS
 }
 
 func (a *Aiocb) settable() error {
-	if a.cb == nil {
+	if a == nil || a.cb == nil {
 		return ErrFreed
 	}
 	if a.inProgress() {
@@ -156,7 +158,8 @@ func (a *Aiocb) settable() error {
 
 // Free releases the C memory (free(3)) and unpins the buffer. It returns
 // ErrInProgress while glibc still owns the aiocb (cancel it or wait first),
-// and ErrFreed the second time.
+// and ErrFreed the second time (and for a nil *Aiocb, which it leaves
+// alone).
 func (a *Aiocb) Free() error {
 	if err := a.settable(); err != nil {
 		return err
@@ -168,7 +171,12 @@ func (a *Aiocb) Free() error {
 
 // Ptr returns the address of the C struct aiocb (nil after Free), for C code
 // that wants to share it.
-func (a *Aiocb) Ptr() unsafe.Pointer { return unsafe.Pointer(a.cb) }
+func (a *Aiocb) Ptr() unsafe.Pointer {
+	if a == nil {
+		return nil
+	}
+	return unsafe.Pointer(a.cb)
+}
 
 // SetFildes sets aio_fildes.
 func (a *Aiocb) SetFildes(fd int) error {
@@ -181,7 +189,7 @@ func (a *Aiocb) SetFildes(fd int) error {
 
 // Fildes returns aio_fildes (-1 after Free).
 func (a *Aiocb) Fildes() int {
-	if a.cb == nil {
+	if a == nil || a.cb == nil {
 		return -1
 	}
 	return int(a.cb.aio_fildes)
@@ -200,7 +208,7 @@ func (a *Aiocb) SetOffset(off int64) error {
 
 // Offset returns aio_offset.
 func (a *Aiocb) Offset() int64 {
-	if a.cb == nil {
+	if a == nil || a.cb == nil {
 		return 0
 	}
 	return int64(a.cb.aio_offset)
@@ -240,11 +248,16 @@ func setBufPtr(cb *C.struct_aiocb, b []byte) {
 }
 
 // Buf returns the buffer set with SetBuf.
-func (a *Aiocb) Buf() []byte { return a.buf }
+func (a *Aiocb) Buf() []byte {
+	if a == nil {
+		return nil
+	}
+	return a.buf
+}
 
 // Nbytes returns aio_nbytes.
 func (a *Aiocb) Nbytes() int {
-	if a.cb == nil {
+	if a == nil || a.cb == nil {
 		return 0
 	}
 	return int(a.cb.aio_nbytes)
@@ -264,7 +277,7 @@ func (a *Aiocb) SetReqprio(p int) error {
 
 // Reqprio returns aio_reqprio.
 func (a *Aiocb) Reqprio() int {
-	if a.cb == nil {
+	if a == nil || a.cb == nil {
 		return 0
 	}
 	return int(a.cb.aio_reqprio)
@@ -282,7 +295,7 @@ func (a *Aiocb) SetLioOpcode(op int) error {
 
 // LioOpcode returns aio_lio_opcode.
 func (a *Aiocb) LioOpcode() int {
-	if a.cb == nil {
+	if a == nil || a.cb == nil {
 		return 0
 	}
 	return int(a.cb.aio_lio_opcode)
@@ -301,8 +314,14 @@ func (a *Aiocb) SetSigevent(ev Sigevent) error {
 	return nil
 }
 
-// Sigevent returns what SetSigevent set (SIGEV_NONE for a fresh aiocb).
-func (a *Aiocb) Sigevent() Sigevent { return a.sig }
+// Sigevent returns what SetSigevent set (SIGEV_NONE for a fresh aiocb and
+// for a nil *Aiocb).
+func (a *Aiocb) Sigevent() Sigevent {
+	if a == nil {
+		return Sigevent{Notify: SigevNone}
+	}
+	return a.sig
+}
 
 // Prep sets aio_fildes, aio_buf/aio_nbytes (see SetBuf) and aio_offset at once.
 func (a *Aiocb) Prep(fd int, b []byte, off int64) error {

@@ -83,3 +83,15 @@ func newCb(t testing.TB, fd int, buf []byte, off int64) *Aiocb {
 }
 
 func runtimeGC() { runtime.GC() }
+
+// noPanic runs f and fails the test (instead of crashing the binary) if it
+// panics.
+func noPanic(t testing.TB, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s panicked: %v", what, r)
+		}
+	}()
+	f()
+}

@@ -158,3 +158,48 @@ func TestSigevSignal(t *testing.T) {
 	waitDone(t, b)
 	time.Sleep(20 * time.Millisecond)
 }
+
+// TestZeroThreadSink: the zero ThreadSink and a nil *ThreadSink behave as a
+// closed sink instead of panicking, and Wake after Close gives ErrClosed.
+func TestZeroThreadSink(t *testing.T) {
+	var zero ThreadSink
+	var nilSink *ThreadSink
+	for name, s := range map[string]*ThreadSink{"zero": &zero, "nil": nilSink} {
+		buf := make([]uint64, 4)
+		noPanic(t, name+" Drain", func() {
+			if _, _, err := s.Drain(buf, true); err != ErrClosed {
+				t.Errorf("%s sink: Drain %v, want ErrClosed", name, err)
+			}
+		})
+		noPanic(t, name+" Wait", func() {
+			if err := s.Wait(); err != ErrClosed {
+				t.Errorf("%s sink: Wait %v, want ErrClosed", name, err)
+			}
+		})
+		noPanic(t, name+" Wake", func() {
+			if err := s.Wake(); err != ErrClosed {
+				t.Errorf("%s sink: Wake %v, want ErrClosed", name, err)
+			}
+		})
+		noPanic(t, name+" Close", func() {
+			if err := s.Close(); err != ErrClosed {
+				t.Errorf("%s sink: Close %v, want ErrClosed", name, err)
+			}
+		})
+		noPanic(t, name+" Sigevent", func() {
+			if ev := s.Sigevent(1); ev.Notify != SigevThread {
+				t.Errorf("%s sink: Sigevent notify %d", name, ev.Notify)
+			}
+		})
+	}
+	s, err := NewThreadSink(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wake(); err != ErrClosed {
+		t.Errorf("Wake after Close: %v, want ErrClosed", err)
+	}
+}

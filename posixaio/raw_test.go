@@ -395,3 +395,40 @@ func TestRefusedSubmission(t *testing.T) {
 		}
 	}
 }
+
+// TestNilAiocb: a nil *Aiocb behaves as a freed one instead of panicking:
+// the setters, Prep, Free and the submissions give ErrFreed, the getters
+// what they give after Free.
+func TestNilAiocb(t *testing.T) {
+	var a *Aiocb
+	errs := map[string]func() error{
+		"Free":         a.Free,
+		"SetFildes":    func() error { return a.SetFildes(0) },
+		"SetOffset":    func() error { return a.SetOffset(0) },
+		"SetBuf":       func() error { return a.SetBuf(make([]byte, 1)) },
+		"SetReqprio":   func() error { return a.SetReqprio(0) },
+		"SetLioOpcode": func() error { return a.SetLioOpcode(LioRead) },
+		"SetSigevent":  func() error { return a.SetSigevent(Sigevent{Notify: SigevNone}) },
+		"Prep":         func() error { return a.Prep(0, make([]byte, 1), 0) },
+		"Read":         a.Read,
+		"Write":        a.Write,
+		"Fsync":        func() error { return a.Fsync(OSync) },
+		"Error":        a.Error,
+		"Return":       func() error { _, err := a.Return(); return err },
+		"Cancel":       func() error { _, err := a.Cancel(); return err },
+	}
+	for name, f := range errs {
+		noPanic(t, name, func() {
+			if err := f(); err != ErrFreed {
+				t.Errorf("%s of a nil *Aiocb: %v, want ErrFreed", name, err)
+			}
+		})
+	}
+	noPanic(t, "getters", func() {
+		if a.Ptr() != nil || a.Fildes() != -1 || a.Offset() != 0 || a.Buf() != nil || a.Nbytes() != 0 ||
+			a.Reqprio() != 0 || a.LioOpcode() != 0 || a.Sigevent().Notify != SigevNone {
+			t.Errorf("getters of a nil *Aiocb: ptr %v fd %d off %d buf %v nbytes %d prio %d op %d notify %d",
+				a.Ptr(), a.Fildes(), a.Offset(), a.Buf(), a.Nbytes(), a.Reqprio(), a.LioOpcode(), a.Sigevent().Notify)
+		}
+	})
+}

@@ -20,7 +20,9 @@ import (
 // runs a C trampoline on it (no Go code runs there); the trampoline appends
 // the notification's value to the sink's ring in C memory and, when the
 // reader is parked, writes to the sink's eventfd (a completion.Notifier on
-// Go's poller).
+// Go's poller). The zero ThreadSink, and a nil *ThreadSink, behave as a
+// closed one: Drain, Wait, Wake and Close give ErrClosed, and the
+// notifications of their Sigevent are dropped.
 type ThreadSink struct {
 	id     C.int
 	n      *completion.Notifier
@@ -60,7 +62,11 @@ func NewThreadSink(capacity int) (*ThreadSink, error) {
 // attributes are detached with a 64 KiB stack.
 func (s *ThreadSink) Sigevent(value uint64) Sigevent {
 	var c C.struct_sigevent
-	C.pa_sigev_thread(&c, s.id, C.uint64_t(value))
+	id := C.int(0) // no sink: the trampoline drops the notification
+	if s != nil {
+		id = s.id
+	}
+	C.pa_sigev_thread(&c, id, C.uint64_t(value))
 	return Sigevent{
 		Notify:     SigevThread,
 		Value:      *(*uintptr)(unsafe.Pointer(&c.sigev_value)),
@@ -74,6 +80,9 @@ func (s *ThreadSink) Sigevent(value uint64) Sigevent {
 // the finished requests another way, e.g. by polling Error). With park set and
 // nothing queued, the next notification will signal the eventfd (use Wait).
 func (s *ThreadSink) Drain(out []uint64, park bool) (n int, overflow bool, err error) {
+	if s == nil || s.n == nil {
+		return 0, false, ErrClosed
+	}
 	if len(out) == 0 {
 		return 0, false, nil
 	}
@@ -94,17 +103,29 @@ func (s *ThreadSink) Drain(out []uint64, park bool) (n int, overflow bool, err e
 // Wait parks the goroutine until a notification arrives after a Drain with
 // park set (or Wake is called). It returns ErrClosed after Close.
 func (s *ThreadSink) Wait() error {
+	if s == nil || s.n == nil {
+		return ErrClosed
+	}
 	_, err := s.n.Wait()
 	return err
 }
 
-// Wake makes a parked Wait return.
-func (s *ThreadSink) Wake() error { return s.n.Signal() }
+// Wake makes a parked Wait return. After Close it returns ErrClosed and
+// writes nothing (completion.Notifier.Signal).
+func (s *ThreadSink) Wake() error {
+	if s == nil || s.n == nil {
+		return ErrClosed
+	}
+	return s.n.Signal()
+}
 
 // Close unregisters the sink (later notifications for it are dropped), waits
 // until no trampoline is writing to its eventfd, and then closes the eventfd
 // and frees the ring. A parked Wait returns ErrClosed.
 func (s *ThreadSink) Close() error {
+	if s == nil || s.n == nil {
+		return ErrClosed
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
