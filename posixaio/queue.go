@@ -221,7 +221,9 @@ func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off in
 
 // cancel is the table's canceler (Handle.Wait with an ended context): it asks
 // glibc to cancel the request with aio_cancel. A request that a glibc thread
-// already runs is not cancelable; it completes normally.
+// already runs is not cancelable; it completes normally. The table calls it
+// only with the user data of one of its own handles, so a handle of another
+// queue cannot reach it.
 func (q *Queue) cancel(ud uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -236,8 +238,14 @@ func (q *Queue) cancel(ud uint64) {
 
 // Cancel asks glibc to cancel the request behind h (aio_cancel). It returns
 // Canceled (h will complete with ECANCELED), NotCanceled (a glibc thread is
-// running it; it completes normally) or AllDone (it already finished).
+// running it; it completes normally) or AllDone (it already finished). A nil
+// h, or one that another queue returned, gives unix.EINVAL: handles of
+// different queues share user data values, so such a handle could otherwise
+// name one of this queue's requests.
 func (q *Queue) Cancel(h *completion.Handle) (int, error) {
+	if !q.tab.Owns(h) {
+		return -1, unix.EINVAL
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ud := h.UserData()

@@ -716,3 +716,60 @@ func testQueueCloseCancelsUnderLock(t *testing.T, mode NotifyMode) {
 		t.Errorf("queued read: %v, want ECANCELED", err)
 	}
 }
+
+// TestQueueCancelForeignHandle: handles of two queues share user data
+// values (each queue's first request has the same), so Cancel must refuse a
+// handle of another queue (and nil) with EINVAL instead of canceling the
+// request of its own that has that user data.
+func TestQueueCancelForeignHandle(t *testing.T) { bothModes(t, testQueueCancelForeignHandle) }
+
+func testQueueCancelForeignHandle(t *testing.T, mode NotifyMode) {
+	testutil.CheckLeaks(t)
+	q1 := newQueue(t, 4, mode)
+	q2 := newQueue(t, 4, mode)
+	r1, w1 := pipe(t)
+	r2, w2 := pipe(t)
+	var hs [2][2]*completion.Handle
+	for i, q := range []*Queue{q1, q2} {
+		fd := []int{r1, r2}[i]
+		for j := range hs[i] {
+			h, err := q.Read(fd, make([]byte, 1), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs[i][j] = h
+		}
+	}
+	if hs[0][1].UserData() != hs[1][1].UserData() {
+		t.Fatalf("user data differ (%#x, %#x): the test needs equal ones", hs[0][1].UserData(), hs[1][1].UserData())
+	}
+	// hs[0][1] waits in glibc's queue behind hs[0][0], hs[1][1] behind hs[1][0].
+	if n, err := q2.Cancel(hs[0][1]); err != unix.EINVAL {
+		t.Errorf("q2.Cancel(handle of q1): %d, %v; want -1, EINVAL", n, err)
+	}
+	noPanic(t, "Cancel(nil)", func() {
+		if n, err := q1.Cancel(nil); err != unix.EINVAL {
+			t.Errorf("Cancel(nil): %d, %v; want -1, EINVAL", n, err)
+		}
+	})
+	unix.Write(w1, []byte("ab"))
+	unix.Write(w2, []byte("cd"))
+	for i := range hs {
+		for j, h := range hs[i] {
+			if n, err := h.Wait(context.Background()); n != 1 || err != nil {
+				t.Errorf("queue %d, read %d: %d, %v (canceled through another queue?)", i+1, j, n, err)
+			}
+		}
+	}
+	// Its own queue still cancels it.
+	h, _ := q1.Read(r1, make([]byte, 1), 0)
+	h2, _ := q1.Read(r1, make([]byte, 1), 0)
+	if n, err := q1.Cancel(h2); n != Canceled || err != nil {
+		t.Errorf("q1.Cancel(own queued handle): %d, %v; want Canceled", n, err)
+	}
+	unix.Write(w1, []byte("e"))
+	h.Wait(context.Background())
+	if _, err := h2.Wait(context.Background()); err != unix.ECANCELED {
+		t.Errorf("canceled read: %v, want ECANCELED", err)
+	}
+}
