@@ -32,9 +32,15 @@ func registerContext(c *Context) {
 	callbacks.Unlock()
 }
 
+// unregisterContext removes c's entry, after io_destroy. By then a concurrent io_setup
+// may have been given the same ring address and registered its own Context there:
+// that entry stays.
 func unregisterContext(c *Context) {
+	key := uintptr(unsafe.Pointer(c.ctx))
 	callbacks.Lock()
-	delete(callbacks.ctxs, uintptr(unsafe.Pointer(c.ctx)))
+	if callbacks.ctxs[key] == c {
+		delete(callbacks.ctxs, key)
+	}
 	callbacks.Unlock()
 }
 

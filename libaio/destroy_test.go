@@ -2,8 +2,10 @@ package libaio
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -230,5 +232,69 @@ func TestGetEventsLongWait(t *testing.T) {
 	}
 	if el < 240*time.Millisecond || el > 2*time.Second {
 		t.Errorf("GetEvents(2, 250ms) with one event returned after %v (%d calls)", el, calls)
+	}
+}
+
+// Destroy's unregistration does not remove the entry of a newer Context that io_setup
+// gave the same ring address: QueueRun callbacks of that Context still get it.
+func TestRegistrationSameAddress(t *testing.T) {
+	c, err := Setup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy()
+	old := &Context{ctx: c.ctx} // a destroyed Context that had the same address
+	registerContext(old)
+	registerContext(c) // io_setup gave the address to c, which registered
+	unregisterContext(old)
+	callbacks.Lock()
+	got := callbacks.ctxs[uintptr(unsafe.Pointer(c.ctx))]
+	callbacks.Unlock()
+	if got != c {
+		t.Fatalf("after the old Context's unregistration the address maps to %p; want %p", got, c)
+	}
+}
+
+// Setup racing Destroy, which often hands the new context the ring address just
+// unmapped: the new Context's QueueRun callbacks get it, never nil.
+func TestRegistrationRace(t *testing.T) {
+	fd, _ := testFile(t, pattern(4096, 33), unix.O_RDWR)
+	cb := new(Iocb)
+	// Each io_destroy waits for an RCU grace period (about 10 ms): bound the loop by time.
+	for i, end := 0, time.Now().Add(2*time.Second); i < 300 && time.Now().Before(end); i++ {
+		a, err := Setup(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b *Context
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); a.Destroy() }()
+		go func() {
+			defer wg.Done()
+			for b == nil {
+				b, _ = Setup(1) // EAGAIN while aio-max-nr is reached
+			}
+		}()
+		wg.Wait()
+		var got *Context
+		called := false
+		cb.PrepFsync(fd)
+		cb.SetCallback(func(c *Context, _ *Iocb, _, _ int64) { got, called = c, true })
+		if n, err := b.Submit([]*Iocb{cb}); n != 1 || err != nil {
+			t.Fatalf("Submit: %d, %v", n, err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); !called && time.Now().Before(deadline); {
+			if _, err := b.QueueRun(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.Destroy()
+		if !called {
+			t.Fatalf("iteration %d: callback never called", i)
+		}
+		if got != b {
+			t.Fatalf("iteration %d: callback got Context %p, want %p", i, got, b)
+		}
 	}
 }
