@@ -3,6 +3,7 @@ package posixaio
 /*
 #include "notify.h"
 static void pa_set_drop(int v) { __atomic_store_n(&pa_drop_notifications, v, __ATOMIC_RELAXED); }
+static void pa_pin_probe(void *p) { (void)p; }
 */
 import "C"
 
@@ -22,6 +23,27 @@ func setDropNotifications(drop bool) {
 		v = 1
 	}
 	C.pa_set_drop(v)
+}
+
+// pinned reports whether the Go object p points into is pinned
+// (runtime.Pinner), as cgo's pointer check sees it: a C call's argument may
+// point to Go memory that holds Go pointers only if those are pinned, so
+// the call panics ("cgo argument has Go pointer to unpinned Go pointer")
+// for a box holding p unless p is pinned. ok is false when cgo's checks are
+// off (GODEBUG=cgocheck=0), which a box holding a fresh object shows.
+func pinned(p unsafe.Pointer) (pinned, ok bool) {
+	if !probePanics(unsafe.Pointer(new(int))) {
+		return false, false
+	}
+	return !probePanics(p), true
+}
+
+func probePanics(p unsafe.Pointer) (panicked bool) {
+	box := new(unsafe.Pointer)
+	*box = p
+	defer func() { panicked = recover() != nil }()
+	C.pa_pin_probe(unsafe.Pointer(box))
+	return false
 }
 
 // LiveAiocbs returns the number of Aiocbs allocated with NewAiocb and not

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -431,4 +434,65 @@ func TestNilAiocb(t *testing.T) {
 				a.Ptr(), a.Fildes(), a.Offset(), a.Buf(), a.Nbytes(), a.Reqprio(), a.LioOpcode(), a.Sigevent().Notify)
 		}
 	})
+}
+
+// TestAiocbPinsBuffer: SetBuf pins the buffer until it is replaced or the
+// aiocb freed. An unreachable buffer of a read in flight is not collected
+// (the Aiocb keeps it for Buf as well), and cgo's pointer check, which
+// knows which objects are pinned, sees it pinned while the aiocb refers to
+// it (it did not with the pin removed from SetBuf) and unpinned after.
+func TestAiocbPinsBuffer(t *testing.T) {
+	r, w := pipe(t)
+	var gone atomic.Bool
+	a := NewAiocb()
+	func() {
+		b := new([4096]byte)
+		runtime.SetFinalizer(b, func(*[4096]byte) { gone.Store(true) })
+		if err := a.Prep(r, b[:], 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Read(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	collect(5)
+	if gone.Load() {
+		t.Fatal("the buffer of a read in flight was collected")
+	}
+	unix.Write(w, []byte("x"))
+	if err := waitDone(t, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Free(); err != nil {
+		t.Fatal(err)
+	}
+	waitCollected(t, &gone)
+
+	buf := make([]byte, 16)
+	c := newCb(t, r, buf, 0)
+	isPinned := func(when string, want bool) {
+		t.Helper()
+		p, ok := pinned(unsafe.Pointer(&buf[0]))
+		if !ok {
+			t.Fatal("cgo's pointer checks are off (GODEBUG=cgocheck=0): the test cannot see pins")
+		}
+		if p != want {
+			t.Errorf("%s: buffer pinned %v, want %v", when, p, want)
+		}
+	}
+	isPinned("after SetBuf", true)
+	if err := c.Read(); err != nil {
+		t.Fatal(err)
+	}
+	isPinned("while the read blocks", true)
+	unix.Write(w, []byte("y"))
+	if err := waitDone(t, c); err != nil {
+		t.Fatal(err)
+	}
+	isPinned("after the read, before SetBuf(nil)", true)
+	if err := c.SetBuf(nil); err != nil {
+		t.Fatal(err)
+	}
+	isPinned("after SetBuf(nil)", false)
+	runtime.KeepAlive(buf)
 }
