@@ -35,8 +35,12 @@ type File struct {
 	offAlign int
 }
 
-// NewFile returns a File doing I/O on fd through q.
+// NewFile returns a File doing I/O on fd through q. An fd C's int cannot hold gives
+// EBADF (its low 32 bits would name another file).
 func NewFile(q *Queue, fd int) (*File, error) {
+	if fd != int(fd32(fd)) {
+		return nil, unix.EBADF
+	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
 		return nil, err
