@@ -62,10 +62,13 @@ func slotNotify(q *Queue, i int) int {
 	return int(q.slot(uint32(i)).cb.aio_sigevent.sigev_notify)
 }
 
-// slotStatus returns the __error_code of slot i's aiocb (EINPROGRESS,
-// ECANCELED, ...; read without glibc's lock).
-func slotStatus(q *Queue, i int) unix.Errno {
-	return unix.Errno(atomic.LoadInt32((*int32)(unsafe.Pointer(&q.slot(uint32(i)).cb.__error_code))))
+// slotStatus returns a function that reads the __error_code of slot i's
+// aiocb (EINPROGRESS, ECANCELED, ...; without glibc's lock). It looks the
+// slot up now, so that calling it does not read q.slots, which Close
+// clears; it must not be called once Close may have freed the slots.
+func slotStatus(q *Queue, i int) func() unix.Errno {
+	p := (*int32)(unsafe.Pointer(&q.slot(uint32(i)).cb.__error_code))
+	return func() unix.Errno { return unix.Errno(atomic.LoadInt32(p)) }
 }
 
 // listedSlots returns the slot numbers of the aiocbs the suspend reaper

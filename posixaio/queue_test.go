@@ -692,19 +692,19 @@ func testQueueCloseCancelsUnderLock(t *testing.T, mode NotifyMode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slot := int(uint32(queued.UserData()))
+	status := slotStatus(q, int(uint32(queued.UserData())))
 	q.mu.Lock()
 	closed := make(chan error, 1)
 	go func() { closed <- q.Close() }()
 	time.Sleep(50 * time.Millisecond)
-	st := slotStatus(q, slot)
+	st := status()
 	q.mu.Unlock()
 	if st != unix.EINPROGRESS {
 		t.Errorf("queued request's status while the test holds q.mu during Close: %v, want EINPROGRESS (Close canceled it without q.mu)", st)
 	}
 	// Only once Close has canceled it may the running read finish: glibc
 	// would start the queued one next, and Close would wait for it.
-	for deadline := time.Now().Add(10 * time.Second); slotStatus(q, slot) == unix.EINPROGRESS; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); status() == unix.EINPROGRESS; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			unix.Write(w, []byte("xy")) // let both reads end
 			t.Fatal("Close did not cancel the queued request within 10s")
