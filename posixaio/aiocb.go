@@ -178,13 +178,23 @@ func (a *Aiocb) Ptr() unsafe.Pointer {
 	return unsafe.Pointer(a.cb)
 }
 
-// SetFildes sets aio_fildes.
+// SetFildes sets aio_fildes. An fd that C's int cannot hold is stored as
+// -1 (glibc then answers EBADF), not as its low 32 bits, which could name
+// another open file.
 func (a *Aiocb) SetFildes(fd int) error {
 	if err := a.settable(); err != nil {
 		return err
 	}
-	a.cb.aio_fildes = C.int(fd)
+	a.cb.aio_fildes = cFd(fd)
 	return nil
+}
+
+// cFd is fd as C's int, or -1 when it does not fit.
+func cFd(fd int) C.int {
+	if fd != int(int32(fd)) {
+		return -1
+	}
+	return C.int(fd)
 }
 
 // Fildes returns aio_fildes (-1 after Free).
@@ -328,7 +338,7 @@ func (a *Aiocb) Prep(fd int, b []byte, off int64) error {
 	if err := a.SetBuf(b); err != nil {
 		return err
 	}
-	a.cb.aio_fildes = C.int(fd)
+	a.cb.aio_fildes = cFd(fd)
 	a.cb.aio_offset = C.__off64_t(off)
 	return nil
 }

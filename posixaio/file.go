@@ -44,8 +44,10 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // when ctx ends while a request is in flight it asks glibc to cancel it
 // (aio_cancel) and returns ctx.Err() at once. A request that a glibc thread
 // already runs cannot be cancelled: p stays pinned, and may still be
-// written, until it completes in the background.
+// written, until it completes in the background. A nil ctx is
+// context.Background().
 func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	ctx = fileio.Context(ctx)
 	return f.full(ctx, p, off, false)
 }
 
@@ -58,6 +60,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 
 // WriteAtContext is WriteAt with a context; see ReadAtContext.
 func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	ctx = fileio.Context(ctx)
 	return f.full(ctx, p, off, true)
 }
 
@@ -67,6 +70,7 @@ func (f *File) Sync() error { return f.SyncContext(context.Background(), OSync) 
 // SyncContext is aio_fsync(op) (OSync or ODsync) with a context; see
 // ReadAtContext for what an ended ctx does.
 func (f *File) SyncContext(ctx context.Context, op int) error {
+	ctx = fileio.Context(ctx)
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -130,3 +130,42 @@ func testFileReadAtContext(t *testing.T, mode NotifyMode) {
 		t.Errorf("ReadAtContext with an ended ctx = %d, %v (%d in flight)", n, err, q.InFlight())
 	}
 }
+
+// A nil ctx is context.Background() in the *Context methods, and a
+// descriptor C's int cannot hold is glibc's EBADF, not its low 32 bits
+// (which name the test file: a write there would land in it).
+func TestFileNilContextWideFd(t *testing.T) {
+	testutil.CheckLeaks(t)
+	content := pattern(100, 9)
+	fd, _ := tempFile(t, content)
+	q := newQueue(t, 4)
+	f := NewFile(q, fd)
+	//lint:ignore SA1012 a nil ctx is what this test is about
+	if n, err := f.WriteAtContext(nil, []byte("abc"), 0); n != 3 || err != nil {
+		t.Fatalf("WriteAtContext(nil) = %d, %v", n, err)
+	}
+	buf := make([]byte, 3)
+	//lint:ignore SA1012 as above
+	if n, err := f.ReadAtContext(nil, buf, 0); n != 3 || err != nil || string(buf) != "abc" {
+		t.Fatalf("ReadAtContext(nil) = %d, %v, %q", n, err, buf)
+	}
+	//lint:ignore SA1012 as above
+	if err := f.SyncContext(nil, OSync); err != nil {
+		t.Fatalf("SyncContext(nil) = %v", err)
+	}
+	wide := NewFile(q, fd+1<<32)
+	if _, err := wide.WriteAt([]byte("XYZ"), 0); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("WriteAt on fd+2^32 = %v, want EBADF", err)
+	}
+	if _, err := wide.ReadAt(buf, 0); !errors.Is(err, unix.EBADF) {
+		t.Fatalf("ReadAt on fd+2^32 = %v, want EBADF", err)
+	}
+	if n, err := unix.Pread(fd, buf, 0); n != 3 || err != nil || string(buf) != "abc" {
+		t.Fatalf("file after writes to fd+2^32: %q, %v", buf[:n], err)
+	}
+	a := NewAiocb()
+	defer a.Free()
+	if err := a.Prep(fd+1<<32, buf, 0); err != nil || a.Fildes() != -1 {
+		t.Fatalf("Prep(fd+2^32): %v, aio_fildes %d; want -1", err, a.Fildes())
+	}
+}

@@ -195,7 +195,7 @@ func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off in
 	i := uint32(o.UserData())
 	s := q.slot(i)
 	o.PinBytes(buf)
-	s.cb.aio_fildes = C.int(fd)
+	s.cb.aio_fildes = cFd(fd)
 	s.cb.aio_offset = C.__off64_t(off)
 	s.cb.aio_reqprio = 0
 	setBufPtr(&s.cb, buf)

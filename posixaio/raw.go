@@ -147,7 +147,7 @@ func AioCancel(fd int, a *Aiocb) (int, error) {
 }
 
 func cancel(fd int, cb *C.struct_aiocb) (int, error) {
-	r, err := C.aio_cancel(C.int(fd), cb)
+	r, err := C.aio_cancel(cFd(fd), cb)
 	if r < 0 {
 		return -1, errnoOf(-1, err)
 	}
