@@ -135,7 +135,9 @@ func (q *Queue) Fdsync(fd int) (*completion.Handle, error) {
 
 // Poll submits io_prep_poll(fd, events): a one-shot poll whose result is the ready
 // mask. Unlike disk I/O it can be cancelled: Wait with an ended context, or Close,
-// cancels it and it completes with result 0.
+// cancels it and it completes with result 0. Any request whose Wait context ends while
+// it is still queued for io_submit (every submitter busy, see Queue) is not submitted:
+// it completes with ECANCELED.
 func (q *Queue) Poll(fd int, events int16) (*completion.Handle, error) {
 	h, op, cb, err := q.begin(nil)
 	if err != nil {

@@ -54,8 +54,13 @@ type Queue struct {
 	fin  completion.Batch // completes reaped events with one free-stack push (under rmu)
 
 	smu     sync.Mutex
-	pending []uintptr   // iocb addresses queued for the goroutines submitting
-	batches [][]uintptr // free batch buffers: one per submitter that may still start
+	pending []uint64 // user data of the requests queued for the goroutines submitting
+	batches []*batch // free batch buffers: one per submitter that may still start
+
+	// per slot: the user data of its request from submit until io_submit took it (queued
+	// in pending or in a submitter's batch), ^ud once the canceler asked to cancel it
+	// meanwhile, 0 otherwise (see cancel).
+	sub []atomic.Uint64
 
 	inline inline.Reader // reads of cached data in the caller (see Read)
 
@@ -106,15 +111,16 @@ func NewQueue(depth int) (q *Queue, err error) {
 		ptrs:       unsafe.Slice((*uintptr)(unsafe.Add(base, depth*SizeofIocb)), depth),
 		events:     unsafe.Slice((*Event)(unsafe.Add(base, depth*(SizeofIocb+ptrSize))), depth),
 		iovs:       make([]atomic.Pointer[cmem.Iovecs], depth),
-		pending:    make([]uintptr, 0, depth),
-		batches:    make([][]uintptr, min(runtime.GOMAXPROCS(0), depth)),
+		pending:    make([]uint64, 0, depth),
+		batches:    make([]*batch, min(runtime.GOMAXPROCS(0), depth)),
+		sub:        make([]atomic.Uint64, depth),
 		reaperDone: make(chan struct{}),
 	}
 	for i := range q.iocbs {
 		q.ptrs[i] = uintptr(unsafe.Pointer(&q.iocbs[i]))
 	}
 	for i := range q.batches {
-		q.batches[i] = make([]uintptr, 0, depth)
+		q.batches[i] = &batch{uds: make([]uint64, 0, depth), ptrs: make([]uintptr, 0, depth)}
 	}
 	q.table.SetCanceler(q.cancel)
 	q.table.SetWaiter(q.waitInline)
@@ -146,6 +152,13 @@ func (q *Queue) begin(ctx context.Context) (*completion.Handle, *completion.Op, 
 	return h, op, &q.iocbs[uint32(op.UserData())], nil
 }
 
+// batch is a submitter's buffer: the user data of the requests it submits, and their
+// iocb addresses for io_submit. Each holds up to Depth entries.
+type batch struct {
+	uds  []uint64
+	ptrs []uintptr
+}
+
 // submit finishes cb (user data, eventfd) and hands it to io_submit.
 //
 // Submissions are combined. While fewer than GOMAXPROCS goroutines are submitting, the
@@ -165,21 +178,21 @@ func (q *Queue) submit(h *completion.Handle, op *completion.Op, cb *Iocb) (*comp
 	cb.Data = ud
 	cb.SetEventfd(q.notifier.FD())
 	slot := uint32(ud)
-	own := q.ptrs[slot]
+	q.sub[slot].Store(ud)
 	q.smu.Lock()
 	if len(q.batches) == 0 { // every submitter slot taken
-		q.pending = append(q.pending, own)
+		q.pending = append(q.pending, ud)
 		q.smu.Unlock()
 		return h, nil
 	}
-	batch := q.batches[len(q.batches)-1]
+	b := q.batches[len(q.batches)-1]
 	q.batches = q.batches[:len(q.batches)-1]
 	q.smu.Unlock()
 
 	q.life.RLock()
 	defer q.life.RUnlock()
 	runtime.Gosched()
-	if err := q.submitPending(batch, own); err != nil {
+	if err := q.submitPending(b, ud); err != nil {
 		q.freeIov(slot)
 		q.table.Abort(op, err)
 		return nil, err
@@ -194,55 +207,92 @@ func (q *Queue) submit(h *completion.Handle, op *completion.Op, cb *Iocb) (*comp
 	return h, nil
 }
 
-// submitPending submits own and the queued iocbs, batch after batch, in buf (a batch
-// buffer of capacity Depth), and gives up the submitter role when nothing is queued. It
-// returns the errno of own if io_submit rejected it (and leaves own to the caller);
-// other rejected iocbs are aborted here.
-func (q *Queue) submitPending(buf []uintptr, own uintptr) (ownErr error) {
-	// own is batch[0] of the first io_submit and of no later one: once submitted it may
-	// complete and its slot, hence its iocb address, be reused by another request.
-	buf = append(buf[:0], own)
+// submitPending submits own and the queued requests, batch after batch, in b, and gives
+// up the submitter role when nothing is queued. It returns the errno of own if io_submit
+// rejected it (and leaves own to the caller); other rejected requests are aborted here,
+// and requests cancelled before io_submit took them complete with ECANCELED.
+func (q *Queue) submitPending(b *batch, own uint64) (ownErr error) {
+	// own is uds[0] of the first io_submit and of no later one.
+	uds := append(b.uds[:0], own)
 	for {
 		q.smu.Lock()
-		buf = append(buf, q.pending...) // own and pending: distinct in-flight slots, <= Depth
+		uds = append(uds, q.pending...) // own and pending: distinct in-flight slots, <= Depth
 		q.pending = q.pending[:0]
-		if len(buf) == 0 {
-			q.batches = append(q.batches, buf)
+		if len(uds) == 0 {
+			b.uds = uds
+			q.batches = append(q.batches, b)
 			q.smu.Unlock()
 			return ownErr
 		}
 		q.smu.Unlock()
 
-		batch := buf
-		for len(batch) > 0 {
-			r := C.aiokit_io_submit(q.cctx, C.long(len(batch)), (*C.uintptr_t)(unsafe.Pointer(&batch[0])))
-			isOwn := own != 0 && batch[0] == own
+		rest := uds
+		for len(rest) > 0 {
+			// Drop the requests cancelled since they were queued: they never reach the
+			// kernel, and complete as io_cancel would have completed them there.
+			ptrs := b.ptrs[:0]
+			n := 0
+			for _, ud := range rest {
+				if q.sub[uint32(ud)].Load() != ud { // ^ud: cancelled
+					q.sub[uint32(ud)].Store(0)
+					if ud == own {
+						ownErr, own = unix.ECANCELED, 0
+					} else {
+						q.abortUD(ud, unix.ECANCELED)
+					}
+					continue
+				}
+				rest[n] = ud
+				n++
+				ptrs = append(ptrs, q.ptrs[uint32(ud)])
+			}
+			rest = rest[:n]
+			if n == 0 {
+				break
+			}
+			r := C.aiokit_io_submit(q.cctx, C.long(len(ptrs)), (*C.uintptr_t)(unsafe.Pointer(&ptrs[0])))
+			isOwn := own != 0 && rest[0] == own
 			own = 0
 			if r > 0 {
-				batch = batch[r:]
+				for _, ud := range rest[:r] {
+					q.submitted(ud)
+				}
+				rest = rest[r:]
 				continue
 			}
-			// batch[0] rejected: it fails with the errno, the rest goes on.
+			// rest[0] rejected: it fails with the errno, the rest goes on.
 			err := errnoErr(r)
 			if err == nil { // 0 queued and no errno: not expected from Linux
 				err = unix.EAGAIN
 			}
+			q.sub[uint32(rest[0])].Store(0)
 			if isOwn {
 				ownErr = err
 			} else {
-				q.abortIocb(batch[0], err)
+				q.abortUD(rest[0], err)
 			}
-			batch = batch[1:]
+			rest = rest[1:]
 		}
-		buf = buf[:0]
+		uds = uds[:0]
 	}
 }
 
-// abortIocb fails the request of a queued iocb that io_submit rejected.
-func (q *Queue) abortIocb(ptr uintptr, err error) {
-	slot := uint32((ptr - q.ptrs[0]) / uintptr(SizeofIocb))
-	op := q.table.Lookup(q.iocbs[slot].Data)
-	q.freeIov(slot)
+// submitted ends the submission of ud, which io_submit accepted: if the canceler asked
+// to cancel it while io_submit ran, it is cancelled now (io_cancel before io_submit
+// returned found no such request). By then it may have completed and its slot may
+// carry a new request: the compare-and-swaps leave that one alone.
+func (q *Queue) submitted(ud uint64) {
+	s := &q.sub[uint32(ud)]
+	if !s.CompareAndSwap(ud, 0) && s.CompareAndSwap(^ud, 0) {
+		q.table.Visit(ud, q.cancelOp)
+	}
+}
+
+// abortUD fails a request that never reached the kernel (rejected by io_submit, or
+// cancelled before it).
+func (q *Queue) abortUD(ud uint64, err error) {
+	op := q.table.Lookup(ud)
+	q.freeIov(uint32(ud))
 	if op != nil {
 		q.table.Abort(op, err)
 	}
@@ -297,13 +347,50 @@ func (q *Queue) completeEvents(n int) {
 	q.fin.Flush()
 }
 
-// cancel is the table's canceler (Handle.Wait with an ended context): io_cancel on the
-// request's iocb, under the table lock so that the slot cannot be reused meanwhile. The
-// result is ignored: read/write/fsync requests cannot be cancelled (EINVAL) and stay
-// pinned until their event arrives; a poll is cancelled (EINPROGRESS) and completes
-// with result 0.
+// cancel is the table's canceler (Handle.Wait with an ended context).
+//
+// A request still queued for a submitter is taken out of the queue and completes with
+// ECANCELED, without being submitted: what io_cancel does to a request it cancels
+// before it ran. One that a submitter has taken but whose io_submit has not returned
+// yet is marked (^ud): the submitter drops it with ECANCELED if it has not called
+// io_submit yet, or calls io_cancel once io_submit returned (submitted). Otherwise it
+// is in the kernel: io_cancel on its iocb, under the table lock so that the slot cannot
+// be reused meanwhile. The result is ignored: read/write/fsync requests cannot be
+// cancelled (EINVAL) and stay pinned until their event arrives; a poll is cancelled
+// (EINPROGRESS) and completes with result 0.
 func (q *Queue) cancel(ud uint64) {
+	slot := uint32(ud)
+	if int(slot) >= len(q.sub) {
+		return
+	}
+	if q.sub[slot].Load() == ud { // not through io_submit yet
+		if q.unqueue(ud) {
+			return
+		}
+		if q.sub[slot].CompareAndSwap(ud, ^ud) {
+			return // a submitter has it: it cancels it
+		}
+	}
 	q.table.Visit(ud, q.cancelOp)
+}
+
+// unqueue removes the request ud from the queue of pending requests, if it is there,
+// and completes it with ECANCELED.
+func (q *Queue) unqueue(ud uint64) bool {
+	q.smu.Lock()
+	i := 0
+	for i < len(q.pending) && q.pending[i] != ud {
+		i++
+	}
+	if i == len(q.pending) {
+		q.smu.Unlock()
+		return false
+	}
+	q.pending = append(q.pending[:i], q.pending[i+1:]...)
+	q.sub[uint32(ud)].Store(0)
+	q.smu.Unlock()
+	q.abortUD(ud, unix.ECANCELED)
+	return true
 }
 
 // cancelOp calls io_cancel on op's iocb; the caller holds the table lock (Visit, Each).
