@@ -9,8 +9,11 @@ import (
 
 // Sentinel errors shared with the other aiokit backends (package completion).
 var (
-	// ErrClosed is returned by calls on a Context after Destroy/QueueRelease, and by
-	// Queue and File operations after Queue.Close.
+	// ErrClosed is returned by calls on a Context once Destroy/QueueRelease has started,
+	// and by Queue and File operations after Queue.Close. C's io_submit and io_cancel
+	// return EINVAL on a destroyed context (io_getevents and io_queue_run fault on its
+	// unmapped ring); ErrClosed is completion.ErrClosed, shared with the other backends,
+	// and does not match unix.EINVAL.
 	ErrClosed = completion.ErrClosed
 	// ErrBusy is returned by Queue operations when Depth requests are already in flight.
 	ErrBusy = completion.ErrBusy
