@@ -156,7 +156,10 @@ func TestDestroyDuringQueueRunCallback(t *testing.T) {
 	<-in
 	destroyed := make(chan error, 1)
 	go func() { destroyed <- c.QueueRelease() }()
-	time.Sleep(50 * time.Millisecond) // QueueRelease is waiting for QueueRun
+	for c.users.Load()&closing == 0 {
+		time.Sleep(time.Millisecond) // until QueueRelease has started
+	}
+	time.Sleep(20 * time.Millisecond) // and waits for QueueRun
 	close(release)
 	within(t, 3*time.Second, "QueueRun whose callback submits during QueueRelease", func() { <-ran })
 	within(t, 3*time.Second, "QueueRelease", func() {
