@@ -167,21 +167,29 @@ func testQueueManyGoroutines(t *testing.T, mode NotifyMode) {
 	wg.Wait()
 }
 
+// runningAndQueued submits two reads of n bytes from the pipe r: the first
+// runs (a glibc thread blocks in it), the second waits behind it in glibc's
+// queue of the descriptor.
+func runningAndQueued(t *testing.T, q *Queue, r, n int) (running, queued *completion.Handle) {
+	t.Helper()
+	running, err := q.Read(r, make([]byte, n), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitBlockedReaders(t, []int{r}, 1)
+	if queued, err = q.Read(r, make([]byte, n), 0); err != nil {
+		t.Fatal(err)
+	}
+	return running, queued
+}
+
 func TestQueueContextCancel(t *testing.T) { bothModes(t, testQueueContextCancel) }
 
 func testQueueContextCancel(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
 	q := newQueue(t, 8, mode)
 	r, w := pipe(t)
-	running, err := q.Read(r, make([]byte, 4), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitBlockedReaders(t, []int{r}, 1)
-	queued, err := q.Read(r, make([]byte, 4), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	running, queued := runningAndQueued(t, q, r, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := queued.Wait(ctx); err != context.DeadlineExceeded {
@@ -683,15 +691,7 @@ func testQueueCloseCancelsUnderLock(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
 	q := newQueue(t, 4, mode)
 	r, w := pipe(t)
-	running, err := q.Read(r, make([]byte, 1), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitBlockedReaders(t, []int{r}, 1)
-	queued, err := q.Read(r, make([]byte, 1), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	running, queued := runningAndQueued(t, q, r, 1)
 	status := slotStatus(q, int(uint32(queued.UserData())))
 	q.mu.Lock()
 	closed := make(chan error, 1)

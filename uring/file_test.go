@@ -18,14 +18,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestFileReadWriteAt(t *testing.T) {
-	q := newTestQueue(t, QueueConfig{Entries: 16})
-	path := testutil.TempDir(t) + "/data"
-	f, err := OpenFile(q, path, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o600)
+// newTestFile opens a new empty file through q, closed at the end of the test.
+func newTestFile(t *testing.T, q *Queue) *File {
+	t.Helper()
+	f, err := OpenFile(q, testutil.TempDir(t)+"/data", unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestFileReadWriteAt(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 16})
+	f := newTestFile(t, q)
 	content := make([]byte, 100000)
 	rand.New(rand.NewSource(1)).Read(content)
 	if n, err := f.WriteAt(content, 0); err != nil || n != len(content) {
@@ -53,7 +59,7 @@ func TestFileReadWriteAt(t *testing.T) {
 		t.Fatal("ReadAt(-1) succeeded")
 	}
 	// The same file read by os.File agrees.
-	got, err := os.ReadFile(path)
+	got, err := os.ReadFile(f.Name())
 	if err != nil || !bytes.Equal(got, content) {
 		t.Fatalf("os.ReadFile differs: %v", err)
 	}
@@ -70,7 +76,7 @@ func TestFileReadWriteAt(t *testing.T) {
 	if _, err := f.ReadAt(buf, 0); !errors.Is(err, fs.ErrClosed) {
 		t.Fatalf("ReadAt after Close: %v", err)
 	}
-	if _, err := OpenFile(q, path+"/nope", unix.O_RDONLY, 0); !errors.Is(err, unix.ENOTDIR) {
+	if _, err := OpenFile(q, f.Name()+"/nope", unix.O_RDONLY, 0); !errors.Is(err, unix.ENOTDIR) {
 		t.Fatalf("OpenFile of a path under a file: %v", err)
 	}
 }
@@ -240,12 +246,7 @@ func TestFileCloseWhileReading(t *testing.T) {
 // paths where the operation fails (where ctx.Err() is looked at).
 func TestFileNilContext(t *testing.T) {
 	q := newTestQueue(t, QueueConfig{Entries: 8})
-	path := testutil.TempDir(t) + "/data"
-	f, err := OpenFile(q, path, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := newTestFile(t, q)
 	//lint:ignore SA1012 a nil ctx is what this test is about
 	if n, err := f.WriteAtContext(nil, []byte("nil ctx"), 0); n != 7 || err != nil {
 		t.Fatalf("WriteAtContext(nil) = %d, %v", n, err)
@@ -272,12 +273,7 @@ func TestFileNilContext(t *testing.T) {
 // ErrBusy while every slot was in use).
 func TestFileStatWaitsForSlot(t *testing.T) {
 	q := newTestQueue(t, QueueConfig{Entries: 4, MaxInFlight: 1, RingOnly: true})
-	path := testutil.TempDir(t) + "/data"
-	f, err := OpenFile(q, path, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := newTestFile(t, q)
 	if _, err := f.WriteAt([]byte("12345"), 0); err != nil {
 		t.Fatal(err)
 	}

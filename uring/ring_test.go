@@ -380,6 +380,16 @@ func rawSignalWhile(tid int, stop <-chan struct{}) {
 	}
 }
 
+// queueTimeout prepares a timeout SQE with user data 77 that completes
+// after d; pin keeps its timespec pinned.
+func queueTimeout(r *Ring, pin *runtime.Pinner, d time.Duration) {
+	ts := &KernelTimespec{Nsec: int64(d)}
+	pin.Pin(ts)
+	sqe := r.GetSQE()
+	sqe.PrepTimeout(ts, 0, 0)
+	sqe.SetUserData(77)
+}
+
 // TestWaitRetriesEINTR bombards the waiting thread with signals: blocking
 // waits must neither return EINTR nor return early.
 func TestWaitRetriesEINTR(t *testing.T) {
@@ -393,13 +403,9 @@ func TestWaitRetriesEINTR(t *testing.T) {
 		},
 		"WaitCQE": func() (*CQE, error) {
 			// A timeout SQE completes the untimed wait after d.
-			ts := &KernelTimespec{Nsec: int64(d)}
 			var pin runtime.Pinner
-			pin.Pin(ts)
 			defer pin.Unpin()
-			sqe := r.GetSQE()
-			sqe.PrepTimeout(ts, 0, 0)
-			sqe.SetUserData(77)
+			queueTimeout(r, &pin, d)
 			if _, err := r.Submit(); err != nil {
 				return nil, err
 			}
@@ -407,13 +413,9 @@ func TestWaitRetriesEINTR(t *testing.T) {
 		},
 		"SubmitAndWait": func() (*CQE, error) {
 			// The timeout SQE goes in with the wait and ends it after d.
-			ts := &KernelTimespec{Nsec: int64(d)}
 			var pin runtime.Pinner
-			pin.Pin(ts)
 			defer pin.Unpin()
-			sqe := r.GetSQE()
-			sqe.PrepTimeout(ts, 0, 0)
-			sqe.SetUserData(77)
+			queueTimeout(r, &pin, d)
 			if n, err := r.SubmitAndWait(1); n != 1 || err != nil {
 				return nil, fmt.Errorf("SubmitAndWait = %d, %w", n, err)
 			}
