@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dur := fs.Duration("dur", 300*time.Millisecond, "duration of one measured run")
 	filter := fs.String("filter", "", "regexp on \"<row> <backend>/<engine>\" selecting what runs")
 	quick := fs.Bool("quick", false, "smoke run: 2 reps of 25ms, 8 MiB/4 MiB files, no warm-up (explicit flags win)")
-	dir := fs.String("dir", os.TempDir(), "directory for the data files (disk filesystem with O_DIRECT)")
+	dir := fs.String("dir", os.TempDir(), "directory for the data files (the O_DIRECT rows need a disk filesystem and are skipped elsewhere, tmpfs included)")
 	size := byteSize(1 << 30)
 	fs.Var(&size, "size", "data file size for O_DIRECT rows")
 	cacheSize := byteSize(256 << 20)
@@ -156,12 +156,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 			Filter: *filter, Quick: *quick, CDir: cdir, Tags: buildTags,
 		},
 	}
-	fl, resident, cleanupFiles, err := prepareFiles(absDir, planned, int64(size), int64(cacheSize), *keep, logw)
+	planned, fl, resident, notes, cleanupFiles, err := prepareFiles(absDir, planned, int64(size), int64(cacheSize), *keep, logw)
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "aiobench: note: %s\n", n)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "aiobench: %v\n", err)
 		return 1
 	}
 	defer cleanupFiles()
+	if len(planned) == 0 {
+		fmt.Fprintln(stderr, "aiobench: nothing left to run")
+		return 1
+	}
+	report.Notes = notes
 
 	cfg := runConfig{reps: *reps, dur: *dur, warmup: *warmup, seed: *seed, files: fl, log: logw}
 	cpu0 := sampleCPU()
@@ -230,20 +238,17 @@ func setupC(cbin string, logw io.Writer) (desc string, err error) {
 	return fmt.Sprintf("%s (built %d, failed %d)", dir, built, failed), nil
 }
 
-// prepareFiles creates the data files the planned rows need (PrepareFile) and
-// makes the page-cache file resident (mmap + mlock) for the whole run. Unless
-// keep, cleanup removes the files this run created (not ones it reused).
-func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64, keep bool, logw io.Writer) (fl files, resident *bench.Resident, cleanup func(), err error) {
-	var needCache, needDirect bool
-	for _, pr := range planned {
-		if pr.row.Op == bench.OpRead4k {
-			if pr.row.Direct {
-				needDirect = true
-			} else {
-				needCache = true
-			}
-		}
-	}
+// prepareFiles creates the data files the planned rows need and makes the
+// page-cache file resident (mmap + mlock) for the whole run. Rows that cannot
+// run in dir are dropped from the returned plan with a note saying why: the
+// O_DIRECT rows when bench.CheckDirectDir refuses dir (O_DIRECT rejected, or
+// a memory filesystem such as tmpfs where direct reads never reach a
+// device), the page-cache rows when the file cannot be mlocked. The
+// page-cache file needs no O_DIRECT (bench.PrepareCacheFile), so those rows
+// and the NOP rows run on tmpfs too. err is for what stops the whole run (dir
+// missing, a write failing). Unless keep, cleanup removes the files this run
+// created (not ones it reused).
+func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64, keep bool, logw io.Writer) (kept []plannedRow, fl files, resident *bench.Resident, notes []string, cleanup func(), err error) {
 	var created []string
 	cleanup = func() {
 		if resident != nil {
@@ -255,10 +260,44 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 			}
 		}
 	}
-	prep := func(size int64) (string, error) {
+	fail := func(err error) ([]plannedRow, files, *bench.Resident, []string, func(), error) {
+		cleanup()
+		return nil, files{}, nil, notes, nil, err
+	}
+	// drop removes the read4k rows of one kind, noting why.
+	drop := func(direct bool, why string) {
+		var out []plannedRow
+		n := 0
+		for _, pr := range planned {
+			if pr.row.Op == bench.OpRead4k && pr.row.Direct == direct {
+				n++
+				continue
+			}
+			out = append(out, pr)
+		}
+		planned = out
+		kind := "page-cache"
+		if direct {
+			kind = "O_DIRECT"
+		}
+		notes = append(notes, fmt.Sprintf("%d %s rows skipped: %s", n, kind, why))
+	}
+	need := func(direct bool) bool {
+		for _, pr := range planned {
+			if pr.row.Op == bench.OpRead4k && pr.row.Direct == direct {
+				return true
+			}
+		}
+		return false
+	}
+	prep := func(size int64, direct bool) (string, error) {
 		t0 := time.Now()
 		_, statErr := os.Stat(filepath.Join(dir, bench.DataFileName(size)))
-		p, err := bench.PrepareFile(dir, size)
+		prepare := bench.PrepareCacheFile
+		if direct {
+			prepare = bench.PrepareFile
+		}
+		p, err := prepare(dir, size)
 		if err != nil {
 			return "", err
 		}
@@ -271,26 +310,45 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 		return p, nil
 	}
 	fl.directSize, fl.cacheSize = directSize, cacheSize
-	if needDirect {
-		if fl.direct, err = prep(directSize); err != nil {
-			cleanup()
-			return files{}, nil, nil, err
+	if need(true) {
+		if err := bench.CheckDirectDir(dir); errors.Is(err, bench.ErrNotDiskFS) {
+			drop(true, strings.TrimPrefix(err.Error(), bench.ErrNotDiskFS.Error()+": ")+"; use -dir on a disk filesystem (ext4, xfs, btrfs) for them")
+		} else if err != nil {
+			return fail(err)
+		} else if fl.direct, err = prep(directSize, true); err != nil {
+			return fail(err)
 		}
 	}
-	if needCache {
-		if fl.cache, err = prep(cacheSize); err != nil {
-			cleanup()
-			return files{}, nil, nil, err
+	if need(false) {
+		if fl.cache, err = prep(cacheSize, false); err != nil {
+			return fail(err)
 		}
 		if resident, err = bench.MakeResident(fl.cache); err != nil {
-			cleanup()
+			why := strings.TrimPrefix(err.Error(), "bench: ")
 			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOMEM) {
-				err = fmt.Errorf("%w (raise `ulimit -l` or run as root)", err)
+				why += " (raise `ulimit -l` or run as root)"
 			}
-			return files{}, nil, nil, err
+			resident = nil
+			drop(false, why)
+		} else if fs := memoryFS(dir); fs != "" {
+			notes = append(notes, "the page-cache rows read a file on "+fs+" (shared memory), not a disk filesystem's page cache")
 		}
 	}
-	return fl, resident, cleanup, nil
+	return planned, fl, resident, notes, cleanup, nil
+}
+
+// memoryFS names dir's filesystem if it keeps files only in memory (tmpfs,
+// ramfs), else returns "".
+func memoryFS(dir string) string {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return ""
+	}
+	switch uint32(st.Type) {
+	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
+		return bench.FSTypeName(int64(st.Type))
+	}
+	return ""
 }
 
 // renderReport prints the text table of a JSON report.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aiokit/aio/internal/bench"
 	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // A quick run of every registered engine: the JSON parses, every planned row
@@ -135,14 +136,54 @@ func TestUsageErrors(t *testing.T) {
 	if code := run([]string{"-quick", "-filter", "no-such-engine"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no engine matches") {
 		t.Errorf("unmatched filter: exit %d, %q", code, errb.String())
 	}
-	// Data files on tmpfs are refused (page cache would fake O_DIRECT numbers).
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		out.Reset()
-		errb.Reset()
-		code := run([]string{"-quick", "-filter", "goroutines", "-dir", "/dev/shm"}, &out, &errb)
-		if code != 1 || !strings.Contains(errb.String(), "not a disk filesystem") {
-			t.Errorf("-dir /dev/shm: exit %d, %q", code, errb.String())
+}
+
+// On tmpfs the O_DIRECT rows are skipped with a note (direct reads would not
+// reach a device); the NOP and page-cache rows still run. A run left with
+// nothing to do fails.
+func TestTmpfsDir(t *testing.T) {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err != nil || uint32(st.Type) != unix.TMPFS_MAGIC {
+		t.Skipf("kernel feature missing: tmpfs at /dev/shm: statfs type %#x, %v", st.Type, err)
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "aiokit-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	var out, errb bytes.Buffer
+	code := run([]string{"-quick", "-json", "-reps", "1", "-filter", `^(nop/qd1 uring/raw|read4k/.*/qd1 goroutines/)`, "-dir", dir}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("-dir on tmpfs: exit %d\n%s", code, errb.String())
+	}
+	r, err := bench.ReadJSON(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, row := range r.Rows {
+		rows = append(rows, row.Name)
+		for _, e := range row.Engines {
+			if e.Status != bench.StatusOK {
+				t.Errorf("%s %s: %s %s", row.Name, e.Engine, e.Status, e.Error)
+			}
 		}
+	}
+	if got, want := strings.Join(rows, " "), "nop/qd1 read4k/cache/qd1"; got != want && got != "read4k/cache/qd1" {
+		t.Errorf("rows %q, want %q (nop/qd1 only where io_uring works)", got, want)
+	}
+	if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "O_DIRECT rows skipped") || !strings.Contains(r.Notes[0], "-dir on a disk filesystem") ||
+		!strings.Contains(errb.String(), "note: 1 O_DIRECT rows skipped") {
+		t.Errorf("no note on the skipped O_DIRECT rows: notes %q, stderr %q", r.Notes, errb.String())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left in -dir: %v", ents)
+	}
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"-quick", "-filter", `^read4k/direct/qd1 goroutines/`, "-dir", dir}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "O_DIRECT rows skipped") || !strings.Contains(errb.String(), "nothing left to run") {
+		t.Errorf("only O_DIRECT rows on tmpfs: exit %d, %q", code, errb.String())
 	}
 }
 

@@ -83,6 +83,9 @@ func Run(dir string, depth int) (*Report, error) {
 	rep.PosixAIO = probePosix(df, depth)
 	if !sys.DirectIO {
 		rep.Notes = append(rep.Notes, "O_DIRECT is not supported in "+dir+": direct rows skipped; try -dir on a disk file system")
+	} else if sys.MemoryFS {
+		rep.Notes = append(rep.Notes, sys.FSType+" accepts O_DIRECT but keeps files in memory: the direct reads in "+dir+
+			" never reach a device (aiobench skips its O_DIRECT rows here); try -dir on a disk file system")
 	}
 	return rep, nil
 }
@@ -92,7 +95,10 @@ func Print(w io.Writer, r *Report) {
 	s := r.System
 	fmt.Fprintf(w, "kernel     %s (%s), %d CPUs\n", s.Kernel, s.Machine, s.CPUs)
 	fmt.Fprintf(w, "directory  %s: %s", s.Dir, s.FSType)
-	if s.DirectIO {
+	if s.DirectIO && s.MemoryFS {
+		fmt.Fprintf(w, ", O_DIRECT accepted (memory alignment %d, offset alignment %d) but %s keeps files in memory: direct reads do not reach a device\n",
+			s.DIOMemAlign, s.DIOOffsetAlign, s.FSType)
+	} else if s.DirectIO {
 		fmt.Fprintf(w, ", O_DIRECT ok (memory alignment %d, offset alignment %d)\n", s.DIOMemAlign, s.DIOOffsetAlign)
 	} else {
 		fmt.Fprintf(w, ", O_DIRECT not supported: %s\n", s.DirectIOError)

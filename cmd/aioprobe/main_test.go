@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/aiokit/aio/internal/testutil"
 	"github.com/aiokit/aio/uring"
+	"golang.org/x/sys/unix"
 )
 
 func TestProbe(t *testing.T) {
@@ -16,7 +18,7 @@ func TestProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.System.DirectIO || rep.System.DIOMemAlign == 0 {
+	if !rep.System.DirectIO || rep.System.DIOMemAlign == 0 || rep.System.MemoryFS {
 		t.Errorf("O_DIRECT not detected in %s (a directory TempDir chose for O_DIRECT): %+v", dir, rep.System)
 	}
 	r, uerr := uring.New(4, nil)
@@ -69,5 +71,45 @@ func TestProbeBadDepth(t *testing.T) {
 	}
 	if _, err := Run("/nonexistent-aiokit", 8); err == nil {
 		t.Fatal("missing directory accepted")
+	}
+}
+
+// On tmpfs, O_DIRECT may open (Linux 6.6+) but is never called "ok": the
+// report says the reads stay in memory, as aiobench does when it skips its
+// O_DIRECT rows there.
+func TestProbeTmpfs(t *testing.T) {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err != nil || uint32(st.Type) != unix.TMPFS_MAGIC {
+		t.Skipf("kernel feature missing: tmpfs at /dev/shm: statfs type %#x, %v", st.Type, err)
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "aiokit-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	rep, err := Run(dir, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.System.MemoryFS || rep.System.FSType != "tmpfs" {
+		t.Errorf("system %+v: tmpfs not recognised as memory-only", rep.System)
+	}
+	var out bytes.Buffer
+	Print(&out, rep)
+	if strings.Contains(out.String(), "O_DIRECT ok") {
+		t.Errorf("tmpfs reported as O_DIRECT ok:\n%s", out.String())
+	}
+	want := "O_DIRECT not supported"
+	if rep.System.DirectIO {
+		want = "direct reads do not reach a device"
+		if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "never reach a device") {
+			t.Errorf("notes %q", rep.Notes)
+		}
+	}
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("scratch files left: %v", ents)
 	}
 }

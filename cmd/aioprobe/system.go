@@ -23,6 +23,10 @@ type System struct {
 	DirectIOError  string `json:"direct_io_error,omitempty"`
 	DIOMemAlign    uint32 `json:"dio_mem_align,omitempty"`
 	DIOOffsetAlign uint32 `json:"dio_offset_align,omitempty"`
+	// MemoryFS is set when Dir is on tmpfs or ramfs: O_DIRECT may be
+	// accepted (tmpfs, Linux 6.6+) but reads are served from memory and
+	// never reach a device, so aiobench skips its O_DIRECT rows there.
+	MemoryFS bool `json:"memory_fs,omitempty"`
 }
 
 const (
@@ -92,6 +96,7 @@ func probeSystem(dir string) (System, *dataFile, error) {
 		return s, nil, fmt.Errorf("statfs %s: %w", dir, err)
 	}
 	s.FSType = fsName(st.Type)
+	s.MemoryFS = uint32(st.Type) == unix.TMPFS_MAGIC || uint32(st.Type) == unix.RAMFS_MAGIC
 
 	f, err := os.CreateTemp(dir, "aioprobe-")
 	if err != nil {
@@ -133,7 +138,7 @@ func fsName(t int64) string {
 	names := map[int64]string{
 		unix.EXT4_SUPER_MAGIC: "ext2/3/4", unix.XFS_SUPER_MAGIC: "xfs", unix.BTRFS_SUPER_MAGIC: "btrfs",
 		unix.TMPFS_MAGIC: "tmpfs", unix.OVERLAYFS_SUPER_MAGIC: "overlayfs", unix.NFS_SUPER_MAGIC: "nfs",
-		unix.F2FS_SUPER_MAGIC: "f2fs", 0x2fc12fc1: "zfs", unix.FUSE_SUPER_MAGIC: "fuse",
+		unix.F2FS_SUPER_MAGIC: "f2fs", 0x2fc12fc1: "zfs", unix.FUSE_SUPER_MAGIC: "fuse", unix.RAMFS_MAGIC: "ramfs",
 	}
 	if n, ok := names[t]; ok {
 		return n

@@ -13,35 +13,69 @@ import (
 )
 
 // ErrNotDiskFS is returned (wrapped) by PrepareFile and CheckDirectDir for a
-// directory on a memory filesystem (tmpfs, ramfs) or one that rejects O_DIRECT.
+// directory where O_DIRECT reads would not measure a device: one that rejects
+// O_DIRECT, or a memory filesystem (tmpfs, ramfs) that accepts it (tmpfs does
+// since Linux 6.6) but serves every read from memory.
 var ErrNotDiskFS = errors.New("bench: not a disk filesystem with O_DIRECT")
 
 // fileSeed seeds the content of data files (block b uses fileSeed ^ b).
 const fileSeed uint64 = 0xA10C17A10C17
 
-// CheckDirectDir verifies that dir is on a disk filesystem (statfs type is
-// not tmpfs or ramfs) on which open(2) accepts O_DIRECT for a new file.
+// CheckDirectDir verifies that O_DIRECT reads in dir reach a device: a new
+// file can be opened with O_DIRECT and read with an aligned 4 KiB pread(2)
+// (what the engines do, and what aioprobe tests), and dir is not on a
+// memory filesystem (statfs type tmpfs or ramfs), where such reads succeed
+// but never leave memory. The error wraps ErrNotDiskFS and says which of the
+// two failed.
 func CheckDirectDir(dir string) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		return fmt.Errorf("bench: statfs %s: %w", dir, err)
-	}
-	switch uint32(st.Type) {
-	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
-		return fmt.Errorf("%w: %s is on %s", ErrNotDiskFS, dir, FSTypeName(int64(st.Type)))
 	}
 	f, err := os.CreateTemp(dir, ".aiobench-probe-*")
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
 	name := f.Name()
-	f.Close()
 	defer os.Remove(name)
-	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("%w: open(%s, O_DIRECT): %w", ErrNotDiskFS, name, err)
+	_, err = f.Write(BlockContent(0))
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := directRead(name); err != nil {
+		return fmt.Errorf("%w: %s (%s): %w", ErrNotDiskFS, dir, FSTypeName(int64(st.Type)), err)
+	}
+	switch uint32(st.Type) {
+	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
+		return fmt.Errorf("%w: %s is on %s, which accepts O_DIRECT but keeps files in memory: direct reads would not reach a device",
+			ErrNotDiskFS, dir, FSTypeName(int64(st.Type)))
+	}
+	return nil
+}
+
+// directRead opens path with O_DIRECT and reads its first 4 KiB into a
+// page-aligned buffer.
+func directRead(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open(O_DIRECT): %w", err)
+	}
+	defer unix.Close(fd)
+	buf, err := unix.Mmap(-1, 0, BlockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return fmt.Errorf("mmap: %w", err)
+	}
+	defer unix.Munmap(buf)
+	n, err := unix.Pread(fd, buf, 0)
+	if err != nil {
+		return fmt.Errorf("aligned O_DIRECT pread: %w", err)
+	}
+	if n != BlockSize {
+		return fmt.Errorf("aligned O_DIRECT pread: %d bytes, want %d", n, BlockSize)
+	}
 	return nil
 }
 
@@ -55,11 +89,28 @@ func DataFileName(size int64) string { return fmt.Sprintf("aiobench-%d.dat", siz
 // existing file of that name is reused when its size and sampled blocks
 // (first, middle, last) match. size must be a positive multiple of 4096.
 func PrepareFile(dir string, size int64) (path string, err error) {
+	return prepareFile(dir, size, true)
+}
+
+// PrepareCacheFile is PrepareFile for the page-cache rows: the file is only
+// read through the page cache (kept resident by MakeResident), so dir may be
+// on any filesystem, tmpfs included; O_DIRECT is not checked.
+func PrepareCacheFile(dir string, size int64) (path string, err error) {
+	return prepareFile(dir, size, false)
+}
+
+func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 	if size < BlockSize || size%BlockSize != 0 {
 		return "", fmt.Errorf("%w: size %d is not a positive multiple of %d", ErrBadSpec, size, BlockSize)
 	}
-	if err := CheckDirectDir(dir); err != nil {
-		return "", err
+	if direct {
+		if err := CheckDirectDir(dir); err != nil {
+			return "", err
+		}
+	} else if st, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	} else if !st.IsDir() {
+		return "", fmt.Errorf("bench: %s is not a directory", dir)
 	}
 	path = filepath.Join(dir, DataFileName(size))
 	if verifyDataFile(path, size) == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,8 +96,45 @@ func TestCheckDirectDirRejectsTmpfs(t *testing.T) {
 	if err := CheckDirectDir("/dev/shm"); !errors.Is(err, ErrNotDiskFS) {
 		t.Errorf("CheckDirectDir(/dev/shm) = %v, want ErrNotDiskFS", err)
 	}
+	// Which of the two reasons it is depends on the kernel (tmpfs accepts
+	// O_DIRECT since 6.6); the error must say it.
+	if err := CheckDirectDir("/dev/shm"); err == nil || !strings.Contains(err.Error(), "O_DIRECT") ||
+		!strings.Contains(err.Error(), "tmpfs") {
+		t.Errorf("CheckDirectDir(/dev/shm) = %v: names neither the O_DIRECT failure nor tmpfs", err)
+	}
 	if _, err := PrepareFile("/dev/shm", 4096); !errors.Is(err, ErrNotDiskFS) {
 		t.Errorf("PrepareFile(/dev/shm) = %v, want ErrNotDiskFS", err)
+	}
+	// The page-cache file needs no O_DIRECT: tmpfs will do.
+	dir, err := os.MkdirTemp("/dev/shm", "aiokit-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path, err := PrepareCacheFile(dir, 4*BlockSize)
+	if err != nil {
+		t.Fatalf("PrepareCacheFile(tmpfs) = %v", err)
+	}
+	if err := verifyDataFile(path, 4*BlockSize); err != nil {
+		t.Error(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("PrepareCacheFile left %d entries in %s, want only the data file", len(ents), dir)
+	}
+}
+
+// CheckDirectDir accepts a disk directory (it reads with O_DIRECT) and leaves
+// nothing behind.
+func TestCheckDirectDirDisk(t *testing.T) {
+	dir := testutil.TempDir(t)
+	if err := CheckDirectDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("probe files left: %v", ents)
+	}
+	if _, err := PrepareCacheFile(filepath.Join(dir, "no", "such"), 4096); err == nil {
+		t.Error("PrepareCacheFile in a missing directory succeeded")
 	}
 }
 

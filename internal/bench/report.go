@@ -144,6 +144,9 @@ type Report struct {
 	System System      `json:"system"`
 	Config Config      `json:"config"`
 	Rows   []RowResult `json:"rows"`
+	// Notes say what the run left out and why (e.g. the O_DIRECT rows on a
+	// memory filesystem), or what qualifies its numbers.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Summarize computes each engine's median, spread and median allocs/op (NaN
@@ -228,8 +231,8 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 // TableColumns are the column headers of the text table, in order.
 var TableColumns = []string{"ROW", "ENGINE", "OPS/S", "SPREAD", "ALLOCS/OP", "VS_C", "VS_READAT", "NOTE"}
 
-// WriteText writes the system facts and configuration as "# " comment lines,
-// then an aligned table with one line per row and engine (columns
+// WriteText writes the system facts, configuration and notes as "# " comment
+// lines, then an aligned table with one line per row and engine (columns
 // TableColumns; "-" where a value does not apply, "ref" for a C reference's
 // VS_C). NOTE holds the status and error of engines that did not run.
 func WriteText(w io.Writer, r *Report) error {
@@ -242,6 +245,9 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "# %d reps x %gms per engine and row, engines interleaved round-robin (start rotates), warmup %v; median ops/s; spread=(max-min)/median\n",
 		c.Reps, c.DurMS, c.Warmup)
 	fmt.Fprintf(w, "# seed %d  C programs %s  filter %q  quick %v  tags %q  %s\n", c.Seed, c.CDir, c.Filter, c.Quick, c.Tags, s.Time)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "# note: %s\n", strings.ReplaceAll(n, "\n", " | "))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(TableColumns, "\t"))
 	for _, row := range r.Rows {

@@ -87,6 +87,7 @@ func TestSummarize(t *testing.T) {
 
 func TestWriteTextAndJSON(t *testing.T) {
 	r := testReport()
+	r.Notes = []string{"O_DIRECT rows skipped: no device\nhere"}
 	var buf bytes.Buffer
 	if err := WriteText(&buf, r); err != nil {
 		t.Fatal(err)
@@ -119,7 +120,7 @@ func TestWriteTextAndJSON(t *testing.T) {
 			t.Errorf("line %d = %q, want %q", i+1, got, w)
 		}
 	}
-	for _, s := range []string{"kernel 6.18", "ext4 on /dev/vda", "direct 1 GiB, page cache 256 MiB", "3 reps x 300ms"} {
+	for _, s := range []string{"kernel 6.18", "ext4 on /dev/vda", "direct 1 GiB, page cache 256 MiB", "3 reps x 300ms", "\n# note: O_DIRECT rows skipped: no device | here\n"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("header lacks %q:\n%s", s, out)
 		}
@@ -133,7 +134,7 @@ func TestWriteTextAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Rows[0].Engines[2].Median != 400 || *back.Rows[0].Engines[2].VsC != 1 || back.Rows[0].Engines[0].VsC != nil || back.System.DirFS != "ext4" {
+	if back.Rows[0].Engines[2].Median != 400 || *back.Rows[0].Engines[2].VsC != 1 || back.Rows[0].Engines[0].VsC != nil || back.System.DirFS != "ext4" || len(back.Notes) != 1 || back.Notes[0] != r.Notes[0] {
 		t.Errorf("JSON round trip lost data: %+v", back.Rows[0].Engines[2])
 	}
 }
