@@ -53,8 +53,8 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
-// run is main without the exit: it returns 0 on success, 2 for bad usage and
-// 1 when the benchmark could not run.
+// run is main without the exit: it returns 0 on success (and for -h, as Go's
+// flag package does), 2 for bad usage and 1 when the benchmark could not run.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("aiobench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	list := fs.Bool("list", false, "list rows and engines that would run, and exit")
 	render := fs.String("render", "", "print the text table of a report saved with -json (FILE, or - for stdin), and exit")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h: what flag.ExitOnError does
+		}
 		return 2
 	}
 	if fs.NArg() != 0 {

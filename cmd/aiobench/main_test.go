@@ -132,6 +132,12 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("aiobench %q: exit %d, stderr %q; want 2 with a message", args, code, errb.String())
 		}
 	}
+	for _, h := range []string{"-h", "-help", "--help"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{h}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-filter") {
+			t.Errorf("aiobench %s: exit %d, stderr %q; want 0 (flag.ExitOnError's) and the usage", h, code, errb.String())
+		}
+	}
 	var out, errb bytes.Buffer
 	if code := run([]string{"-quick", "-filter", "no-such-engine"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no engine matches") {
 		t.Errorf("unmatched filter: exit %d, %q", code, errb.String())

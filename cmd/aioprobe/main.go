@@ -13,6 +13,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -49,22 +50,44 @@ type AsyncResult struct {
 }
 
 func main() {
-	dir := flag.String("dir", os.TempDir(), "directory for the scratch file (its file system is probed)")
-	asJSON := flag.Bool("json", false, "print JSON")
-	depth := flag.Int("depth", 32, "reads per submitted batch")
-	flag.Parse()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the exit: it returns 0 on success (and for -h, as Go's
+// flag package does), 2 for bad usage and 1 when the probe failed.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("aioprobe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", os.TempDir(), "directory for the scratch file (its file system is probed)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	depth := fs.Int("depth", 32, "reads per submitted batch (1..1024)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "aioprobe: unexpected arguments %q (flags go before arguments; aioprobe takes none)\n", fs.Args())
+		return 2
+	}
+	if *depth < 1 || *depth > 1024 {
+		fmt.Fprintf(stderr, "aioprobe: -depth %d: want 1..1024\n", *depth)
+		return 2
+	}
 	rep, err := Run(*dir, *depth)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "aioprobe:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "aioprobe:", err)
+		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
-		return
+		return 0
 	}
-	Print(os.Stdout, rep)
+	Print(stdout, rep)
+	return 0
 }
 
 // Run probes everything, using a scratch file in dir.

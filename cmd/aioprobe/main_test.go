@@ -113,3 +113,20 @@ func TestProbeTmpfs(t *testing.T) {
 		t.Errorf("scratch files left: %v", ents)
 	}
 }
+
+// Bad usage exits 2 with a message, before anything is probed; -h exits 0
+// like Go's flag.ExitOnError (and aiobench).
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{"bogus", "-dir", "/dev/shm"}, {"-dir", t.TempDir(), "extra"}, {"-bogus"}, {"-depth", "0"}, {"-depth", "1025"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 2 || errb.Len() == 0 || out.Len() != 0 {
+			t.Errorf("aioprobe %q: exit %d, stdout %q, stderr %q; want 2 with a message", args, code, out.String(), errb.String())
+		}
+	}
+	for _, h := range []string{"-h", "-help", "--help"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{h}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-depth") {
+			t.Errorf("aioprobe %s: exit %d, stderr %q; want 0 and the usage", h, code, errb.String())
+		}
+	}
+}
