@@ -159,7 +159,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			Filter: *filter, Quick: *quick, CDir: cdir, Tags: buildTags,
 		},
 	}
-	planned, fl, resident, notes, cleanupFiles, err := prepareFiles(absDir, planned, int64(size), int64(cacheSize), *keep, logw)
+	sc := newScratch(absDir, *keep)
+	defer sc.watchSignals(stderr)()
+	planned, fl, resident, notes, cleanupFiles, err := prepareFiles(absDir, planned, int64(size), int64(cacheSize), sc, logw)
 	for _, n := range notes {
 		fmt.Fprintf(stderr, "aiobench: note: %s\n", n)
 	}
@@ -249,19 +251,14 @@ func setupC(cbin string, logw io.Writer) (desc string, err error) {
 // device), the page-cache rows when the file cannot be mlocked. The
 // page-cache file needs no O_DIRECT (bench.PrepareCacheFile), so those rows
 // and the NOP rows run on tmpfs too. err is for what stops the whole run (dir
-// missing, a write failing). Unless keep, cleanup removes the files this run
-// created (not ones it reused).
-func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64, keep bool, logw io.Writer) (kept []plannedRow, fl files, resident *bench.Resident, notes []string, cleanup func(), err error) {
-	var created []string
+// missing, a write failing). Unless -keep, cleanup removes the files this run
+// created (not ones it reused); sc records them, for a signal too.
+func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64, sc *scratch, logw io.Writer) (kept []plannedRow, fl files, resident *bench.Resident, notes []string, cleanup func(), err error) {
 	cleanup = func() {
 		if resident != nil {
 			resident.Close()
 		}
-		if !keep {
-			for _, p := range created {
-				os.Remove(p)
-			}
-		}
+		sc.remove(false)
 	}
 	fail := func(err error) ([]plannedRow, files, *bench.Resident, []string, func(), error) {
 		cleanup()
@@ -295,7 +292,11 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 	}
 	prep := func(size int64, direct bool) (string, error) {
 		t0 := time.Now()
-		_, statErr := os.Stat(filepath.Join(dir, bench.DataFileName(size)))
+		if _, err := os.Stat(filepath.Join(dir, bench.DataFileName(size))); err != nil {
+			// Only files this run creates are removed: one that was
+			// there may belong to another run (kept with -keep).
+			sc.creating(filepath.Join(dir, bench.DataFileName(size)))
+		}
 		prepare := bench.PrepareCacheFile
 		if direct {
 			prepare = bench.PrepareFile
@@ -303,11 +304,6 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 		p, err := prepare(dir, size)
 		if err != nil {
 			return "", err
-		}
-		if statErr != nil {
-			// Only files this run created are removed: one that was
-			// there may belong to another run (kept with -keep).
-			created = append(created, p)
 		}
 		logf(logw, "aiobench: data file %s (%s) ready in %v\n", p, bench.FormatBytes(size), time.Since(t0).Round(time.Millisecond))
 		return p, nil

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +18,90 @@ import (
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
+
+// TestMain runs aiobench itself instead of the tests when AIOBENCH_TEST_ARGS
+// is set (its arguments, one a line): the signal tests start the test binary
+// that way, to interrupt a real process.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("AIOBENCH_TEST_ARGS"); ok {
+		os.Exit(run(strings.Split(args, "\n"), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// SIGINT or SIGTERM while the data file is written, or while a row is
+// measured, removes what the run made in -dir (the finished data file stays
+// with -keep) and exits 128+signal.
+func TestSignalRemovesFiles(t *testing.T) {
+	row := []string{"-v", "-warmup=false", "-reps", "1", "-filter", `^read4k/direct/qd1 goroutines/`}
+	writing := func(dir string, _ *bufio.Scanner) {
+		// The temporary file PrepareFile writes the 1 GiB into.
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if m, _ := filepath.Glob(filepath.Join(dir, ".aiobench-*.tmp")); len(m) > 0 {
+				return
+			}
+		}
+		t.Error("no .aiobench-*.tmp appeared")
+	}
+	measuring := func(_ string, stderr *bufio.Scanner) {
+		// -v says when the data file is ready; the row runs for 30 s.
+		for stderr.Scan() {
+			if strings.Contains(stderr.Text(), "data file") {
+				time.Sleep(50 * time.Millisecond)
+				return
+			}
+		}
+		t.Error("no \"data file ... ready\" line on stderr")
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		sig  syscall.Signal
+		when func(dir string, stderr *bufio.Scanner)
+		left string // what must remain in -dir
+	}{
+		{"writing", append([]string{"-size", "1GiB", "-dur", "30s"}, row...), syscall.SIGINT, writing, ""},
+		{"writing-keep", append([]string{"-size", "1GiB", "-dur", "30s", "-keep"}, row...), syscall.SIGTERM, writing, ""},
+		{"measuring", append([]string{"-size", "8MiB", "-dur", "30s"}, row...), syscall.SIGTERM, measuring, ""},
+		{"measuring-keep", append([]string{"-size", "8MiB", "-dur", "30s", "-keep"}, row...), syscall.SIGINT, measuring, bench.DataFileName(8 << 20)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := testutil.TempDir(t)
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), "AIOBENCH_TEST_ARGS="+strings.Join(append(c.args, "-dir", dir), "\n"))
+			pipe, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(pipe)
+			c.when(dir, sc)
+			cmd.Process.Signal(c.sig)
+			var rest strings.Builder
+			for sc.Scan() {
+				rest.WriteString(sc.Text() + "\n")
+			}
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 128+int(c.sig) {
+				t.Errorf("exit %v, want status %d\n%s", err, 128+int(c.sig), rest.String())
+			}
+			if !strings.Contains(rest.String(), "interrupted") {
+				t.Errorf("stderr does not say it was interrupted:\n%s", rest.String())
+			}
+			var names []string
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			if strings.Join(names, " ") != c.left {
+				t.Errorf("left in -dir: %q, want %q", names, c.left)
+			}
+		})
+	}
+}
 
 // A quick run of every registered engine: the JSON parses, every planned row
 // is there, the baseline ran in every read row, and no engine failed (a

@@ -75,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aioprobe: -depth %d: want 1..1024\n", *depth)
 		return 2
 	}
+	defer watchSignals(stderr)()
 	rep, err := Run(*dir, *depth)
 	if err != nil {
 		fmt.Fprintln(stderr, "aioprobe:", err)

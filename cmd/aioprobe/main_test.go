@@ -3,14 +3,59 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aiokit/aio/internal/testutil"
 	"github.com/aiokit/aio/uring"
 	"golang.org/x/sys/unix"
 )
+
+// TestMain runs aioprobe itself instead of the tests when AIOPROBE_TEST_ARGS
+// is set (its arguments, one a line), so a test can signal a real process.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("AIOPROBE_TEST_ARGS"); ok {
+		os.Exit(run(strings.Split(args, "\n"), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// SIGINT or SIGTERM while the scratch file exists removes it and exits
+// 128+signal.
+func TestSignalRemovesScratch(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		dir := testutil.TempDir(t)
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "AIOPROBE_TEST_ARGS=-dir\n"+dir)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		appeared := false
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if m, _ := filepath.Glob(filepath.Join(dir, "aioprobe-*")); len(m) > 0 {
+				appeared = true
+				break
+			}
+		}
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !appeared || !errors.As(err, &ee) || ee.ExitCode() != 128+int(sig) || !strings.Contains(errb.String(), "interrupted") {
+			t.Errorf("%v: scratch file seen %v; exit %v, want status %d; stderr %q", sig, appeared, err, 128+int(sig), errb.String())
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("%v: left in -dir: %v", sig, ents)
+		}
+	}
+}
 
 func TestProbe(t *testing.T) {
 	dir := testutil.TempDir(t)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math/rand"
-	"os"
 	"runtime"
 	"sort"
 	"time"
@@ -41,7 +40,7 @@ type dataFile struct {
 	rng    *rand.Rand
 }
 
-func (d *dataFile) Close() { os.Remove(d.path) }
+func (d *dataFile) Close() { removeScratch(d.path) }
 
 // offsets returns n distinct random block-aligned offsets.
 func (d *dataFile) offsets(n int) []int64 {
@@ -98,7 +97,7 @@ func probeSystem(dir string) (System, *dataFile, error) {
 	s.FSType = fsName(st.Type)
 	s.MemoryFS = uint32(st.Type) == unix.TMPFS_MAGIC || uint32(st.Type) == unix.RAMFS_MAGIC
 
-	f, err := os.CreateTemp(dir, "aioprobe-")
+	f, err := createScratch(dir)
 	if err != nil {
 		return s, nil, err
 	}
