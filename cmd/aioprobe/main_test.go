@@ -175,3 +175,40 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// A batch the ring cannot take fails without leaving prepared SQEs behind
+// (the next Submit would send them with freed buffers and a closed fd), and
+// the ring still works for a batch that fits; a normal batch is reaped in
+// full before uringAsync returns.
+func TestUringAsyncLeavesRingIdle(t *testing.T) {
+	r, err := uring.New(4, nil)
+	if err != nil {
+		testutil.SkipNoFeature(t, "io_uring", err)
+	}
+	defer r.Close()
+	_, d, err := probeSystem(testutil.TempDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	idle := func(when string) {
+		t.Helper()
+		if r.SQReady() != 0 || r.CQReady() != 0 {
+			t.Fatalf("%s: %d SQEs pending, %d completions unreaped", when, r.SQReady(), r.CQReady())
+		}
+		if n, err := r.Submit(); n != 0 || err != nil {
+			t.Fatalf("%s: a later Submit sent %d SQEs (%v)", when, n, err)
+		}
+	}
+	big := int(r.SQSpaceLeft()) * 2
+	res, ok := uringAsync(r, d, "buffered-warm", big)
+	if res.Error == "" || !ok {
+		t.Errorf("batch of %d on a ring of %d: %+v, ok %v; want an error and a reusable ring", big, big/2, res, ok)
+	}
+	idle("after the batch that did not fit")
+	res, ok = uringAsync(r, d, "buffered-cold", big/2)
+	if res.Error != "" || !ok || res.Verdict == "" {
+		t.Errorf("batch that fits: %+v, ok %v", res, ok)
+	}
+	idle("after a full batch")
+}

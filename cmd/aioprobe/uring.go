@@ -62,50 +62,89 @@ func probeUring(d *dataFile, depth int) Backend {
 		b.Facts["opcodes"] = s
 	}
 	for _, mode := range modes {
-		b.Async = append(b.Async, uringAsync(r, d, mode, depth))
+		a, ok := uringAsync(r, d, mode, depth)
+		b.Async = append(b.Async, a)
+		if !ok {
+			break // the ring may still hold our requests: not reused
+		}
 	}
 	return b
 }
 
-func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int) AsyncResult {
-	res := AsyncResult{Mode: mode, Batch: depth}
+// uringAsync submits depth reads in one io_uring_submit and reports whether
+// they were still in flight when it returned. On every path, each read the
+// kernel took is reaped before its buffer is freed and the fd closed, and no
+// prepared SQE is left for a later Submit to send with freed buffers. If the
+// reads cannot be reaped (the wait fails), the buffers and fd are left
+// allocated instead, and ok is false: the ring must not be used again.
+func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int) (res AsyncResult, ok bool) {
+	res = AsyncResult{Mode: mode, Batch: depth}
+	if r.SQReady() != 0 || r.CQReady() != 0 || int(r.SQSpaceLeft()) < depth {
+		res.Error = fmt.Sprintf("ring cannot take %d reads: %d SQEs pending, %d completions unreaped, room for %d",
+			depth, r.SQReady(), r.CQReady(), r.SQSpaceLeft())
+		return res, r.SQReady() == 0 && r.CQReady() == 0
+	}
 	fd, bufs, done, msg := d.readSetup(mode, depth)
 	if msg != "" {
 		res.Error = msg
-		return res
+		return res, true
 	}
-	defer done()
+	fail := func(msg string) {
+		if res.Error == "" {
+			res.Error = msg
+		}
+	}
+	var sqes []*uring.SQE
 	for i, off := range d.offsets(depth) {
 		sqe := r.GetSQE()
 		if sqe == nil {
-			res.Error = "submission queue full"
-			return res
+			fail("submission queue full")
+			break
 		}
 		sqe.PrepRead(fd, bufs[i], uint64(off))
 		sqe.SetUserData(uint64(i))
+		sqes = append(sqes, sqe)
 	}
 	t0 := time.Now()
 	n, err := r.Submit()
 	t1 := time.Now()
 	res.DoneAtReturn = int(r.CQReady())
 	if err != nil || n != depth {
-		res.Error = fmt.Sprintf("io_uring_submit = %d, %v", n, err)
-		return res
+		fail(fmt.Sprintf("io_uring_submit = %d, %v", n, err))
 	}
-	for got := 0; got < depth; got++ {
+	inflight := max(n, 0)
+	// SQEs the kernel did not take would go in with the next Submit, after
+	// their buffers are freed: submit them now, to be reaped below, or, if
+	// the kernel keeps refusing, turn them into NOPs (which point at no
+	// memory) and give up the ring.
+	ok = true
+	for tries := 0; r.SQReady() > 0 && tries < 3; tries++ {
+		if m, _ := r.Submit(); m > 0 {
+			inflight += m
+		}
+	}
+	if left := int(r.SQReady()); left > 0 {
+		for _, sqe := range sqes[len(sqes)-left:] {
+			sqe.PrepNop()
+		}
+		ok = false
+	}
+	for ; inflight > 0; inflight-- {
 		c, err := r.WaitCQE()
 		if err != nil {
-			res.Error = "wait: " + err.Error()
-			return res
+			fail("wait: " + err.Error())
+			res.Error += fmt.Sprintf(" (%d reads may still be in flight: their buffers and fd are left allocated)", inflight)
+			return res, false
 		}
 		if c.Res != blockSize {
-			res.Error = fmt.Sprintf("read result %d (%v)", c.Res, c.Err())
+			fail(fmt.Sprintf("read result %d (%v)", c.Res, c.Err()))
 		}
 		r.CQESeen(c)
 	}
+	done()
 	res.SubmitMicros, res.TotalMicros = micros(t1.Sub(t0)), micros(time.Since(t0))
 	if res.Error == "" {
 		res.Verdict = verdict(res.DoneAtReturn, depth)
 	}
-	return res
+	return res, ok
 }
