@@ -24,4 +24,11 @@
 // programs testdata/c/bench_*.c are built first into build/c by
 // internal/xcheck.BuildErr (same flags and cache as the cross-check tests);
 // a program that is missing or fails to build is reported in its rows.
+//
+// Exit status: 0 when some engine was measured (or for -h, -list, -render);
+// 1 when nothing could run (no row matches -filter, with -list too; every
+// row skipped; every engine failed or missing), on an error, or when the
+// output cannot be written; 2 for bad usage, including a -cbin that is not a
+// directory holding the C programs; 130 or 143 after SIGINT or SIGTERM, once
+// the files the run made in -dir are removed.
 package main

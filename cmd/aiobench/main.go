@@ -54,8 +54,39 @@ func (b *byteSize) Set(s string) error {
 }
 
 // run is main without the exit: it returns 0 on success (and for -h, as Go's
-// flag package does), 2 for bad usage and 1 when the benchmark could not run.
+// flag package does), 2 for bad usage (an explicit -cbin without the C
+// programs included) and 1 when the benchmark could not run: nothing
+// matched -filter (with -list too), every engine failed, or stdout could
+// not be written.
 func run(args []string, stdout, stderr io.Writer) int {
+	out := &errWriter{w: stdout}
+	code := runTo(args, out, stderr)
+	if out.err != nil {
+		fmt.Fprintf(stderr, "aiobench: writing the output: %v\n", out.err)
+		return 1
+	}
+	return code
+}
+
+// errWriter keeps the first error of its writes, so that output made of many
+// Fprintf calls is checked once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+func runTo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("aiobench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	reps := fs.Int("reps", 5, "repetitions of each engine in each row (median reported)")
@@ -120,7 +151,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if *cbin != "" {
+		if err := checkCBin(*cbin); err != nil {
+			fmt.Fprintf(stderr, "aiobench: -cbin: %v\n", err)
+			return 2
+		}
+	}
+
 	planned := plan(matrix(), bench.Engines(), re)
+	if len(planned) == 0 {
+		fmt.Fprintf(stderr, "aiobench: no engine matches -filter %q\n", *filter)
+		return 1
+	}
 	if *list {
 		for _, pr := range planned {
 			var ids []string
@@ -130,10 +172,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s\t%s\n", pr.row.Name, strings.Join(ids, " "))
 		}
 		return 0
-	}
-	if len(planned) == 0 {
-		fmt.Fprintf(stderr, "aiobench: no engine matches -filter %q\n", *filter)
-		return 1
 	}
 	var logw io.Writer
 	if *verbose {
@@ -197,7 +235,57 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aiobench: %v\n", err)
 		return 1
 	}
+	if !anyOK(report.Rows) {
+		fmt.Fprintln(stderr, "aiobench: no engine ran: every one failed or is missing (see the NOTE column)")
+		return 1
+	}
 	return 0
+}
+
+// anyOK reports whether some engine of some row has a measurement.
+func anyOK(rows []bench.RowResult) bool {
+	for _, r := range rows {
+		for _, e := range r.Engines {
+			if e.Status == bench.StatusOK {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// cProgramNames are the C reference programs the engines run
+// (testdata/c/bench_*.c, built by make cprogs or setupC).
+var cProgramNames = []string{"bench_libaio", "bench_posixaio", "bench_posixaio_thread", "bench_uring"}
+
+// cPrograms returns the C bench programs (cProgramNames) that are
+// executable regular files in dir.
+func cPrograms(dir string) []string {
+	var progs []string
+	for _, name := range cProgramNames {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			progs = append(progs, p)
+		}
+	}
+	return progs
+}
+
+// checkCBin verifies that an explicit -cbin is a directory holding C bench
+// programs (make cprogs builds them into build/c; make install puts them in
+// $(PREFIX)/libexec/aiokit).
+func checkCBin(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if len(cPrograms(dir)) == 0 {
+		return fmt.Errorf("%s holds none of the C bench programs (%s): build them with `make cprogs` (into build/c)", dir, strings.Join(cProgramNames, " "))
+	}
+	return nil
 }
 
 // setupC points bench.RunC at the C programs: -cbin if given; otherwise it

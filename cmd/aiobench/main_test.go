@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aiokit/aio/internal/bench"
 	"github.com/aiokit/aio/internal/testutil"
+	"github.com/aiokit/aio/internal/xcheck"
 	"golang.org/x/sys/unix"
 )
 
@@ -213,8 +215,15 @@ func TestQuickText(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	empty := t.TempDir()
+	file := filepath.Join(empty, "file")
+	if err := os.WriteFile(file, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"-bogus"}, {"-filter", "("}, {"-reps", "0"}, {"-dur", "0s"}, {"-size", "1000"}, {"-cachesize", "x"}, {"extra"},
+		// An explicit -cbin must hold the C programs, -list or not.
+		{"-cbin", "/nonexistent-aiokit"}, {"-cbin", file, "-list"}, {"-cbin", empty, "-quick"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 || errb.Len() == 0 {
@@ -227,9 +236,62 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("aiobench %s: exit %d, stderr %q; want 0 (flag.ExitOnError's) and the usage", h, code, errb.String())
 		}
 	}
+	for _, args := range [][]string{{"-quick", "-filter", "no-such-engine"}, {"-list", "-filter", "no-such-engine"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no engine matches") {
+			t.Errorf("aiobench %q: exit %d, %q; want 1", args, code, errb.String())
+		}
+	}
+}
+
+// failWriter fails every write, like a full disk (/dev/full).
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// Output that cannot be written is an error (exit 1), not a silent success.
+func TestWriteErrors(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "r.json")
+	if err := os.WriteFile(report, []byte(`{"system":{},"config":{},"rows":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-list"}, {"-render", report}} {
+		var errb bytes.Buffer
+		if code := run(args, io.Discard, &errb); code != 0 {
+			t.Fatalf("aiobench %q: exit %d: %s", args, code, errb.String())
+		}
+		if code := run(args, failWriter{}, &errb); code != 1 || !strings.Contains(errb.String(), "no space left") {
+			t.Errorf("aiobench %q > /dev/full: exit %d, stderr %q; want 1 and the error", args, code, errb.String())
+		}
+	}
+}
+
+// A run in which no engine measured anything exits 1 (after the report).
+func TestEveryEngineFailed(t *testing.T) {
+	cbin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cbin, "bench_uring"), []byte("#!/bin/sh\necho broken >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var out, errb bytes.Buffer
-	if code := run([]string{"-quick", "-filter", "no-such-engine"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no engine matches") {
-		t.Errorf("unmatched filter: exit %d, %q", code, errb.String())
+	code := run([]string{"-quick", "-reps", "1", "-cbin", cbin, "-filter", `^nop/qd1 uring/C$`}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "no engine ran") || !strings.Contains(out.String(), "error:") {
+		t.Errorf("exit %d; stdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+}
+
+// cProgramNames are the programs of testdata/c/bench_*.c.
+func TestCProgramNames(t *testing.T) {
+	root, err := xcheck.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs, _ := filepath.Glob(filepath.Join(root, "testdata", "c", "bench_*.c"))
+	var names []string
+	for _, src := range srcs {
+		names = append(names, strings.TrimSuffix(filepath.Base(src), ".c"))
+	}
+	if strings.Join(names, " ") != strings.Join(cProgramNames, " ") {
+		t.Errorf("testdata/c has %q, cProgramNames %q", names, cProgramNames)
 	}
 }
 

@@ -9,6 +9,10 @@
 //
 // DIR is where a scratch file is made (default: the system temporary
 // directory); the file system of DIR is what is probed for O_DIRECT.
+//
+// Exit status: 0 (also for -h), 1 when the probe cannot run or the report
+// cannot be written, 2 for bad usage, 130 or 143 after SIGINT or SIGTERM
+// (the scratch file is removed first).
 package main
 
 import (
@@ -84,10 +88,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-		return 0
+		err = enc.Encode(rep)
+	} else {
+		err = Print(stdout, rep)
 	}
-	Print(stdout, rep)
+	if err != nil {
+		fmt.Fprintf(stderr, "aioprobe: writing the report: %v\n", err)
+		return 1
+	}
 	return 0
 }
 
@@ -114,8 +122,27 @@ func Run(dir string, depth int) (*Report, error) {
 	return rep, nil
 }
 
-// Print writes the report as text.
-func Print(w io.Writer, r *Report) {
+// errWriter keeps the first error of its writes, so that output made of many
+// Fprintf calls is checked once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// Print writes the report as text and returns the first write error.
+func Print(out io.Writer, r *Report) error {
+	w := &errWriter{w: out}
 	s := r.System
 	fmt.Fprintf(w, "kernel     %s (%s), %d CPUs\n", s.Kernel, s.Machine, s.CPUs)
 	fmt.Fprintf(w, "directory  %s: %s", s.Dir, s.FSType)
@@ -152,4 +179,5 @@ func Print(w io.Writer, r *Report) {
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "\nnote:", n)
 	}
+	return w.err
 }

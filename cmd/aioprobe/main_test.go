@@ -212,3 +212,19 @@ func TestUringAsyncLeavesRingIdle(t *testing.T) {
 	}
 	idle("after a full batch")
 }
+
+// failWriter fails every write, like a full disk (/dev/full).
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// A report that cannot be written is an error (exit 1), text or JSON.
+func TestWriteErrors(t *testing.T) {
+	dir := testutil.TempDir(t)
+	for _, args := range [][]string{{"-depth", "2", "-dir", dir}, {"-json", "-depth", "2", "-dir", dir}} {
+		var errb bytes.Buffer
+		if code := run(args, failWriter{}, &errb); code != 1 || !strings.Contains(errb.String(), "no space left") {
+			t.Errorf("aioprobe %q > /dev/full: exit %d, stderr %q; want 1 and the error", args, code, errb.String())
+		}
+	}
+}
