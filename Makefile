@@ -5,7 +5,7 @@
 #   make check      vet, race-enabled tests (C cross-checks included)
 #   make bench      side-by-side benchmark against the C libraries
 #   make demo       probe this machine, then a short benchmark
-#   make install    PREFIX=/usr/local DESTDIR= (binaries, Go sources, docs)
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, C bench programs, Go sources, docs)
 #   make dist       reproducible source tarball aiokit-$(VERSION).tar.gz
 #
 # Honoured: GO, GOFLAGS, CC, CFLAGS, CPPFLAGS, LDFLAGS, PREFIX, DESTDIR.
@@ -19,6 +19,7 @@ CFLAGS     ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/aiokit
 GOSRCDIR   ?= $(PREFIX)/share/gocode/src/$(MODULE)
 DOCDIR     ?= $(PREFIX)/share/doc/aiokit
 INSTALL    ?= install
@@ -38,6 +39,7 @@ URING_LIBS := $(shell $(PKG_CONFIG) --cflags --libs liburing 2>/dev/null || echo
 CSRCS      := $(wildcard testdata/c/*.c)
 CHDRS      := $(wildcard testdata/c/*.h)
 CPROGS     := $(patsubst testdata/c/%.c,build/c/%,$(CSRCS))
+BENCH_CPROGS := $(filter build/c/bench_%,$(CPROGS))
 CMDS       := $(notdir $(wildcard cmd/*))
 BINS       := $(addprefix build/bin/,$(CMDS))
 
@@ -116,11 +118,22 @@ demo: deps all
 	build/bin/aioprobe
 	build/bin/aiobench -cbin build/c -quick
 
-install: build $(BINS)
-	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(GOSRCDIR) $(DESTDIR)$(DOCDIR)
+# install copies what `make` built and builds only what is missing, so that
+# `sudo make install` after a user's `make` needs neither go nor a compiler.
+# The C bench programs go to LIBEXECDIR, where an installed aiobench looks
+# (../libexec/aiokit from its own directory) when not given -cbin or
+# $AIOKIT_CBIN. The Go sources are the tracked files (git ls-files), or
+# without git every file but build/, tarballs and test binaries.
+install:
+	@for f in $(BINS) $(BENCH_CPROGS); do \
+	  [ -x $$f ] || $(MAKE) --no-print-directory $$f || exit 1; \
+	done
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(GOSRCDIR) $(DESTDIR)$(DOCDIR)
 	for b in $(BINS); do $(INSTALL) -m 0755 $$b $(DESTDIR)$(BINDIR)/; done
+	for c in $(BENCH_CPROGS); do $(INSTALL) -m 0755 $$c $(DESTDIR)$(LIBEXECDIR)/; done
 	for f in $$(git ls-files 2>/dev/null || find . -type f -not -path './build/*' -not -path './.git/*'); do \
-	  case $$f in .ci/*|.git*) continue;; esac; \
+	  f=$${f#./}; \
+	  case $$f in .ci/*|.git*|*/.git*|build/*|*.tar.gz|*.test) continue;; esac; \
 	  $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(GOSRCDIR)/$$f; \
 	done
 	$(INSTALL) -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
@@ -128,7 +141,10 @@ install: build $(BINS)
 
 uninstall:
 	for b in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
+	for c in $(notdir $(BENCH_CPROGS)); do rm -f $(DESTDIR)$(LIBEXECDIR)/$$c; done
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 	rm -rf $(DESTDIR)$(GOSRCDIR) $(DESTDIR)$(DOCDIR)
+	rmdir $(DESTDIR)$(dir $(GOSRCDIR)) 2>/dev/null || true
 
 # Reproducible: from a git checkout, `git archive` of HEAD (names sorted, mtimes
 # the commit's); elsewhere, the files with sorted names, fixed owner and mtime

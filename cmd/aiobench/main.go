@@ -98,7 +98,7 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&size, "size", "data file size for O_DIRECT rows")
 	cacheSize := byteSize(256 << 20)
 	fs.Var(&cacheSize, "cachesize", "data file size for page-cache rows (mlocked while measured)")
-	cbin := fs.String("cbin", "", "directory of built C bench programs (default: build testdata/c/bench_*.c into build/c like internal/xcheck)")
+	cbin := fs.String("cbin", "", "directory of built C bench programs (default: $AIOKIT_CBIN; in the source tree, build testdata/c/bench_*.c into build/c; else ../libexec/aiokit next to the executable)")
 	jsonOut := fs.Bool("json", false, "print JSON instead of the text table")
 	seed := fs.Uint64("seed", 1, "seed of the random offsets (repetition r uses seed+r)")
 	warmup := fs.Bool("warmup", true, "run every engine once for dur/3 before measuring a row")
@@ -154,6 +154,11 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 	if *cbin != "" {
 		if err := checkCBin(*cbin); err != nil {
 			fmt.Fprintf(stderr, "aiobench: -cbin: %v\n", err)
+			return 2
+		}
+	} else if env := os.Getenv(bench.CDirEnv); env != "" {
+		if err := checkCBin(env); err != nil {
+			fmt.Fprintf(stderr, "aiobench: $%s: %v\n", bench.CDirEnv, err)
 			return 2
 		}
 	}
@@ -242,6 +247,20 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// installedCDir returns exe's ../libexec/aiokit (symlinks resolved), the
+// layout of make install (BINDIR $(PREFIX)/bin, LIBEXECDIR
+// $(PREFIX)/libexec/aiokit), and whether it holds C bench programs.
+func installedCDir(exe string) (dir string, ok bool) {
+	if exe == "" {
+		return "", false
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	dir = filepath.Join(filepath.Dir(exe), "..", "libexec", "aiokit")
+	return dir, len(cPrograms(dir)) > 0
+}
+
 // anyOK reports whether some engine of some row has a measurement.
 func anyOK(rows []bench.RowResult) bool {
 	for _, r := range rows {
@@ -288,13 +307,19 @@ func checkCBin(dir string) error {
 	return nil
 }
 
-// setupC points bench.RunC at the C programs: -cbin if given; otherwise it
-// builds every testdata/c/bench_*.c of the source tree with
-// internal/xcheck.BuildErr (the same compiler, flags and cache as the
-// cross-check tests, into build/c) and uses build/c. A program that fails to
-// build is recorded with bench.SetCProgramError, so its rows say why. Outside
-// the source tree it falls back to bench.CDir(). It returns a description of
-// the directory for the report.
+// setupC points bench.RunC at the C programs, found in the first of:
+//
+//   - -cbin (already checked by checkCBin);
+//   - $AIOKIT_CBIN (bench.CDirEnv), checked the same way by run;
+//   - in the source tree (internal/xcheck.Root finds its go.mod above the
+//     working directory): every testdata/c/bench_*.c, built into build/c
+//     with internal/xcheck.BuildErr, the cross-check tests' builder;
+//   - ../libexec/aiokit next to the aiobench executable, where make install
+//     puts them (installedCDir).
+//
+// A program that fails to build is recorded with bench.SetCProgramError, so
+// its rows say why; with none of the above every C row is "missing". It
+// returns a description of the directory for the report.
 func setupC(cbin string, logw io.Writer) (desc string, err error) {
 	if cbin != "" {
 		abs, err := filepath.Abs(cbin)
@@ -304,9 +329,26 @@ func setupC(cbin string, logw io.Writer) (desc string, err error) {
 		bench.SetCDir(abs)
 		return abs, nil
 	}
+	if env := os.Getenv(bench.CDirEnv); env != "" {
+		abs, err := filepath.Abs(env)
+		if err != nil {
+			return "", err
+		}
+		bench.SetCDir(abs)
+		return abs + " ($" + bench.CDirEnv + ")", nil
+	}
 	root, err := xcheck.Root()
 	if err != nil {
-		return bench.CDir() + " (not built: " + err.Error() + ")", nil
+		exe, _ := os.Executable()
+		d, ok := installedCDir(exe)
+		if d != "" {
+			// Missing programs are reported with the path looked at.
+			bench.SetCDir(d)
+		}
+		if ok {
+			return d, nil
+		}
+		return "none (not in the source tree, none in " + d + ", no -cbin or $" + bench.CDirEnv + ")", nil
 	}
 	srcs, err := filepath.Glob(filepath.Join(root, "testdata", "c", "bench_*.c"))
 	if err != nil {

@@ -464,3 +464,58 @@ func TestOtherCPU(t *testing.T) {
 	}
 	_ = x
 }
+
+// An installed aiobench finds the C programs in ../libexec/aiokit, through
+// a symlink to it too.
+func TestInstalledCDir(t *testing.T) {
+	prefix := t.TempDir()
+	bin, libexec := filepath.Join(prefix, "bin"), filepath.Join(prefix, "libexec", "aiokit")
+	for _, d := range []string{bin, libexec} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exe := filepath.Join(bin, "aiobench")
+	if err := os.WriteFile(exe, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := installedCDir(exe); ok || d != libexec {
+		t.Errorf("empty libexec: installedCDir = %q, %v; want %q, false", d, ok, libexec)
+	}
+	if err := os.WriteFile(filepath.Join(libexec, "bench_uring"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "aiobench")
+	if err := os.Symlink(exe, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []string{exe, link} {
+		if d, ok := installedCDir(e); !ok || d != libexec {
+			t.Errorf("installedCDir(%s) = %q, %v; want %q, true", e, d, ok, libexec)
+		}
+	}
+	if d, ok := installedCDir(""); ok || d != "" {
+		t.Errorf(`installedCDir("") = %q, %v`, d, ok)
+	}
+}
+
+// $AIOKIT_CBIN is checked like -cbin and wins over the in-tree build.
+func TestCBinEnv(t *testing.T) {
+	t.Setenv(bench.CDirEnv, t.TempDir())
+	var out, errb bytes.Buffer
+	if code := run([]string{"-list"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "$"+bench.CDirEnv) {
+		t.Errorf("empty $%s: exit %d, %q; want 2", bench.CDirEnv, code, errb.String())
+	}
+	cbin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cbin, "bench_uring"), []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(bench.CDirEnv, cbin)
+	out.Reset()
+	errb.Reset()
+	code := run([]string{"-quick", "-json", "-reps", "1", "-filter", `^nop/qd1 uring/C$`}, &out, &errb)
+	r, err := bench.ReadJSON(&out)
+	if code != 1 || err != nil || !strings.HasPrefix(r.Config.CDir, cbin) {
+		t.Errorf("$%s=%s: exit %d, report %+v, %v\n%s", bench.CDirEnv, cbin, code, r, err, errb.String())
+	}
+}
