@@ -8,7 +8,8 @@
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, C bench programs, Go sources, docs)
 #   make dist       reproducible source tarball aiokit-$(VERSION).tar.gz
 #
-# Honoured: GO, GOFLAGS, CC, CFLAGS, CPPFLAGS, LDFLAGS, PREFIX, DESTDIR.
+# Honoured: GO, GOFLAGS, CC, CFLAGS, CPPFLAGS, LDFLAGS, PREFIX, DESTDIR (and
+# BINDIR, LIBEXECDIR, GOSRCDIR, DOCDIR under PREFIX).
 
 VERSION    := 0.1.0
 MODULE     := github.com/aiokit/aio
@@ -32,8 +33,11 @@ export CGO_ENABLED := 1
 export CGO_CFLAGS  ?= $(CFLAGS) $(CPPFLAGS)
 export CGO_LDFLAGS ?= $(LDFLAGS)
 
-# iceber/iouring-go (benchmark peer only) links on Go 1.23+ only with this.
-ICEBER_FLAGS := -tags iceber -ldflags=-checklinkname=0
+# iceber/iouring-go (benchmark peer only) links on Go 1.23+ only with
+# -checklinkname=0, a flag Go 1.22's linker does not know (nor needs). Deferred
+# (=): `go env` runs only when aiobench is built.
+ICEBER_FLAGS = -tags iceber $(shell case "$$($(GO) env GOVERSION 2>/dev/null)" in \
+  (go1.2[3-9]*|go1.[3-9][0-9]*|devel*) echo -ldflags=-checklinkname=0;; esac)
 
 URING_LIBS := $(shell $(PKG_CONFIG) --cflags --libs liburing 2>/dev/null || echo -luring)
 CSRCS      := $(wildcard testdata/c/*.c)
