@@ -16,14 +16,21 @@
 //
 // Usage:
 //
-//	aiobench [-reps 5] [-dur 300ms] [-filter REGEXP] [-quick] [-dir DIR]
-//	         [-size 1GiB] [-cachesize 256MiB] [-cbin DIR] [-json] [-v] [-list]
+//	aiobench [-reps 5] [-dur 300ms] [-warmup=true] [-filter REGEXP] [-quick]
+//	         [-dir DIR] [-size 1GiB] [-cachesize 256MiB] [-keep] [-seed 1]
+//	         [-cbin DIR] [-json] [-v] [-list]
+//	aiobench -render FILE|-
 //
 // -filter is matched against "<row> <backend>/<engine>", e.g.
-// -filter 'direct/qd128 (uring|goroutines)/'. Without -cbin the C reference
-// programs testdata/c/bench_*.c are built first into build/c by
-// internal/xcheck.BuildErr (same flags and cache as the cross-check tests);
-// a program that is missing or fails to build is reported in its rows.
+// -filter 'direct/qd128 (uring|goroutines)/'. The C reference programs come
+// from -cbin, else $AIOKIT_CBIN, else (in the source tree)
+// testdata/c/bench_*.c built into build/c by internal/xcheck.BuildErr, else
+// ../libexec/aiokit next to the executable (make install). BuildErr is the
+// cross-check tests' builder, not the Makefile's: it reads only CC and
+// CFLAGS from the environment (not CPPFLAGS or LDFLAGS) and keeps a .key
+// stamp of the sources and flags next to each program, so a program the
+// Makefile built (it writes no stamp) is rebuilt once. A program that is
+// missing or fails to build is reported in its rows.
 //
 // Exit status: 0 when some engine was measured (or for -h, -list, -render);
 // 1 when nothing could run (no row matches -filter, with -list too; every

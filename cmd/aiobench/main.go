@@ -313,7 +313,9 @@ func checkCBin(dir string) error {
 //   - $AIOKIT_CBIN (bench.CDirEnv), checked the same way by run;
 //   - in the source tree (internal/xcheck.Root finds its go.mod above the
 //     working directory): every testdata/c/bench_*.c, built into build/c
-//     with internal/xcheck.BuildErr, the cross-check tests' builder;
+//     with internal/xcheck.BuildErr, the cross-check tests' builder (it
+//     reads CC and CFLAGS only, not the Makefile's CPPFLAGS and LDFLAGS, and
+//     rebuilds a program that has no .key stamp, as the Makefile's have not);
 //   - ../libexec/aiokit next to the aiobench executable, where make install
 //     puts them (installedCDir).
 //

@@ -519,3 +519,24 @@ func TestCBinEnv(t *testing.T) {
 		t.Errorf("$%s=%s: exit %d, report %+v, %v\n%s", bench.CDirEnv, cbin, code, r, err, errb.String())
 	}
 }
+
+// The usage lines of doc.go name every flag -h lists.
+func TestDocUsage(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, usage, _ := strings.Cut(string(doc), "// Usage:")
+	usage, _, _ = strings.Cut(usage, "\n//\n// -filter")
+	var errb bytes.Buffer
+	run([]string{"-h"}, io.Discard, &errb)
+	flags := regexp.MustCompile(`(?m)^  -(\w+)`).FindAllStringSubmatch(errb.String(), -1)
+	if len(flags) < 15 {
+		t.Fatalf("-h lists %d flags:\n%s", len(flags), errb.String())
+	}
+	for _, f := range flags {
+		if !regexp.MustCompile(`\[-` + f[1] + `[ =\]]|aiobench -` + f[1] + ` `).MatchString(usage) {
+			t.Errorf("doc.go usage lacks -%s:\n%s", f[1], usage)
+		}
+	}
+}
