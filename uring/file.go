@@ -73,6 +73,20 @@ func (f *File) Fd() int {
 
 func (f *File) closing() bool { return f.refs.Closing() }
 
+// submitted is called with the handle of each operation just staged. Close
+// cancels by descriptor (IORING_OP_ASYNC_CANCEL with CANCEL_FD|ALL) once,
+// and an operation that had its reference but was not staged yet (in the
+// inline try, waiting for a slot, resubmitting after a short count) can
+// reach the kernel after that cancel: a read of a pipe would then block
+// with the descriptor held open. Close sets closing before it stages its
+// cancel, and both stagings are ordered by the queue's lock, so an
+// operation staged after the cancel sees closing here and cancels itself.
+func (f *File) submitted(h *completion.Handle) {
+	if f.closing() {
+		f.q.cancel(h.UserData())
+	}
+}
+
 // acquire takes a reference on the descriptor for one operation; key
 // spreads the count (see fileio.Refs): the caller's buffer address, or 0.
 func (f *File) acquire(key unsafe.Pointer) (int, int, error) {
@@ -151,6 +165,7 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 		if err != nil {
 			return 0, err
 		}
+		f.submitted(h)
 		return waitAll(ctx, h)
 	}, nil)
 	if err != nil && err != io.EOF {
@@ -180,6 +195,7 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, 
 		if err != nil {
 			return 0, err
 		}
+		f.submitted(h)
 		return waitAll(ctx, h)
 	}, nil)
 	if err != nil {
@@ -205,6 +221,7 @@ func (f *File) SyncContext(ctx context.Context) error {
 	if err != nil {
 		return f.err("sync", err)
 	}
+	f.submitted(h)
 	if _, err := waitAll(ctx, h); err != nil {
 		return f.err("sync", err)
 	}
@@ -224,6 +241,7 @@ func (f *File) Stat(mask uint32) (*unix.Statx_t, error) {
 	if err != nil {
 		return nil, f.err("stat", err)
 	}
+	f.submitted(h)
 	if _, err := waitAll(context.Background(), h); err != nil {
 		return nil, f.err("stat", err)
 	}

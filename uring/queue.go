@@ -57,9 +57,10 @@ type QueueConfig struct {
 // docs/uring.md describes the design, the buffer-lifetime rules,
 // cancellation and Close in detail.
 type Queue struct {
-	ring  *Ring
-	table *completion.Table
-	notif *completion.Notifier
+	ring   *Ring
+	ringFd int // ring.Fd() at creation (Close zeroes ring's fields)
+	table  *completion.Table
+	notif  *completion.Notifier
 
 	smu        sync.Mutex // guards the fields below
 	staged     []staged   // SQEs prepared by callers, not yet in the ring
@@ -181,6 +182,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	r.owned = true
 	q := &Queue{
 		ring:       r,
+		ringFd:     r.Fd(),
 		table:      completion.NewTable(size),
 		notif:      n,
 		staged:     make([]staged, 0, 64),

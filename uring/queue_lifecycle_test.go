@@ -482,3 +482,58 @@ func TestTableSize(t *testing.T) {
 		}
 	}
 }
+
+// Non-zero resource tags on a Queue's ring are refused: the kernel would
+// post a CQE with the tag as user data when the resource goes, and the
+// reaper would complete whichever operation has that user data. Zero tags
+// (no CQE) and tags on a ring of one's own are fine.
+func TestQueueRingTagsRefused(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	r, _ := testPipe(t)
+	h, err := q.Read(r, make([]byte, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := q.Ring()
+	if err := ring.RegisterFilesTags([]int{r}, []uint64{h.UserData()}); !errors.Is(err, ErrQueueTags) || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("RegisterFilesTags with the user data of a read in flight = %v, want ErrQueueTags", err)
+	}
+	if err := ring.RegisterFilesTags([]int{r}, []uint64{0}); err != nil {
+		t.Fatalf("RegisterFilesTags with zero tags = %v", err)
+	}
+	if _, err := ring.RegisterFilesUpdateTag(0, []int{r}, []uint64{7}); !errors.Is(err, ErrQueueTags) {
+		t.Fatalf("RegisterFilesUpdateTag with a tag = %v, want ErrQueueTags", err)
+	}
+	if err := ring.UnregisterFiles(); err != nil {
+		t.Fatal(err)
+	}
+	if h.IsDone() {
+		t.Fatal("the read completed through a tag")
+	}
+	own := rawRing(t, 4, nil)
+	if err := own.RegisterFilesTags([]int{r}, []uint64{7}); err != nil {
+		t.Fatalf("tags on a ring of one's own = %v", err)
+	}
+}
+
+// Prep's check of a MSG_RING target against the queue's own ring fd reads
+// no ring state that Close tears down (under -race this was a data race
+// with Close, and a read of freed C memory).
+func TestQueuePrepMsgRingDuringClose(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	other := rawRing(t, 4, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			h, err := q.Prep(func(s *SQE) { s.PrepMsgRing(other.Fd(), 0, 1, 0) })
+			if err != nil {
+				return // ErrClosed once Close has begun
+			}
+			h.Wait(context.Background())
+		}
+	}()
+	time.Sleep(5 * time.Millisecond)
+	q.Close()
+	<-done
+}

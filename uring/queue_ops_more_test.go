@@ -133,6 +133,9 @@ func TestQueuePrep(t *testing.T) {
 		"SEND_ZC":                      {func(s *SQE) { s.PrepSendZC(pr, a, 0, 0) }, []any{a}},
 		"SENDMSG_ZC":                   {func(s *SQE) { s.PrepSendmsgZC(pr, nil, 0) }, nil},
 		"PROVIDE_BUFFERS of Go memory": {func(s *SQE) { s.PrepProvideBuffers(a, len(a), 1, 7, 0) }, []any{a}},
+		"multishot accept":             {func(s *SQE) { s.PrepMultishotAccept(pr, nil, nil, 0) }, nil},
+		"multishot recv":               {func(s *SQE) { s.PrepRecvMultishot(pr, nil, 0) }, nil},
+		"multishot recvmsg":            {func(s *SQE) { s.PrepRecvmsgMultishot(pr, nil, 0) }, nil},
 	} {
 		if h, err := q.Prep(c.prep, c.pins...); h != nil || !errors.Is(err, unix.EINVAL) {
 			t.Errorf("%s: Prep = %v, %v; want nil, EINVAL", name, h, err)

@@ -24,10 +24,12 @@ import (
 // until a second CQE. IORING_OP_PROVIDE_BUFFERS is refused (EINVAL) when
 // pins are given: the kernel fills provided buffers on later receives, after
 // this CQE would unpin them, so they must be C or mmap memory (cmem.Alloc),
-// passed without pins. A handle completes with the first CQE of its request:
-// a multishot request (poll, accept or recv with a multishot flag) reports
-// that one (IORING_CQE_F_MORE in Flags) and its later CQEs are dropped;
-// Cancel(handle) still finds it and stops it.
+// passed without pins. A handle completes with the first CQE of its
+// request: a multishot poll reports that one (IORING_CQE_F_MORE in Flags)
+// and its later CQEs are dropped; Cancel(handle) still finds it and stops
+// it. Multishot accept and recv/recvmsg are refused (EINVAL): their later
+// CQEs carry new descriptors or received data that would be lost, and the
+// kernel goes on writing memory the first CQE unpinned.
 //
 // Every value in pins stays pinned until the CQE: pointers and
 // unsafe.Pointer values as runtime.Pinner.Pin takes them (pointers to C or
@@ -75,11 +77,18 @@ func userOp(q *Queue, prep func(s *SQE), pins []any) (func(op *completion.Op), f
 		return nil, nil, fmt.Errorf("uring: Prep with IOSQE_CQE_SKIP_SUCCESS: the handle would never complete: %w", unix.EINVAL)
 	case sqe.Opcode == OpSendZC || sqe.Opcode == OpSendmsgZC:
 		return nil, nil, fmt.Errorf("uring: Prep of %s: its buffer is in use until a second CQE: %w", OpName(sqe.Opcode), unix.EINVAL)
+	case sqe.Opcode == OpAccept && sqe.Ioprio&AcceptMultishot != 0,
+		(sqe.Opcode == OpRecv || sqe.Opcode == OpRecvmsg) && sqe.Ioprio&RecvMultishot != 0:
+		// The handle completes with the first CQE; the later ones, each
+		// with a new descriptor or a provided buffer full of data, would
+		// be dropped (and the kernel keeps writing the address and msghdr
+		// the first CQE unpinned).
+		return nil, nil, fmt.Errorf("uring: Prep of multishot %s: its later CQEs (descriptors, received data) would be lost: %w", OpName(sqe.Opcode), unix.EINVAL)
 	case sqe.Opcode == OpProvideBuffers && hasPins(pins):
 		// The kernel keeps the buffers and fills them on later receives,
 		// long after this CQE unpins them.
 		return nil, nil, fmt.Errorf("uring: Prep of IORING_OP_PROVIDE_BUFFERS with Go memory: the kernel uses the buffers after the CQE; provide C or mmap memory (cmem), unpinned: %w", unix.EINVAL)
-	case sqe.Opcode == OpMsgRing && (sqe.Flags&SQEFixedFile != 0 || int(sqe.Fd) == q.ring.Fd()):
+	case sqe.Opcode == OpMsgRing && (sqe.Flags&SQEFixedFile != 0 || int(sqe.Fd) == q.ringFd):
 		// The CQE it posts carries user data of the caller's choosing: in
 		// this queue's own ring it would complete (and unpin) whichever
 		// handle has that user data.

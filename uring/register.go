@@ -4,6 +4,7 @@ package uring
 import "C"
 
 import (
+	"fmt"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -54,8 +55,24 @@ func cTagPtr(tags []uint64) *C.__u64 {
 	return (*C.__u64)(unsafe.Pointer(&tags[0]))
 }
 
-// checkTags requires tags to be nil or as long as the resources they tag.
-func checkTags(n int, tags []uint64) error {
+// ErrQueueTags is returned by the Register*Tags and *UpdateTag methods
+// for non-zero tags on the ring under a Queue: the kernel posts a CQE with
+// the tag as its user data when a tagged resource is released, and the
+// queue's reaper would take it for the completion of whichever operation
+// has that user data (completing its handle and unpinning its memory while
+// the kernel still uses it). Zero tags ask for no CQE and are accepted.
+var ErrQueueTags = fmt.Errorf("uring: non-zero resource tags on a Queue's ring: %w", unix.EINVAL)
+
+// checkTags requires tags to be nil or as long as the resources they tag,
+// and all zero on a Queue's ring (see ErrQueueTags).
+func (r *Ring) checkTags(n int, tags []uint64) error {
+	if r.owned {
+		for _, t := range tags {
+			if t != 0 {
+				return ErrQueueTags
+			}
+		}
+	}
 	if tags != nil && len(tags) != n {
 		return unix.EINVAL
 	}
@@ -84,7 +101,7 @@ func (r *Ring) RegisterBuffersTags(iov []unix.Iovec, tags []uint64) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
 	}
-	if err := checkTags(len(iov), tags); err != nil {
+	if err := r.checkTags(len(iov), tags); err != nil {
 		return err
 	}
 	civ, err := cIovecs(iov)
@@ -110,7 +127,7 @@ func (r *Ring) RegisterBuffersUpdateTag(off uint32, iov []unix.Iovec, tags []uin
 	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
-	if err := checkTags(len(iov), tags); err != nil {
+	if err := r.checkTags(len(iov), tags); err != nil {
 		return 0, err
 	}
 	civ, err := cIovecs(iov)
@@ -145,7 +162,7 @@ func (r *Ring) RegisterFilesTags(fds []int, tags []uint64) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
 	}
-	if err := checkTags(len(fds), tags); err != nil {
+	if err := r.checkTags(len(fds), tags); err != nil {
 		return err
 	}
 	cf := cFds(fds)
@@ -167,7 +184,7 @@ func (r *Ring) RegisterFilesUpdateTag(off uint32, fds []int, tags []uint64) (int
 	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
-	if err := checkTags(len(fds), tags); err != nil {
+	if err := r.checkTags(len(fds), tags); err != nil {
 		return 0, err
 	}
 	cf := cFds(fds)
