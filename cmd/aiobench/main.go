@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aiokit/aio/internal/bench"
+	"github.com/aiokit/aio/internal/cli"
 	"github.com/aiokit/aio/internal/xcheck"
 	"golang.org/x/sys/unix"
 )
@@ -59,31 +60,13 @@ func (b *byteSize) Set(s string) error {
 // matched -filter (with -list too), every engine failed, or stdout could
 // not be written.
 func run(args []string, stdout, stderr io.Writer) int {
-	out := &errWriter{w: stdout}
+	out := &cli.ErrWriter{W: stdout}
 	code := runTo(args, out, stderr)
-	if out.err != nil {
-		fmt.Fprintf(stderr, "aiobench: writing the output: %v\n", out.err)
+	if out.Err != nil {
+		fmt.Fprintf(stderr, "aiobench: writing the output: %v\n", out.Err)
 		return 1
 	}
 	return code
-}
-
-// errWriter keeps the first error of its writes, so that output made of many
-// Fprintf calls is checked once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
 }
 
 func runTo(args []string, stdout, stderr io.Writer) int {

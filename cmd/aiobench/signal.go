@@ -1,14 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
+
+	"github.com/aiokit/aio/internal/cli"
 )
 
 // scratch tracks what a run may leave in -dir: the data files it creates
@@ -80,29 +79,11 @@ func (s *scratch) removeLocked(interrupted bool) []string {
 // s locked while it exits, so a normal end racing with it cannot return a
 // different status.
 func (s *scratch) watchSignals(stderr io.Writer) (stop func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-ch:
-			s.mu.Lock()
-			gone := s.removeLocked(true)
-			msg := "aiobench: interrupted (" + sig.String() + ")"
-			if len(gone) > 0 {
-				msg += "; removed " + strings.Join(gone, " ")
-			}
-			fmt.Fprintln(stderr, msg)
-			code := 1
-			if n, ok := sig.(syscall.Signal); ok {
-				code = 128 + int(n)
-			}
-			os.Exit(code)
-		case <-done:
+	return cli.WatchSignals("aiobench", stderr, func() string {
+		s.mu.Lock() // kept until the exit
+		if gone := s.removeLocked(true); len(gone) > 0 {
+			return "; removed " + strings.Join(gone, " ")
 		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
+		return ""
+	})
 }

@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/aiokit/aio/internal/cli"
 )
 
 // Report is everything aioprobe found.
@@ -122,27 +124,9 @@ func Run(dir string, depth int) (*Report, error) {
 	return rep, nil
 }
 
-// errWriter keeps the first error of its writes, so that output made of many
-// Fprintf calls is checked once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
-}
-
 // Print writes the report as text and returns the first write error.
 func Print(out io.Writer, r *Report) error {
-	w := &errWriter{w: out}
+	w := &cli.ErrWriter{W: out}
 	s := r.System
 	fmt.Fprintf(w, "kernel     %s (%s), %d CPUs\n", s.Kernel, s.Machine, s.CPUs)
 	fmt.Fprintf(w, "directory  %s: %s", s.Dir, s.FSType)
@@ -179,5 +163,5 @@ func Print(out io.Writer, r *Report) error {
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "\nnote:", n)
 	}
-	return w.err
+	return w.Err
 }

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
+
+	"github.com/aiokit/aio/internal/cli"
 )
 
 // scratchFiles are the scratch files that exist now (made by probeSystem,
@@ -38,27 +37,11 @@ func removeScratch(path string) {
 // watchSignals makes SIGINT and SIGTERM remove the scratch files and exit
 // with status 128+signal (130, 143) until stop is called.
 func watchSignals(stderr io.Writer) (stop func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-ch:
-			scratchFiles.Lock() // held until the exit: no new file
-			for p := range scratchFiles.paths {
-				os.Remove(p)
-			}
-			fmt.Fprintf(stderr, "aioprobe: interrupted (%v)\n", sig)
-			code := 1
-			if n, ok := sig.(syscall.Signal); ok {
-				code = 128 + int(n)
-			}
-			os.Exit(code)
-		case <-done:
+	return cli.WatchSignals("aioprobe", stderr, func() string {
+		scratchFiles.Lock() // held until the exit: no new file
+		for p := range scratchFiles.paths {
+			os.Remove(p)
 		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
+		return ""
+	})
 }
