@@ -111,6 +111,14 @@ func (f *File) closeFD() error {
 		return unix.Close(f.fd)
 	}
 	_, err = waitAll(context.Background(), h)
+	if errors.Is(err, unix.ECANCELED) {
+		// Queue.Close's cancel of everything in flight reached the close
+		// before it ran: the kernel punts the close of a file with a
+		// ->flush method (NFS, FUSE) to a worker before it takes the
+		// descriptor out of the table, so it is still open. (Not
+		// reproducible on the filesystems of the test machines.)
+		return unix.Close(f.fd)
+	}
 	return err
 }
 
