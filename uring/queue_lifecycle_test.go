@@ -537,3 +537,42 @@ func TestQueuePrepMsgRingDuringClose(t *testing.T) {
 	q.Close()
 	<-done
 }
+
+// A queue on a ring set up with IORING_SETUP_R_DISABLED: until the ring is
+// enabled, io_uring_enter says EBADFD; the SQEs it did not consume are
+// taken back and their handles get the error (they stayed in the ring, so
+// the handle never completed and Close waited forever). Once enabled
+// (Ring().EnableRings, after registering restrictions, say) it works.
+func TestQueueRDisabled(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8, Params: &Params{Flags: SetupRDisabled}})
+	h, err := q.Nop()
+	if err == nil {
+		select {
+		case <-h.Done():
+			_, err = h.Result()
+		case <-time.After(10 * time.Second):
+			t.Fatal("a NOP on a disabled ring never completed")
+		}
+	}
+	if !errors.Is(err, unix.EBADFD) {
+		t.Fatalf("NOP on a disabled ring: %v, want EBADFD", err)
+	}
+	if n := q.InFlight(); n != 0 {
+		t.Fatalf("%d operations in flight after the refused submission", n)
+	}
+	if err := q.Ring().EnableRings(); err != nil {
+		t.Fatal(err)
+	}
+	h, err = q.Nop()
+	mustRes(t, h, err, 0)
+	done := make(chan error, 1)
+	go func() { done <- q.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waiting after 10 s")
+	}
+}

@@ -270,10 +270,25 @@ func transientSubmitErr(err error) bool {
 }
 
 // failSubmit handles an io_uring_enter error that retrying cannot fix. The
-// SQEs still staged never reached the ring: their handles get the error.
-// SQEs already in the ring stay there and go in with the next submit.
+// SQEs still staged never reached the ring, and (without SQPOLL) the SQEs
+// in the ring that the failed call did not consume are taken back: their
+// handles all get the error. Left in the ring, they waited for an
+// io_uring_enter that might never succeed (a ring set up with
+// IORING_SETUP_R_DISABLED gives EBADFD until it is enabled), and Close with
+// them. An SQPOLL thread may consume on its own: there they stay.
 func (q *Queue) failSubmit(err error) {
 	var ops []*completion.Op
+	if !q.sqpoll {
+		q.ring.takeBack(func(ud uint64) {
+			if ud == internalUserData {
+				return // the queue's own cancel: nothing waits for it
+			}
+			if op := q.table.Lookup(ud); op != nil {
+				ops = append(ops, op)
+			}
+		})
+		q.unsubmitted = 0
+	}
 	for i := q.bpos; i < len(q.batch); i++ {
 		if op := q.batch[i].op; op != nil {
 			ops = append(ops, op)

@@ -175,6 +175,13 @@ func (r *Ring) close() error {
 	return nil
 }
 
+// setPublishedTail sets the SQ tail liburing last published to the kernel
+// (sq.sqe_head and *sq.ktail) to tail (see takeBack).
+func (r *Ring) setPublishedTail(tail uint32) {
+	r.c.ring.sq.sqe_head = C.uint(tail)
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(r.c.ring.sq.ktail)), tail)
+}
+
 // Closed reports whether Close has been called.
 func (r *Ring) Closed() bool { return r == nil || r.c == nil }
 

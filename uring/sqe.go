@@ -31,6 +31,20 @@ func (r *Ring) GetSQE() *SQE {
 	return sqe
 }
 
+// takeBack withdraws the SQEs the kernel has not consumed (from its SQ
+// head to the tail liburing published, and any obtained since) and calls f
+// with each one's user data. Only for a ring without SQPOLL whose
+// io_uring_enter failed without consuming any: nothing else reads the SQ
+// then, so moving the tails back to the kernel's head is safe.
+func (r *Ring) takeBack(f func(ud uint64)) {
+	head := atomic.LoadUint32(r.sqHead)
+	for i := head; i != *r.sqeTail; i++ {
+		f((*SQE)(unsafe.Add(r.sqes, uintptr((i&r.sqMask)<<r.sqeShift)*sqeSize)).Data)
+	}
+	*r.sqeTail = head
+	r.setPublishedTail(head)
+}
+
 // SQReady returns the SQEs obtained but not yet consumed by the kernel
 // (io_uring_sq_ready: sqe_tail minus the kernel's head).
 func (r *Ring) SQReady() uint32 {
