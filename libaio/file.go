@@ -38,7 +38,7 @@ type File struct {
 // NewFile returns a File doing I/O on fd through q. An fd C's int cannot hold gives
 // EBADF (its low 32 bits would name another file).
 func NewFile(q *Queue, fd int) (*File, error) {
-	if fd != int(fd32(fd)) {
+	if fileio.FD32(fd) != int32(fd) {
 		return nil, unix.EBADF
 	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)

@@ -12,6 +12,7 @@ import "C"
 import (
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,21 +90,11 @@ func iovAddr(v []unix.Iovec) uint64 {
 	return uint64(uintptr(unsafe.Pointer(&v[0])))
 }
 
-// fd32 is the iocb's 32-bit descriptor field for fd. A value C's int cannot hold
-// becomes -1 (the kernel's EBADF), not fd truncated to its low 32 bits, which could name
-// another open file.
-func fd32(fd int) int32 {
-	if fd != int(int32(fd)) {
-		return -1
-	}
-	return int32(fd)
-}
-
 // prep clears cb and sets its opcode and descriptor. The Prep* methods take fd as an
-// int like the C helpers; one C's int cannot hold is stored as -1 (see fd32), so
+// int like the C helpers; one C's int cannot hold is stored as -1 (fileio.FD32), so
 // io_submit answers EBADF.
 func (cb *Iocb) prep(fd int, op int16) {
-	*cb = Iocb{Fildes: fd32(fd), Opcode: op}
+	*cb = Iocb{Fildes: fileio.FD32(fd), Opcode: op}
 }
 
 // PrepPread is io_prep_pread: clear cb and describe a pread of len(buf) bytes of fd at
@@ -166,7 +157,7 @@ func (cb *Iocb) PrepFdsync(fd int) { cb.prep(fd, CmdFdsync) }
 // from io_submit), like the descriptor of the Prep* methods.
 func (cb *Iocb) SetEventfd(efd int) {
 	cb.Flags |= FlagResFD
-	cb.ResFD = uint32(fd32(efd))
+	cb.ResFD = uint32(fileio.FD32(efd))
 }
 
 // SetIOPrio sets the request priority: aio_reqprio = prio with IOCB_FLAG_IOPRIO (there is

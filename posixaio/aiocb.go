@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -189,13 +190,8 @@ func (a *Aiocb) SetFildes(fd int) error {
 	return nil
 }
 
-// cFd is fd as C's int, or -1 when it does not fit.
-func cFd(fd int) C.int {
-	if fd != int(int32(fd)) {
-		return -1
-	}
-	return C.int(fd)
-}
+// cFd is fd as C's int, or -1 when it does not fit (fileio.FD32).
+func cFd(fd int) C.int { return C.int(fileio.FD32(fd)) }
 
 // Fildes returns aio_fildes (-1 after Free).
 func (a *Aiocb) Fildes() int {

@@ -3,6 +3,7 @@ package uring
 import (
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,5 +53,5 @@ func (s *SQE) PrepPollUpdate(oldUserData, newUserData uint64, mask, flags uint32
 
 // PrepEpollCtl prepares an IORING_OP_EPOLL_CTL (io_uring_prep_epoll_ctl).
 func (s *SQE) PrepEpollCtl(epfd, fd, op int, ev *unix.EpollEvent) {
-	s.prepRW(OpEpollCtl, epfd, ptrAddr(unsafe.Pointer(ev)), uint32(op), uint64(uint32(fd)))
+	s.prepRW(OpEpollCtl, epfd, ptrAddr(unsafe.Pointer(ev)), uint32(op), uint64(uint32(fileio.FD32(fd))))
 }

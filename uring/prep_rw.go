@@ -3,6 +3,7 @@ package uring
 import (
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -113,7 +114,7 @@ func (s *SQE) PrepMadvise(mem []byte, advice int) {
 func (s *SQE) PrepSplice(fdIn int, offIn int64, fdOut int, offOut int64, n uint32, flags uint32) {
 	s.prepRW(OpSplice, fdOut, 0, n, uint64(offOut))
 	s.Addr = uint64(offIn)
-	s.SpliceFdIn = int32(fdIn)
+	s.SpliceFdIn = fileio.FD32(fdIn)
 	s.OpFlags = flags
 }
 
@@ -121,6 +122,6 @@ func (s *SQE) PrepSplice(fdIn int, offIn int64, fdOut int, offOut int64, n uint3
 func (s *SQE) PrepTee(fdIn, fdOut int, n uint32, flags uint32) {
 	s.prepRW(OpTee, fdOut, 0, n, 0)
 	s.Addr = 0
-	s.SpliceFdIn = int32(fdIn)
+	s.SpliceFdIn = fileio.FD32(fdIn)
 	s.OpFlags = flags
 }

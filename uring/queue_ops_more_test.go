@@ -899,3 +899,26 @@ func TestQueueCancelForeignHandle(t *testing.T) {
 	mustRes(t, h1, nil, 1)
 	mustRes(t, h2, nil, 1)
 }
+
+// The other descriptor fields and arguments take a wide fd as -1 too: the
+// splice source, the epoll_ctl target, and registered files.
+func TestWideFdFields(t *testing.T) {
+	const wide = 5 + 1<<32
+	var s SQE
+	s.PrepSplice(wide, -1, 3, -1, 10, 0)
+	if s.SpliceFdIn != -1 {
+		t.Errorf("PrepSplice: splice_fd_in %d, want -1", s.SpliceFdIn)
+	}
+	s.PrepEpollCtl(3, wide, unix.EPOLL_CTL_ADD, nil)
+	if s.Off != uint64(^uint32(0)) {
+		t.Errorf("PrepEpollCtl: off %#x, want the (__u32)-1 of C", s.Off)
+	}
+	r := rawRing(t, 4, nil)
+	_, w := testPipe(t)
+	if err := r.RegisterFiles([]int{w + 1<<32}); !errors.Is(err, unix.EBADF) {
+		t.Errorf("RegisterFiles(fd+2^32) = %v, want EBADF", err)
+	}
+	if err := r.RegisterEventFD(w + 1<<32); !errors.Is(err, unix.EBADF) {
+		t.Errorf("RegisterEventFD(fd+2^32) = %v, want EBADF", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,12 +34,17 @@ func cIovecs(iov []unix.Iovec) (*C.struct_iovec, error) {
 }
 
 // cFds converts fds to a C int array in Go memory (no Go pointers inside).
-func cFds(fds []int) []C.int {
+// An fd C's int cannot hold is EBADF here: -1, what it becomes elsewhere
+// (fileio.FD32), would register an empty slot.
+func cFds(fds []int) ([]C.int, error) {
 	out := make([]C.int, len(fds))
 	for i, fd := range fds {
+		if fileio.FD32(fd) != int32(fd) {
+			return nil, unix.EBADF
+		}
 		out[i] = C.int(fd)
 	}
-	return out
+	return out, nil
 }
 
 func cIntPtr(s []C.int) *C.int {
@@ -152,7 +158,10 @@ func (r *Ring) RegisterFiles(fds []int) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
 	}
-	cf := cFds(fds)
+	cf, err := cFds(fds)
+	if err != nil {
+		return err
+	}
 	return errRet(int(C.io_uring_register_files(&r.c.ring, cIntPtr(cf), C.uint(len(fds)))))
 }
 
@@ -165,7 +174,10 @@ func (r *Ring) RegisterFilesTags(fds []int, tags []uint64) error {
 	if err := r.checkTags(len(fds), tags); err != nil {
 		return err
 	}
-	cf := cFds(fds)
+	cf, err := cFds(fds)
+	if err != nil {
+		return err
+	}
 	return errRet(int(C.io_uring_register_files_tags(&r.c.ring, cIntPtr(cf), cTagPtr(tags), C.uint(len(fds)))))
 }
 
@@ -187,7 +199,10 @@ func (r *Ring) RegisterFilesUpdateTag(off uint32, fds []int, tags []uint64) (int
 	if err := r.checkTags(len(fds), tags); err != nil {
 		return 0, err
 	}
-	cf := cFds(fds)
+	cf, err := cFds(fds)
+	if err != nil {
+		return 0, err
+	}
 	return retInt(int(C.io_uring_register_files_update_tag(&r.c.ring, C.uint(off), cIntPtr(cf), cTagPtr(tags), C.uint(len(fds)))))
 }
 
@@ -198,7 +213,10 @@ func (r *Ring) RegisterFilesUpdate(off uint32, fds []int) (int, error) {
 	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
-	cf := cFds(fds)
+	cf, err := cFds(fds)
+	if err != nil {
+		return 0, err
+	}
 	return retInt(int(C.io_uring_register_files_update(&r.c.ring, C.uint(off), cIntPtr(cf), C.uint(len(fds)))))
 }
 
@@ -216,7 +234,7 @@ func (r *Ring) RegisterEventFD(fd int) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
 	}
-	return errRet(int(C.io_uring_register_eventfd(&r.c.ring, C.int(fd))))
+	return errRet(int(C.io_uring_register_eventfd(&r.c.ring, C.int(fileio.FD32(fd)))))
 }
 
 // RegisterEventFDAsync is RegisterEventFD for completions that did not
@@ -225,7 +243,7 @@ func (r *Ring) RegisterEventFDAsync(fd int) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
 	}
-	return errRet(int(C.io_uring_register_eventfd_async(&r.c.ring, C.int(fd))))
+	return errRet(int(C.io_uring_register_eventfd_async(&r.c.ring, C.int(fileio.FD32(fd)))))
 }
 
 // UnregisterEventFD removes the registered eventfd (io_uring_unregister_eventfd).

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/fileio"
 	"github.com/aiokit/aio/internal/schedyield"
 	"golang.org/x/sys/unix"
 )
@@ -109,7 +110,7 @@ func QueueMmap(fd int, p *Params) (*Ring, error) {
 	}
 	defer C.free(unsafe.Pointer(cp))
 	*(*Params)(unsafe.Pointer(cp)) = *p
-	ret := int(C.io_uring_queue_mmap(C.int(fd), cp, &c.ring))
+	ret := int(C.io_uring_queue_mmap(C.int(fileio.FD32(fd)), cp, &c.ring))
 	*p = *(*Params)(unsafe.Pointer(cp))
 	if ret < 0 {
 		C.free(unsafe.Pointer(c))

@@ -3,6 +3,8 @@ package uring
 import (
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/aiokit/aio/internal/fileio"
 )
 
 // sqeSize is sizeof(struct io_uring_sqe).
@@ -100,7 +102,7 @@ func (s *SQE) prepRW(op uint8, fd int, addr uint64, n uint32, off uint64) {
 	s.Opcode = op
 	s.Flags = 0
 	s.Ioprio = 0
-	s.Fd = fd32(fd)
+	s.Fd = fileio.FD32(fd) // a wide fd is -1: EBADF (EINVAL where the field is a count)
 	s.Off = off
 	s.Addr = addr
 	s.Len = n
@@ -110,16 +112,6 @@ func (s *SQE) prepRW(op uint8, fd int, addr uint64, n uint32, off uint64) {
 	s.SpliceFdIn = 0
 	s.Addr3 = 0
 	s.Pad2 = 0
-}
-
-// fd32 is the SQE's 32-bit fd field for fd. A value C's int cannot hold
-// becomes -1 (the kernel's EBADF, or EINVAL where the field is a count),
-// not fd truncated to its low 32 bits, which could name another open file.
-func fd32(fd int) int32 {
-	if fd != int(int32(fd)) {
-		return -1
-	}
-	return int32(fd)
 }
 
 // bufAddr returns the address (unsafe.SliceData, 0 for a nil slice) and the

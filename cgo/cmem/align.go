@@ -1,6 +1,7 @@
 package cmem
 
 import (
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +21,7 @@ const DefaultDirectAlign = 4096
 // cannot hold, is EBADF (statx would take -100 for AT_FDCWD, the working
 // directory, and a wide fd by its low 32 bits).
 func DirectIOAlign(fd int) (mem, offset uint32, err error) {
-	if fd < 0 || fd != int(int32(fd)) {
+	if fileio.FD32(fd) < 0 {
 		return 0, 0, unix.EBADF
 	}
 	var st unix.Statx_t

@@ -49,3 +49,13 @@ func Context(ctx context.Context) context.Context {
 	}
 	return ctx
 }
+
+// FD32 is fd as C's int (a 32-bit descriptor field): fd itself, or -1 when
+// C's int cannot hold it. The kernel and the C libraries answer -1 with
+// EBADF; fd cut to its low 32 bits could name another open file.
+func FD32(fd int) int32 {
+	if fd != int(int32(fd)) {
+		return -1
+	}
+	return int32(fd)
+}

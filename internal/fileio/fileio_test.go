@@ -82,3 +82,11 @@ func TestContext(t *testing.T) {
 		t.Fatal("Context(ctx) is not ctx")
 	}
 }
+
+func TestFD32(t *testing.T) {
+	for fd, want := range map[int]int32{0: 0, 7: 7, -1: -1, -100: -100, 1<<31 - 1: 1<<31 - 1, 1 << 31: -1, 7 + 1<<32: -1, -1 << 40: -1} {
+		if got := FD32(fd); got != want {
+			t.Errorf("FD32(%d) = %d, want %d", fd, got, want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/fileio"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +48,7 @@ const (
 // moved the position, or consumed a pipe's data, before the fallback. buf
 // must not be empty.
 func Read(fd int, buf []byte, off int64) Result {
-	if off < 0 || fd != int(int32(fd)) { // a wide fd: the kernel would read its low 32 bits
+	if off < 0 || fileio.FD32(fd) < 0 { // a wide fd: the kernel would read its low 32 bits
 		return Fallback
 	}
 	// F_GETFL never blocks: a raw syscall spares the scheduler hand-off.
@@ -62,7 +63,7 @@ func Read(fd int, buf []byte, off int64) Result {
 // that looked at open): it spares the F_GETFL. On an O_DIRECT descriptor
 // it still reads correctly, but waits for the device in the caller.
 func ReadBuffered(fd int, buf []byte, off int64) Result {
-	if off < 0 || fd != int(int32(fd)) {
+	if off < 0 || fileio.FD32(fd) < 0 {
 		return Fallback
 	}
 	iov := unix.Iovec{Base: &buf[0]}
