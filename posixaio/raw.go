@@ -309,7 +309,7 @@ func lioListio(mode int, list []*Aiocb, sig *Sigevent) (queued, refused int, err
 		if a.cb == nil {
 			return 0, 0, ErrFreed
 		}
-		if a.cb.aio_lio_opcode != C.LIO_NOP && a.inProgress() {
+		if a.listed() && a.inProgress() {
 			// Enqueuing an aiocb glibc already holds corrupts its request lists.
 			return 0, 0, ErrInProgress
 		}
@@ -332,7 +332,7 @@ func lioListio(mode int, list []*Aiocb, sig *Sigevent) (queued, refused int, err
 	l := *p
 	n := 0
 	for _, a := range list {
-		if a != nil && a.cb.aio_lio_opcode != C.LIO_NOP {
+		if a.listed() {
 			a.prevPolicy = a.cb.__policy
 			a.cb.__policy = noPolicy
 			a.arm()
@@ -348,7 +348,7 @@ func lioListio(mode int, list []*Aiocb, sig *Sigevent) (queued, refused int, err
 		return n, 0, nil
 	}
 	for _, a := range list {
-		if a != nil && a.cb.aio_lio_opcode != C.LIO_NOP && a.listRefused() {
+		if a.listed() && a.listRefused() {
 			a.unarm()
 			refused++
 		}
@@ -356,13 +356,16 @@ func lioListio(mode int, list []*Aiocb, sig *Sigevent) (queued, refused int, err
 	return n - refused, refused, unix.Errno(-r)
 }
 
+// listed reports whether lio_listio queues a (a non-nil entry whose
+// aio_lio_opcode is not LIO_NOP). a must not be freed.
+func (a *Aiocb) listed() bool { return a != nil && a.cb.aio_lio_opcode != C.LIO_NOP }
+
 // hasDuplicate reports whether an aiocb other than a LIO_NOP one (glibc
 // skips those) occurs twice in list.
 func hasDuplicate(list []*Aiocb) bool {
-	submitted := func(a *Aiocb) bool { return a != nil && a.cb.aio_lio_opcode != C.LIO_NOP }
 	if len(list) <= 32 {
 		for i, a := range list {
-			if !submitted(a) {
+			if !a.listed() {
 				continue
 			}
 			for _, b := range list[i+1:] {
@@ -375,7 +378,7 @@ func hasDuplicate(list []*Aiocb) bool {
 	}
 	seen := make(map[*Aiocb]struct{}, len(list))
 	for _, a := range list {
-		if !submitted(a) {
+		if !a.listed() {
 			continue
 		}
 		if _, ok := seen[a]; ok {

@@ -274,14 +274,5 @@ func TestLinkEscapeAndPanic(t *testing.T) {
 	if n := q.InFlight(); n != 0 {
 		t.Fatalf("%d operations in flight after an escaped Link and a panicking build", n)
 	}
-	done := make(chan error, 1)
-	go func() { done <- q.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close still waiting after 10 s")
-	}
+	closeWithin(t, q, 10*time.Second)
 }

@@ -203,16 +203,7 @@ func TestQueueCloseInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs = append(hs, ht)
-	done := make(chan error)
-	go func() { done <- q.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close hangs with operations in flight")
-	}
+	closeWithin(t, q, 10*time.Second)
 	for i, h := range hs {
 		if !h.IsDone() {
 			t.Fatalf("handle %d not done after Close", i)
@@ -565,14 +556,5 @@ func TestQueueRDisabled(t *testing.T) {
 	}
 	h, err = q.Nop()
 	mustRes(t, h, err, 0)
-	done := make(chan error, 1)
-	go func() { done <- q.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close still waiting after 10 s")
-	}
+	closeWithin(t, q, 10*time.Second)
 }

@@ -108,3 +108,19 @@ func setGCPercent(p int) func() {
 }
 
 func runtimeGC() { runtime.GC() }
+
+// closeWithin closes q and fails the test if Close errs or has not returned
+// after d (it waits for every operation in flight).
+func closeWithin(t *testing.T, q *Queue, d time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- q.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(d):
+		t.Fatalf("Close still waiting after %v (in flight %d)", d, q.InFlight())
+	}
+}

@@ -458,8 +458,7 @@ func memoryFS(dir string) string {
 	if unix.Statfs(dir, &st) != nil {
 		return ""
 	}
-	switch uint32(st.Type) {
-	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
+	if bench.MemoryFS(int64(st.Type)) {
 		return bench.FSTypeName(int64(st.Type))
 	}
 	return ""

@@ -48,12 +48,21 @@ func CheckDirectDir(dir string) error {
 	if err := directRead(name); err != nil {
 		return fmt.Errorf("%w: %s (%s): %w", ErrNotDiskFS, dir, FSTypeName(int64(st.Type)), err)
 	}
-	switch uint32(st.Type) {
-	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
+	if MemoryFS(int64(st.Type)) {
 		return fmt.Errorf("%w: %s is on %s, which accepts O_DIRECT but keeps files in memory: direct reads would not reach a device",
 			ErrNotDiskFS, dir, FSTypeName(int64(st.Type)))
 	}
 	return nil
+}
+
+// MemoryFS reports whether a statfs f_type magic number is a filesystem
+// that keeps files only in memory (tmpfs, ramfs).
+func MemoryFS(magic int64) bool {
+	switch uint32(magic) {
+	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
+		return true
+	}
+	return false
 }
 
 // directRead opens path with O_DIRECT and reads its first 4 KiB into a
