@@ -18,7 +18,6 @@ import (
 	"github.com/aiokit/aio/internal/bench"
 	"github.com/aiokit/aio/internal/testutil"
 	"github.com/aiokit/aio/internal/xcheck"
-	"golang.org/x/sys/unix"
 )
 
 // TestMain runs aiobench itself instead of the tests when AIOBENCH_TEST_ARGS
@@ -299,15 +298,7 @@ func TestCProgramNames(t *testing.T) {
 // reach a device); the NOP and page-cache rows still run. A run left with
 // nothing to do fails.
 func TestTmpfsDir(t *testing.T) {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/dev/shm", &st); err != nil || uint32(st.Type) != unix.TMPFS_MAGIC {
-		t.Skipf("kernel feature missing: tmpfs at /dev/shm: statfs type %#x, %v", st.Type, err)
-	}
-	dir, err := os.MkdirTemp("/dev/shm", "aiokit-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := testutil.TmpfsDir(t)
 	var out, errb bytes.Buffer
 	code := run([]string{"-quick", "-json", "-reps", "1", "-filter", `^(nop/qd1 uring/raw|read4k/.*/qd1 goroutines/)`, "-dir", dir}, &out, &errb)
 	if code != 0 {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aiokit/aio/internal/testutil"
 	"github.com/aiokit/aio/uring"
-	"golang.org/x/sys/unix"
 )
 
 // TestMain runs aioprobe itself instead of the tests when AIOPROBE_TEST_ARGS
@@ -123,15 +122,7 @@ func TestProbeBadDepth(t *testing.T) {
 // report says the reads stay in memory, as aiobench does when it skips its
 // O_DIRECT rows there.
 func TestProbeTmpfs(t *testing.T) {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/dev/shm", &st); err != nil || uint32(st.Type) != unix.TMPFS_MAGIC {
-		t.Skipf("kernel feature missing: tmpfs at /dev/shm: statfs type %#x, %v", st.Type, err)
-	}
-	dir, err := os.MkdirTemp("/dev/shm", "aiokit-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := testutil.TmpfsDir(t)
 	rep, err := Run(dir, 4)
 	if err != nil {
 		t.Fatal(err)

@@ -89,10 +89,7 @@ func TestPrepareFile(t *testing.T) {
 }
 
 func TestCheckDirectDirRejectsTmpfs(t *testing.T) {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/dev/shm", &st); err != nil || uint32(st.Type) != unix.TMPFS_MAGIC {
-		t.Skipf("kernel feature missing: tmpfs at /dev/shm: statfs type %#x, %v", st.Type, err)
-	}
+	dir := testutil.TmpfsDir(t) // skips unless /dev/shm is tmpfs
 	if err := CheckDirectDir("/dev/shm"); !errors.Is(err, ErrNotDiskFS) {
 		t.Errorf("CheckDirectDir(/dev/shm) = %v, want ErrNotDiskFS", err)
 	}
@@ -106,11 +103,6 @@ func TestCheckDirectDirRejectsTmpfs(t *testing.T) {
 		t.Errorf("PrepareFile(/dev/shm) = %v, want ErrNotDiskFS", err)
 	}
 	// The page-cache file needs no O_DIRECT: tmpfs will do.
-	dir, err := os.MkdirTemp("/dev/shm", "aiokit-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
 	path, err := PrepareCacheFile(dir, 4*BlockSize)
 	if err != nil {
 		t.Fatalf("PrepareCacheFile(tmpfs) = %v", err)

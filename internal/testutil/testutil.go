@@ -168,6 +168,23 @@ func TempDir(t testing.TB) string {
 	return ""
 }
 
+// TmpfsDir returns a fresh directory on the tmpfs at /dev/shm, removed at
+// the end of the test; the test is skipped, by name, when /dev/shm is not
+// tmpfs.
+func TmpfsDir(t testing.TB) string {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err != nil || uint32(st.Type) != unix.TMPFS_MAGIC {
+		SkipNoFeature(t, "tmpfs at /dev/shm", fmt.Errorf("statfs type %#x, %v", st.Type, err))
+	}
+	d, err := os.MkdirTemp("/dev/shm", "aiokit-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
 // RequireNowaitRead skips the test, by name, unless preadv2(RWF_NOWAIT)
 // reads of cached data work on fd (Linux 4.14+ on most file systems; the
 // test fails instead on 5.1+, where they should).
