@@ -122,6 +122,10 @@ func QueueMmap(fd int, p *Params) (*Ring, error) {
 }
 
 // newRing caches the pointers of an initialised C ring.
+// addr is the ring's C address as an integer, for the aiokit_* wrappers of
+// the per-batch calls (see aiokit_uring.h: no cgo pointer check).
+func (r *Ring) addr() C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(&r.c.ring))) }
+
 func newRing(c *C.struct_aiokit_ring) *Ring {
 	sq, cq := &c.ring.sq, &c.ring.cq
 	r := &Ring{

@@ -18,7 +18,7 @@ func (r *Ring) Submit() (int, error) {
 	if r == nil || r.c == nil {
 		return 0, ErrClosed
 	}
-	return retInt(int(C.io_uring_submit(&r.c.ring)))
+	return retInt(int(C.aiokit_submit(r.addr())))
 }
 
 // SubmitAndWait submits like Submit and waits until waitNr completions are
@@ -36,7 +36,7 @@ func (r *Ring) SubmitAndWait(waitNr uint32) (int, error) {
 		r.yield.BeforeBlock()
 	}
 	for {
-		ret := C.io_uring_submit_and_wait(&r.c.ring, C.uint(waitNr))
+		ret := C.aiokit_submit_and_wait(r.addr(), C.uint(waitNr))
 		if ret == -C.EINTR {
 			r.eintr.Add(1)
 			continue
