@@ -129,8 +129,8 @@ type EngineResult struct {
 	Median       float64  `json:"median_ops_per_sec"`
 	Spread       float64  `json:"spread"` // (max-min)/median
 	MedianAllocs float64  `json:"median_allocs_per_op"`
-	VsC          *float64 `json:"vs_c"`        // Median / Median of the backend's C reference
-	VsBaseline   *float64 `json:"vs_baseline"` // Median / Median of goroutines/readat (read4k rows)
+	VsC          *float64 `json:"vs_c"`        // vs the backend's C reference (see Ratio)
+	VsBaseline   *float64 `json:"vs_baseline"` // vs goroutines/readat, read4k rows (see Ratio)
 }
 
 // RowResult is a row with the results of every engine that ran in it.
@@ -191,15 +191,36 @@ func (rr *RowResult) Summarize() {
 		}
 		if !e.IsC {
 			if c := ref(func(o *EngineResult) bool { return o.IsC && o.Backend == e.Backend }); c != nil {
-				v := e.Median / c.Median
+				v := Ratio(e.OpsPerSec, c.OpsPerSec)
 				e.VsC = &v
 			}
 		}
 		if rr.Op == OpRead4k && base != nil && base != e {
-			v := e.Median / base.Median
+			v := Ratio(e.OpsPerSec, base.OpsPerSec)
 			e.VsBaseline = &v
 		}
 	}
+}
+
+// Ratio is how an engine's repetitions a compare with a reference's b: the
+// median of the per-repetition ratios a[k]/b[k] when both ran the same
+// repetitions (repetition k of every engine of a row runs in one round, so
+// the two samples of a pair were taken seconds apart at most, while the
+// machine's speed drifts by 30 % and more over a run), else the ratio of the
+// medians. Pairs with b[k] <= 0 are left out.
+func Ratio(a, b []float64) float64 {
+	if len(a) == len(b) {
+		rs := make([]float64, 0, len(a))
+		for k := range a {
+			if b[k] > 0 {
+				rs = append(rs, a[k]/b[k])
+			}
+		}
+		if len(rs) > 0 {
+			return finite(Median(rs))
+		}
+	}
+	return finite(Median(a) / Median(b))
 }
 
 // finite maps NaN and infinities (which JSON cannot carry) to 0.
@@ -242,7 +263,7 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "# load average %.2f at start; other processes used %.0f%% of the CPUs during the run\n", s.LoadStart, 100*s.OtherCPU)
 	fmt.Fprintf(w, "# dir %s: %s on %s; data files: direct %s, page cache %s (mmap+mlock while measured)\n",
 		s.Dir, s.DirFS, s.DirDevice, FormatBytes(c.DirectSize), FormatBytes(c.CacheSize))
-	fmt.Fprintf(w, "# %d reps x %gms per engine and row, engines interleaved round-robin (start rotates), warmup %v; median ops/s; spread=(max-min)/median\n",
+	fmt.Fprintf(w, "# %d reps x %gms per engine and row, engines interleaved round-robin (start rotates), warmup %v; median ops/s; spread=(max-min)/median; VS_* = median of per-rep ratios\n",
 		c.Reps, c.DurMS, c.Warmup)
 	fmt.Fprintf(w, "# seed %d  C programs %s  filter %q  quick %v  tags %q  %s\n", c.Seed, c.CDir, c.Filter, c.Quick, c.Tags, s.Time)
 	for _, n := range r.Notes {
