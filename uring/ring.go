@@ -32,7 +32,7 @@ type Ring struct {
 	sqes      unsafe.Pointer
 	sqMask    uint32
 	sqEntries uint32
-	sqeShift  uint32 // 1 with SQE128
+	sqeLog    uintptr // log2 of an SQE slot's bytes: 6, 7 with SQE128
 
 	// completion queue (see struct io_uring_cq)
 	cqHead     *uint32 // *cq.khead (we write, release)
@@ -42,7 +42,7 @@ type Ring struct {
 	cqes       unsafe.Pointer
 	cqMask     uint32
 	cqEntries  uint32
-	cqeShift   uint32 // 1 with CQE32
+	cqeLog     uintptr // log2 of a CQE slot's bytes: 4, 5 with CQE32
 
 	yield schedyield.Gate // see internal/schedyield: waits keep their P
 
@@ -146,12 +146,14 @@ func newRing(c *C.struct_aiokit_ring) *Ring {
 		cqEntries:  uint32(cq.ring_entries),
 		flags:      uint32(c.ring.flags),
 		features:   uint32(c.ring.features),
+		sqeLog:     6, // sqeSize
+		cqeLog:     4, // cqeSize
 	}
 	if r.flags&SetupSQE128 != 0 {
-		r.sqeShift = 1
+		r.sqeLog++
 	}
 	if r.flags&SetupCQE32 != 0 {
-		r.cqeShift = 1
+		r.cqeLog++
 	}
 	return r
 }

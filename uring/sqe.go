@@ -28,9 +28,16 @@ func (r *Ring) GetSQE() *SQE {
 	if next-head > r.sqEntries {
 		return nil
 	}
-	sqe := (*SQE)(unsafe.Add(r.sqes, uintptr((tail&r.sqMask)<<r.sqeShift)*sqeSize))
+	sqe := r.sqeAt(tail)
 	*r.sqeTail = next
 	return sqe
+}
+
+// sqeAt returns the SQE at ring position pos. The shift count is masked so
+// that the compiler drops Go's check for counts past the operand's width
+// (sqeLog is 6 or 7).
+func (r *Ring) sqeAt(pos uint32) *SQE {
+	return (*SQE)(unsafe.Add(r.sqes, uintptr(pos&r.sqMask)<<(r.sqeLog&63)))
 }
 
 // takeBack withdraws the SQEs the kernel has not consumed (from its SQ
@@ -41,7 +48,7 @@ func (r *Ring) GetSQE() *SQE {
 func (r *Ring) takeBack(f func(ud uint64)) {
 	head := atomic.LoadUint32(r.sqHead)
 	for i := head; i != *r.sqeTail; i++ {
-		f((*SQE)(unsafe.Add(r.sqes, uintptr((i&r.sqMask)<<r.sqeShift)*sqeSize)).Data)
+		f(r.sqeAt(i).Data)
 	}
 	*r.sqeTail = head
 	r.setPublishedTail(head)
