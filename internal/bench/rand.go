@@ -13,6 +13,11 @@ package bench
 // with WorkerSeed.
 type Rand struct {
 	s uint64
+	// The goroutine engines' generators are allocated one after another:
+	// unpadded, eight shared a cache line and every Next by a goroutine on
+	// one CPU invalidated the line of goroutines on the other (a 64-byte
+	// object is 64-byte aligned in its size class).
+	_ [56]byte
 }
 
 // RandMultiplier is the xorshift64* output multiplier.
