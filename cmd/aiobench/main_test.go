@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -79,6 +80,12 @@ func TestSignalRemovesFiles(t *testing.T) {
 			}
 			sc := bufio.NewScanner(pipe)
 			c.when(dir, sc)
+			// Another aiobench's temporary file, made during this run: the
+			// interrupted one must leave it alone.
+			foreign := filepath.Join(dir, fmt.Sprintf(".aiobench-%d-other.tmp", os.Getpid()))
+			if err := os.WriteFile(foreign, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			cmd.Process.Signal(c.sig)
 			var rest strings.Builder
 			for sc.Scan() {
@@ -91,6 +98,9 @@ func TestSignalRemovesFiles(t *testing.T) {
 			}
 			if !strings.Contains(rest.String(), "interrupted") {
 				t.Errorf("stderr does not say it was interrupted:\n%s", rest.String())
+			}
+			if err := os.Remove(foreign); err != nil {
+				t.Errorf("another process's temporary file: %v", err)
 			}
 			var names []string
 			ents, _ := os.ReadDir(dir)

@@ -7,12 +7,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aiokit/aio/internal/bench"
 	"github.com/aiokit/aio/internal/cli"
 )
 
 // scratch tracks what a run may leave in -dir: the data files it creates
 // (aiobench-<size>.dat) and the temporary files bench.PrepareFile and
-// bench.CheckDirectDir make while it runs (.aiobench-*). The normal end of the
+// bench.CheckDirectDir make while it runs (bench.TempPrefix: .aiobench-<pid>-*,
+// so another aiobench's files in the same dir are not touched). The normal end of the
 // run removes the data files unless -keep (remove(false)); SIGINT or SIGTERM
 // removes the temporary files and, unless -keep, the data files too
 // (remove(true), from the handler of watchSignals), then exits.
@@ -20,11 +22,13 @@ type scratch struct {
 	mu      sync.Mutex
 	dir     string
 	keep    bool
-	before  map[string]bool // .aiobench-* names in dir when the run started
+	before  map[string]bool // names matching scratchGlob in dir when the run started
 	created []string        // data files this run is making or made
 }
 
-const scratchGlob = ".aiobench-*"
+// scratchGlob matches this process's temporary files (a stale one left by
+// an earlier process with the same pid is in before, and stays).
+var scratchGlob = bench.TempPrefix + "*"
 
 func newScratch(dir string, keep bool) *scratch {
 	s := &scratch{dir: dir, keep: keep, before: map[string]bool{}}

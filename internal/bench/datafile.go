@@ -18,6 +18,13 @@ import (
 // since Linux 6.6) but serves every read from memory.
 var ErrNotDiskFS = errors.New("bench: not a disk filesystem with O_DIRECT")
 
+// TempPrefix starts the name of every temporary file this process makes in
+// a data directory (CheckDirectDir's probe, PrepareFile's file in the
+// making): ".aiobench-<pid>-". An interrupted aiobench removes what matches
+// its own prefix, and so leaves alone the files of another aiobench writing
+// into the same directory.
+var TempPrefix = fmt.Sprintf(".aiobench-%d-", os.Getpid())
+
 // fileSeed seeds the content of data files (block b uses fileSeed ^ b).
 const fileSeed uint64 = 0xA10C17A10C17
 
@@ -32,7 +39,7 @@ func CheckDirectDir(dir string) error {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return fmt.Errorf("bench: statfs %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, ".aiobench-probe-*")
+	f, err := os.CreateTemp(dir, TempPrefix+"probe-*")
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -125,7 +132,7 @@ func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 	if verifyDataFile(path, size) == nil {
 		return path, nil
 	}
-	tmp, err := os.CreateTemp(dir, ".aiobench-*.tmp")
+	tmp, err := os.CreateTemp(dir, TempPrefix+"*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("bench: %w", err)
 	}
