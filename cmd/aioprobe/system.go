@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/internal/bench"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,7 +95,7 @@ func probeSystem(dir string) (System, *dataFile, error) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return s, nil, fmt.Errorf("statfs %s: %w", dir, err)
 	}
-	s.FSType = fsName(st.Type)
+	s.FSType = bench.FSTypeName(st.Type)
 	s.MemoryFS = uint32(st.Type) == unix.TMPFS_MAGIC || uint32(st.Type) == unix.RAMFS_MAGIC
 
 	f, err := createScratch(dir)
@@ -131,18 +132,6 @@ func probeSystem(dir string) (System, *dataFile, error) {
 	s.DirectIO, d.direct = true, true
 	s.DIOMemAlign, s.DIOOffsetAlign = mem, off
 	return s, d, nil
-}
-
-func fsName(t int64) string {
-	names := map[int64]string{
-		unix.EXT4_SUPER_MAGIC: "ext2/3/4", unix.XFS_SUPER_MAGIC: "xfs", unix.BTRFS_SUPER_MAGIC: "btrfs",
-		unix.TMPFS_MAGIC: "tmpfs", unix.OVERLAYFS_SUPER_MAGIC: "overlayfs", unix.NFS_SUPER_MAGIC: "nfs",
-		unix.F2FS_SUPER_MAGIC: "f2fs", 0x2fc12fc1: "zfs", unix.FUSE_SUPER_MAGIC: "fuse", unix.RAMFS_MAGIC: "ramfs",
-	}
-	if n, ok := names[t]; ok {
-		return n
-	}
-	return fmt.Sprintf("fs magic %#x", t)
 }
 
 func sortedKeys(m map[string]string) []string {

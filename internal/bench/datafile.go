@@ -295,8 +295,11 @@ func (r *Resident) Close() error {
 	return err
 }
 
-// FSTypeName names a statfs f_type magic number (e.g. "ext4", "tmpfs"), or
-// returns it in hex.
+// zfsSuperMagic is OpenZFS's statfs f_type (not in the kernel's magic.h).
+const zfsSuperMagic = 0x2fc12fc1
+
+// FSTypeName names a statfs f_type magic number (e.g. "ext2/3/4", "tmpfs"),
+// or says it in hex ("fs magic 0x1234"). aiobench and aioprobe both use it.
 func FSTypeName(magic int64) string {
 	switch uint32(magic) {
 	case unix.EXT4_SUPER_MAGIC:
@@ -315,6 +318,10 @@ func FSTypeName(magic int64) string {
 		return "nfs"
 	case unix.F2FS_SUPER_MAGIC:
 		return "f2fs"
+	case unix.FUSE_SUPER_MAGIC:
+		return "fuse"
+	case zfsSuperMagic:
+		return "zfs"
 	}
-	return fmt.Sprintf("0x%x", uint32(magic))
+	return fmt.Sprintf("fs magic %#x", uint32(magic))
 }

@@ -204,7 +204,7 @@ func TestFSTypeName(t *testing.T) {
 	if got := FSTypeName(unix.TMPFS_MAGIC); got != "tmpfs" {
 		t.Errorf("FSTypeName(tmpfs) = %q", got)
 	}
-	if got := FSTypeName(0x1234); got != "0x1234" {
+	if got := FSTypeName(0x1234); got != "fs magic 0x1234" {
 		t.Errorf("FSTypeName(0x1234) = %q", got)
 	}
 }
