@@ -21,15 +21,9 @@ import (
 	"github.com/aiokit/aio/internal/xcheck"
 )
 
-// TestMain runs aiobench itself instead of the tests when AIOBENCH_TEST_ARGS
-// is set (its arguments, one a line): the signal tests start the test binary
-// that way, to interrupt a real process.
-func TestMain(m *testing.M) {
-	if args, ok := os.LookupEnv("AIOBENCH_TEST_ARGS"); ok {
-		os.Exit(run(strings.Split(args, "\n"), os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs aiobench itself instead of the tests in a child started with
+// testutil.SelfCommand: the signal tests interrupt a real process that way.
+func TestMain(m *testing.M) { testutil.MainOrRun(m, run) }
 
 // SIGINT or SIGTERM while the data file is written, or while a row is
 // measured, removes what the run made in -dir (the finished data file stays
@@ -69,8 +63,7 @@ func TestSignalRemovesFiles(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := testutil.TempDir(t)
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), "AIOBENCH_TEST_ARGS="+strings.Join(append(c.args, "-dir", dir), "\n"))
+			cmd := testutil.SelfCommand(append(c.args, "-dir", dir)...)
 			pipe, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)

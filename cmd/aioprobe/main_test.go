@@ -16,22 +16,16 @@ import (
 	"github.com/aiokit/aio/uring"
 )
 
-// TestMain runs aioprobe itself instead of the tests when AIOPROBE_TEST_ARGS
-// is set (its arguments, one a line), so a test can signal a real process.
-func TestMain(m *testing.M) {
-	if args, ok := os.LookupEnv("AIOPROBE_TEST_ARGS"); ok {
-		os.Exit(run(strings.Split(args, "\n"), os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs aioprobe itself instead of the tests in a child started with
+// testutil.SelfCommand: the signal tests interrupt a real process that way.
+func TestMain(m *testing.M) { testutil.MainOrRun(m, run) }
 
 // SIGINT or SIGTERM while the scratch file exists removes it and exits
 // 128+signal.
 func TestSignalRemovesScratch(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		dir := testutil.TempDir(t)
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "AIOPROBE_TEST_ARGS=-dir\n"+dir)
+		cmd := testutil.SelfCommand("-dir", dir)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
