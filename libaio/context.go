@@ -214,7 +214,8 @@ func eventsPtr(events []Event) *C.struct_io_event {
 // the context under it; ErrClosed is what every call that Destroy overtakes returns).
 //
 // A call that may wait (minNr > 0, timeout not zero) first yields to the Go scheduler
-// if none of this Context's waits did for 5 ms (runtime.Gosched; see mayBlock): it keeps
+// if none of this Context's waits did for 5 ms (runtime.Gosched; see mayBlock; the clock
+// is read on one such call in schedyield.ClockEvery, so a yield may be that late): it keeps
 // Go's sysmon from taking the thread's P away during the waits of a goroutine that
 // loops on Submit and GetEvents. A long wait yields the same way between its slices.
 // Results are unaffected.

@@ -56,8 +56,8 @@ const (
 // Lifetime, as in C: an Iocb passed to Context.Submit must stay valid until its event is
 // reaped (the kernel returns its address in Event.Obj and io_cancel reads its Key), and
 // the memory Buf points at (buffer or iovec array, and the iovecs' buffers) must stay
-// valid and must not move until then: use C memory (cgo/cmem, NewIocbs) or keep the Go
-// memory pinned with runtime.Pinner.
+// valid and must not move until then: use C memory (one cmem.Alloc block for all the iocbs,
+// cmem.NewIovecs) or keep the Go memory pinned with runtime.Pinner.
 type Iocb struct {
 	Data    uint64 // data: returned untouched in Event.Data (io_set_callback stores a function here)
 	Key     uint32 // key: written by the kernel at submission, checked by io_cancel

@@ -35,7 +35,8 @@
 // and Fsync on a lazily created default queue) may be called from any
 // goroutine and return a *completion.Handle. By default (NotifySuspend)
 // requests carry SIGEV_NONE and one reaper goroutine waits in aio_suspend on
-// every request in flight; a submission its current wait does not cover
+// the oldest request of each descriptor in flight (at most 2*aio_threads of
+// them, the oldest); a submission its current wait does not cover
 // wakes it with a SIGURG to the waiting thread. The reaper calls aio_return
 // exactly once per request and only then unpins the buffer. Handle.Wait with
 // a context that ends asks glibc to cancel the request (aio_cancel). The

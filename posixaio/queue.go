@@ -24,8 +24,8 @@ import (
 //
 // Each request gets one of the queue's aiocbs in C memory. With
 // NotifySuspend (NewQueue's default) the aiocbs carry SIGEV_NONE and the
-// queue's reaper goroutine waits in aio_suspend on every request in flight;
-// see NotifyMode. With NotifyThread the aio_sigevent is SIGEV_THREAD with a
+// queue's reaper goroutine waits in aio_suspend on the oldest request of
+// each descriptor in flight; see NotifyMode. With NotifyThread the aio_sigevent is SIGEV_THREAD with a
 // C trampoline that records the aiocb's slot number in a ring and wakes the
 // reaper through an eventfd on Go's poller (see ThreadSink). Either way the
 // reaper checks aio_error, calls aio_return exactly once for each finished
@@ -70,7 +70,9 @@ type NotifyMode int
 
 const (
 	// NotifySuspend (the default): requests carry SIGEV_NONE and the reaper
-	// goroutine waits in aio_suspend on every request in flight, reaps the
+	// goroutine waits in aio_suspend on the oldest request of each
+	// descriptor in flight (glibc runs one descriptor's requests in order;
+	// at most listMax of them, the oldest: 2*aio_threads), reaps the
 	// finished ones and builds the next list. A submission the reaper's
 	// current aio_suspend does not cover wakes it with a SIGURG to the
 	// thread that runs it (Go ignores SIGURG outside Go code; it only makes

@@ -1,5 +1,5 @@
 // Constants of liburing 2.3's liburing/io_uring.h. Each carries the name of its C
-// counterpart; TestConstantsMatchHeader compiles the header and compares every value.
+// counterpart; TestSymbolMap compiles the header and compares every value.
 
 package uring
 
