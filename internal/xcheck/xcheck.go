@@ -73,9 +73,16 @@ func (tr *Trace) Linef(format string, args ...any) {
 	tr.Lines = append(tr.Lines, fmt.Sprintf(format, args...))
 }
 
-// Compare fails the test with a "(-C +Go)" diff unless the traces are equal.
+// Compare fails the test with a "(-C +Go)" diff unless the traces are equal,
+// and when the C trace is empty.
 func Compare(t testing.TB, c, goTrace []string) {
 	t.Helper()
+	if len(c) == 0 {
+		// Two empty traces are equal, and prove nothing: every scenario
+		// prints at least one line.
+		t.Errorf("the C program printed no trace lines (Go trace: %d lines)", len(goTrace))
+		return
+	}
 	if diff := cmp.Diff(c, goTrace); diff != "" {
 		t.Errorf("C and Go traces differ (-C +Go):\n%s", diff)
 	}

@@ -40,6 +40,11 @@ func TestCompareCatchesDifferences(t *testing.T) {
 	if !ft.failed {
 		t.Fatal("Compare accepted different traces")
 	}
+	ft3 := &fakeT{TB: t}
+	Compare(ft3, nil, nil)
+	if !ft3.failed {
+		t.Fatal("Compare accepted two empty traces")
+	}
 	var tr Trace
 	tr.AddNeg("cqe", -int64(unix.ETIME))
 	tr.AddNeg("cqe", 7)
