@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -85,44 +86,84 @@ func TestDestroyThenUse(t *testing.T) {
 	}
 }
 
-// Destroy waits for a call already inside libaio (here a GetEvents with a timeout)
-// instead of unmapping the ring under it.
+// Destroy waits for a call already inside libaio (here a GetEvents with a timeout, one
+// io_getevents call) instead of unmapping the ring under it: the call returns what the C
+// call returns at its timeout (no event, no error; or EINTR), not the EINVAL of an
+// io_getevents whose context io_destroy killed, and it has left libaio when Destroy
+// returns. The test starts Destroy once the context counts the goroutine's call as a
+// user (the goroutine is then in the call), and sees Destroy find it there (the user
+// count with Destroy's bit set); an attempt in which the call had already returned when
+// Destroy started is repeated, up to 10 times.
 func TestDestroyWaitsForCalls(t *testing.T) {
+	ts := unix.NsecToTimespec(int64(waitSlice))
+	if sliced(1, 1, &ts) {
+		t.Fatalf("GetEvents(1, %v) is made of several io_getevents calls", waitSlice)
+	}
+	for attempt := 1; attempt <= 10; attempt++ {
+		if testDestroyWaitsForCall(t, &ts) || t.Failed() {
+			return
+		}
+	}
+	t.Fatal("in 10 attempts, Destroy never started while GetEvents was inside libaio")
+}
+
+// testDestroyWaitsForCall makes one attempt of TestDestroyWaitsForCalls; it reports
+// whether Destroy found the GetEvents inside libaio.
+func testDestroyWaitsForCall(t *testing.T, ts *unix.Timespec) (overlapped bool) {
 	c, err := Setup(4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := make(chan struct{})
 	out := make(chan error, 1)
 	go func() {
-		evs := make([]Event, 1)
-		ts := unix.NsecToTimespec(int64(150 * time.Millisecond))
-		close(in)
-		var err error
-		for {
-			if _, err = c.GetEvents(1, evs, &ts); err != unix.EINTR {
-				break
-			}
-		}
+		_, err := c.GetEvents(1, make([]Event, 1), ts)
 		out <- err
 	}()
-	<-in
-	time.Sleep(30 * time.Millisecond)
-	start := time.Now()
-	if err := c.Destroy(); err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for c.users.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("GetEvents not inside libaio after 10s")
+		}
+		runtime.Gosched()
+	}
+	// Only the goroutine's call enters c, and it entered before Destroy started: it
+	// cannot have failed with ErrClosed.
+	destroyed := make(chan error, 1)
+	go func() { destroyed <- c.Destroy() }()
+	var derr error
+watch:
+	for {
+		select {
+		case derr = <-destroyed:
+			break watch
+		default:
+		}
+		if c.users.Load() == closing|1 {
+			overlapped = true // Destroy has started and the call is still inside
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Destroy still blocked after 10s")
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	if derr != nil {
+		t.Fatalf("Destroy: %v", derr)
+	}
+	if u := c.users.Load(); u != closing {
+		t.Errorf("Destroy returned while %d calls were still inside libaio", u&^closing)
 	}
 	select {
 	case err := <-out:
-		if err != nil && err != ErrClosed {
-			t.Errorf("GetEvents racing Destroy: %v", err)
+		if err != nil && err != unix.EINTR {
+			t.Errorf("GetEvents inside libaio when Destroy started = %v; want its timeout (nil) or EINTR", err)
 		}
-	default:
-		t.Errorf("Destroy returned after %v while GetEvents was still inside libaio", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatal("GetEvents still blocked 10s after Destroy returned")
 	}
 	if _, err := c.GetEvents(0, make([]Event, 1), nil); err != ErrClosed {
 		t.Errorf("GetEvents after Destroy: %v", err)
 	}
+	return overlapped
 }
 
 func newContextKind(queue bool) (*Context, error) {
@@ -623,35 +664,51 @@ func TestCallbackQueueRun(t *testing.T) {
 }
 
 // io_destroy waits for the requests in flight: when Destroy returns, the O_DIRECT reads
-// submitted just before it have written their buffers (so freeing them is safe).
+// submitted just before it have written their buffers (so freeing them is safe). An
+// attempt in which every read had completed before Destroy shows nothing: up to 5 are
+// made, and the test fails if none had reads still in flight.
 func TestDestroyWaitsForInFlight(t *testing.T) {
 	const n, size = 16, 64 << 10
 	content := pattern(n*size, 24)
 	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
-	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
-	c, err := Setup(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bufs := cbuf(t, n*size) // zeroed
+	bufs := cbuf(t, n*size)
 	cbs := unsafeIocbs(cbuf(t, n*SizeofIocb), n)
 	ptrs := make([]*Iocb, n)
-	for i := range cbs {
-		cbs[i].PrepPread(fd, bufs[i*size:(i+1)*size], int64(i*size))
-		ptrs[i] = &cbs[i]
+	evs := make([]Event, n)
+	var pendings []int
+	for attempt := 0; attempt < 5; attempt++ {
+		c, err := Setup(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(bufs)
+		// Drop the file's cached pages (clean after the write-back) so the device is read.
+		unix.Fdatasync(fd)
+		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+		for i := range cbs {
+			cbs[i].PrepPread(fd, bufs[i*size:(i+1)*size], int64(i*size))
+			ptrs[i] = &cbs[i]
+		}
+		if got, err := c.Submit(ptrs); got != n || err != nil {
+			c.Destroy()
+			t.Fatalf("Submit: %d, %v", got, err)
+		}
+		ready, err := c.GetEvents(0, evs, &unix.Timespec{})
+		if err != nil {
+			c.Destroy()
+			t.Fatal(err)
+		}
+		if err := c.Destroy(); err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "buffers when Destroy returned", bufs, content)
+		pendings = append(pendings, n-ready)
+		if ready < n {
+			t.Logf("%d of %d reads were still in flight when Destroy was called (attempts: %v)", n-ready, n, pendings)
+			return
+		}
 	}
-	if got, err := c.Submit(ptrs); got != n || err != nil {
-		t.Fatalf("Submit: %d, %v", got, err)
-	}
-	ready, err := c.GetEvents(0, make([]Event, n), &unix.Timespec{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Destroy(); err != nil {
-		t.Fatal(err)
-	}
-	mustEqual(t, "buffers when Destroy returned", bufs, content)
-	t.Logf("%d of %d reads were still in flight when Destroy was called", n-ready, n)
+	t.Fatalf("every O_DIRECT read had completed before Destroy, in each attempt (pending: %v)", pendings)
 }
 
 // Reads of a pipe are not asynchronous: the kernel runs them inside io_submit, which

@@ -1,6 +1,7 @@
 package libaio
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -228,8 +229,25 @@ func TestQueueCloseRacesRequests(t *testing.T) {
 			}
 		}(w)
 	}
+	// Close once 200 reads were made, or at once if every worker has stopped (on an
+	// error) or after 10s; the test fails in those two cases.
+	stopped := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(stopped)
+	}()
+	deadline := time.After(10 * time.Second)
+wait:
 	for ops.Load() < 200 {
-		time.Sleep(time.Millisecond)
+		select {
+		case <-stopped:
+			t.Errorf("every worker stopped after %d reads, before Close", ops.Load())
+			break wait
+		case <-deadline:
+			t.Errorf("%d reads after 10s, want 200 before Close", ops.Load())
+			break wait
+		case <-time.After(time.Millisecond):
+		}
 	}
 	if err := q.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -465,35 +483,180 @@ func TestQueueManyGoroutinesGCSignals(t *testing.T) {
 	}
 }
 
-// Buffers pinned by in-flight requests are neither moved nor freed by the GC.
+// Buffers of requests in flight are kept alive by their pins alone. Each buffer here
+// has a finalizer and no Go reference once its request is made, and the requests stay
+// in flight until the test ends them: reads of empty pipes and a write to a full one,
+// which the kernel runs inside io_submit (blocking the submitters, while the requests
+// made meanwhile wait queued for them). The live pins must count them all, and
+// garbage collections meanwhile must not collect any buffer (they did with the pin
+// removed from Read and Write). Once the requests completed nothing holds the buffers:
+// each is collected, holding what the kernel read into it.
 func TestQueuePinsSurviveGC(t *testing.T) {
 	testutil.CheckLeaks(t)
-	const n = 32
-	content := pattern(n*4096, 17)
-	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
-	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
-	q := testQueue(t, n)
-	hs := make([]*completion.Handle, n)
-	bufs := make([][]byte, n)
-	for i := range hs {
-		bufs[i] = alignedGo(4096)
-		h, err := q.Read(fd, bufs[i], int64(i)*4096)
-		if err != nil {
+	const reads = 3
+	const n = reads + 1 // the last request is the write
+	_, pins0 := completion.Stats()
+	q := testQueue(t, 8)
+	q.SetInlineReads(false) // every read through io_submit
+	// Registered after testQueue, so run before its Close: a request still blocked in
+	// io_submit when the test fails ends (EOF, EPIPE) instead of blocking Close.
+	fds := make([][2]int, n)
+	for i := range fds {
+		if err := unix.Pipe2(fds[i][:], unix.O_CLOEXEC); err != nil {
 			t.Fatal(err)
 		}
-		hs[i] = h
+		p := fds[i]
+		t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
 	}
-	_, pins := completion.Stats()
-	t.Logf("%d live pins right after submitting %d O_DIRECT reads", pins, n)
-	for i := 0; i < 3; i++ {
-		runtime.GC()
-		_ = make([]byte, 1<<20)
-	}
-	for i, h := range hs {
-		if n := wait(t)(h, nil); n != 4096 {
-			t.Fatalf("read %d: %d", i, n)
+	wr, ww := fds[reads][0], fds[reads][1]
+	// Fill the write's pipe: its io_submit then blocks until the test drains it.
+	unix.SetNonblock(ww, true)
+	filled := 0
+	for {
+		k, err := unix.Write(ww, make([]byte, 4096))
+		if err == unix.EAGAIN {
+			break
 		}
-		mustEqual(t, "read under GC", bufs[i], content[i*4096:(i+1)*4096])
+		if err != nil {
+			t.Fatalf("filling the pipe: %v", err)
+		}
+		filled += k
+	}
+	unix.SetNonblock(ww, false)
+
+	var gone [n]atomic.Bool
+	var first [n]atomic.Int32 // the buffer's first byte when it was collected
+	// start makes request i on a fresh buffer that only the request refers to.
+	start := func(i int) (*completion.Handle, error) {
+		b := new([4096]byte)
+		runtime.SetFinalizer(b, func(b *[4096]byte) {
+			first[i].Store(int32(b[0]))
+			gone[i].Store(true)
+		})
+		if i < reads {
+			return q.Read(fds[i][0], b[:], 0)
+		}
+		for j := range b {
+			b[j] = 0xab
+		}
+		return q.Write(ww, b[:], 0)
+	}
+	type result struct {
+		i   int
+		h   *completion.Handle
+		err error
+	}
+	res := make(chan result, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			h, err := start(i)
+			res <- result{i, h, err}
+		}(i)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for q.InFlight() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d requests in flight after 10s", q.InFlight(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Pinned before their io_submit: none can complete before the test lets it.
+	for {
+		_, pins := completion.Stats()
+		if pins >= pins0+n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d live pins with %d requests in flight, want at least %d", pins, n, pins0+n)
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	collect(5)
+	var collected []int
+	for i := range gone {
+		if gone[i].Load() {
+			collected = append(collected, i)
+		}
+	}
+	if len(collected) > 0 {
+		// The kernel would write into (or read from) freed memory: end the requests
+		// with EOF and EPIPE at cleanup instead.
+		t.Fatalf("the buffers of requests %v (of %d, all in flight) were collected: nothing pinned them", collected, n)
+	}
+	if q.InFlight() != n {
+		t.Fatalf("%d of %d requests in flight before the test released them", q.InFlight(), n)
+	}
+
+	// Release them: one byte in each read's pipe, and drain the write's.
+	deadline = time.Now().Add(10 * time.Second)
+	for i := 0; i < reads; i++ {
+		if _, err := unix.Write(fds[i][1], []byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unix.SetNonblock(wr, true)
+	var drained []byte
+	chunk := make([]byte, 8192)
+	for len(drained) < filled+4096 {
+		k, err := unix.Read(wr, chunk)
+		switch {
+		case err == unix.EAGAIN || err == unix.EINTR:
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d bytes through the write's pipe after 10s", len(drained), filled+4096)
+			}
+			time.Sleep(time.Millisecond)
+		case err != nil || k == 0:
+			t.Fatalf("draining the pipe: %d, %v", k, err)
+		default:
+			drained = append(drained, chunk[:k]...)
+		}
+	}
+	if w := drained[filled:]; !bytes.Equal(w, bytes.Repeat([]byte{0xab}, 4096)) {
+		t.Errorf("the write put %q... into the pipe, want its buffer's 0xab bytes", w[:min(16, len(w))])
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for k := 0; k < n; k++ {
+		var r result
+		select {
+		case r = <-res:
+		case <-ctx.Done():
+			t.Fatalf("%d of %d requests returned from Read or Write after 10s", k, n)
+		}
+		if r.err != nil {
+			t.Fatalf("request %d: %v", r.i, r.err)
+		}
+		want := 1
+		if r.i == reads {
+			want = 4096
+		}
+		if got, err := r.h.Wait(ctx); got != want || err != nil {
+			t.Fatalf("request %d: Wait = %d, %v; want %d", r.i, got, err, want)
+		}
+	}
+	// Unpinned and referred to by nothing: collected, with the data the reads brought.
+	for i := range gone {
+		for !gone[i].Load() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the buffer of request %d is still not collected after its request completed: is it still pinned?", i)
+			}
+			collect(1)
+		}
+		if want := byte('a' + i); i < reads && byte(first[i].Load()) != want {
+			t.Errorf("read %d put %q into its buffer, want %q", i, byte(first[i].Load()), want)
+		}
+	}
+}
+
+// collect runs k garbage collections, sleeping a little after each so that the
+// finalizers they queued run.
+func collect(k int) {
+	for i := 0; i < k; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -501,22 +664,41 @@ func TestQueuePinsSurviveGC(t *testing.T) {
 // request rejected by a batch's io_submit fails with its errno, from Read (when the
 // caller submitted it) or from Wait (when another goroutine did), and its neighbours in
 // the batch still run.
-// It runs with 1, 2 and 4 submitters (GOMAXPROCS when the Queue is made).
+// It runs with 1, 2 and 4 submitters (GOMAXPROCS when the Queue is made). With more
+// than one, a run in which no bad request was submitted by another goroutine (no EBADF
+// from Wait) did not test the batching path: up to 5 runs are made before it fails.
 func TestQueueCombinedSubmitErrors(t *testing.T) {
 	for _, procs := range []int{1, 2, 4} {
 		t.Run(fmt.Sprintf("procs%d", procs), func(t *testing.T) {
 			old := runtime.GOMAXPROCS(procs)
 			defer runtime.GOMAXPROCS(old)
-			testCombinedSubmitErrors(t)
+			testutil.CheckLeaks(t)
+			content := pattern(64*4096, 23)
+			fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
+			var fromWait []int64
+			for attempt := 0; attempt < 5; attempt++ {
+				fromWait = append(fromWait, testCombinedSubmitErrors(t, fd, content))
+				if procs == 1 || fromWait[attempt] > 0 {
+					return
+				}
+			}
+			t.Fatalf("with %d submitters, no EBADF came from Wait in %d runs: no bad request was submitted in another goroutine's batch", procs, len(fromWait))
 		})
 	}
 }
 
-func testCombinedSubmitErrors(t *testing.T) {
-	testutil.CheckLeaks(t)
-	content := pattern(64*4096, 23)
-	fd, _ := testFile(t, content, unix.O_RDONLY|unix.O_DIRECT)
-	q := testQueue(t, 32)
+// testCombinedSubmitErrors is one run of TestQueueCombinedSubmitErrors on a new Queue
+// reading fd (content); it returns how many EBADF came from Wait.
+func testCombinedSubmitErrors(t *testing.T, fd int, content []byte) int64 {
+	q, err := NewQueue(32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := q.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
 	const workers, per = 32, 60
 	var fromRead, fromWait, good atomic.Int64
 	var wg sync.WaitGroup
@@ -564,4 +746,5 @@ func testCombinedSubmitErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d good reads; EBADF from Read %d, from Wait %d", good.Load(), fromRead.Load(), fromWait.Load())
+	return fromWait.Load()
 }

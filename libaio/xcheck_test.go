@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aiokit/aio/internal/testutil"
 	"github.com/aiokit/aio/internal/xcheck"
@@ -329,10 +330,18 @@ func TestXcheckPoll(t *testing.T) {
 			n, err = x.ctx.Fdsync(&cb, onDone, fd)
 			x.tr.Add("io_fdsync", n, err)
 		}
-		for callbacks == int64(i)*1000 {
+		// io_queue_run does not wait: poll it until the callback ran, for up to 10s.
+		for deadline := time.Now().Add(10 * time.Second); callbacks == int64(i)*1000; {
 			if _, err := x.ctx.QueueRun(); err != nil && err != unix.EINTR {
 				t.Fatalf("QueueRun: %v", err)
 			}
+			if callbacks != int64(i)*1000 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the callback of the %s was not called by QueueRun within 10s", []string{"io_fsync", "io_fdsync"}[i])
+			}
+			time.Sleep(100 * time.Microsecond)
 		}
 	}
 	x.tr.Add("callbacks", int(callbacks), nil)

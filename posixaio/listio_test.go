@@ -131,35 +131,38 @@ func TestLioListioFailingMember(t *testing.T) {
 	}
 }
 
+// waitSink collects exactly n notification values from s, failing the test
+// if Drain or Wait fails, the sink overflows, more than n arrive, or fewer
+// than n arrive within 10 s. It runs in the test goroutine: a timer Wakes a
+// parked Wait at the deadline.
 func waitSink(t testing.TB, s *ThreadSink, n int) []uint64 {
 	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	timer := time.AfterFunc(time.Until(deadline), func() { s.Wake() })
+	defer timer.Stop()
 	var got []uint64
 	buf := make([]uint64, 64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for len(got) < n {
-			k, overflow, err := s.Drain(buf, true)
-			if err != nil {
-				t.Errorf("Drain: %v", err)
-				return
-			}
-			if overflow {
-				t.Errorf("sink overflow")
-			}
-			got = append(got, buf[:k]...)
-			if k == 0 {
-				if err := s.Wait(); err != nil {
-					return
-				}
-			}
+	for len(got) < n {
+		k, overflow, err := s.Drain(buf, true)
+		if err != nil {
+			t.Fatalf("Drain after %d of %d notifications: %v", len(got), n, err)
 		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		s.Wake()
-		t.Fatalf("got %d of %d notifications", len(got), n)
+		if overflow {
+			t.Errorf("sink overflow")
+		}
+		got = append(got, buf[:k]...)
+		if k > 0 {
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d of %d notifications in 10s", len(got), n)
+		}
+		if err := s.Wait(); err != nil {
+			t.Fatalf("Wait after %d of %d notifications: %v", len(got), n, err)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("got %d notifications, want %d: %v", len(got), n, got)
 	}
 	return got
 }

@@ -17,8 +17,16 @@ func TestSigevNone(t *testing.T) {
 	if a.Sigevent().Notify != SigevNone {
 		t.Fatalf("fresh aiocb notify = %d", a.Sigevent().Notify)
 	}
-	a.Read()
+	if err := a.Read(); err != nil {
+		t.Fatal(err)
+	}
+	// Poll aio_error only (no aio_suspend, which is what this test is
+	// about), for at most 10 s.
+	deadline := time.Now().Add(10 * time.Second)
 	for a.Error() == unix.EINPROGRESS {
+		if time.Now().After(deadline) {
+			t.Fatal("request still in progress after 10s of polling aio_error")
+		}
 		time.Sleep(100 * time.Microsecond)
 	}
 	if n, err := a.Return(); n != 4096 || err != nil {
@@ -50,6 +58,9 @@ func TestSigevThread(t *testing.T) {
 		cbs = append(cbs, a)
 	}
 	got := waitSink(t, sink, n)
+	if len(got) != n {
+		t.Fatalf("%d notifications for %d requests: %v", len(got), n, got)
+	}
 	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
 	for i, v := range got {
 		if v != uint64(1000+i) {

@@ -76,7 +76,7 @@ func TestReturnSemantics(t *testing.T) {
 	if n, err := a.Return(); !(n == 0 && err == nil || n == -1 && err == unix.EINPROGRESS) {
 		t.Fatalf("aio_return before completion: %d, %v; want 0 or -1/EINPROGRESS", n, err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitBlockedReaders(t, []int{r}, 1) // glibc's thread is in read(2) now
 	if n, err := a.Return(); n != -1 || err != unix.EINPROGRESS {
 		t.Fatalf("aio_return while glibc blocks in read(2): %d, %v; want -1, EINPROGRESS", n, err)
 	}

@@ -56,6 +56,10 @@ type suspendState struct {
 	passes  atomic.Uint64 // collect passes so far (a test guards against spinning)
 	waits   atomic.Uint64 // aio_suspend calls so far
 	listed  atomic.Int64  // aiocbs in the list of the last aio_suspend
+	// lateReaps counts passes that completed requests right after an
+	// aio_suspend that timed out: mostly requests whose wake-up did not
+	// come (a test checks that the doorbell and signal make them rare).
+	lateReaps atomic.Uint64
 	// capped is set while the list of the current aio_suspend holds only
 	// the oldest listMax() requests: a new request, younger than all of
 	// them, then needs no signal either.
@@ -145,6 +149,7 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 	s := q.sus
 	close(started)
 	idx, res := q.idx, q.res
+	timedOut := false // the last aio_suspend ended at suspendTimeout
 	for {
 		bell := atomic.LoadUint64(s.bell())
 		s.passes.Add(1)
@@ -153,6 +158,10 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 			C.int(len(idx)), s.list, s.fds, s.tab, C.int(listMax()))
 		k, n := int(r&0xffffffff), int(r>>32&0x3fffffff)
 		q.complete(k)
+		if timedOut && k > 0 {
+			s.lateReaps.Add(1)
+		}
+		timedOut = false
 		if k == len(idx) {
 			continue // more may be finished
 		}
@@ -187,7 +196,7 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 		s.waits.Add(1)
 		// EINTR (rung), EAGAIN (timeout), success and "the bell moved" all
 		// lead to a new pass.
-		C.pa_reaper_wait(s.r, C.uint64_t(bell), s.list, C.int(n), C.int64_t(suspendTimeout))
+		timedOut = C.pa_reaper_wait(s.r, C.uint64_t(bell), s.list, C.int(n), C.int64_t(suspendTimeout)) == -C.EAGAIN
 	}
 }
 

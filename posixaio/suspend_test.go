@@ -1,7 +1,11 @@
 package posixaio
 
 import (
+	"fmt"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,6 +65,43 @@ func interruptThread(tid int, stop *atomic.Bool, sent *atomic.Int64) {
 	}
 }
 
+// inFutex reports whether thread tid of this process is in a futex(2) call,
+// from /proc/self/task/<tid>/syscall.
+func inFutex(tid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/syscall", tid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return len(f) > 0 && f[0] == strconv.Itoa(unix.SYS_FUTEX)
+}
+
+// writeAfterSignals waits until thread tid is in a futex wait and want more
+// of interruptThread's signals (counted by sent) were sent to it from then
+// on, and then writes msg to w. It gives up after 10 s (a slow machine only
+// makes it wait longer) and returns whether the signals were sent; it writes
+// msg either way, so that the waiting thread returns, unless stop is set
+// (the test ended, and w may be closed).
+func writeAfterSignals(tid int, stop *atomic.Bool, sent *atomic.Int64, want int64, w int, msg string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	ok := false
+	n0 := int64(-1)
+	for time.Now().Before(deadline) && !stop.Load() {
+		if n0 < 0 && inFutex(tid) {
+			n0 = sent.Load()
+		}
+		if n0 >= 0 && sent.Load()-n0 >= want {
+			ok = true
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !stop.Load() {
+		unix.Write(w, []byte(msg))
+	}
+	return ok
+}
+
 // TestSuspendEINTR: Go installs its handlers with SA_RESTART, so the kernel
 // restarts an untimed futex wait, but a timed one (aio_suspend with a
 // timeout) fails with EINTR. Suspend retries with the time left.
@@ -85,13 +126,16 @@ func TestSuspendEINTR(t *testing.T) {
 	if d := time.Since(start); d < 95*time.Millisecond || d > 3*time.Second {
 		t.Fatalf("Suspend timed out after %v, want ~100ms", d)
 	}
-	go func() { time.Sleep(100 * time.Millisecond); unix.Write(w, []byte("done")) }()
-	n0 := sent.Load()
+	// The data comes once 5 signals were sent to the thread while it waits
+	// in the futex.
+	tid := unix.Gettid()
+	signaled := make(chan bool, 1)
+	go func() { signaled <- writeAfterSignals(tid, &stop, &sent, 5, w, "done") }()
 	if err := AioSuspend([]*Aiocb{a}, -1); err != nil {
 		t.Fatalf("untimed aio_suspend under signals: %v", err)
 	}
-	if sent.Load()-n0 < 5 {
-		t.Fatalf("only %d signals sent during the wait", sent.Load()-n0)
+	if !<-signaled {
+		t.Fatal("the untimed aio_suspend did not get 5 signals in 10s")
 	}
 	if a.Error() != nil {
 		t.Fatal("untimed aio_suspend returned before the request finished")
@@ -110,11 +154,13 @@ func TestLioWaitUnderSignals(t *testing.T) {
 	var sent atomic.Int64
 	go interruptThread(unix.Gettid(), &stop, &sent)
 	defer stop.Store(true)
+	// Each read gets its data after 5 signals reached the thread waiting
+	// in LIO_WAIT's futex: before the first completion and between the two.
+	tid := unix.Gettid()
+	signaled := make(chan bool, 1)
 	go func() {
-		time.Sleep(60 * time.Millisecond)
-		unix.Write(w, []byte("abcd"))
-		time.Sleep(60 * time.Millisecond)
-		unix.Write(w, []byte("efgh"))
+		ok := writeAfterSignals(tid, &stop, &sent, 5, w, "abcd")
+		signaled <- writeAfterSignals(tid, &stop, &sent, 5, w, "efgh") && ok
 	}()
 	if err := LioListio(LioWait, []*Aiocb{b, c}, nil); err != nil {
 		t.Fatalf("lio_listio(LIO_WAIT): %v", err)
@@ -122,7 +168,7 @@ func TestLioWaitUnderSignals(t *testing.T) {
 	if b.Error() != nil || c.Error() != nil || string(b.Buf())+string(c.Buf()) != "abcdefgh" {
 		t.Fatalf("after LIO_WAIT: %v %v %q %q", b.Error(), c.Error(), b.Buf(), c.Buf())
 	}
-	if sent.Load() < 10 {
-		t.Fatalf("only %d signals sent", sent.Load())
+	if !<-signaled {
+		t.Fatal("LIO_WAIT did not get 5 signals before each completion in 10s")
 	}
 }

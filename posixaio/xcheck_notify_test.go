@@ -62,7 +62,11 @@ func TestXcheckNotify(t *testing.T) {
 	s.SetSigevent(Sigevent{Notify: SigevNone})
 	s.SetOffset(512)
 	tr.Add("aio_read SIGEV_NONE", 0, s.Read())
+	deadline := time.Now().Add(10 * time.Second)
 	for s.Error() == unix.EINPROGRESS {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGEV_NONE request still in progress after 10s of polling aio_error")
+		}
 		time.Sleep(100 * time.Microsecond)
 	}
 	traceRet(&tr, "aio_return polled", s)

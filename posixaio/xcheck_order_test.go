@@ -3,7 +3,6 @@ package posixaio
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/aiokit/aio/internal/xcheck"
 	"golang.org/x/sys/unix"
@@ -33,7 +32,7 @@ func TestXcheckOrder(t *testing.T) {
 	high := newCb(t, r, make([]byte, 4), 0)
 	low.SetReqprio(5)
 	tr.Add("aio_read first", 0, first.Read())
-	time.Sleep(50 * time.Millisecond)
+	waitBlockedReaders(t, []int{r}, 1) // first runs; the others queue behind it
 	tr.Add("aio_read reqprio 5", 0, low.Read())
 	tr.Add("aio_read reqprio 0", 0, high.Read())
 	n, err = unix.Write(w, []byte("111122223333"))

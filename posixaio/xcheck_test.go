@@ -102,7 +102,7 @@ func TestXcheckBasic(t *testing.T) {
 	r2 := newCb(t, r, make([]byte, 4), 0)
 	r3 := newCb(t, r, make([]byte, 4), 0)
 	r1.Read()
-	time.Sleep(50 * time.Millisecond)
+	waitBlockedReaders(t, []int{r}, 1) // r1 runs; r2 and r3 queue behind it
 	r2.Read()
 	r3.Read()
 	// A Go signal (preemption, a reaper's wake-up) can cut the timed wait

@@ -5,10 +5,15 @@
 #include "trace.h"
 
 #include <aio.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Blocks SIGRTMIN+3, the SIGEV_SIGNAL scenarios' signal, in the calling
    thread and returns the set for sigtimedwait. main calls it before glibc
@@ -62,6 +67,48 @@ static inline void pa_trace_return(const char *op, struct aiocb *cb)
 {
 	ssize_t r = aio_return(cb);
 	trace_ret(op, r, r < 0 ? aio_error(cb) : 0);
+}
+
+/* Waits until a thread of this process is blocked in read(2) on fd, like
+   waitBlockedReaders in the Go test: /proc/self/task/TID/syscall then starts
+   with the read syscall's number and fd ("0 0x<fd> ..." on x86_64). Gives up
+   after 10 s, and the program then fails. */
+static inline void pa_wait_blocked_reader(int fd)
+{
+	char want[40];
+	snprintf(want, sizeof want, "%d 0x%x ", SYS_read, fd);
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		DIR *d = opendir("/proc/self/task");
+		if (!d) {
+			perror("/proc/self/task");
+			exit(1);
+		}
+		struct dirent *e;
+		int found = 0;
+		while (!found && (e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[300], buf[256];
+			snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
+			FILE *f = fopen(path, "r");
+			if (!f)
+				continue; /* the thread exited */
+			if (fgets(buf, sizeof buf, f) && strncmp(buf, want, strlen(want)) == 0)
+				found = 1;
+			fclose(f);
+		}
+		closedir(d);
+		if (found)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > 10) {
+			fprintf(stderr, "no thread blocked in read on fd %d after 10s\n", fd);
+			exit(1);
+		}
+		usleep(1000);
+	}
 }
 
 #endif

@@ -7,6 +7,8 @@
 #include "posixaio_common.h"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -92,7 +94,7 @@ int main(int argc, char **argv)
 	pa_setup(&r2, p[0], b2, 4, 0);
 	pa_setup(&r3, p[0], b3, 4, 0);
 	aio_read(&r1);
-	usleep(50000);
+	pa_wait_blocked_reader(p[0]);
 	aio_read(&r2);
 	aio_read(&r3);
 	trace_errno("aio_suspend timeout", pa_suspend_ms(&r1, 20));

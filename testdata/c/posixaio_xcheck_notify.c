@@ -8,9 +8,11 @@
 #include "posixaio_common.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -49,8 +51,13 @@ int main(int argc, char **argv)
 		trace_errno("aio_read SIGEV_THREAD", aio_read(&cbs[i]));
 	}
 	uint64_t got[8];
-	for (int i = 0; i < 8; i++)
-		read(vp[0], &got[i], sizeof got[i]);
+	for (int i = 0; i < 8; i++) {
+		struct pollfd pfd = { .fd = vp[0], .events = POLLIN };
+		if (poll(&pfd, 1, 10000) != 1 || read(vp[0], &got[i], sizeof got[i]) != sizeof got[i]) {
+			fprintf(stderr, "got %d of 8 thread notifications in 10s\n", i);
+			return 1;
+		}
+	}
 	qsort(got, 8, sizeof got[0], cmp);
 	for (int i = 0; i < 8; i++)
 		trace_line("thread notification value=%u finished=%u", (unsigned)(got[i] & 0xffffffff),
@@ -69,8 +76,16 @@ int main(int argc, char **argv)
 
 	pa_setup(&s, fd, sb, 512, 512);
 	trace_errno("aio_read SIGEV_NONE", aio_read(&s));
-	while (aio_error(&s) == EINPROGRESS)
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (aio_error(&s) == EINPROGRESS) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 10) {
+			fprintf(stderr, "SIGEV_NONE request still in progress after 10s of polling aio_error\n");
+			return 1;
+		}
 		usleep(100);
+	}
 	pa_trace_return("aio_return polled", &s);
 	return 0;
 }

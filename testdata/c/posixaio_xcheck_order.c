@@ -6,6 +6,7 @@
 #include "posixaio_common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int main(void)
@@ -37,7 +38,7 @@ int main(void)
 	pa_setup(&high, p[0], b3, 4, 0);
 	low.aio_reqprio = 5;
 	trace_errno("aio_read first", aio_read(&first));
-	usleep(50000);
+	pa_wait_blocked_reader(p[0]);
 	trace_errno("aio_read reqprio 5", aio_read(&low));
 	trace_errno("aio_read reqprio 0", aio_read(&high));
 	trace_errno("write pipe", write(p[1], "111122223333", 12));
