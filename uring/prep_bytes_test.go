@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"testing"
 	"unsafe"
 
@@ -24,6 +25,9 @@ type rawFuzz struct {
 
 const rawRegion = 1 << 36
 
+// seedEnv, when set, gives the fuzzer's seed (the one a failed run logged).
+const seedEnv = "AIOKIT_SEED"
+
 func newRawFuzz(t *testing.T) *rawFuzz {
 	t.Helper()
 	mem, err := unix.Mmap(-1, 0, rawRegion, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
@@ -32,7 +36,12 @@ func newRawFuzz(t *testing.T) *rawFuzz {
 	}
 	t.Cleanup(func() { unix.Munmap(mem) })
 	seed := rand.Int63()
-	t.Logf("seed %d", seed)
+	if v := os.Getenv(seedEnv); v != "" {
+		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatalf("$%s=%q: %v", seedEnv, v, err)
+		}
+	}
+	t.Logf("seed %d (replay: %s=%d, running the whole test: its subtests share the generator)", seed, seedEnv, seed)
 	return &rawFuzz{rnd: rand.New(rand.NewSource(seed)), base: unsafe.Pointer(&mem[0])}
 }
 

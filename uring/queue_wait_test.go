@@ -92,8 +92,11 @@ func TestQueueInlineWaitGivesUp(t *testing.T) {
 	primeLone(t, q)
 	waits := q.inlineWaits.Load()
 	lonePipeReads(t, q, 1, 50*time.Millisecond) // ~3 ms of inline budget, then the gate
-	if got := q.inlineWaits.Load() - waits; got != int64(len(completion.LoneWaitSteps)) {
-		t.Errorf("a 50 ms read made %d inline waits, want the %d steps of the budget", got, len(completion.LoneWaitSteps))
+	// Each step of the budget is one inline wait; fewer when the writer's
+	// 50 ms run out during a step the VM stalled (the read completes there),
+	// never more, and never none: the waiter starts in the kernel.
+	if got, steps := q.inlineWaits.Load()-waits, int64(len(completion.LoneWaitSteps)); got < 1 || got > steps {
+		t.Errorf("a 50 ms read made %d inline waits, want 1 to the %d steps of the budget", got, steps)
 	}
 }
 
@@ -105,10 +108,7 @@ func TestQueueCloseDuringInlineWait(t *testing.T) {
 	steps := completion.LoneWaitSteps
 	completion.LoneWaitSteps = []int64{5e9} // one long wait, so that Close finds it there
 	defer func() { completion.LoneWaitSteps = steps }()
-	q, err := NewQueue(8, nil)
-	if err != nil {
-		testutil.SkipNoPrivilege(t, "io_uring: "+err.Error())
-	}
+	q := newTestQueue(t, QueueConfig{Entries: 8})
 	requireInlineWait(t, q)
 	primeLone(t, q)
 	r, _ := testPipe(t)

@@ -322,19 +322,37 @@ func TestRegisterRingFD(t *testing.T) {
 	}
 	r.CQAdvance(2)
 	// On another thread the registered index does not exist.
-	other := make(chan error)
+	// The goroutine only reports: the test's checks (and t.Fatal) stay on
+	// the test goroutine.
+	type result struct {
+		queued bool // it got an SQE for its NOP
+		err    error
+	}
+	other := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // a fresh thread: this goroutine exits locked
-		rawNops(t, r, 1, 0)
+		sqe := r.GetSQE()
+		if sqe == nil {
+			other <- result{}
+			return
+		}
+		sqe.PrepNop()
+		sqe.SetUserData(0)
 		_, err := r.SubmitAndWait(1)
-		other <- err
+		other <- result{queued: true, err: err}
 	}()
+	res := <-other
+	if !res.queued {
+		t.Fatal("GetSQE on another thread returned nil with an empty SQ")
+	}
 	// EINVAL from a thread that never used io_uring (no task context),
 	// EBADF from one that did but registered nothing at that index.
-	if err := <-other; !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EBADF) {
+	if err := res.err; !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EBADF) {
 		t.Errorf("SubmitAndWait from another thread = %v, want EINVAL or EBADF", err)
 	}
-	r.SubmitAndWait(1) // the NOP queued by the other thread
+	if n, err := r.SubmitAndWait(1); n != 1 || err != nil { // the NOP queued by the other thread
+		t.Fatalf("SubmitAndWait of the other thread's NOP = %d, %v; want 1, nil", n, err)
+	}
 	r.CQAdvance(r.CQReady())
 	if n, err := r.UnregisterRingFD(); n != 1 || err != nil {
 		t.Fatalf("UnregisterRingFD = %d, %v", n, err)

@@ -343,30 +343,58 @@ func TestNotifierCloseWakesWait(t *testing.T) {
 // Signal after Close writes nothing, even when the eventfd's number now
 // names another file (it used to write 8 bytes into it), and says ErrClosed.
 func TestNotifierSignalAfterClose(t *testing.T) {
-	nt, err := NewNotifier()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nt.Signal(); err != nil {
-		t.Fatal(err)
-	}
-	fd := nt.FD()
-	nt.Close()
 	path := t.TempDir() + "/reused"
-	nfd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		t.Fatal(err)
+	// reuse closes a new Notifier and opens the file until it gets the
+	// eventfd's number: open(2) returns the lowest free descriptor, so any
+	// lower hole is filled first, and a number above the eventfd's means
+	// another goroutine of the process took it meanwhile (reused is then
+	// false, and the caller tries again).
+	reuse := func() (reused bool) {
+		nt, err := NewNotifier()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nt.Signal(); err != nil {
+			t.Fatal(err)
+		}
+		fd := nt.FD()
+		nt.Close()
+		var fds []int
+		defer func() {
+			for _, f := range fds {
+				unix.Close(f)
+			}
+		}()
+		for {
+			nfd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fds = append(fds, nfd)
+			if nfd > fd {
+				return false
+			}
+			if nfd == fd {
+				break
+			}
+		}
+		if err := nt.Signal(); err != ErrClosed {
+			t.Errorf("Signal after Close = %v, want ErrClosed", err)
+		}
+		if st, err := os.Stat(path); err != nil {
+			t.Fatal(err)
+		} else if st.Size() != 0 {
+			t.Fatalf("Signal after Close wrote %d bytes into the file on the reused descriptor %d", st.Size(), fd)
+		}
+		return true
 	}
-	defer unix.Close(nfd)
-	if nfd != fd {
-		t.Logf("the new file got fd %d, not the eventfd's %d: Signal is still checked", nfd, fd)
+	const attempts = 10
+	for i := 0; i < attempts; i++ {
+		if reuse() {
+			return
+		}
 	}
-	if err := nt.Signal(); err != ErrClosed {
-		t.Errorf("Signal after Close = %v, want ErrClosed", err)
-	}
-	if st, err := os.Stat(path); err != nil || st.Size() != 0 {
-		t.Fatalf("file on the reused descriptor: %v, %v bytes (want 0)", err, st.Size())
-	}
+	t.Fatalf("in %d attempts the file never got the closed eventfd's descriptor number", attempts)
 }
 
 // TestGCStress: GC at GOGC=1 with forced collections while "the kernel" (a

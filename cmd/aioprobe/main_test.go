@@ -11,9 +11,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/aiokit/aio/internal/testutil"
 	"github.com/aiokit/aio/uring"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain runs aioprobe itself instead of the tests in a child started with
@@ -59,32 +61,45 @@ func TestProbe(t *testing.T) {
 	if !rep.System.DirectIO || rep.System.DIOMemAlign == 0 || rep.System.MemoryFS {
 		t.Errorf("O_DIRECT not detected in %s (a directory TempDir chose for O_DIRECT): %+v", dir, rep.System)
 	}
-	r, uerr := uring.New(4, nil)
-	if uerr == nil {
-		r.Close()
+	uerr := rawUringSetup()
+	if uerr != nil && !errors.Is(uerr, unix.EPERM) && !errors.Is(uerr, unix.ENOSYS) {
+		t.Fatalf("io_uring_setup(1): %v (neither refused nor supported)", uerr)
 	}
 	if rep.Uring.Available != (uerr == nil) {
-		t.Errorf("probe says io_uring available=%v, uring.New says %v", rep.Uring.Available, uerr)
+		t.Errorf("probe says io_uring available=%v (%q), io_uring_setup(2) says %v", rep.Uring.Available, rep.Uring.Error, uerr)
 	}
 	if !rep.Libaio.Available || !rep.PosixAIO.Available {
 		t.Fatalf("libaio %q / POSIX AIO %q unavailable", rep.Libaio.Error, rep.PosixAIO.Error)
 	}
-	for _, b := range []Backend{rep.Uring, rep.Libaio, rep.PosixAIO} {
-		if !b.Available {
-			continue
-		}
-		if len(b.Async) != len(modes) {
-			t.Fatalf("%d async rows, want %d", len(b.Async), len(modes))
-		}
-		for _, a := range b.Async {
-			if a.Error != "" || (a.Verdict != "async" && a.Verdict != "inline") || a.DoneAtReturn > a.Batch {
-				t.Errorf("row %+v", a)
+	for _, c := range []struct {
+		name string
+		b    Backend
+	}{{"uring", rep.Uring}, {"libaio", rep.Libaio}, {"posixaio", rep.PosixAIO}} {
+		t.Run(c.name, func(t *testing.T) {
+			if !c.b.Available {
+				// Only io_uring can get here (the others are required
+				// above), and only when the system refuses io_uring_setup.
+				if errors.Is(uerr, unix.ENOSYS) {
+					testutil.SkipNoFeature(t, "io_uring", uerr)
+				}
+				testutil.SkipNoPrivilege(t, "io_uring_setup: "+uerr.Error())
 			}
-		}
+			if len(c.b.Async) != len(modes) {
+				t.Fatalf("%d async rows, want %d", len(c.b.Async), len(modes))
+			}
+			for _, a := range c.b.Async {
+				if a.Error != "" || (a.Verdict != "async" && a.Verdict != "inline") || a.DoneAtReturn > a.Batch {
+					t.Errorf("row %+v", a)
+				}
+			}
+		})
 	}
 	// Facts that hold on every kernel: libaio does buffered reads of cached
 	// pages inside io_submit; glibc's POSIX AIO queues to threads, so the
 	// batch of cold direct reads cannot have finished when lio_listio returned.
+	if len(rep.Libaio.Async) != len(modes) || len(rep.PosixAIO.Async) != len(modes) {
+		t.FailNow() // the subtests said which rows are missing
+	}
 	if v := rep.Libaio.Async[1]; v.Mode != "buffered-warm" || v.Verdict != "inline" {
 		t.Errorf("libaio buffered-warm: %+v, want inline", v)
 	}
@@ -101,6 +116,20 @@ func TestProbe(t *testing.T) {
 	if _, err := json.Marshal(rep); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// rawUringSetup says whether this system lets a process set up an io_uring,
+// without the code under test: a raw io_uring_setup(2) of one entry, whose
+// ring it closes at once. EPERM (kernel.io_uring_disabled, seccomp) and
+// ENOSYS mean no.
+func rawUringSetup() error {
+	var params [120]byte // struct io_uring_params, zeroed
+	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params)), 0)
+	if errno != 0 {
+		return errno
+	}
+	unix.Close(int(fd))
+	return nil
 }
 
 func TestProbeBadDepth(t *testing.T) {
@@ -167,8 +196,14 @@ func TestUsage(t *testing.T) {
 // full before uringAsync returns.
 func TestUringAsyncLeavesRingIdle(t *testing.T) {
 	r, err := uring.New(4, nil)
-	if err != nil {
+	if errors.Is(err, uring.ErrUnavailable) && errors.Is(err, unix.ENOSYS) {
 		testutil.SkipNoFeature(t, "io_uring", err)
+	}
+	if errors.Is(err, uring.ErrUnavailable) {
+		testutil.SkipNoPrivilege(t, "io_uring_setup: "+err.Error())
+	}
+	if err != nil {
+		t.Fatalf("uring.New(4): %v", err)
 	}
 	defer r.Close()
 	_, d, err := probeSystem(testutil.TempDir(t))
