@@ -19,7 +19,6 @@ import (
 	"time"
 
 	iouring "github.com/iceber/iouring-go"
-	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -62,16 +61,11 @@ func iceberCheck(fd int, res iouring.Result) error {
 }
 
 func runIceberBatch(s Spec) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	fd, err := openSpecFile(s)
+	fd, done, err := specFile(s)
 	if err != nil {
 		return Result{}, err
 	}
-	if fd >= 0 {
-		defer unix.Close(fd)
-	}
+	defer done()
 	iour, err := iouring.New(uint(ringEntries(s.QD)))
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: iceber: %w", err)
@@ -107,16 +101,11 @@ func runIceberBatch(s Spec) (Result, error) {
 }
 
 func runIceberRequest(s Spec) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	fd, err := openSpecFile(s)
+	fd, done, err := specFile(s)
 	if err != nil {
 		return Result{}, err
 	}
-	if fd >= 0 {
-		defer unix.Close(fd)
-	}
+	defer done()
 	iour, err := iouring.New(uint(ringEntries(s.QD)))
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: iceber: %w", err)

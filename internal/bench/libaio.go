@@ -71,14 +71,11 @@ func init() {
 }
 
 func runLibaioRaw(s Spec) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	fd, err := openSpecFile(s)
+	fd, done, err := specFile(s)
 	if err != nil {
 		return Result{}, err
 	}
-	defer unix.Close(fd)
+	defer done()
 	mem, err := cmem.Alloc(s.QD*(BlockSize+libaio.SizeofIocb), BlockSize)
 	if err != nil {
 		return Result{}, err
@@ -155,14 +152,11 @@ const (
 )
 
 func runLibaioHandle(s Spec, mode libaioMode) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	fd, err := openSpecFile(s)
+	fd, done, err := specFile(s)
 	if err != nil {
 		return Result{}, err
 	}
-	defer unix.Close(fd)
+	defer done()
 	q, err := libaio.NewQueue(s.QD)
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: libaio handle: %w", err)

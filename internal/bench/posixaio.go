@@ -52,7 +52,15 @@ func init() {
 		Run: func(s Spec) (Result, error) { return runPosixaioHandle(s, posixaio.NotifyThread) }})
 }
 
+// openSpecFiles validates s (a read4k spec: POSIX AIO has no no-op) and
+// opens s.Path s.NumFds() times.
 func openSpecFiles(s Spec) ([]int, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if s.Op != OpRead4k {
+		return nil, fmt.Errorf("%w: posixaio runs only %s", ErrBadSpec, OpRead4k)
+	}
 	flags := unix.O_RDONLY | unix.O_CLOEXEC
 	if s.Direct {
 		flags |= unix.O_DIRECT
@@ -76,12 +84,6 @@ func closeAll(fds []int) {
 }
 
 func runPosixaioRaw(s Spec) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	if s.Op != OpRead4k {
-		return Result{}, fmt.Errorf("%w: posixaio runs only %s", ErrBadSpec, OpRead4k)
-	}
 	fds, err := openSpecFiles(s)
 	if err != nil {
 		return Result{}, err
@@ -170,12 +172,6 @@ func runPosixaioRaw(s Spec) (Result, error) {
 }
 
 func runPosixaioHandle(s Spec, mode posixaio.NotifyMode) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	if s.Op != OpRead4k {
-		return Result{}, fmt.Errorf("%w: posixaio runs only %s", ErrBadSpec, OpRead4k)
-	}
 	fds, err := openSpecFiles(s)
 	if err != nil {
 		return Result{}, err

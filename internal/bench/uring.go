@@ -81,6 +81,22 @@ func openSpecFile(s Spec) (int, error) {
 	return fd, nil
 }
 
+// specFile is the start of a single-descriptor engine: it validates s and
+// opens its file (openSpecFile); done closes it.
+func specFile(s Spec) (fd int, done func(), err error) {
+	if err := s.Validate(); err != nil {
+		return -1, nil, err
+	}
+	if fd, err = openSpecFile(s); err != nil {
+		return -1, nil, err
+	}
+	return fd, func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}, nil
+}
+
 // ringEntries rounds qd up to a power of two (io_uring_setup does the same).
 func ringEntries(qd int) uint32 {
 	n := uint32(1)
@@ -93,16 +109,11 @@ func ringEntries(qd int) uint32 {
 var errSQFull = errors.New("bench: uring raw: SQ full")
 
 func runUringRaw(s Spec) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	fd, err := openSpecFile(s)
+	fd, done, err := specFile(s)
 	if err != nil {
 		return Result{}, err
 	}
-	if fd >= 0 {
-		defer unix.Close(fd)
-	}
+	defer done()
 	r, err := uring.New(ringEntries(s.QD), nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: uring raw: %w", err)
@@ -169,16 +180,11 @@ func runUringRaw(s Spec) (Result, error) {
 }
 
 func runUringHandle(s Spec, ringOnly bool) (Result, error) {
-	if err := s.Validate(); err != nil {
-		return Result{}, err
-	}
-	fd, err := openSpecFile(s)
+	fd, done, err := specFile(s)
 	if err != nil {
 		return Result{}, err
 	}
-	if fd >= 0 {
-		defer unix.Close(fd)
-	}
+	defer done()
 	q, err := uring.NewQueueConfig(uring.QueueConfig{Entries: ringEntries(s.QD), RingOnly: ringOnly})
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: uring handle: %w", err)
