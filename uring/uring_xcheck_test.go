@@ -373,27 +373,8 @@ func TestXcheckRegistered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	r, err := New(8, nil)
-	if errors.Is(err, ErrUnavailable) {
-		testutil.SkipNoPrivilege(t, err.Error())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	run1 := func(s *SQE) int64 {
-		t.Helper()
-		if n, err := r.Submit(); n != 1 || err != nil {
-			t.Fatalf("Submit: %d, %v", n, err)
-		}
-		c, err := r.WaitCQE()
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := int64(c.Res)
-		r.CQESeen(c)
-		return res
-	}
+	r := rawRing(t, 8, nil)
+	run1 := func(*SQE) int64 { t.Helper(); return submitOne(t, r) }
 	var tr xcheck.Trace
 	errRes := func(err error) int64 {
 		var e unix.Errno
@@ -496,24 +477,8 @@ func TestXcheckBadInput(t *testing.T) {
 	q := newTestQueue(t, QueueConfig{Entries: 8})
 	// Raw SQEs through the queue's ring are not allowed, so the bad SQEs use
 	// a ring of their own.
-	r, err := New(8, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	run1 := func(s *SQE) int64 {
-		t.Helper()
-		if n, err := r.Submit(); n != 1 || err != nil {
-			t.Fatalf("Submit: %d, %v", n, err)
-		}
-		c, err := r.WaitCQE()
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := int64(c.Res)
-		r.CQESeen(c)
-		return res
-	}
+	r := rawRing(t, 8, nil)
+	run1 := func(*SQE) int64 { t.Helper(); return submitOne(t, r) }
 	s := r.GetSQE()
 	s.PrepNop()
 	s.Opcode = 200
@@ -530,4 +495,20 @@ func TestXcheckBadInput(t *testing.T) {
 	tr.AddNeg("nop_queue", raw(q.Nop()))
 
 	xcheck.RunScenario(t, "uring_xcheck_bad", &tr)
+}
+
+// submitOne submits the one SQE prepared on r, waits for its completion and
+// returns its res (the run1 of the C programs, testdata/c/uring_common.h).
+func submitOne(t testing.TB, r *Ring) int64 {
+	t.Helper()
+	if n, err := r.Submit(); n != 1 || err != nil {
+		t.Fatalf("Submit: %d, %v", n, err)
+	}
+	c, err := r.WaitCQE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := int64(c.Res)
+	r.CQESeen(c)
+	return res
 }
