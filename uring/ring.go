@@ -4,6 +4,7 @@ package uring
 import "C"
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"unsafe"
 
@@ -121,11 +122,11 @@ func QueueMmap(fd int, p *Params) (*Ring, error) {
 	return newRing(c), nil
 }
 
-// newRing caches the pointers of an initialised C ring.
 // addr is the ring's C address as an integer, for the aiokit_* wrappers of
 // the per-batch calls (see aiokit_uring.h: no cgo pointer check).
 func (r *Ring) addr() C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(&r.c.ring))) }
 
+// newRing caches the pointers of an initialised C ring.
 func newRing(c *C.struct_aiokit_ring) *Ring {
 	sq, cq := &c.ring.sq, &c.ring.cq
 	r := &Ring{
@@ -146,8 +147,8 @@ func newRing(c *C.struct_aiokit_ring) *Ring {
 		cqEntries:  uint32(cq.ring_entries),
 		flags:      uint32(c.ring.flags),
 		features:   uint32(c.ring.features),
-		sqeLog:     6, // sqeSize
-		cqeLog:     4, // cqeSize
+		sqeLog:     uintptr(bits.TrailingZeros(sqeSize)),
+		cqeLog:     uintptr(bits.TrailingZeros(cqeSize)),
 	}
 	if r.flags&SetupSQE128 != 0 {
 		r.sqeLog++
