@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Spec describes one benchmark run of one engine.
@@ -35,6 +37,16 @@ func (s Spec) NumFds() int {
 		return 1
 	}
 	return s.Fds
+}
+
+// openFlags are the open(2) flags of a read4k engine's file: read-only,
+// close-on-exec, and O_DIRECT for Direct rows.
+func (s Spec) openFlags() int {
+	flags := unix.O_RDONLY | unix.O_CLOEXEC
+	if s.Direct {
+		flags |= unix.O_DIRECT
+	}
+	return flags
 }
 
 // Validate reports a clear error for a spec no engine can run: unknown op,

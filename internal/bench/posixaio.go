@@ -61,13 +61,9 @@ func openSpecFiles(s Spec) ([]int, error) {
 	if s.Op != OpRead4k {
 		return nil, fmt.Errorf("%w: posixaio runs only %s", ErrBadSpec, OpRead4k)
 	}
-	flags := unix.O_RDONLY | unix.O_CLOEXEC
-	if s.Direct {
-		flags |= unix.O_DIRECT
-	}
 	fds := make([]int, 0, s.NumFds())
 	for i := 0; i < s.NumFds(); i++ {
-		fd, err := unix.Open(s.Path, flags, 0)
+		fd, err := unix.Open(s.Path, s.openFlags(), 0)
 		if err != nil {
 			closeAll(fds)
 			return nil, fmt.Errorf("bench: open %s: %w", s.Path, err)

@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"os"
-	"syscall"
 	"unsafe"
 )
 
@@ -44,10 +43,6 @@ func runReadAt(s Spec) (Result, error) {
 	if s.Op != OpRead4k {
 		return Result{}, fmt.Errorf("%w: readat runs only %s", ErrBadSpec, OpRead4k)
 	}
-	flags := os.O_RDONLY
-	if s.Direct {
-		flags |= syscall.O_DIRECT
-	}
 	files := make([]*os.File, s.NumFds())
 	defer func() {
 		for _, f := range files {
@@ -57,7 +52,7 @@ func runReadAt(s Spec) (Result, error) {
 		}
 	}()
 	for i := range files {
-		f, err := os.OpenFile(s.Path, flags, 0)
+		f, err := os.OpenFile(s.Path, s.openFlags(), 0)
 		if err != nil {
 			return Result{}, fmt.Errorf("bench: readat: %w", err)
 		}

@@ -65,36 +65,20 @@ func init() {
 	})
 }
 
-// openSpecFile opens s.Path for read4k rows (-1 for nop rows).
-func openSpecFile(s Spec) (int, error) {
-	if s.Op != OpRead4k {
-		return -1, nil
-	}
-	flags := unix.O_RDONLY | unix.O_CLOEXEC
-	if s.Direct {
-		flags |= unix.O_DIRECT
-	}
-	fd, err := unix.Open(s.Path, flags, 0)
-	if err != nil {
-		return -1, fmt.Errorf("bench: open %s: %w", s.Path, err)
-	}
-	return fd, nil
-}
-
 // specFile is the start of a single-descriptor engine: it validates s and
-// opens its file (openSpecFile); done closes it.
+// opens s.Path for read4k rows (O_DIRECT if s.Direct; fd -1 for nop rows);
+// done closes it.
 func specFile(s Spec) (fd int, done func(), err error) {
 	if err := s.Validate(); err != nil {
 		return -1, nil, err
 	}
-	if fd, err = openSpecFile(s); err != nil {
-		return -1, nil, err
+	if s.Op != OpRead4k {
+		return -1, func() {}, nil
 	}
-	return fd, func() {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}, nil
+	if fd, err = unix.Open(s.Path, s.openFlags(), 0); err != nil {
+		return -1, nil, fmt.Errorf("bench: open %s: %w", s.Path, err)
+	}
+	return fd, func() { unix.Close(fd) }, nil
 }
 
 // ringEntries rounds qd up to a power of two (io_uring_setup does the same).
@@ -229,11 +213,7 @@ func runUringFile(s Spec) (Result, error) {
 		return Result{}, fmt.Errorf("bench: uring file: %w", err)
 	}
 	defer q.Close()
-	flags := unix.O_RDONLY
-	if s.Direct {
-		flags |= unix.O_DIRECT
-	}
-	f, err := uring.OpenFile(q, s.Path, flags, 0)
+	f, err := uring.OpenFile(q, s.Path, s.openFlags(), 0)
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: uring file: %w", err)
 	}
