@@ -96,7 +96,7 @@ func probeSystem(dir string) (System, *dataFile, error) {
 		return s, nil, fmt.Errorf("statfs %s: %w", dir, err)
 	}
 	s.FSType = bench.FSTypeName(st.Type)
-	s.MemoryFS = uint32(st.Type) == unix.TMPFS_MAGIC || uint32(st.Type) == unix.RAMFS_MAGIC
+	s.MemoryFS = bench.MemoryFS(st.Type)
 
 	f, err := createScratch(dir)
 	if err != nil {
