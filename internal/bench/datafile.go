@@ -72,20 +72,15 @@ func MemoryFS(magic int64) bool {
 	return false
 }
 
-// directRead opens path with O_DIRECT and reads its first 4 KiB into a
-// page-aligned buffer.
+// directRead opens path with O_DIRECT and reads its first 4 KiB into an
+// aligned buffer (alignedBlock, as the baseline engine reads).
 func directRead(path string) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open(O_DIRECT): %w", err)
 	}
 	defer unix.Close(fd)
-	buf, err := unix.Mmap(-1, 0, BlockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return fmt.Errorf("mmap: %w", err)
-	}
-	defer unix.Munmap(buf)
-	n, err := unix.Pread(fd, buf, 0)
+	n, err := unix.Pread(fd, alignedBlock(directAlign), 0)
 	if err != nil {
 		return fmt.Errorf("aligned O_DIRECT pread: %w", err)
 	}
