@@ -13,6 +13,7 @@
 package inline
 
 import (
+	"math/rand/v2"
 	"sync/atomic"
 	"unsafe"
 
@@ -51,9 +52,7 @@ func Read(fd int, buf []byte, off int64) Result {
 	if off < 0 || fileio.FD32(fd) < 0 { // a wide fd: the kernel would read its low 32 bits
 		return Fallback
 	}
-	// F_GETFL never blocks: a raw syscall spares the scheduler hand-off.
-	fl, _, e := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_GETFL, 0)
-	if e != 0 || fl&unix.O_DIRECT != 0 {
+	if direct, ok := getflDirect(fd); !ok || direct {
 		return Fallback
 	}
 	return ReadBuffered(fd, buf, off)
@@ -101,12 +100,27 @@ type Reader struct {
 	// of skipped reads above; after retryAfter skips the fd is tried again,
 	// for the number may by then name another file.
 	skip [skipSlots]atomic.Uint64
+	_    [64]byte // skip is written on every skipped read; direct rarely
+	// direct remembers, a descriptor per slot, whether fd had O_DIRECT when
+	// F_GETFL last looked: fd+1 in the low 32 bits, 1<<32 for O_DIRECT. Try
+	// then spares the fcntl on most reads (one per read cost 10-15 % of a
+	// cached 4 KiB Queue.Read). A remembered answer is looked at again on
+	// one read in recheckOdds at random (the runtime's per-thread generator:
+	// nothing shared is written), so a descriptor switched with F_SETFL, or
+	// a number reused for another file, is seen anew within a few dozen
+	// reads. Until then a read is slower, never different: a buffered
+	// descriptor taken for O_DIRECT reads through the asynchronous path,
+	// and an O_DIRECT one taken for buffered is read by ReadBuffered, which
+	// reads it correctly but waits for the device in the caller.
+	direct [skipSlots]atomic.Uint64
+	looks  atomic.Int64 // F_GETFL calls made by Try (tests)
 }
 
 const (
-	skipSlots  = 64
-	retryAfter = 1024
-	doneShards = 8
+	skipSlots   = 64
+	retryAfter  = 1024
+	doneShards  = 8
+	recheckOdds = 64
 )
 
 // SetEnabled turns inline reads on or off.
@@ -125,12 +139,13 @@ func (r *Reader) Inlined() int64 {
 }
 
 // Try reads buf at off in the calling goroutine when that is enabled, buf is
-// not empty, off >= 0 and the whole buffer is cached: it then returns a
+// not empty, off >= 0, fd is not O_DIRECT (as remembered: see
+// Reader.direct) and the whole buffer is cached: it then returns a
 // completed handle (no table slot, nothing pinned). It returns nil when the
 // caller must do the read its usual way. A NoKernel answer disables r; an
 // Unsupported one makes r pass over fd for a while.
 func (r *Reader) Try(fd int, buf []byte, off int64) *completion.Handle {
-	if !r.try(fd, buf, off, Read) {
+	if !r.try(fd, buf, off, false) {
 		return nil
 	}
 	return completion.Completed(int64(len(buf)))
@@ -139,10 +154,12 @@ func (r *Reader) Try(fd int, buf []byte, off int64) *completion.Handle {
 // TryBuffered is Try for a caller that knows fd is not O_DIRECT and needs
 // no handle (File.ReadAt): true means buf was read in full.
 func (r *Reader) TryBuffered(fd int, buf []byte, off int64) bool {
-	return r.try(fd, buf, off, ReadBuffered)
+	return r.try(fd, buf, off, true)
 }
 
-func (r *Reader) try(fd int, buf []byte, off int64, read func(int, []byte, int64) Result) bool {
+// try is Try (buffered false: fd may be O_DIRECT, see isDirect) and
+// TryBuffered (buffered true).
+func (r *Reader) try(fd int, buf []byte, off int64, buffered bool) bool {
 	if len(buf) == 0 || off < 0 || fd < 0 || r.off.Load() {
 		return false
 	}
@@ -154,7 +171,10 @@ func (r *Reader) try(fd int, buf []byte, off int64, read func(int, []byte, int64
 		}
 		slot.CompareAndSwap(v, 0) // retry this one
 	}
-	switch read(fd, buf, off) {
+	if !buffered && r.isDirect(fd) {
+		return false
+	}
+	switch ReadBuffered(fd, buf, off) {
 	case Done:
 		if r.count.Load() {
 			r.done[uintptr(unsafe.Pointer(&buf[0]))>>12%doneShards].n.Add(1)
@@ -166,4 +186,40 @@ func (r *Reader) try(fd int, buf []byte, off int64, read func(int, []byte, int64
 		r.off.Store(true)
 	}
 	return false
+}
+
+// isDirect reports whether fd is O_DIRECT as far as r knows (see
+// Reader.direct), or cannot be looked at (a wide or bad descriptor, whose
+// read the asynchronous path then answers): not for reading inline either
+// way.
+func (r *Reader) isDirect(fd int) bool {
+	if fileio.FD32(fd) < 0 {
+		return true
+	}
+	slot := &r.direct[uint(fd)%skipSlots]
+	v := slot.Load()
+	if uint32(v) == uint32(fd)+1 && rand.Uint32()%recheckOdds != 0 {
+		return v>>32 != 0
+	}
+	r.looks.Add(1)
+	direct, ok := getflDirect(fd)
+	if !ok {
+		return true
+	}
+	nv := uint64(uint32(fd) + 1)
+	if direct {
+		nv |= 1 << 32
+	}
+	if nv != v {
+		slot.Store(nv)
+	}
+	return nv>>32 != 0
+}
+
+// getflDirect looks at fd's flags with F_GETFL: direct is O_DIRECT, ok false
+// for a descriptor fcntl refuses.
+func getflDirect(fd int) (direct, ok bool) {
+	// F_GETFL never blocks: a raw syscall spares the scheduler hand-off.
+	fl, _, e := unix.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_GETFL, 0)
+	return fl&unix.O_DIRECT != 0, e == 0
 }

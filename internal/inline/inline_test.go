@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
@@ -164,6 +165,69 @@ func TestReaderSkipsUnsupportedFiles(t *testing.T) {
 	}
 	if r.off.Load() {
 		t.Error("EOPNOTSUPP of one file disabled the Reader")
+	}
+}
+
+// TestReaderRemembersODirect: Try looks at a descriptor's O_DIRECT flag
+// with F_GETFL on its first read and then on about one read in
+// recheckOdds, and sees a flag switched with F_SETFL (both ways) within a
+// few dozen reads.
+func TestReaderRemembersODirect(t *testing.T) {
+	dir := testutil.TempDir(t)
+	if err := testutil.SupportsDirectIO(dir); err != nil {
+		testutil.SkipNoFeature(t, "O_DIRECT in "+dir, err)
+	}
+	path := filepath.Join(dir, "f")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("x"), 1<<16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd := openRead(t, path)
+	testutil.RequireNowaitRead(t, fd)
+	raw := make([]byte, 8192)
+	buf := raw[4096-int(uintptr(unsafe.Pointer(&raw[0]))%4096):][:4096] // aligned, for O_DIRECT
+	var r Reader
+	if r.Try(fd, buf, 0) == nil || r.looks.Load() != 1 {
+		t.Fatalf("first read: looks %d, want one F_GETFL and the read inline", r.looks.Load())
+	}
+	const reads = 64 * recheckOdds
+	for i := 0; i < reads; i++ {
+		if r.Try(fd, buf, 0) == nil {
+			t.Fatal("cached read not inline")
+		}
+	}
+	// Binomial(4096, 1/64): mean 64; above 3x that has odds below 1e-40.
+	if n := r.looks.Load() - 1; n == 0 || n > 3*reads/recheckOdds {
+		t.Errorf("%d F_GETFL calls over %d reads, want about %d", n, reads, reads/recheckOdds)
+	}
+	slot := &r.direct[uint(fd)%skipSlots]
+	setfl := func(flags int) {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Switched to O_DIRECT: seen within a bounded number of reads (each
+	// read meanwhile is a correct synchronous direct read); then no read is
+	// inline.
+	setfl(unix.O_DIRECT)
+	for i := 0; slot.Load()>>32 == 0; i++ {
+		if i == 100*recheckOdds {
+			t.Fatalf("O_DIRECT not seen after %d reads", i)
+		}
+		r.Try(fd, buf, 0)
+	}
+	for i := 0; i < 4*recheckOdds; i++ {
+		if r.Try(fd, buf, 0) != nil {
+			t.Fatal("read inline after O_DIRECT was seen")
+		}
+	}
+	setfl(0)
+	for i := 0; r.Try(fd, buf, 0) == nil; i++ {
+		if i == 100*recheckOdds {
+			t.Fatalf("O_DIRECT cleared: still not inline after %d reads", i)
+		}
+	}
+	if slot.Load()>>32 != 0 {
+		t.Errorf("slot %#x still says O_DIRECT", slot.Load())
 	}
 }
 
