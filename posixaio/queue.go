@@ -92,14 +92,15 @@ type QueueOptions struct {
 }
 
 // NewQueue returns a queue for at most size requests in flight (submissions
-// beyond that fail with ErrBusy), with NotifySuspend notification.
+// beyond that fail with ErrBusy), with NotifySuspend notification. A size
+// below 1 or above completion.MaxTableSize is refused with EINVAL.
 func NewQueue(size int) (*Queue, error) {
 	return NewQueueOptions(size, QueueOptions{})
 }
 
 // NewQueueOptions is NewQueue with options.
 func NewQueueOptions(size int, o QueueOptions) (*Queue, error) {
-	if size < 1 || o.Notify != NotifyThread && o.Notify != NotifySuspend {
+	if size < 1 || size > completion.MaxTableSize || o.Notify != NotifyThread && o.Notify != NotifySuspend {
 		return nil, unix.EINVAL
 	}
 	var sink *ThreadSink

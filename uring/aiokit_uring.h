@@ -1,5 +1,6 @@
-/* C side of package uring: liburing plus the per-ring scratch area that lets
- * wait and timeout calls pass pointers to C memory instead of Go memory. */
+/* C side of package uring: liburing plus wrappers whose wait and timeout
+ * calls take their arguments and give their CQE by value, so that no Go
+ * memory is passed and no state is shared between calls. */
 #ifndef AIOKIT_URING_H
 #define AIOKIT_URING_H
 
@@ -11,9 +12,23 @@
 
 struct aiokit_ring {
 	struct io_uring ring;          /* must stay first: Go casts between the two */
-	struct io_uring_cqe *cqe;      /* out slot of peek/wait calls */
-	struct __kernel_timespec ts;   /* timeout of wait calls */
-	sigset_t sigmask;              /* sigmask of wait calls */
+};
+
+/* What the peek and wait calls give: the return value and the CQE out slot.
+   Each call has its own, on the C stack (goroutines that wait on one ring at
+   once share nothing; a scratch area in struct aiokit_ring was rewritten by
+   a concurrent call between another's return and its read), and returning
+   it by value keeps Go memory out of the call. */
+struct aiokit_cqe_ret {
+	struct io_uring_cqe *cqe;
+	int ret;
+};
+
+/* The timeout and sigmask of a wait, by value: use_ts / use_mask 0 pass NULL. */
+struct aiokit_wait_arg {
+	struct __kernel_timespec ts;
+	sigset_t mask;
+	int use_ts, use_mask;
 };
 
 /* The per-batch calls of the raw path take the ring as an integer: cgo checks
@@ -25,7 +40,44 @@ static inline int aiokit_submit_and_wait(uintptr_t ring, unsigned wait_nr)
 	return io_uring_submit_and_wait((struct io_uring *)ring, wait_nr);
 }
 
-static inline struct io_uring_cqe **aiokit_cqe_slot(struct aiokit_ring *r) { return &r->cqe; }
+static inline struct aiokit_cqe_ret aiokit_peek_cqe(struct io_uring *ring)
+{
+	struct aiokit_cqe_ret r = { 0 };
+	r.ret = io_uring_peek_cqe(ring, &r.cqe);
+	return r;
+}
+
+static inline struct aiokit_cqe_ret aiokit_wait_cqe_nr(struct io_uring *ring, unsigned n)
+{
+	struct aiokit_cqe_ret r = { 0 };
+	r.ret = io_uring_wait_cqe_nr(ring, &r.cqe, n);
+	return r;
+}
+
+static inline struct aiokit_cqe_ret aiokit_wait_cqes(struct io_uring *ring, unsigned n,
+		struct aiokit_wait_arg a)
+{
+	struct aiokit_cqe_ret r = { 0 };
+	r.ret = io_uring_wait_cqes(ring, &r.cqe, n, a.use_ts ? &a.ts : NULL, a.use_mask ? &a.mask : NULL);
+	return r;
+}
+
+static inline struct aiokit_cqe_ret aiokit_wait_cqe_timeout(struct io_uring *ring,
+		struct aiokit_wait_arg a)
+{
+	struct aiokit_cqe_ret r = { 0 };
+	r.ret = io_uring_wait_cqe_timeout(ring, &r.cqe, a.use_ts ? &a.ts : NULL);
+	return r;
+}
+
+static inline struct aiokit_cqe_ret aiokit_submit_and_wait_timeout(struct io_uring *ring,
+		unsigned n, struct aiokit_wait_arg a)
+{
+	struct aiokit_cqe_ret r = { 0 };
+	r.ret = io_uring_submit_and_wait_timeout(ring, &r.cqe, n, a.use_ts ? &a.ts : NULL,
+			a.use_mask ? &a.mask : NULL);
+	return r;
+}
 
 /* Waits at most ns for one CQE to be ready, without consuming it and
    without touching the SQ (the caller checked IORING_FEAT_EXT_ARG, with
@@ -38,8 +90,6 @@ static inline int aiokit_wait_one(struct io_uring *ring, long long ns)
 	struct io_uring_cqe *cqe;
 	return io_uring_wait_cqes(ring, &cqe, 1, &ts, NULL);
 }
-static inline struct __kernel_timespec *aiokit_ts(struct aiokit_ring *r, int use) { return use ? &r->ts : NULL; }
-static inline sigset_t *aiokit_mask(struct aiokit_ring *r, int use) { return use ? &r->sigmask : NULL; }
 
 /* liburing 2.3's shared library does not export io_uring_register_restrictions
  * and io_uring_enable_rings (they are missing from its liburing.map; 2.4 adds

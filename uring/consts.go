@@ -91,6 +91,10 @@ const (
 	OpSendZC         = 47 // IORING_OP_SEND_ZC
 	OpSendmsgZC      = 48 // IORING_OP_SENDMSG_ZC
 	OpLast           = 49 // IORING_OP_LAST
+
+	// opReadMultishot is IORING_OP_READ_MULTISHOT (Linux 6.7), after
+	// liburing 2.3's header (which ends at OpLast): Queue.Prep refuses it.
+	opReadMultishot = 49
 )
 
 // Features reported in Params.Features (IORING_FEAT_*).

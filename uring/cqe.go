@@ -96,11 +96,11 @@ func (r *Ring) PeekCQE() (*CQE, error) {
 	if !r.cqNeedsEnter() {
 		return nil, unix.EAGAIN
 	}
-	ret := C.io_uring_peek_cqe(&r.c.ring, C.aiokit_cqe_slot(r.c))
-	if ret < 0 {
-		return nil, unix.Errno(-ret)
+	res := C.aiokit_peek_cqe(&r.c.ring)
+	if res.ret < 0 {
+		return nil, unix.Errno(-res.ret)
 	}
-	return cqeFromC(r.c.cqe), nil
+	return cqeFromC(res.cqe), nil
 }
 
 // PeekBatchCQE fills cqes with up to len(cqes) ready completions and returns
@@ -186,61 +186,51 @@ func (r *Ring) WaitCQENr(n uint32) (*CQE, error) {
 		r.yield.BeforeBlock()
 	}
 	for {
-		ret := C.io_uring_wait_cqe_nr(&r.c.ring, C.aiokit_cqe_slot(r.c), C.uint(n))
-		if ret == -C.EINTR {
+		res := C.aiokit_wait_cqe_nr(&r.c.ring, C.uint(n))
+		if res.ret == -C.EINTR {
 			r.eintr.Add(1)
 			continue
 		}
-		if ret < 0 {
-			return nil, unix.Errno(-ret)
+		if res.ret < 0 {
+			return nil, unix.Errno(-res.ret)
 		}
-		return cqeFromC(r.c.cqe), nil
+		return cqeFromC(res.cqe), nil
 	}
 }
 
-// setMask copies sigmask into the ring's C scratch area.
-func (r *Ring) setMask(sigmask *unix.Sigset_t) bool {
-	if sigmask == nil {
-		return false
+// timedWait runs call with the timeout ts (nil: none) and sigmask (nil:
+// unchanged) in a C argument of its own, retrying EINTR (unless a sigmask
+// was given, when the caller asked to be interrupted) with the remaining
+// time until the deadline; an expired deadline gives ETIME like the kernel.
+// It returns the count or error of the last call and the CQE it gave.
+func (r *Ring) timedWait(ts *KernelTimespec, sigmask *unix.Sigset_t, call func(a C.struct_aiokit_wait_arg) C.struct_aiokit_cqe_ret) (int, *C.struct_io_uring_cqe, error) {
+	var a C.struct_aiokit_wait_arg
+	if sigmask != nil {
+		a.use_mask = 1
+		*(*unix.Sigset_t)(unsafe.Pointer(&a.mask)) = *sigmask
 	}
-	*(*unix.Sigset_t)(unsafe.Pointer(&r.c.sigmask)) = *sigmask
-	return true
-}
-
-// timedWait runs call with the remaining time of ts copied into the ring's
-// scratch timespec, retrying EINTR (unless a sigmask was given, when the
-// caller asked to be interrupted) until the deadline; an expired deadline
-// gives ETIME like the kernel.
-func (r *Ring) timedWait(ts *KernelTimespec, sigmask *unix.Sigset_t, call func(useTS, useMask C.int) C.int) (int, error) {
-	useMask := C.int(0)
-	if r.setMask(sigmask) {
-		useMask = 1
-	}
-	useTS := C.int(0)
 	var deadline time.Time
 	if ts != nil {
-		useTS = 1
+		a.use_ts = 1
 		deadline = time.Now().Add(ts.Duration())
-		*(*KernelTimespec)(unsafe.Pointer(&r.c.ts)) = *ts
+		*(*KernelTimespec)(unsafe.Pointer(&a.ts)) = *ts
 	}
 	if ts == nil || ts.Sec != 0 || ts.Nsec != 0 {
 		r.yield.BeforeBlock()
 	}
 	for {
-		ret := call(useTS, useMask)
-		if ret != -C.EINTR || useMask != 0 {
-			return retInt(int(ret))
+		res := call(a)
+		if res.ret != -C.EINTR || a.use_mask != 0 {
+			n, err := retInt(int(res.ret))
+			return n, res.cqe, err
 		}
 		r.eintr.Add(1)
 		if ts != nil {
 			left := time.Until(deadline)
 			if left <= 0 {
-				return 0, unix.ETIME
+				return 0, nil, unix.ETIME
 			}
-			*(*KernelTimespec)(unsafe.Pointer(&r.c.ts)) = DurationToTimespec(left)
-		}
-		if useMask != 0 {
-			r.setMask(sigmask)
+			*(*KernelTimespec)(unsafe.Pointer(&a.ts)) = DurationToTimespec(left)
 		}
 	}
 }
@@ -253,14 +243,13 @@ func (r *Ring) WaitCQEs(waitNr uint32, ts *KernelTimespec, sigmask *unix.Sigset_
 	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
-	_, err := r.timedWait(ts, sigmask, func(useTS, useMask C.int) C.int {
-		return C.io_uring_wait_cqes(&r.c.ring, C.aiokit_cqe_slot(r.c), C.uint(waitNr),
-			C.aiokit_ts(r.c, useTS), C.aiokit_mask(r.c, useMask))
+	_, cqe, err := r.timedWait(ts, sigmask, func(a C.struct_aiokit_wait_arg) C.struct_aiokit_cqe_ret {
+		return C.aiokit_wait_cqes(&r.c.ring, C.uint(waitNr), a)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return cqeFromC(r.c.cqe), nil
+	return cqeFromC(cqe), nil
 }
 
 // WaitCQETimeout waits at most d for one completion
@@ -276,13 +265,13 @@ func (r *Ring) WaitCQETimeoutTS(ts *KernelTimespec) (*CQE, error) {
 	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
-	_, err := r.timedWait(ts, nil, func(useTS, _ C.int) C.int {
-		return C.io_uring_wait_cqe_timeout(&r.c.ring, C.aiokit_cqe_slot(r.c), C.aiokit_ts(r.c, useTS))
+	_, cqe, err := r.timedWait(ts, nil, func(a C.struct_aiokit_wait_arg) C.struct_aiokit_cqe_ret {
+		return C.aiokit_wait_cqe_timeout(&r.c.ring, a)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return cqeFromC(r.c.cqe), nil
+	return cqeFromC(cqe), nil
 }
 
 // WaitCQEsFor is WaitCQEs with a time.Duration timeout and no sigmask.

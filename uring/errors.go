@@ -56,9 +56,13 @@ func retInt(ret int) (int, error) {
 	return ret, nil
 }
 
-// ErrQueueRing is returned by Ring.Close for the ring under a Queue
-// (Queue.Ring): close the Queue instead.
-var ErrQueueRing = errors.New("uring: the ring belongs to a Queue; close the Queue")
+// ErrQueueRing is returned for the ring under a Queue (Queue.Ring) by the
+// calls that would take it from the queue: Close (close the Queue instead),
+// UnregisterEventFD and CQEventFDToggle (the queue's reaper is woken through
+// that eventfd: without it no asynchronous completion reaches its handle),
+// and RegisterRingFD (liburing would then enter the ring from the
+// registering thread only, and the queue submits from any).
+var ErrQueueRing = errors.New("uring: the ring belongs to a Queue")
 
 // ErrNotSupported matches errors for io_uring features this kernel lacks,
 // such as an [UnsupportedOpError].

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"sync"
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
@@ -30,6 +31,15 @@ type File struct {
 	// refs counts the operations using fd; the last one after Close
 	// closes it (Final is closeFD).
 	refs fileio.Refs
+
+	// inflight holds the user data of this File's operations between
+	// their submission and their completion, for Close to cancel one by
+	// one. (IORING_ASYNC_CANCEL_FD matches by open file, not by number:
+	// it would also cancel the operations of other Files, and Queue
+	// calls, on a dup of the descriptor.) cancelled is set by Close.
+	imu       sync.Mutex
+	inflight  map[uint64]struct{}
+	cancelled bool
 }
 
 // OpenFile opens path through the queue with IORING_OP_OPENAT
@@ -48,7 +58,7 @@ func OpenFile(q *Queue, path string, flag int, perm uint32) (*File, error) {
 }
 
 func newFile(q *Queue, fd int, name string, buffered bool) *File {
-	f := &File{q: q, name: name, fd: fd, own: true, buffered: buffered}
+	f := &File{q: q, name: name, fd: fd, own: true, buffered: buffered, inflight: make(map[uint64]struct{})}
 	f.refs.Final = f.closeFD
 	return f
 }
@@ -73,17 +83,42 @@ func (f *File) Fd() int {
 
 func (f *File) closing() bool { return f.refs.Closing() }
 
-// submitted is called with the handle of each operation just staged. Close
-// cancels by descriptor (IORING_OP_ASYNC_CANCEL with CANCEL_FD|ALL) once,
-// and an operation that had its reference but was not staged yet (in the
-// inline try, waiting for a slot, resubmitting after a short count) can
-// reach the kernel after that cancel: a read of a pipe would then block
-// with the descriptor held open. Close sets closing before it stages its
-// cancel, and both stagings are ordered by the queue's lock, so an
-// operation staged after the cancel sees closing here and cancels itself.
-func (f *File) submitted(h *completion.Handle) {
-	if f.closing() {
-		f.q.cancel(h.UserData())
+// wait waits for h, an operation of f's just staged (waitAll). Meanwhile
+// its user data is in f.inflight, where Close finds it to cancel it. An
+// operation that had its reference but was not staged yet when Close
+// looked (in the inline try, waiting for a slot, resubmitting after a short
+// count) could otherwise reach the kernel after Close's cancels, and a read
+// of a pipe would then block with the descriptor held open: it sees
+// cancelled here and cancels itself.
+func (f *File) wait(ctx context.Context, h *completion.Handle) (int, error) {
+	ud := h.UserData()
+	f.imu.Lock()
+	f.inflight[ud] = struct{}{}
+	cancelled := f.cancelled
+	f.imu.Unlock()
+	if cancelled {
+		f.q.cancel(ud)
+	}
+	n, err := waitAll(ctx, h)
+	f.imu.Lock()
+	delete(f.inflight, ud)
+	f.imu.Unlock()
+	return n, err
+}
+
+// cancelInFlight is Close's: it cancels (IORING_OP_ASYNC_CANCEL by user
+// data) every operation of f's in flight, and makes wait cancel those
+// staged later.
+func (f *File) cancelInFlight() {
+	f.imu.Lock()
+	f.cancelled = true
+	uds := make([]uint64, 0, len(f.inflight))
+	for ud := range f.inflight {
+		uds = append(uds, ud)
+	}
+	f.imu.Unlock()
+	for _, ud := range uds {
+		f.q.cancel(ud)
 	}
 }
 
@@ -173,8 +208,7 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 		if err != nil {
 			return 0, err
 		}
-		f.submitted(h)
-		return waitAll(ctx, h)
+		return f.wait(ctx, h)
 	}, nil)
 	if err != nil && err != io.EOF {
 		err = f.err("read", err)
@@ -203,8 +237,7 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, 
 		if err != nil {
 			return 0, err
 		}
-		f.submitted(h)
-		return waitAll(ctx, h)
+		return f.wait(ctx, h)
 	}, nil)
 	if err != nil {
 		err = f.err("write", err)
@@ -229,8 +262,7 @@ func (f *File) SyncContext(ctx context.Context) error {
 	if err != nil {
 		return f.err("sync", err)
 	}
-	f.submitted(h)
-	if _, err := waitAll(ctx, h); err != nil {
+	if _, err := f.wait(ctx, h); err != nil {
 		return f.err("sync", err)
 	}
 	return nil
@@ -249,24 +281,24 @@ func (f *File) Stat(mask uint32) (*unix.Statx_t, error) {
 	if err != nil {
 		return nil, f.err("stat", err)
 	}
-	f.submitted(h)
-	if _, err := waitAll(context.Background(), h); err != nil {
+	if _, err := f.wait(context.Background(), h); err != nil {
 		return nil, f.err("stat", err)
 	}
 	return st, nil
 }
 
 // Close closes the file with IORING_OP_CLOSE (io_uring_prep_close). If
-// operations are still in flight, Close cancels them
-// (IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_FD|ALL: a read blocked on
-// a pipe returns fs.ErrClosed, as with os.File), the descriptor is closed
+// operations of the File are still in flight, Close cancels them
+// (IORING_OP_ASYNC_CANCEL by user data, one each: a read blocked on a pipe
+// returns fs.ErrClosed, as with os.File; operations on a dup of the
+// descriptor are left alone), the descriptor is closed
 // when the last one has finished, and Close returns nil at once. A second
 // Close returns fs.ErrClosed.
 func (f *File) Close() error {
 	// Operations in flight are cancelled while Close still holds a
 	// reference, so that fd (closed by the last one) cannot be closed and
 	// reused first.
-	ok, err := f.refs.Close(func() { f.q.stageCancelFD(f.fd) })
+	ok, err := f.refs.Close(f.cancelInFlight)
 	if !ok {
 		err = fs.ErrClosed
 	}

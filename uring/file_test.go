@@ -243,6 +243,76 @@ func TestFileCloseWhileReading(t *testing.T) {
 	}
 }
 
+// TestFileCloseLeavesDups: Close cancels the File's own operations only.
+// IORING_ASYNC_CANCEL_FD would match by open file and also cancel the
+// reads of another File and of Queue.Read on dups of the same pipe.
+func TestFileCloseLeavesDups(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	r, w := testPipe(t)
+	dup := func() int {
+		fd, err := unix.Dup(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	f1, f2 := NewFile(q, dup(), "one"), NewFile(q, dup(), "two")
+	defer f2.Close()
+	type res struct {
+		n   int
+		err error
+	}
+	c1, c2 := make(chan res, 1), make(chan res, 1)
+	read := func(f *File, c chan res) {
+		n, err := f.ReadAt(make([]byte, 1), 0)
+		c <- res{n, err}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	waitInFlight := func(n int) {
+		for q.InFlight() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d reads in flight, want %d", q.InFlight(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	go read(f1, c1)
+	waitInFlight(1)
+	go read(f2, c2)
+	waitInFlight(2)
+	h3, err := q.Read(r, make([]byte, 1), ^uint64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitInFlight(3)
+	if err := f1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r1 := <-c1:
+		if !errors.Is(r1.err, fs.ErrClosed) {
+			t.Fatalf("f1.ReadAt after f1.Close: %v, want fs.ErrClosed", r1.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("f1.ReadAt still blocked after f1.Close")
+	}
+	// A cancel by descriptor would have ended the other two with f1's.
+	if _, err := unix.Write(w, []byte("xy")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r2 := <-c2:
+		if r2.err != nil || r2.n != 1 {
+			t.Fatalf("f2.ReadAt (f2 still open) = %d, %v; want 1, nil", r2.n, r2.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("f2.ReadAt did not complete")
+	}
+	if n, err := waitRes(t, h3, nil); n != 1 || err != nil {
+		t.Fatalf("Queue.Read on the pipe after f1.Close = %d, %v; want 1, nil", n, err)
+	}
+}
+
 // A nil ctx is context.Background() in every *Context method, also on the
 // paths where the operation fails (where ctx.Err() is looked at).
 func TestFileNilContext(t *testing.T) {

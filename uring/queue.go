@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,12 +126,12 @@ var ErrPending = completion.ErrPending
 // layer cannot work with; errors.Is(err, unix.EINVAL) is also true.
 var ErrQueueFlags error = queueFlagsError{}
 
-const queueRejectedFlags = SetupIOPoll | SetupSingleIssuer | SetupDeferTaskrun | SetupCoopTaskrun
+const queueRejectedFlags = SetupIOPoll | SetupSingleIssuer | SetupDeferTaskrun | SetupCoopTaskrun | SetupSQE128
 
 type queueFlagsError struct{}
 
 func (queueFlagsError) Error() string {
-	return "uring: Queue does not support IORING_SETUP_IOPOLL, SINGLE_ISSUER, DEFER_TASKRUN or COOP_TASKRUN"
+	return "uring: Queue does not support IORING_SETUP_IOPOLL, SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN or SQE128"
 }
 
 func (queueFlagsError) Is(target error) bool { return target == unix.EINVAL }
@@ -155,7 +156,9 @@ func NewQueue(entries uint32, p *Params) (*Queue, error) {
 // COOP_TASKRUN) do not fit goroutines that submit from any OS thread and a
 // reaper woken by an eventfd: an idle Go thread may sleep for a long time.
 // NewQueueConfig rejects them with ErrQueueFlags (which matches
-// unix.EINVAL).
+// unix.EINVAL), and IORING_SETUP_SQE128 too: the queue stages and copies
+// 64-byte SQEs, so the second half of a 128-byte command would be lost. A
+// MaxInFlight above completion.MaxTableSize is refused with EINVAL.
 func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	var p Params
 	if c.Params != nil {
@@ -163,6 +166,9 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	}
 	if p.Flags&queueRejectedFlags != 0 {
 		return nil, ErrQueueFlags
+	}
+	if c.MaxInFlight > completion.MaxTableSize {
+		return nil, fmt.Errorf("uring: MaxInFlight %d above %d: %w", c.MaxInFlight, completion.MaxTableSize, unix.EINVAL)
 	}
 	r, err := New(c.Entries, &p)
 	if err != nil {
@@ -203,7 +209,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	}
 	// Kernels without CQ ring flags cannot switch eventfd notifications
 	// off; the queue then leaves them on all the time.
-	q.canQuiet = r.CQEventFDToggle(true) == nil
+	q.canQuiet = r.cqEventFDToggle(true) == nil
 	q.canWaitInline = !q.sqpoll && r.Features()&FeatExtArg != 0
 	q.table.SetCanceler(q.cancel)
 	if q.canWaitInline {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -380,10 +381,20 @@ func TestQueueEINTR(t *testing.T) {
 }
 
 func TestQueueConfigErrors(t *testing.T) {
-	for _, f := range []uint32{SetupIOPoll, SetupSingleIssuer, SetupSingleIssuer | SetupDeferTaskrun, SetupCoopTaskrun} {
+	testutil.CheckLeaks(t) // refused before the ring exists, or with it closed
+	// SQE128: the queue stages 64-byte SQEs (a 128-byte command's second
+	// half would be lost, and SQE.CmdSQE128 would write past a staged one).
+	for _, f := range []uint32{SetupIOPoll, SetupSingleIssuer, SetupSingleIssuer | SetupDeferTaskrun, SetupCoopTaskrun, SetupSQE128} {
 		q, err := NewQueueConfig(QueueConfig{Entries: 8, Params: &Params{Flags: f}})
 		if !errors.Is(err, ErrQueueFlags) || !errors.Is(err, unix.EINVAL) || q != nil {
 			t.Fatalf("flags %#x: %v", f, err)
+		}
+	}
+	// A table beyond completion.MaxTableSize: EINVAL, not a make panic.
+	for _, n := range []int{completion.MaxTableSize + 1, 1 << 50} {
+		q, err := NewQueueConfig(QueueConfig{Entries: 8, MaxInFlight: n})
+		if !errors.Is(err, unix.EINVAL) || q != nil {
+			t.Fatalf("MaxInFlight %d: %v, want EINVAL", n, err)
 		}
 	}
 	// The kernel's own errors come back unchanged.
@@ -425,7 +436,8 @@ func TestQueueSQPoll(t *testing.T) {
 
 // The ring under a Queue cannot be closed through Queue.Ring (the reaper
 // and waiters still use its mappings): Ring.Close returns ErrQueueRing and
-// the queue goes on; Queue.Close closes it.
+// the queue goes on (an asynchronous read still completes: its eventfd
+// still wakes the reaper); Queue.Close closes it.
 func TestQueueRingCloseRefused(t *testing.T) {
 	q := newTestQueue(t, QueueConfig{Entries: 16})
 	r, w := testPipe(t)
@@ -435,6 +447,18 @@ func TestQueueRingCloseRefused(t *testing.T) {
 	}
 	if err := q.Ring().Close(); !errors.Is(err, ErrQueueRing) {
 		t.Fatalf("Ring().Close() = %v, want ErrQueueRing", err)
+	}
+	// Nor can the reaper's eventfd be taken away, nor the ring fd
+	// registered (liburing would then enter from the registering thread
+	// only).
+	if err := q.Ring().UnregisterEventFD(); !errors.Is(err, ErrQueueRing) {
+		t.Errorf("Ring().UnregisterEventFD() = %v, want ErrQueueRing", err)
+	}
+	if err := q.Ring().CQEventFDToggle(false); !errors.Is(err, ErrQueueRing) {
+		t.Errorf("Ring().CQEventFDToggle(false) = %v, want ErrQueueRing", err)
+	}
+	if _, err := q.Ring().RegisterRingFD(); !errors.Is(err, ErrQueueRing) {
+		t.Errorf("Ring().RegisterRingFD() = %v, want ErrQueueRing", err)
 	}
 	if q.Ring().Closed() {
 		t.Fatal("the queue's ring closed")

@@ -136,6 +136,13 @@ func TestQueuePrep(t *testing.T) {
 		"multishot accept":             {func(s *SQE) { s.PrepMultishotAccept(pr, nil, nil, 0) }, nil},
 		"multishot recv":               {func(s *SQE) { s.PrepRecvMultishot(pr, nil, 0) }, nil},
 		"multishot recvmsg":            {func(s *SQE) { s.PrepRecvmsgMultishot(pr, nil, 0) }, nil},
+		"READ_MULTISHOT": {func(s *SQE) {
+			s.PrepRW(opReadMultishot, pr, nil, 0, 0)
+			s.Flags |= SQEBufferSelect
+		}, nil},
+		// Its CQE would carry 0x1234 as user data: the poll's handle would
+		// never complete (nor Close return).
+		"poll update of user data": {func(s *SQE) { s.PrepPollUpdate(h.UserData(), 0x1234, 0, PollUpdateUserData) }, nil},
 	} {
 		if h, err := q.Prep(c.prep, c.pins...); h != nil || !errors.Is(err, unix.EINVAL) {
 			t.Errorf("%s: Prep = %v, %v; want nil, EINVAL", name, h, err)

@@ -29,7 +29,10 @@ import (
 // and its later CQEs are dropped; Cancel(handle) still finds it and stops
 // it. Multishot accept and recv/recvmsg are refused (EINVAL): their later
 // CQEs carry new descriptors or received data that would be lost, and the
-// kernel goes on writing memory the first CQE unpinned.
+// kernel goes on writing memory the first CQE unpinned; so is
+// IORING_OP_READ_MULTISHOT (Linux 6.7, after liburing 2.3), and a poll
+// update with IORING_POLL_UPDATE_USER_DATA (the poll's CQE would then carry
+// user data of the caller's choosing).
 //
 // Every value in pins stays pinned until the CQE: pointers and
 // unsafe.Pointer values as runtime.Pinner.Pin takes them (pointers to C or
@@ -84,6 +87,12 @@ func userOp(q *Queue, prep func(s *SQE), pins []any) (func(op *completion.Op), f
 		// be dropped (and the kernel keeps writing the address and msghdr
 		// the first CQE unpinned).
 		return nil, nil, fmt.Errorf("uring: Prep of multishot %s: its later CQEs (descriptors, received data) would be lost: %w", OpName(sqe.Opcode), unix.EINVAL)
+	case sqe.Opcode == opReadMultishot:
+		return nil, nil, fmt.Errorf("uring: Prep of IORING_OP_READ_MULTISHOT: its later CQEs (data read into provided buffers) would be lost: %w", unix.EINVAL)
+	case sqe.Opcode == OpPollRemove && sqe.Len&PollUpdateUserData != 0:
+		// The updated poll's CQE carries the caller's user data, as a
+		// MSG_RING's does: the poll's own handle would never complete.
+		return nil, nil, fmt.Errorf("uring: Prep of a poll update with IORING_POLL_UPDATE_USER_DATA: the poll's handle would never complete: %w", unix.EINVAL)
 	case sqe.Opcode == OpProvideBuffers && hasPins(pins):
 		// The kernel keeps the buffers and fills them on later receives,
 		// long after this CQE unpins them.

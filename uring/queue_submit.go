@@ -138,22 +138,10 @@ func (q *Queue) stageGroup(sqes []SQE, ops []*completion.Op) error {
 }
 
 // stageCancel stages IORING_OP_ASYNC_CANCEL for user data ud (or every
-// request with IORING_ASYNC_CANCEL_ANY). Its completion is ignored.
+// request with IORING_ASYNC_CANCEL_ANY), a request the queue makes for
+// itself (user data internalUserData, completion ignored), unless the ring
+// is gone.
 func (q *Queue) stageCancel(ud uint64, flags int) {
-	q.stageInternal(func(s *SQE) { s.PrepCancel64(ud, flags) })
-}
-
-// stageCancelFD stages IORING_OP_ASYNC_CANCEL of every request on fd
-// (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL, Linux 5.19+). Its
-// completion is ignored; on older kernels it fails with -EINVAL and the
-// requests run to completion.
-func (q *Queue) stageCancelFD(fd int) {
-	q.stageInternal(func(s *SQE) { s.PrepCancelFD(fd, AsyncCancelAll) })
-}
-
-// stageInternal stages a cancel request the queue makes for itself (user
-// data internalUserData, completion ignored) unless the ring is gone.
-func (q *Queue) stageInternal(prep func(s *SQE)) {
 	q.smu.Lock()
 	if q.ringGone {
 		q.smu.Unlock()
@@ -161,7 +149,7 @@ func (q *Queue) stageInternal(prep func(s *SQE)) {
 	}
 	q.staged = append(q.staged, staged{})
 	s := &q.staged[len(q.staged)-1].sqe
-	prep(s)
+	s.PrepCancel64(ud, flags)
 	s.SetUserData(internalUserData)
 	q.cancels.Add(1)
 	q.kickLocked()
@@ -182,14 +170,14 @@ func (q *Queue) cancel(ud uint64) { q.stageCancel(ud, 0) }
 // on and drains once more, which catches every CQE posted meanwhile.
 func (q *Queue) flush() {
 	backoff := 0
-	quiet := q.canQuiet && q.ring.CQEventFDToggle(false) == nil
+	quiet := q.canQuiet && q.ring.cqEventFDToggle(false) == nil
 	for {
 		if q.bpos == len(q.batch) {
 			q.smu.Lock()
 			if len(q.staged) == 0 && q.unsubmitted == 0 {
 				if quiet {
 					q.smu.Unlock()
-					q.ring.CQEventFDToggle(true)
+					q.ring.cqEventFDToggle(true)
 					quiet = false
 					q.reapInline()
 					continue
@@ -229,7 +217,7 @@ func (q *Queue) flush() {
 		}
 		if err != nil && !transientSubmitErr(err) {
 			if quiet {
-				q.ring.CQEventFDToggle(true)
+				q.ring.cqEventFDToggle(true)
 				q.reapInline()
 			}
 			q.failSubmit(err)

@@ -247,9 +247,13 @@ func (r *Ring) RegisterEventFDAsync(fd int) error {
 }
 
 // UnregisterEventFD removes the registered eventfd (io_uring_unregister_eventfd).
+// ErrQueueRing on a Queue's ring.
 func (r *Ring) UnregisterEventFD() error {
 	if r == nil || r.c == nil {
 		return ErrClosed
+	}
+	if r.owned {
+		return ErrQueueRing
 	}
 	return errRet(int(C.io_uring_unregister_eventfd(&r.c.ring)))
 }
@@ -264,11 +268,20 @@ func (r *Ring) CQEventFDEnabled() bool {
 }
 
 // CQEventFDToggle turns eventfd notifications on or off
-// (io_uring_cq_eventfd_toggle); EOPNOTSUPP without CQ ring flags.
+// (io_uring_cq_eventfd_toggle); EOPNOTSUPP without CQ ring flags,
+// ErrQueueRing on a Queue's ring.
 func (r *Ring) CQEventFDToggle(enabled bool) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
 	}
+	if r.owned {
+		return ErrQueueRing
+	}
+	return r.cqEventFDToggle(enabled)
+}
+
+// cqEventFDToggle is CQEventFDToggle for the queue itself.
+func (r *Ring) cqEventFDToggle(enabled bool) error {
 	return errRet(int(C.io_uring_cq_eventfd_toggle(&r.c.ring, C.bool(enabled))))
 }
 
@@ -347,10 +360,14 @@ func (r *Ring) RegisterIOWQMaxWorkers(values *[2]uint32) error {
 // never used io_uring, EBADF on one that did). A goroutine
 // moves between threads at any time, so call runtime.LockOSThread before
 // RegisterRingFD and use the ring only from that goroutine until
-// UnregisterRingFD. Queue never registers its ring fd.
+// UnregisterRingFD. Queue never registers its ring fd, and its ring
+// refuses it (ErrQueueRing).
 func (r *Ring) RegisterRingFD() (int, error) {
 	if r == nil || r.c == nil {
 		return 0, ErrClosed
+	}
+	if r.owned {
+		return 0, ErrQueueRing
 	}
 	return retInt(int(C.io_uring_register_ring_fd(&r.c.ring)))
 }

@@ -54,14 +54,12 @@ func (r *Ring) SubmitAndWaitTimeout(waitNr uint32, ts *KernelTimespec, sigmask *
 	if r == nil || r.c == nil {
 		return nil, 0, ErrClosed
 	}
-	r.c.cqe = nil
-	n, err := r.timedWait(ts, sigmask, func(useTS, useMask C.int) C.int {
-		return C.io_uring_submit_and_wait_timeout(&r.c.ring, C.aiokit_cqe_slot(r.c), C.uint(waitNr),
-			C.aiokit_ts(r.c, useTS), C.aiokit_mask(r.c, useMask))
+	n, c, err := r.timedWait(ts, sigmask, func(a C.struct_aiokit_wait_arg) C.struct_aiokit_cqe_ret {
+		return C.aiokit_submit_and_wait_timeout(&r.c.ring, C.uint(waitNr), a)
 	})
 	var cqe *CQE
-	if r.c.cqe != nil {
-		cqe = cqeFromC(r.c.cqe)
+	if c != nil {
+		cqe = cqeFromC(c)
 	}
 	return cqe, n, err
 }

@@ -454,3 +454,62 @@ func TestEventFD(t *testing.T) {
 		t.Fatalf("RegisterEventFD(-1) = %v", err)
 	}
 }
+
+// TestRingSubmitAndWaitRacesWait: a Ring's submission side (Submit*) and
+// completion side (Wait*) may run in two goroutines at once, as in C. Each
+// call has its own CQE out slot and timespec: with one shared C scratch
+// area, SubmitAndWaitTimeout rewrote the CQE pointer while WaitCQEs was
+// between its C call and reading it (a nil CQE with a nil error).
+func TestRingSubmitAndWaitRacesWait(t *testing.T) {
+	r := rawRing(t, 64, nil)
+	const total = 20000
+	stop := make(chan struct{})
+	subDone := make(chan struct{})
+	go func() {
+		defer close(subDone)
+		ts := KernelTimespec{}
+		for i := 0; i < total; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			sqe := r.GetSQE()
+			for sqe == nil {
+				r.Submit()
+				time.Sleep(time.Microsecond)
+				sqe = r.GetSQE()
+			}
+			sqe.PrepNop()
+			sqe.SetUserData(uint64(i + 1))
+			r.SubmitAndWaitTimeout(0, &ts, nil)
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	got, nils := 0, 0
+	for got < total && time.Now().Before(deadline) {
+		cqe, err := r.WaitCQEsFor(1, 100*time.Millisecond)
+		if errors.Is(err, unix.ETIME) {
+			continue
+		}
+		if err != nil {
+			close(stop)
+			<-subDone
+			t.Fatalf("WaitCQEs: %v", err)
+		}
+		if cqe == nil {
+			nils++
+			if nils >= 3 {
+				break
+			}
+			continue
+		}
+		r.CQESeen(cqe)
+		got++
+	}
+	close(stop)
+	<-subDone
+	if nils > 0 {
+		t.Fatalf("WaitCQEs returned a nil CQE with a nil error %d times (after %d good ones) while the submitter ran SubmitAndWaitTimeout", nils, got)
+	}
+}

@@ -143,8 +143,15 @@ type Table struct {
 	waiter   func(h *Handle) bool // see SetWaiter; set before the table is used
 }
 
-// NewTable returns a table for at most size operations in flight.
+// MaxTableSize is the most operations a table holds (each slot takes 128
+// bytes): the backends refuse a larger queue size with EINVAL before they
+// make one.
+const MaxTableSize = 1 << 20
+
+// NewTable returns a table for at most size operations in flight (1 to
+// MaxTableSize; a size out of that range is taken as the nearest bound).
 func NewTable(size int) *Table {
+	size = min(size, MaxTableSize)
 	if size < 1 {
 		size = 1
 	}
