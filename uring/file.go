@@ -186,7 +186,8 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 	return f.ReadAtContext(context.Background(), b, off)
 }
 
-// ReadAtContext is ReadAt with a context. When ctx ends, the read in
+// ReadAtContext is ReadAt with a context. An ended ctx reads and submits
+// nothing (as in libaio's and posixaio's File). When ctx ends, the read in
 // flight is cancelled (IORING_OP_ASYNC_CANCEL) and ReadAtContext returns
 // ctx.Err() once the kernel has let go of b. A nil ctx is
 // context.Background(), here and in the other *Context methods.
@@ -200,10 +201,13 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 		return 0, &fs.PathError{Op: "read", Path: f.name, Err: err}
 	}
 	defer f.release(ref)
-	if f.buffered && !f.q.table.Closed() && f.q.inline.TryBuffered(fd, b, off) {
+	if f.buffered && !f.q.table.Closed() && ctx.Err() == nil && f.q.inline.TryBuffered(fd, b, off) {
 		return len(b), nil // all of b was cached: read here, no handle
 	}
 	n, err = fileio.Full(b, off, false, func(p []byte, off int64) (int, error) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		h, err := f.q.readRing(ctx, fd, p, uint64(off))
 		if err != nil {
 			return 0, err
@@ -233,6 +237,9 @@ func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, 
 	}
 	defer f.release(ref)
 	n, err = fileio.Full(b, off, true, func(p []byte, off int64) (int, error) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		h, err := f.q.write(ctx, fd, p, uint64(off))
 		if err != nil {
 			return 0, err
@@ -250,7 +257,7 @@ func (f *File) Sync() error {
 	return f.SyncContext(context.Background())
 }
 
-// SyncContext is Sync with a context.
+// SyncContext is Sync with a context (an ended ctx submits nothing).
 func (f *File) SyncContext(ctx context.Context) error {
 	ctx = fileio.Context(ctx)
 	fd, ref, err := f.acquire(nil)
@@ -258,6 +265,9 @@ func (f *File) SyncContext(ctx context.Context) error {
 		return &fs.PathError{Op: "sync", Path: f.name, Err: err}
 	}
 	defer f.release(ref)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	h, err := f.q.fsync(ctx, fd, 0)
 	if err != nil {
 		return f.err("sync", err)

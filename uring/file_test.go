@@ -140,6 +140,35 @@ func TestFileReadAtContextCancel(t *testing.T) {
 	}
 }
 
+// An ended context reads (also cached data, inline), writes and syncs
+// nothing: ctx.Err() before any submission, as in libaio and posixaio.
+func TestFileEndedContext(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	f := newTestFile(t, q)
+	if _, err := f.WriteAt([]byte("cached data"), 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	subs := q.subSeq.Load()
+	buf := make([]byte, 6)
+	if n, err := f.ReadAtContext(ctx, buf, 0); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Errorf("ReadAtContext(ended ctx) = %d, %v (%q); want 0, context.Canceled", n, err, buf[:n])
+	}
+	if n, err := f.WriteAtContext(ctx, []byte("other"), 0); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Errorf("WriteAtContext(ended ctx) = %d, %v; want 0, context.Canceled", n, err)
+	}
+	if err := f.SyncContext(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("SyncContext(ended ctx) = %v; want context.Canceled", err)
+	}
+	if got := q.subSeq.Load(); got != subs {
+		t.Errorf("%d io_uring_submit calls with an ended context, want 0", got-subs)
+	}
+	if n, err := f.ReadAt(buf, 0); n != 6 || err != nil || string(buf) != "cached" {
+		t.Errorf("ReadAt after = %d, %v, %q; want the file unchanged", n, err, buf[:n])
+	}
+}
+
 // GC stress: the collector runs continuously (GOGC=1 and explicit
 // runtime.GC) while reads and writes are in flight; every byte is checked.
 func TestFileGCStress(t *testing.T) {

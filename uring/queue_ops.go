@@ -263,16 +263,27 @@ func putSockaddr(rsa *unix.RawSockaddrAny, sa unix.Sockaddr) (uint32, error) {
 		if a == nil {
 			return 0, unix.EINVAL
 		}
+		// As x/sys/unix's SockaddrUnix (what unix.Connect and unix.Bind
+		// pass): a 108-byte name only when abstract; length family +
+		// name + NUL, none for an unnamed one; an abstract name ('@' or a
+		// leading NUL) without the NUL.
 		r := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		if len(a.Name) >= len(r.Path) {
+		name := a.Name
+		if len(name) > len(r.Path) || len(name) == len(r.Path) && name[0] != '@' {
 			return 0, unix.EINVAL
 		}
 		r.Family = unix.AF_UNIX
-		for i := 0; i < len(a.Name); i++ {
-			r.Path[i] = int8(a.Name[i])
+		for i := range r.Path {
+			r.Path[i] = 0
 		}
-		n := uint32(2 + len(a.Name) + 1)
-		if len(a.Name) > 0 && a.Name[0] == '@' { // abstract address
+		for i := 0; i < len(name); i++ {
+			r.Path[i] = int8(name[i])
+		}
+		n := uint32(2)
+		if len(name) > 0 {
+			n += uint32(len(name)) + 1
+		}
+		if r.Path[0] == '@' || r.Path[0] == 0 && n > 3 {
 			r.Path[0] = 0
 			n--
 		}

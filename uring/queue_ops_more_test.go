@@ -3,8 +3,10 @@ package uring
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -874,6 +876,59 @@ func TestQueueNilSockaddr(t *testing.T) {
 	if h, err := q.Connect(0, nil); h != nil || err == nil {
 		t.Errorf("Connect(nil) = %v, %v; want an error", h, err)
 	}
+}
+
+// TestPutSockaddrUnix: a unix address is laid out as x/sys/unix's
+// SockaddrUnix lays it out for unix.Connect: length 2 for an unnamed one,
+// family + name + NUL, no NUL for an abstract one ('@' or a leading NUL), a
+// full 108-byte name only when abstract; and Connect reaches an abstract
+// listener bound with unix.Bind.
+func TestPutSockaddrUnix(t *testing.T) {
+	long := strings.Repeat("x", 107)
+	for _, c := range []struct {
+		name string
+		n    uint32
+		err  error
+	}{
+		{"", 2, nil}, {"a", 4, nil}, {"@abs", 6, nil}, {"\x00abs", 6, nil},
+		{long, 110, nil}, {"@" + long, 110, nil}, {"x" + long, 0, unix.EINVAL}, {"@x" + long, 0, unix.EINVAL},
+	} {
+		var rsa unix.RawSockaddrAny
+		for i := range rsa.Pad {
+			rsa.Pad[i] = -1 // left over from an earlier address
+		}
+		n, err := putSockaddr(&rsa, &unix.SockaddrUnix{Name: c.name})
+		if n != c.n || err != c.err {
+			t.Errorf("%q: length %d, %v; want %d, %v", c.name, n, err, c.n, c.err)
+		}
+		if err != nil {
+			continue
+		}
+		r := (*unix.RawSockaddrUnix)(unsafe.Pointer(&rsa))
+		if l := len(c.name); l < len(r.Path) && r.Path[l] != 0 {
+			t.Errorf("%q: byte %d after the name is %d, want NUL", c.name, l, r.Path[l])
+		}
+	}
+	q := newTestQueue(t, QueueConfig{})
+	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	sa := &unix.SockaddrUnix{Name: fmt.Sprintf("@aiokit-uring-test-%d", os.Getpid())}
+	if err := unix.Bind(lfd, sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 1); err != nil {
+		t.Fatal(err)
+	}
+	cfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(cfd)
+	h, err := q.Connect(cfd, &unix.SockaddrUnix{Name: sa.Name})
+	mustRes(t, h, err, 0)
 }
 
 // Cancel with another queue's handle (whose user data is that of an

@@ -203,16 +203,36 @@ func (r *Ring) Fd() int {
 
 // Features returns the IORING_FEAT_* bits the kernel reported at setup
 // (ring->features).
-func (r *Ring) Features() uint32 { return r.features }
+func (r *Ring) Features() uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.features
+}
 
 // Flags returns the IORING_SETUP_* flags of the ring (ring->flags).
-func (r *Ring) Flags() uint32 { return r.flags }
+func (r *Ring) Flags() uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.flags
+}
 
 // SQEntries returns the number of SQ entries (ring->sq.ring_entries).
-func (r *Ring) SQEntries() uint32 { return r.sqEntries }
+func (r *Ring) SQEntries() uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.sqEntries
+}
 
 // CQEntries returns the number of CQ entries (ring->cq.ring_entries).
-func (r *Ring) CQEntries() uint32 { return r.cqEntries }
+func (r *Ring) CQEntries() uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.cqEntries
+}
 
 // InitSQArray fills the SQ index array with the identity mapping, the step
 // io_uring_queue_init_params performs after io_uring_queue_mmap. Only rings

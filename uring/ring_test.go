@@ -169,6 +169,7 @@ func checkClosedRing(t *testing.T, what string, r *Ring) {
 	}
 	r.CQAdvance(1) // must not crash
 	r.CQESeen(&CQE{})
+	_, _, _, _ = r.Features(), r.Flags(), r.SQEntries(), r.CQEntries()
 	errs := map[string]error{}
 	_, errs["Submit"] = r.Submit()
 	_, errs["SubmitAndWait"] = r.SubmitAndWait(1)
