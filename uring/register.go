@@ -295,9 +295,13 @@ func (r *Ring) RegisterPersonality() (int, error) {
 }
 
 // UnregisterPersonality drops personality id (io_uring_unregister_personality).
+// An id outside C's int is EINVAL (it would otherwise name another one).
 func (r *Ring) UnregisterPersonality(id int) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
+	}
+	if id != int(int32(id)) {
+		return unix.EINVAL
 	}
 	return errRet(int(C.io_uring_unregister_personality(&r.c.ring, C.int(id))))
 }
@@ -393,10 +397,14 @@ func (r *Ring) RegisterBufRing(reg *BufReg, flags uint32) error {
 }
 
 // UnregisterBufRing unregisters buffer group bgid's ring
-// (io_uring_unregister_buf_ring).
+// (io_uring_unregister_buf_ring). A bgid outside C's int is EINVAL;
+// within it, liburing keeps its low 16 bits, as in C.
 func (r *Ring) UnregisterBufRing(bgid int) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
+	}
+	if bgid != int(int32(bgid)) {
+		return unix.EINVAL
 	}
 	return errRet(int(C.io_uring_unregister_buf_ring(&r.c.ring, C.int(bgid))))
 }

@@ -234,6 +234,13 @@ func TestRegisterPersonality(t *testing.T) {
 		t.Fatalf("RegisterPersonality = %d, %v", id, err)
 	}
 	rawOK(t, r, "nop with personality", func(s *SQE) { s.PrepNop(); s.Personality = uint16(id) })
+	// An id C's int cannot hold is not taken for its low 32 bits (id).
+	if err := r.UnregisterPersonality(id + 1<<32); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("UnregisterPersonality(id+2^32) = %v, want EINVAL", err)
+	}
+	if err := r.UnregisterBufRing(1 << 32); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("UnregisterBufRing(2^32) = %v, want EINVAL", err)
+	}
 	if err := r.UnregisterPersonality(id); err != nil {
 		t.Fatal(err)
 	}
