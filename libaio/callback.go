@@ -70,7 +70,7 @@ var trampoline = uint64(uintptr(unsafe.Pointer(C.aiokit_callback_ptr())))
 // forgetCallbacks drops the table entries of events reaped by GetEvents or
 // PGetEvents instead of QueueRun: their callbacks will never be called, and
 // the entries would otherwise stay until the Iocb got a new callback.
-func forgetCallbacks(events []Event) {
+func (c *Context) forgetCallbacks(events []Event) {
 	locked := false
 	for i := range events {
 		if events[i].Data != trampoline {
@@ -80,11 +80,57 @@ func forgetCallbacks(events []Event) {
 			callbacks.Lock()
 			locked = true
 		}
-		delete(callbacks.byIocb, uintptr(events[i].Obj))
+		key := uintptr(events[i].Obj)
+		delete(callbacks.byIocb, key)
+		delete(c.cbKeys, key)
 	}
 	if locked {
 		callbacks.Unlock()
 	}
+}
+
+// trackCallbacks notes, before io_submit, the Iocbs of ios that have a callback
+// (Data is the trampoline), so that Destroy can drop the callbacks of those whose
+// events it discards. It reports whether there were any.
+func (c *Context) trackCallbacks(ios []*Iocb) bool {
+	locked := false
+	for _, cb := range ios {
+		if cb == nil || cb.Data != trampoline {
+			continue
+		}
+		if !locked {
+			callbacks.Lock()
+			locked = true
+			if c.cbKeys == nil {
+				c.cbKeys = make(map[uintptr]struct{})
+			}
+		}
+		c.cbKeys[uintptr(unsafe.Pointer(cb))] = struct{}{}
+	}
+	if locked {
+		callbacks.Unlock()
+	}
+	return locked
+}
+
+// untrackCallbacks undoes trackCallbacks for the Iocbs io_submit rejected.
+func (c *Context) untrackCallbacks(ios []*Iocb) {
+	callbacks.Lock()
+	for _, cb := range ios {
+		delete(c.cbKeys, uintptr(unsafe.Pointer(cb)))
+	}
+	callbacks.Unlock()
+}
+
+// dropCallbacks forgets, after io_destroy, the callbacks of the Iocbs still in
+// flight on c: io_destroy discarded their events, so nothing will call them.
+func (c *Context) dropCallbacks() {
+	callbacks.Lock()
+	for key := range c.cbKeys {
+		delete(callbacks.byIocb, key)
+	}
+	c.cbKeys = nil
+	callbacks.Unlock()
 }
 
 // QueueRun is io_queue_run: reap every available event without waiting and call the
@@ -93,14 +139,21 @@ func forgetCallbacks(events []Event) {
 //
 // As in C, the Data of every event reaped here is called as a function: each request
 // submitted on a Context drained with QueueRun must have been given SetCallback.
-// Callbacks must not Destroy the Context.
+// Callbacks must not Destroy the Context. A callback that panics does not stop the
+// others of the run: the first panic is raised again from QueueRun once io_queue_run has
+// returned (with its value; its stack is gone by then).
 func (c *Context) QueueRun() (int, error) {
 	ctx, err := c.enter()
 	if err != nil {
 		return 0, err
 	}
-	r := C.io_queue_run(ctx)
-	c.leave()
+	r := func() C.int {
+		defer c.leave() // also when a callback calls runtime.Goexit
+		return C.io_queue_run(ctx)
+	}()
+	if p, ok := c.takePanic(); ok {
+		panic(p)
+	}
 	if r < 0 {
 		return 0, errnoErr(r)
 	}
@@ -114,11 +167,47 @@ func aiokitGoCallback(ctx C.io_context_t, iocb *C.struct_iocb, res, res2 C.long)
 	fn := callbacks.byIocb[key]
 	delete(callbacks.byIocb, key)
 	c := callbacks.ctxs[uintptr(unsafe.Pointer(ctx))]
+	if c != nil {
+		delete(c.cbKeys, key)
+	}
 	callbacks.Unlock()
 	if fn != nil {
-		fn(c, (*Iocb)(unsafe.Pointer(iocb)), int64(res), int64(res2))
+		callBack(c, fn, (*Iocb)(unsafe.Pointer(iocb)), int64(res), int64(res2))
 	}
 	runtime.KeepAlive(iocb)
+}
+
+// callBack calls fn for QueueRun. A panic must not unwind through io_queue_run,
+// whose loop would lose the events it reaped and had not called back yet (and the
+// call would skip QueueRun's leave, so that Destroy waited forever): it is kept for
+// QueueRun to raise again. A runtime.Goexit still unwinds (recover does not stop it).
+func callBack(c *Context, fn Callback, cb *Iocb, res, res2 int64) {
+	if c != nil {
+		defer c.catchPanic()
+	}
+	fn(c, cb, res, res2)
+}
+
+// catchPanic is deferred by callBack: it keeps the first panic of the run.
+func (c *Context) catchPanic() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	callbacks.Lock()
+	if !c.cbPanics {
+		c.cbPanic, c.cbPanics = p, true
+	}
+	callbacks.Unlock()
+}
+
+// takePanic returns (and clears) the panic catchPanic kept.
+func (c *Context) takePanic() (any, bool) {
+	callbacks.Lock()
+	p, ok := c.cbPanic, c.cbPanics
+	c.cbPanic, c.cbPanics = nil, false
+	callbacks.Unlock()
+	return p, ok
 }
 
 // Poll is io_poll: PrepPoll(fd, events), SetCallback(fn), then Submit of cb alone;

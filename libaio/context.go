@@ -7,6 +7,7 @@ package libaio
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,13 @@ type Context struct {
 	idle  chan struct{}   // leave wakes Destroy here when the last call returns
 	dmu   sync.Mutex      // serializes Destroy and QueueRelease
 	yield schedyield.Gate // see mayBlock
+
+	// Guarded by callbacks' mutex: the Iocbs with a callback submitted on this
+	// Context and not yet reaped (Destroy drops their callbacks: io_destroy
+	// discards their events), and the first panic of a callback in QueueRun.
+	cbKeys   map[uintptr]struct{}
+	cbPanic  any
+	cbPanics bool
 }
 
 // closing is the bit of Context.users that Destroy sets: enter fails from then on.
@@ -44,7 +52,7 @@ const waitSlice = 50 * time.Millisecond
 // the Go scheduler at most every schedyield.Every, so that Go's sysmon does not take
 // the P of a goroutine looping on Submit + GetEvents (see internal/schedyield).
 func (c *Context) mayBlock(minNr int, timeout *unix.Timespec) {
-	if minNr <= 0 || (timeout != nil && timeout.Sec == 0 && timeout.Nsec == 0) {
+	if d, forever := kernelTimeout(timeout); minNr <= 0 || !forever && d == 0 {
 		return // io_getevents returns at once
 	}
 	c.yield.BeforeBlock()
@@ -142,6 +150,7 @@ func (c *Context) destroy(queue bool) error {
 		return errnoErr(r)
 	}
 	unregisterContext(c)
+	c.dropCallbacks()
 	c.ctx = nil
 	return nil
 }
@@ -164,9 +173,13 @@ func (c *Context) Submit(ios []*Iocb) (int, error) {
 	if len(ios) > 0 {
 		p = (*C.uintptr_t)(unsafe.Pointer(&ios[0]))
 	}
+	tracked := c.trackCallbacks(ios)
 	r := C.aiokit_io_submit(ctx, C.long(len(ios)), p)
 	c.leave()
 	runtime.KeepAlive(ios)
+	if tracked && int(r) < len(ios) {
+		c.untrackCallbacks(ios[max(int(r), 0):]) // rejected: no event will come
+	}
 	if r < 0 {
 		return 0, errnoErr(r)
 	}
@@ -198,7 +211,9 @@ func eventsPtr(events []Event) *C.struct_io_event {
 }
 
 // GetEvents is io_getevents: wait until at least minNr events are available or timeout
-// expires (nil waits forever, a zero Timespec does not wait), then copy up to
+// expires (nil waits forever, a zero Timespec does not wait; like the kernel, which
+// checks no field, a Nsec past a second adds to the wait and a negative total waits
+// forever: see kernelTimeout), then copy up to
 // len(events) of them into events and return how many. A timeout returns the events
 // available then, possibly fewer than minNr or 0, with a nil error. A signal delivered
 // to the waiting thread before any event arrived gives EINTR, as in C (after some
@@ -255,13 +270,13 @@ func (c *Context) getEvents(minNr int, events []Event, timeout *unix.Timespec, s
 		if r < 0 {
 			return 0, errnoErr(r)
 		}
-		forgetCallbacks(events[:r])
+		c.forgetCallbacks(events[:r])
 		return int(r), nil
 	}
-	forever := timeout == nil || timeout.Sec >= 1<<32 // 136 years: no deadline to keep
+	d, forever := kernelTimeout(timeout)
 	var deadline time.Time
 	if !forever {
-		deadline = time.Now().Add(time.Duration(timeout.Sec)*time.Second + time.Duration(timeout.Nsec))
+		deadline = time.Now().Add(d)
 	}
 	got := 0
 	var err error
@@ -303,7 +318,7 @@ func (c *Context) getEvents(minNr int, events []Event, timeout *unix.Timespec, s
 	}
 	runtime.KeepAlive(events)
 	runtime.KeepAlive(sigmask)
-	forgetCallbacks(events[:got])
+	c.forgetCallbacks(events[:got])
 	if got > 0 {
 		return got, nil // as the kernel returns the events it has on a signal or a dead context
 	}
@@ -311,17 +326,32 @@ func (c *Context) getEvents(minNr int, events []Event, timeout *unix.Timespec, s
 }
 
 // sliced reports whether a GetEvents call waits in bounded slices: when it may wait
-// longer than waitSlice. A call that cannot wait, one with a short timeout, and one
-// whose arguments the kernel refuses (EINVAL) is one C call.
+// longer than waitSlice. A call that cannot wait (minNr <= 0, or more than nr: EINVAL)
+// and one with a short timeout is one C call.
 func sliced(minNr, nr int, timeout *unix.Timespec) bool {
 	if minNr <= 0 || minNr > nr {
 		return false
 	}
-	if timeout == nil {
-		return true
+	d, forever := kernelTimeout(timeout)
+	return forever || d > waitSlice
+}
+
+// ktimeSecMax is the kernel's KTIME_SEC_MAX: seconds from which a timespec means no
+// limit.
+const ktimeSecMax = math.MaxInt64 / int64(time.Second)
+
+// kernelTimeout reads an io_getevents timeout as the kernel does, which checks none of
+// it (timespec64_to_ktime, then a relative hrtimer): nil and seconds >= KTIME_SEC_MAX
+// mean no limit; otherwise the wait is Sec*1e9+Nsec nanoseconds (Nsec may exceed a
+// second or be negative), 0 does not wait, and a negative total waits forever too (the
+// hrtimer's expiry lands before the clock's start and is pushed to the end of time).
+func kernelTimeout(ts *unix.Timespec) (d time.Duration, forever bool) {
+	if ts == nil || int64(ts.Sec) >= ktimeSecMax {
+		return 0, true
 	}
-	if timeout.Sec < 0 || timeout.Nsec < 0 || timeout.Nsec >= 1e9 {
-		return false // EINVAL from the kernel
+	ns := int64(ts.Sec)*1e9 + int64(ts.Nsec) // wraps as the kernel's s64 does
+	if ns < 0 {
+		return 0, true
 	}
-	return timeout.Sec >= 1<<32 || time.Duration(timeout.Sec)*time.Second+time.Duration(timeout.Nsec) > waitSlice
+	return time.Duration(ns), false
 }

@@ -14,12 +14,17 @@ import (
 // parked on Go's poller (not on an OS thread) while its request is in flight.
 //
 // For a descriptor opened with O_DIRECT, File learns the alignment the kernel requires
-// from statx(STATX_DIOALIGN) (cmem.DirectIOAlign):
+// from statx(STATX_DIOALIGN) or the block device (cmem.DirectIOAlignKnown):
 //   - a buffer whose address is not a multiple of the memory alignment is bounced through
 //     aligned C memory (cmem.Alloc) and copied, so any []byte works;
 //   - an offset or a length that is not a multiple of the offset alignment is refused
 //     before submission with an *AlignError that wraps unix.EINVAL and names the
-//     alignment (emulating it would need read-modify-write cycles that are not atomic).
+//     alignment (emulating it would need read-modify-write cycles that are not atomic);
+//     an empty request is not refused (the kernel returns 0 for it);
+//   - where the kernel reports no alignment (tmpfs; kernels before 6.1), buffers are
+//     bounced to cmem.DefaultDirectAlign and offsets and lengths are left to the kernel;
+//     where statx says the file does no direct I/O (both alignments 0), the kernel does
+//     the I/O buffered and File keeps to no rule.
 //
 // Without O_DIRECT there is no alignment rule, and a read first tries preadv2(RWF_NOWAIT)
 // in the caller (see Queue.Read; the O_DIRECT flag is looked at once, in NewFile): when
@@ -31,8 +36,9 @@ type File struct {
 	q        *Queue
 	fd       int
 	direct   bool
-	memAlign int
-	offAlign int
+	memAlign int // buffers at other addresses are bounced
+	offAlign int // offsets and lengths must be multiples (refused otherwise)
+	eofAlign int // a short count that is not a multiple is the end of the file
 }
 
 // NewFile returns a File doing I/O on fd through q. An fd C's int cannot hold gives
@@ -45,19 +51,36 @@ func NewFile(q *Queue, fd int) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &File{q: q, fd: fd, memAlign: 1, offAlign: 1}
+	f := &File{q: q, fd: fd, memAlign: 1, offAlign: 1, eofAlign: 1}
 	if fl&unix.O_DIRECT != 0 {
-		mem, off, err := cmem.DirectIOAlign(fd)
-		if err != nil {
+		mem, off, known, err := cmem.DirectIOAlignKnown(fd)
+		switch {
+		case err == unix.EINVAL:
+			// statx says the filesystem does no direct I/O on this file (ext4 with
+			// data=journal, an encrypted or verity file ...): the kernel then does
+			// the I/O buffered, with no alignment rule.
+		case err != nil:
 			return nil, err
+		case known:
+			f.direct, f.memAlign, f.offAlign = true, max(int(mem), 1), max(int(off), 1)
+			f.eofAlign = f.offAlign
+		default:
+			// A guess (cmem.DefaultDirectAlign): buffers are bounced to it, which
+			// satisfies any rule, and a short count that is not a multiple of it is
+			// the end of the file, but offsets and lengths are left to the kernel
+			// (tmpfs takes any; it may need less than the guess).
+			f.direct, f.memAlign, f.eofAlign = true, max(int(mem), 1), max(int(off), 1)
 		}
-		f.direct, f.memAlign, f.offAlign = true, max(int(mem), 1), max(int(off), 1)
 	}
 	return f, nil
 }
 
-// Align returns the memory and offset alignments O_DIRECT requires on this file (1 and 1
-// when the descriptor is not O_DIRECT).
+// Align returns the memory and offset alignments File keeps to on this file: buffers at
+// addresses that are not multiples of mem are bounced, and requests whose offset or
+// length is not a multiple of offset are refused (*AlignError). Both are what statx
+// (STATX_DIOALIGN) or the block device reports for an O_DIRECT descriptor; 1 and 1 for
+// one without O_DIRECT. Where the kernel does not say, mem is cmem.DefaultDirectAlign
+// and offset 1: the kernel checks offsets and lengths itself.
 func (f *File) Align() (mem, offset int) { return f.memAlign, f.offAlign }
 
 // Fd returns the file descriptor.
@@ -105,7 +128,7 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 func (f *File) full(ctx context.Context, p []byte, off int64, write bool) (int, error) {
 	var end func(int) bool
 	if f.direct {
-		end = func(n int) bool { return n%f.offAlign != 0 }
+		end = func(n int) bool { return n%f.eofAlign != 0 }
 	}
 	return fileio.Full(p, off, write, func(p []byte, off int64) (int, error) {
 		return f.rw(ctx, p, off, write)
@@ -119,7 +142,7 @@ func (f *File) rw(ctx context.Context, p []byte, off int64, write bool) (int, er
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if f.direct && (off%int64(f.offAlign) != 0 || len(p)%f.offAlign != 0) {
+	if f.direct && len(p) > 0 && (off%int64(f.offAlign) != 0 || len(p)%f.offAlign != 0) {
 		op := "read"
 		if write {
 			op = "write"
@@ -130,7 +153,9 @@ func (f *File) rw(ctx context.Context, p []byte, off int64, write bool) (int, er
 	var bounce *cmem.Buf
 	if f.direct && len(p) > 0 && uintptr(unsafe.Pointer(&p[0]))%uintptr(f.memAlign) != 0 {
 		var err error
-		if bounce, err = cmem.Alloc(len(p), f.memAlign); err != nil {
+		// posix_memalign takes multiples of the pointer size only; a device may
+		// ask for less (NVMe reports 4).
+		if bounce, err = cmem.Alloc(len(p), max(f.memAlign, int(unsafe.Sizeof(uintptr(0))))); err != nil {
 			return 0, err
 		}
 		buf = bounce.Bytes()

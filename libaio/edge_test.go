@@ -1,0 +1,213 @@
+package libaio
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// A QueueRun callback that panics (and a caller that recovers, as servers do) does not
+// leave the Context unusable: the panic comes out of QueueRun, and Destroy returns.
+func TestQueueRunPanicReraised(t *testing.T) {
+	fd, _ := testFile(t, pattern(4096, 1), unix.O_RDWR)
+	c, err := QueueInit(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cb Iocb
+	cb.PrepFsync(fd)
+	cb.SetCallback(func(*Context, *Iocb, int64, int64) { panic("callback boom") })
+	if n, err := c.Submit([]*Iocb{&cb}); n != 1 || err != nil {
+		t.Fatalf("Submit: %d, %v", n, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	panicked := false
+	for !panicked && time.Now().Before(deadline) {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					if r != "callback boom" {
+						t.Errorf("QueueRun panicked with %v, want the callback's value", r)
+					}
+					panicked = true
+				}
+			}()
+			c.QueueRun()
+		}()
+	}
+	if !panicked {
+		t.Fatal("callback never ran")
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.QueueRelease() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("QueueRelease: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("QueueRelease hangs after a recovered callback panic (users = %#x)", c.users.Load())
+	}
+}
+
+// Destroy discards unreaped events: the callbacks of their iocbs will never be called,
+// and must not stay in the process-wide table forever (with what they capture).
+func TestDestroyDropsCallbacks(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	c, err := QueueInit(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := new(Iocb)
+	big := make([]byte, 64<<20) // what the callback captures
+	if n, err := c.Poll(cb, func(*Context, *Iocb, int64, int64) { _ = big[0] }, p[0], unix.POLLIN); n != 1 || err != nil {
+		t.Fatalf("Poll: %d, %v", n, err)
+	}
+	if err := c.QueueRelease(); err != nil {
+		t.Fatal(err)
+	}
+	callbacks.Lock()
+	_, kept := callbacks.byIocb[uintptr(unsafe.Pointer(cb))]
+	callbacks.Unlock()
+	if kept {
+		t.Errorf("callback of an iocb whose event Destroy discarded is still registered (leaks it and what it captures)")
+	}
+	if len(c.cbKeys) != 0 {
+		t.Errorf("%d callback keys left on the destroyed Context", len(c.cbKeys))
+	}
+}
+
+// A GetEvents waiting with a timespec the kernel does not check (Nsec past a second
+// adds to the wait, a negative total waits forever: kernelTimeout) is waited for in
+// slices like any long wait, so Destroy does not wait for it (it waited 30 s, or
+// forever, when such a timespec was one unbounded C call).
+func TestDestroyWakesUnnormalizedTimeout(t *testing.T) {
+	for _, ts := range []unix.Timespec{{Sec: 0, Nsec: 30e9}, {Sec: -1, Nsec: 0}} {
+		ts := ts
+		c, err := Setup(4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			evs := make([]Event, 1)
+			c.GetEvents(1, evs, &ts)
+		}()
+		for c.users.Load() == 0 {
+			time.Sleep(time.Millisecond) // until GetEvents is inside io_getevents
+		}
+		time.Sleep(50 * time.Millisecond)
+		t0 := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- c.Destroy() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("timeout %+v: Destroy = %v after %v", ts, err, time.Since(t0))
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("timeout %+v: Destroy still blocked after 5 s behind a GetEvents", ts)
+		}
+	}
+}
+
+// kernelTimeout reads a timespec as fs/aio.c does (timespec64_to_ktime, a relative
+// hrtimer whose expiry before the clock's start means the end of time).
+func TestKernelTimeout(t *testing.T) {
+	for _, c := range []struct {
+		ts      *unix.Timespec
+		d       time.Duration
+		forever bool
+	}{
+		{nil, 0, true},
+		{&unix.Timespec{}, 0, false},
+		{&unix.Timespec{Sec: 1, Nsec: 5}, time.Second + 5, false},
+		{&unix.Timespec{Nsec: 3e9}, 3 * time.Second, false},
+		{&unix.Timespec{Sec: 2, Nsec: -1e9}, time.Second, false},
+		{&unix.Timespec{Sec: 1, Nsec: -1e9}, 0, false},
+		{&unix.Timespec{Sec: -1}, 0, true},
+		{&unix.Timespec{Nsec: -1}, 0, true},
+		{&unix.Timespec{Sec: ktimeSecMax - 1}, time.Duration(ktimeSecMax-1) * time.Second, false},
+		{&unix.Timespec{Sec: ktimeSecMax}, 0, true},
+		{&unix.Timespec{Sec: 1 << 62}, 0, true},
+	} {
+		d, forever := kernelTimeout(c.ts)
+		if d != c.d || forever != c.forever {
+			t.Errorf("kernelTimeout(%+v) = %v, %v; want %v, %v", c.ts, d, forever, c.d, c.forever)
+		}
+	}
+}
+
+// On tmpfs (/dev/shm) O_DIRECT is accepted at any alignment, and statx reports no
+// STATX_DIOALIGN: File bounces to the guess (cmem.DefaultDirectAlign) but leaves
+// offsets and lengths to the kernel, which carries out what it refused before.
+func TestFileDirectUnknownAlign(t *testing.T) {
+	path := filepath.Join(testutil.TmpfsDir(t), "f")
+	if err := os.WriteFile(path, pattern(8192, 3), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		testutil.SkipNoFeature(t, "O_DIRECT on tmpfs", err)
+	}
+	defer unix.Close(fd)
+	q := testQueue(t, 4)
+	data := []byte("hello, tmpfs")
+	h, err := q.Write(fd, data, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Wait(nil); n != len(data) || err != nil {
+		t.Fatalf("kernel: Queue.Write(%d bytes at 1) = %d, %v", len(data), n, err)
+	}
+	f, err := NewFile(q, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mem, off := f.Align(); mem != cmem.DefaultDirectAlign || off != 1 {
+		t.Errorf("Align() = %d, %d; want %d, 1 (alignment unknown)", mem, off, cmem.DefaultDirectAlign)
+	}
+	if n, err := f.WriteAt(data, 1); n != len(data) || err != nil {
+		t.Errorf("File.WriteAt(%d bytes at 1) = %d, %v; the kernel wrote them (Align() = %v)", len(data), n, err, fmt.Sprint(f.Align()))
+	}
+	got := make([]byte, len(data))
+	if n, err := f.ReadAt(got, 1); n != len(data) || err != nil {
+		t.Errorf("File.ReadAt(%d bytes at 1) = %d, %v; pread/AIO read them", len(data), n, err)
+	}
+}
+
+// An empty ReadAt/WriteAt on an O_DIRECT file at an offset that is not aligned: the
+// kernel (and os.File) returns 0, nil, and so does File (no *AlignError).
+func TestFileEmptyUnalignedDirect(t *testing.T) {
+	fd, _ := testFile(t, pattern(8192, 4), unix.O_RDWR|unix.O_DIRECT)
+	q := testQueue(t, 4)
+	q.SetInlineReads(false)
+	h, err := q.Read(fd, nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Wait(nil); n != 0 || err != nil {
+		t.Fatalf("kernel: empty AIO read at 1 = %d, %v", n, err)
+	}
+	f, err := NewFile(q, fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.ReadAt(nil, 1); n != 0 || err != nil {
+		t.Errorf("File.ReadAt(nil, 1) = %d, %v; kernel gives 0, nil", n, err)
+	}
+	if n, err := f.WriteAt([]byte{}, 1); n != 0 || err != nil {
+		t.Errorf("File.WriteAt(empty, 1) = %d, %v; want 0, nil", n, err)
+	}
+}
