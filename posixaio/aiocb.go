@@ -277,6 +277,9 @@ func (a *Aiocb) SetReqprio(p int) error {
 	if err := a.settable(); err != nil {
 		return err
 	}
+	if p != int(int32(p)) {
+		p = -1 // out of C's int: still refused at submission (EINVAL), not taken for its low 32 bits
+	}
 	a.cb.aio_reqprio = C.int(p)
 	return nil
 }

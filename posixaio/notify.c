@@ -17,6 +17,7 @@ struct pa_sink {
 	int sleeping;     /* the reaper is (about to be) parked on efd */
 	int overflow;     /* a value was dropped: the reaper must scan */
 	int active;       /* trampolines still writing to efd */
+	int id;           /* generation<<12 | slot: a closed sink's id never names its successor */
 	uint64_t *buf;
 };
 
@@ -25,6 +26,18 @@ struct pa_sink {
 static pthread_mutex_t pa_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct pa_sink *pa_sinks[PA_SINK_MAX];
 static int pa_next = 1;
+static unsigned pa_gen; /* bumped per sink made, under pa_mu */
+
+/* The sink id names, or NULL (a closed sink's id, even when its slot was
+   reused: the generation differs). Under pa_mu. */
+static struct pa_sink *pa_lookup(int id)
+{
+	int slot = id & (PA_SINK_MAX - 1);
+	if (id <= 0 || slot == 0 || id >= PA_SINK_MAX << PA_SINK_GEN_BITS)
+		return NULL;
+	struct pa_sink *s = pa_sinks[slot];
+	return s != NULL && s->id == id ? s : NULL;
+}
 
 static pthread_attr_t pa_attr;
 static pthread_once_t pa_attr_once = PTHREAD_ONCE_INIT;
@@ -60,8 +73,10 @@ int pa_sink_new(int efd, uint32_t cap)
 		int cand = pa_next;
 		pa_next = pa_next + 1 >= PA_SINK_MAX ? 1 : pa_next + 1;
 		if (pa_sinks[cand] == NULL) {
+			pa_gen = (pa_gen + 1) & ((1u << PA_SINK_GEN_BITS) - 1);
+			s->id = (int)(pa_gen << PA_SINK_GEN_BITS) | cand;
 			pa_sinks[cand] = s;
-			id = cand;
+			id = s->id;
 			break;
 		}
 	}
@@ -77,11 +92,10 @@ int pa_sink_new(int efd, uint32_t cap)
    are dropped. Returns the sink for pa_sink_release. */
 void *pa_sink_unregister(int id)
 {
-	if (id <= 0 || id >= PA_SINK_MAX)
-		return NULL;
 	pthread_mutex_lock(&pa_mu);
-	struct pa_sink *s = pa_sinks[id];
-	pa_sinks[id] = NULL;
+	struct pa_sink *s = pa_lookup(id);
+	if (s != NULL)
+		pa_sinks[id & (PA_SINK_MAX - 1)] = NULL;
 	pthread_mutex_unlock(&pa_mu);
 	return s;
 }
@@ -109,10 +123,8 @@ int pa_sink_release(void *p)
    the last drain, or -EBADF for an unknown id. */
 int pa_sink_drain(int id, uint64_t *out, int max, int arm)
 {
-	if (id <= 0 || id >= PA_SINK_MAX)
-		return -EBADF;
 	pthread_mutex_lock(&pa_mu);
-	struct pa_sink *s = pa_sinks[id];
+	struct pa_sink *s = pa_lookup(id);
 	if (s == NULL) {
 		pthread_mutex_unlock(&pa_mu);
 		return -EBADF;
@@ -142,10 +154,8 @@ void pa_sink_notify(union sigval v)
 	uint64_t x = (uint64_t)(uintptr_t)v.sival_ptr;
 	int id = (int)(x >> PA_VALUE_BITS);
 	uint64_t val = x & PA_VALUE_MASK;
-	if (id <= 0 || id >= PA_SINK_MAX)
-		return;
 	pthread_mutex_lock(&pa_mu);
-	struct pa_sink *s = pa_sinks[id];
+	struct pa_sink *s = pa_lookup(id);
 	if (s == NULL) {
 		pthread_mutex_unlock(&pa_mu);
 		return;

@@ -12,7 +12,8 @@
 #include <signal.h>
 #include <stdint.h>
 
-#define PA_SINK_MAX 4096          /* sink ids are 1..PA_SINK_MAX-1 */
+#define PA_SINK_MAX 4096          /* sink slots are 1..PA_SINK_MAX-1 */
+#define PA_SINK_GEN_BITS 12       /* sink id = generation<<12 | slot */
 #define PA_VALUE_BITS 40          /* sigev_value = id<<40 | value */
 #define PA_VALUE_MASK ((UINT64_C(1) << PA_VALUE_BITS) - 1)
 

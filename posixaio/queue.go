@@ -45,7 +45,6 @@ type Queue struct {
 
 	mu       sync.Mutex       // orders cancels and aborts against completions
 	fin      completion.Batch // completes a collected batch with one free-stack push (under mu)
-	progress atomic.Uint64
 	scan     atomic.Bool
 	stopping atomic.Bool
 	reaped   chan struct{}
@@ -182,8 +181,6 @@ func (q *Queue) fsync(ctx context.Context, fd int, op int) (*completion.Handle, 
 // submit queues one request. With a nil ctx it fails with ErrBusy when every
 // slot is in flight; otherwise it waits for a slot or for ctx (File's calls).
 func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off int64) (*completion.Handle, error) {
-	q.submitters.Add(1)
-	defer q.submitters.Add(-1)
 	var h *completion.Handle
 	var o *completion.Op
 	var err error
@@ -195,6 +192,12 @@ func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off in
 	if err != nil {
 		return nil, err
 	}
+	// Counted from a successful Begin on (Close waits for 0): its request
+	// cannot complete, nor the table drain, before this. Counting callers
+	// whose Begin fails with ErrClosed too kept Close spinning for as long
+	// as such callers kept coming.
+	q.submitters.Add(1)
+	defer q.submitters.Add(-1)
 	i := uint32(o.UserData())
 	s := q.slot(i)
 	o.PinBytes(buf)
@@ -282,7 +285,6 @@ func (q *Queue) complete(k int) {
 	}
 	q.fin.Flush()
 	q.mu.Unlock()
-	q.progress.Add(uint64(k))
 }
 
 func (q *Queue) reap() {
@@ -311,8 +313,8 @@ func (q *Queue) reap() {
 		if n > 0 {
 			continue
 		}
-		if q.stopping.Load() && q.tab.InFlight() == 0 {
-			return
+		if q.stopping.Load() {
+			return // set by Close once the table drained and no submitter is inside
 		}
 		if q.sink.Wait() != nil {
 			return
@@ -320,24 +322,24 @@ func (q *Queue) reap() {
 	}
 }
 
-// watchdog asks the reaper for a full scan when requests are in flight and
-// none completed for a while, in case a notification was lost.
+// watchdog asks the reaper for a full scan every 250 ms while requests are in
+// flight, in case a notification was lost. (Only when none completed for a
+// while, as before, missed the lost one under steady traffic: it then waited
+// for ever, pinned.) A scan reads each slot's state: cheap beside the thread
+// glibc starts per notification.
 func (q *Queue) watchdog() {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
-	last := q.progress.Load()
 	for {
 		select {
 		case <-q.stopWD:
 			return
 		case <-t.C:
 		}
-		p := q.progress.Load()
-		if p == last && q.tab.InFlight() > 0 {
+		if q.tab.InFlight() > 0 {
 			q.scan.Store(true)
 			q.sink.Wake()
 		}
-		last = p
 	}
 }
 

@@ -8,6 +8,7 @@ package posixaio
 import "C"
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -55,6 +56,9 @@ func (a *Aiocb) Write() error {
 func (a *Aiocb) Fsync(op int) error {
 	if err := a.submittable(); err != nil {
 		return err
+	}
+	if op != int(int32(op)) {
+		return unix.EINVAL // glibc's answer to a bad op (its low 32 bits could be a good one)
 	}
 	a.arm()
 	r, err := C.aio_fsync(C.int(op), a.cb)
@@ -198,7 +202,9 @@ func AioSuspend(list []*Aiocb, timeout time.Duration) error {
 	if timeout >= 0 {
 		ns = int64(timeout)
 	}
-	if r := C.pa_suspend(first, C.int(len(l)), C.int64_t(ns)); r < 0 {
+	r := C.pa_suspend(first, C.int(len(l)), C.int64_t(ns))
+	runtime.KeepAlive(list) // the Aiocbs (whose finalizers free the aiocbs glibc reads)
+	if r < 0 {
 		return unix.Errno(-r)
 	}
 	return nil
@@ -249,6 +255,9 @@ func Suspend(list []*Aiocb, timeout time.Duration) error {
 // (see docs/posixaio.md). Instead it submits with LIO_NOWAIT and waits with
 // Suspend, so signals can neither cut the wait short nor corrupt memory.
 func LioListio(mode int, list []*Aiocb, sig *Sigevent) error {
+	if mode != int(int32(mode)) {
+		return unix.EINVAL // glibc's answer to a bad mode (its low 32 bits could be LIO_WAIT)
+	}
 	if mode != LioWait {
 		_, _, err := lioListio(mode, list, sig)
 		return err

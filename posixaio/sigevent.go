@@ -49,11 +49,10 @@ func SigRTMax() int { return int(C.pa_sigrtmax()) }
 // RTSignal returns SIGRTMIN+n, or ErrBadSigevent if that exceeds SIGRTMAX.
 // Pass it to os/signal.Notify and to Sigevent.Signo.
 func RTSignal(n int) (syscall.Signal, error) {
-	s := SigRTMin() + n
-	if n < 0 || s > SigRTMax() {
+	if n < 0 || n > SigRTMax()-SigRTMin() {
 		return 0, ErrBadSigevent
 	}
-	return syscall.Signal(s), nil
+	return syscall.Signal(SigRTMin() + n), nil
 }
 
 func (ev *Sigevent) fill(c *C.struct_sigevent) error {

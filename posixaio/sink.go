@@ -62,9 +62,13 @@ func NewThreadSink(capacity int) (*ThreadSink, error) {
 // attributes are detached with a 64 KiB stack.
 func (s *ThreadSink) Sigevent(value uint64) Sigevent {
 	var c C.struct_sigevent
-	id := C.int(0) // no sink: the trampoline drops the notification
+	id := C.int(0) // no sink (or a closed one): the trampoline drops the notification
 	if s != nil {
-		id = s.id
+		s.mu.Lock()
+		if !s.closed {
+			id = s.id
+		}
+		s.mu.Unlock()
 	}
 	C.pa_sigev_thread(&c, id, C.uint64_t(value))
 	return Sigevent{
@@ -101,7 +105,9 @@ func (s *ThreadSink) Drain(out []uint64, park bool) (n int, overflow bool, err e
 }
 
 // Wait parks the goroutine until a notification arrives after a Drain with
-// park set (or Wake is called). It returns ErrClosed after Close.
+// park set (or Wake is called). It returns ErrClosed after Close. Only one
+// goroutine may call Wait at a time (completion.Notifier.Wait), as a sink
+// has one reader.
 func (s *ThreadSink) Wait() error {
 	if s == nil || s.n == nil {
 		return ErrClosed

@@ -33,7 +33,13 @@ func (l *Lone) Enter(alone bool) bool {
 		}
 		return false
 	}
-	return l.streak.Add(1) > LoneStreak && l.busy.CompareAndSwap(false, true)
+	if n := l.streak.Load(); n <= LoneStreak {
+		n = l.streak.Add(1) // capped just past LoneStreak: it never wraps
+		if n <= LoneStreak {
+			return false
+		}
+	}
+	return l.busy.CompareAndSwap(false, true)
 }
 
 // Leave ends the inline wait that Enter allowed.

@@ -234,6 +234,11 @@ func (t *Table) cancel(ud uint64) {
 // Begin takes a free slot and returns its handle. It fails with ErrClosed
 // after Close and with ErrBusy when every slot is in flight.
 func (t *Table) Begin() (*Handle, *Op, error) {
+	if t.closed.Load() {
+		// Before pop: take counts a popped slot in flight until it sees
+		// closed, and a closed, drained table must not seem busy.
+		return nil, nil, ErrClosed
+	}
 	op := t.pop()
 	if op == nil {
 		if t.closed.Load() {
@@ -252,11 +257,11 @@ func (t *Table) BeginWait(ctx context.Context) (*Handle, *Op, error) {
 		ctx = context.Background()
 	}
 	for {
+		if t.closed.Load() {
+			return nil, nil, ErrClosed // before pop, as in Begin
+		}
 		if op := t.pop(); op != nil {
 			return t.take(op)
-		}
-		if t.closed.Load() {
-			return nil, nil, ErrClosed
 		}
 		t.wmu.Lock()
 		t.waiters.Add(1)
