@@ -47,8 +47,13 @@ func unregisterContext(c *Context) {
 // SetCallback is io_set_callback: make QueueRun call fn when cb's event is reaped.
 // As in C it stores a C function pointer (a trampoline into Go) in cb.Data, so it
 // replaces any Data; call it after the Prep* method, which clears the Iocb. fn is kept
-// in a table keyed by cb's address until QueueRun calls it, or GetEvents or PGetEvents
-// reaps its event (the callback is then not called, as in C); a nil fn forgets it.
+// in a table keyed by cb's address for as long as cb.Data names the trampoline, and, as
+// C calls whatever function Data names, QueueRun calls it for every event of cb: twice
+// for cb submitted twice, again after cb is resubmitted (on this or another Context),
+// also after GetEvents or PGetEvents reaped an event of cb without calling it. A Prep*
+// method (which clears cb, as io_prep_* do) or SetCallback(nil) releases the entry; an
+// Iocb dropped with its callback set keeps fn, and what it captures, alive: release it
+// first.
 func (cb *Iocb) SetCallback(fn Callback) {
 	key := uintptr(unsafe.Pointer(cb))
 	callbacks.Lock()
@@ -64,74 +69,19 @@ func (cb *Iocb) SetCallback(fn Callback) {
 	cb.Data = trampoline
 }
 
+// dropCallback releases the callback of cb, about to be cleared by a Prep*
+// method, if it has one.
+func (cb *Iocb) dropCallback() {
+	if cb.Data != trampoline {
+		return
+	}
+	callbacks.Lock()
+	delete(callbacks.byIocb, uintptr(unsafe.Pointer(cb)))
+	callbacks.Unlock()
+}
+
 // trampoline is the C function pointer SetCallback stores in Data.
 var trampoline = uint64(uintptr(unsafe.Pointer(C.aiokit_callback_ptr())))
-
-// forgetCallbacks drops the table entries of events reaped by GetEvents or
-// PGetEvents instead of QueueRun: their callbacks will never be called, and
-// the entries would otherwise stay until the Iocb got a new callback.
-func (c *Context) forgetCallbacks(events []Event) {
-	locked := false
-	for i := range events {
-		if events[i].Data != trampoline {
-			continue
-		}
-		if !locked {
-			callbacks.Lock()
-			locked = true
-		}
-		key := uintptr(events[i].Obj)
-		delete(callbacks.byIocb, key)
-		delete(c.cbKeys, key)
-	}
-	if locked {
-		callbacks.Unlock()
-	}
-}
-
-// trackCallbacks notes, before io_submit, the Iocbs of ios that have a callback
-// (Data is the trampoline), so that Destroy can drop the callbacks of those whose
-// events it discards. It reports whether there were any.
-func (c *Context) trackCallbacks(ios []*Iocb) bool {
-	locked := false
-	for _, cb := range ios {
-		if cb == nil || cb.Data != trampoline {
-			continue
-		}
-		if !locked {
-			callbacks.Lock()
-			locked = true
-			if c.cbKeys == nil {
-				c.cbKeys = make(map[uintptr]struct{})
-			}
-		}
-		c.cbKeys[uintptr(unsafe.Pointer(cb))] = struct{}{}
-	}
-	if locked {
-		callbacks.Unlock()
-	}
-	return locked
-}
-
-// untrackCallbacks undoes trackCallbacks for the Iocbs io_submit rejected.
-func (c *Context) untrackCallbacks(ios []*Iocb) {
-	callbacks.Lock()
-	for _, cb := range ios {
-		delete(c.cbKeys, uintptr(unsafe.Pointer(cb)))
-	}
-	callbacks.Unlock()
-}
-
-// dropCallbacks forgets, after io_destroy, the callbacks of the Iocbs still in
-// flight on c: io_destroy discarded their events, so nothing will call them.
-func (c *Context) dropCallbacks() {
-	callbacks.Lock()
-	for key := range c.cbKeys {
-		delete(callbacks.byIocb, key)
-	}
-	c.cbKeys = nil
-	callbacks.Unlock()
-}
 
 // QueueRun is io_queue_run: reap every available event without waiting and call the
 // callback of each (set with SetCallback), on this goroutine. It returns io_queue_run's
@@ -164,12 +114,8 @@ func (c *Context) QueueRun() (int, error) {
 func aiokitGoCallback(ctx C.io_context_t, iocb *C.struct_iocb, res, res2 C.long) {
 	key := uintptr(unsafe.Pointer(iocb))
 	callbacks.Lock()
-	fn := callbacks.byIocb[key]
-	delete(callbacks.byIocb, key)
+	fn := callbacks.byIocb[key] // kept: the Iocb's Data still names it, as in C
 	c := callbacks.ctxs[uintptr(unsafe.Pointer(ctx))]
-	if c != nil {
-		delete(c.cbKeys, key)
-	}
 	callbacks.Unlock()
 	if fn != nil {
 		callBack(c, fn, (*Iocb)(unsafe.Pointer(iocb)), int64(res), int64(res2))
@@ -211,34 +157,24 @@ func (c *Context) takePanic() (any, bool) {
 }
 
 // Poll is io_poll: PrepPoll(fd, events), SetCallback(fn), then Submit of cb alone;
-// the result is io_submit's. When io_submit rejects cb, fn is forgotten (no event will
-// ever call it).
+// the result is io_submit's. As in C, cb keeps fn when io_submit rejects it (see
+// SetCallback for how long).
 func (c *Context) Poll(cb *Iocb, fn Callback, fd int, events int16) (int, error) {
 	cb.PrepPoll(fd, events)
 	cb.SetCallback(fn)
-	return c.submitCallback(cb)
+	return c.Submit([]*Iocb{cb})
 }
 
 // Fsync is io_fsync: PrepFsync(fd), SetCallback(fn), then Submit of cb alone (see Poll).
 func (c *Context) Fsync(cb *Iocb, fn Callback, fd int) (int, error) {
 	cb.PrepFsync(fd)
 	cb.SetCallback(fn)
-	return c.submitCallback(cb)
+	return c.Submit([]*Iocb{cb})
 }
 
 // Fdsync is io_fdsync: PrepFdsync(fd), SetCallback(fn), then Submit of cb alone (see Poll).
 func (c *Context) Fdsync(cb *Iocb, fn Callback, fd int) (int, error) {
 	cb.PrepFdsync(fd)
 	cb.SetCallback(fn)
-	return c.submitCallback(cb)
-}
-
-func (c *Context) submitCallback(cb *Iocb) (int, error) {
-	n, err := c.Submit([]*Iocb{cb})
-	if n != 1 {
-		callbacks.Lock()
-		delete(callbacks.byIocb, uintptr(unsafe.Pointer(cb)))
-		callbacks.Unlock()
-	}
-	return n, err
+	return c.Submit([]*Iocb{cb})
 }

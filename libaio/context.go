@@ -33,10 +33,7 @@ type Context struct {
 	dmu   sync.Mutex      // serializes Destroy and QueueRelease
 	yield schedyield.Gate // see mayBlock
 
-	// Guarded by callbacks' mutex: the Iocbs with a callback submitted on this
-	// Context and not yet reaped (Destroy drops their callbacks: io_destroy
-	// discards their events), and the first panic of a callback in QueueRun.
-	cbKeys   map[uintptr]struct{}
+	// The first panic of a callback in QueueRun (guarded by callbacks' mutex).
 	cbPanic  any
 	cbPanics bool
 }
@@ -150,7 +147,6 @@ func (c *Context) destroy(queue bool) error {
 		return errnoErr(r)
 	}
 	unregisterContext(c)
-	c.dropCallbacks()
 	c.ctx = nil
 	return nil
 }
@@ -173,13 +169,9 @@ func (c *Context) Submit(ios []*Iocb) (int, error) {
 	if len(ios) > 0 {
 		p = (*C.uintptr_t)(unsafe.Pointer(&ios[0]))
 	}
-	tracked := c.trackCallbacks(ios)
 	r := C.aiokit_io_submit(ctx, C.long(len(ios)), p)
 	c.leave()
 	runtime.KeepAlive(ios)
-	if tracked && int(r) < len(ios) {
-		c.untrackCallbacks(ios[max(int(r), 0):]) // rejected: no event will come
-	}
 	if r < 0 {
 		return 0, errnoErr(r)
 	}
@@ -270,7 +262,6 @@ func (c *Context) getEvents(minNr int, events []Event, timeout *unix.Timespec, s
 		if r < 0 {
 			return 0, errnoErr(r)
 		}
-		c.forgetCallbacks(events[:r])
 		return int(r), nil
 	}
 	d, forever := kernelTimeout(timeout)
@@ -318,7 +309,6 @@ func (c *Context) getEvents(minNr int, events []Event, timeout *unix.Timespec, s
 	}
 	runtime.KeepAlive(events)
 	runtime.KeepAlive(sigmask)
-	c.forgetCallbacks(events[:got])
 	if got > 0 {
 		return got, nil // as the kernel returns the events it has on a signal or a dead context
 	}

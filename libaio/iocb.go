@@ -94,6 +94,7 @@ func iovAddr(v []unix.Iovec) uint64 {
 // int like the C helpers; one C's int cannot hold is stored as -1 (fileio.FD32), so
 // io_submit answers EBADF.
 func (cb *Iocb) prep(fd int, op int16) {
+	cb.dropCallback()
 	*cb = Iocb{Fildes: fileio.FD32(fd), Opcode: op}
 }
 
@@ -140,7 +141,7 @@ func (cb *Iocb) PrepPwritev2(fd int, iov []unix.Iovec, offset int64, flags int) 
 // (POLLIN, POLLOUT ...). The event's Res is the ready mask, or -errno.
 func (cb *Iocb) PrepPoll(fd int, events int16) {
 	cb.prep(fd, CmdPoll)
-	cb.Buf = uint64(uint32(int32(events)))
+	cb.Buf = uint64(uint16(events)) // as C's int promotion of the 16-bit mask: bit 15 is not a sign
 }
 
 // PollEvents returns u.poll.events.

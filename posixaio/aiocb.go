@@ -298,6 +298,9 @@ func (a *Aiocb) SetLioOpcode(op int) error {
 	if err := a.settable(); err != nil {
 		return err
 	}
+	if op != int(int32(op)) {
+		op = -1 // out of C's int: an unknown opcode to glibc (EINVAL), not its low 32 bits
+	}
 	a.cb.aio_lio_opcode = C.int(op)
 	return nil
 }

@@ -8,6 +8,7 @@ package posixaio
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -430,16 +431,20 @@ type Aioinit struct {
 // AioInit is aio_init(3) (a GNU extension). glibc applies Threads and Num only
 // if no request was submitted yet in this process (the first submission fixes
 // them); IdleTime, when non-zero, applies at any time. It has no result.
+//
+// Values beyond C's int are clamped to it (its low 32 bits would be another
+// value: Threads 1<<32+2 would be 2).
 func AioInit(in Aioinit) {
+	cint := func(v int) C.int { return C.int(max(min(v, math.MaxInt32), math.MinInt32)) }
 	var c C.struct_aioinit
-	c.aio_threads = C.int(in.Threads)
-	c.aio_num = C.int(in.Num)
-	c.aio_locks = C.int(in.Locks)
-	c.aio_usedba = C.int(in.Usedba)
-	c.aio_debug = C.int(in.Debug)
-	c.aio_numusers = C.int(in.Numusers)
-	c.aio_idle_time = C.int(in.IdleTime)
-	c.aio_reserved = C.int(in.Reserved)
+	c.aio_threads = cint(in.Threads)
+	c.aio_num = cint(in.Num)
+	c.aio_locks = cint(in.Locks)
+	c.aio_usedba = cint(in.Usedba)
+	c.aio_debug = cint(in.Debug)
+	c.aio_numusers = cint(in.Numusers)
+	c.aio_idle_time = cint(in.IdleTime)
+	c.aio_reserved = cint(in.Reserved)
 	C.aio_init(&c)
 	if in.Threads > 0 {
 		aioThreads.Store(int32(min(in.Threads, 1<<20)))
