@@ -60,8 +60,9 @@ func retInt(ret int) (int, error) {
 // calls that would take it from the queue: Close (close the Queue instead),
 // UnregisterEventFD and CQEventFDToggle (the queue's reaper is woken through
 // that eventfd: without it no asynchronous completion reaches its handle),
-// and RegisterRingFD (liburing would then enter the ring from the
-// registering thread only, and the queue submits from any).
+// RegisterRingFD (liburing would then enter the ring from the
+// registering thread only, and the queue submits from any), and
+// RegisterRestrictions (the queue's own cancels would be refused).
 var ErrQueueRing = errors.New("uring: the ring belongs to a Queue")
 
 // ErrNotSupported matches errors for io_uring features this kernel lacks,

@@ -9,9 +9,17 @@ import (
 )
 
 // ErrLinkTooLong is returned by Queue.Link when a chain has more members
-// than the submission queue has entries: a chain must reach the kernel in
-// one io_uring_enter call to stay a chain.
+// than the submission queue has entries, or more than 8 on a queue with
+// IORING_SETUP_SQPOLL: a chain must reach the kernel in one submission to
+// stay a chain.
 var ErrLinkTooLong = errors.New("uring: linked chain longer than the submission queue")
+
+// sqpollChainMax is the longest chain an SQPOLL queue takes: an SQ thread
+// that serves several rings (IORING_SETUP_ATTACH_WQ, by this ring or by
+// another that attaches to it later) takes at most 8 SQEs of a ring per pass
+// (IORING_SQPOLL_CAP_ENTRIES_VALUE) and ends a chain at that boundary, so
+// members after the 8th ran although an earlier one had failed.
+const sqpollChainMax = 8
 
 // ErrEmptyLink is returned by Queue.Link when the build function added no
 // operation.
@@ -75,7 +83,7 @@ func (q *Queue) link(build func(l *Link), flag uint8) ([]*completion.Handle, err
 	if l.err == nil && len(l.sqes) == 0 {
 		l.err = ErrEmptyLink
 	}
-	if l.err == nil && len(l.sqes) > q.sqSize {
+	if l.err == nil && (len(l.sqes) > q.sqSize || q.sqpoll && len(l.sqes) > sqpollChainMax) {
 		l.err = ErrLinkTooLong
 	}
 	if l.err == nil {

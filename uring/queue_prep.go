@@ -2,7 +2,9 @@ package uring
 
 import (
 	"fmt"
+	"os"
 	"reflect"
+	"strconv"
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
@@ -44,8 +46,8 @@ import (
 // as for the named methods. IORING_OP_MSG_RING to the queue's own ring (or
 // through a registered file, which may be it) is refused with EINVAL: the
 // CQE it posts would complete whichever handle has the user data it
-// carries. Do not aim it at another Queue's ring either, for the same
-// reason.
+// carries (a dup of that descriptor too: compared with kcmp). Do not aim it
+// at another Queue's ring either, for the same reason.
 func (q *Queue) Prep(prep func(s *SQE), pins ...any) (*completion.Handle, error) {
 	return q.run(userOp(q, prep, pins))
 }
@@ -97,7 +99,7 @@ func userOp(q *Queue, prep func(s *SQE), pins []any) (func(op *completion.Op), f
 		// The kernel keeps the buffers and fills them on later receives,
 		// long after this CQE unpins them.
 		return nil, nil, fmt.Errorf("uring: Prep of IORING_OP_PROVIDE_BUFFERS with Go memory: the kernel uses the buffers after the CQE; provide C or mmap memory (cmem), unpinned: %w", unix.EINVAL)
-	case sqe.Opcode == OpMsgRing && (sqe.Flags&SQEFixedFile != 0 || int(sqe.Fd) == q.ringFd):
+	case sqe.Opcode == OpMsgRing && (sqe.Flags&SQEFixedFile != 0 || q.isOwnRing(int(sqe.Fd))):
 		// The CQE it posts carries user data of the caller's choosing: in
 		// this queue's own ring it would complete (and unpin) whichever
 		// handle has that user data.
@@ -152,4 +154,26 @@ func pinValue(op *completion.Op, v any) {
 	default:
 		op.Pin(v)
 	}
+}
+
+// isOwnRing reports whether fd refers to the queue's own ring: its number,
+// or another descriptor of the same open file (a dup, one received over
+// SCM_RIGHTS), compared with kcmp(2) KCMP_FILE. Where kcmp is unavailable
+// (ENOSYS without CONFIG_KCMP, EPERM), any io_uring descriptor may be it and
+// counts as such.
+func (q *Queue) isOwnRing(fd int) bool {
+	if fd == q.ringFd {
+		return true
+	}
+	const kcmpFile = 0 // KCMP_FILE
+	pid := uintptr(unix.Getpid())
+	r, _, e := unix.Syscall6(unix.SYS_KCMP, pid, pid, kcmpFile, uintptr(fd), uintptr(q.ringFd), 0)
+	switch e {
+	case 0:
+		return r == 0
+	case unix.EBADF:
+		return false // not a descriptor: the kernel answers EBADF
+	}
+	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	return err != nil || link == "anon_inode:[io_uring]"
 }

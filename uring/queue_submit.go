@@ -263,10 +263,14 @@ func transientSubmitErr(err error) bool {
 // handles all get the error. Left in the ring, they waited for an
 // io_uring_enter that might never succeed (a ring set up with
 // IORING_SETUP_R_DISABLED gives EBADFD until it is enabled), and Close with
-// them. An SQPOLL thread may consume on its own: there they stay.
+// them. An SQPOLL thread may consume on its own: there they stay, unless
+// the error says no SQ thread will ever read them (below).
 func (q *Queue) failSubmit(err error) {
 	var ops []*completion.Op
-	if !q.sqpoll {
+	// With SQPOLL too when no SQ thread will ever read them: a disabled ring
+	// (EBADFD, IORING_SETUP_R_DISABLED) has not started it, and EOWNERDEAD
+	// says it died. Left there, they kept Close waiting for ever.
+	if !q.sqpoll || errors.Is(err, unix.EBADFD) || errors.Is(err, unix.EOWNERDEAD) {
 		q.ring.takeBack(func(ud uint64) {
 			if ud == internalUserData {
 				return // the queue's own cancel: nothing waits for it

@@ -309,10 +309,15 @@ func (r *Ring) UnregisterPersonality(id int) error {
 // RegisterRestrictions limits the opcodes/flags of a ring created with
 // [SetupRDisabled] (io_uring_register_restrictions; liburing 2.3's shared
 // library does not export it, so this makes the identical io_uring_register(2)
-// call, IORING_REGISTER_RESTRICTIONS on the ring fd).
+// call, IORING_REGISTER_RESTRICTIONS on the ring fd). ErrQueueRing on a
+// Queue's ring: the queue cancels with IORING_OP_ASYNC_CANCEL (Close, ended
+// contexts), which restrictions would refuse (EACCES), leaving Close waiting.
 func (r *Ring) RegisterRestrictions(res []Restriction) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
+	}
+	if r.owned {
+		return ErrQueueRing
 	}
 	var p *C.struct_io_uring_restriction
 	if len(res) > 0 {

@@ -55,15 +55,27 @@ type Ring struct {
 	owned bool // the ring of a Queue: only Queue.Close tears it down
 }
 
+// setupFlagsKnown are the IORING_SETUP_* flags of liburing 2.3's header,
+// IOPOLL (1<<0) to DEFER_TASKRUN (1<<13).
+const setupFlagsKnown = 1<<14 - 1
+
 // New creates a ring with io_uring_queue_init_params(entries, ring, p). p may
 // be nil (no flags); when given, its outputs (entries, features, offsets) are
 // filled in as by the C call. If the kernel refuses io_uring itself (EPERM,
 // ENOSYS) the error matches both [ErrUnavailable] and the errno; other
 // failures are the plain unix.Errno (EINVAL for bad entries or flags, ...).
+//
+// Setup flags liburing 2.3 does not know (IORING_SETUP_NO_SQARRAY, NO_MMAP,
+// REGISTERED_FD_ONLY, ..., Linux 6.5+) give EINVAL here and in QueueMmap:
+// liburing 2.3 maps such a ring wrongly (with NO_SQARRAY its SQ index array
+// lands at offset 0, over the ring's heads and tails).
 func New(entries uint32, p *Params) (*Ring, error) {
 	var local Params
 	if p == nil {
 		p = &local
+	}
+	if p.Flags&^setupFlagsKnown != 0 {
+		return nil, unix.EINVAL
 	}
 	c := (*C.struct_aiokit_ring)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_aiokit_ring{}))))
 	if c == nil {
@@ -99,6 +111,9 @@ func QueueInit(entries, flags uint32) (*Ring, error) {
 func QueueMmap(fd int, p *Params) (*Ring, error) {
 	if p == nil {
 		return nil, unix.EFAULT
+	}
+	if p.Flags&^setupFlagsKnown != 0 {
+		return nil, unix.EINVAL // see New
 	}
 	c := (*C.struct_aiokit_ring)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_aiokit_ring{}))))
 	if c == nil {
