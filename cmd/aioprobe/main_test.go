@@ -248,3 +248,16 @@ func TestWriteErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNoArguments: aioprobe with no arguments runs with its defaults (and
+// testutil.SelfCommand() passes no arguments, not one empty one). TMPDIR
+// points the default -dir at a test directory.
+func TestNoArguments(t *testing.T) {
+	cmd := testutil.SelfCommand()
+	cmd.Env = append(cmd.Env, "TMPDIR="+testutil.TempDir(t))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Errorf("SelfCommand() (aioprobe with no arguments): %v\nstderr: %s", err, errb.String())
+	}
+}

@@ -35,12 +35,18 @@ func (a AllocMeter) PerOp(ops int64) float64 {
 	return float64(n) / float64(ops)
 }
 
+// Result is the Result of an engine that measured its hot loop with a: ops in
+// elapsed, at a.PerOp(ops) allocations per op, marked measured.
+func (a AllocMeter) Result(ops int64, elapsed time.Duration) Result {
+	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: a.PerOp(ops), AllocsMeasured: true}
+}
+
 // Measure runs engine e on s once: it validates s, checks e.Supports, runs a
 // garbage collection so that earlier runs' garbage is not collected inside
 // this one, and calls e.Run. For Go engines (not IsC) that leave AllocsPerOp
-// at 0, it fills in the heap allocations of the whole Run call (setup
-// included, amortized over the ops) per op; an engine that measures its hot
-// loop itself reports a non-zero value that is kept. A run that completes no
+// at 0 and unmeasured, it fills in the heap allocations of the whole Run call (setup
+// included, amortized over the ops) per op; the value of an engine that
+// measured its hot loop itself (AllocMeter.Result) is kept, 0 included. A run that completes no
 // ops or reports no elapsed time is an error.
 func Measure(e Engine, s Spec) (Result, error) {
 	if err := s.Validate(); err != nil {
@@ -55,7 +61,7 @@ func Measure(e Engine, s Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if !e.IsC && res.AllocsPerOp == 0 {
+	if !e.IsC && !res.AllocsMeasured && res.AllocsPerOp == 0 {
 		res.AllocsPerOp = meter.PerOp(res.Ops)
 	}
 	if res.Ops <= 0 {

@@ -86,6 +86,9 @@ type Result struct {
 	Ops         int64         // operations completed
 	Elapsed     time.Duration // wall time of the measured phase
 	AllocsPerOp float64       // Go heap allocations per op (0 for C engines)
+	// AllocsMeasured says the engine measured AllocsPerOp over its hot loop
+	// itself (AllocMeter.Result), so that Measure keeps a measured 0.
+	AllocsMeasured bool
 }
 
 // OpsPerSec returns Ops / Elapsed in operations per second (0 if Elapsed is 0).

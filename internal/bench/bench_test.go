@@ -123,3 +123,32 @@ func TestMeasureChecksResults(t *testing.T) {
 		t.Errorf("Measure(failing) = %v", err)
 	}
 }
+
+// TestMeasureKeepsMeasuredZero: an engine that measured its hot loop
+// (AllocMeter.Result) and found no allocation keeps 0 allocs/op; Measure
+// fills in the whole Run call's allocations only for an engine that did not
+// measure (it replaced a measured 0 with the setup's allocations).
+func TestMeasureKeepsMeasuredZero(t *testing.T) {
+	var sink [][]byte
+	engine := func(measure bool) Engine {
+		return Engine{Backend: "test", Name: "raw", Supports: func(Spec) bool { return true },
+			Run: func(s Spec) (Result, error) {
+				for i := 0; i < 1000; i++ { // setup
+					sink = append(sink, make([]byte, 64))
+				}
+				meter := StartAllocMeter()
+				if measure {
+					return meter.Result(100, time.Millisecond), nil
+				}
+				return Result{Ops: 100, Elapsed: time.Millisecond}, nil
+			}}
+	}
+	s := Spec{Op: OpNop, QD: 1, Dur: time.Millisecond}
+	if res, err := Measure(engine(true), s); err != nil || res.AllocsPerOp != 0 {
+		t.Errorf("measured loop without allocations: %.2f allocs/op, %v; want 0", res.AllocsPerOp, err)
+	}
+	if res, err := Measure(engine(false), s); err != nil || res.AllocsPerOp < 10 {
+		t.Errorf("unmeasured engine: %.2f allocs/op, %v; want the setup's 1000 over 100 ops", res.AllocsPerOp, err)
+	}
+	_ = sink
+}

@@ -97,7 +97,7 @@ func runIceberBatch(s Spec) (Result, error) {
 		}
 	}
 	elapsed := time.Since(t0)
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+	return meter.Result(ops, elapsed), nil
 }
 
 func runIceberRequest(s Spec) (Result, error) {

@@ -139,7 +139,7 @@ func runLibaioRaw(s Spec) (Result, error) {
 			break
 		}
 	}
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+	return meter.Result(ops, elapsed), nil
 }
 
 // libaioMode selects what the goroutines of runLibaioHandle call.

@@ -164,7 +164,7 @@ func runPosixaioRaw(s Spec) (Result, error) {
 			break
 		}
 	}
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+	return meter.Result(ops, elapsed), nil
 }
 
 func runPosixaioHandle(s Spec, mode posixaio.NotifyMode) (Result, error) {

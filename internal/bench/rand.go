@@ -24,7 +24,14 @@ type Rand struct {
 const RandMultiplier uint64 = 0x2545F4914F6CDD1D
 
 // RandZeroSeed replaces a zero seed (xorshift has an all-zero fixed point).
-const RandZeroSeed uint64 = 0x9E3779B97F4A7C15
+// It is not a small multiple of RandWorkerStep: when it was the step itself,
+// with seed 0 worker 0 (seed 0, replaced) and worker 1 (seed 0 + step) read
+// the same offsets.
+const RandZeroSeed uint64 = 0xD1B54A32D192ED03
+
+// RandWorkerStep separates the seeds of an engine's workers (WorkerSeed): the
+// golden-ratio increment of Weyl sequences.
+const RandWorkerStep uint64 = 0x9E3779B97F4A7C15
 
 // BlockSize is the size and alignment of every read4k access.
 const BlockSize = 4096
@@ -61,9 +68,9 @@ func (r *Rand) Offset(size int64) int64 {
 
 // WorkerSeed derives the seed of worker i (0-based) of an engine that spreads
 // a run over several independent submitters (e.g. one goroutine per op in
-// flight): seed + i*0x9E3779B97F4A7C15 (mod 2^64). Worker 0 uses seed itself,
+// flight): seed + i*RandWorkerStep (mod 2^64). Worker 0 uses seed itself,
 // so a single-submitter engine and worker 0 read the same sequence.
 // bench_worker_seed in bench_common.h computes the same value.
 func WorkerSeed(seed uint64, i int) uint64 {
-	return seed + uint64(i)*RandZeroSeed
+	return seed + uint64(i)*RandWorkerStep
 }

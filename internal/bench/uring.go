@@ -160,7 +160,7 @@ func runUringRaw(s Spec) (Result, error) {
 			break
 		}
 	}
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+	return meter.Result(ops, elapsed), nil
 }
 
 func runUringHandle(s Spec, ringOnly bool) (Result, error) {

@@ -63,5 +63,5 @@ func runWorkers(s Spec, newWorker func(w int) workerOp) (Result, error) {
 		return Result{}, firstErr
 	}
 	ops := total.Load()
-	return Result{Ops: ops, Elapsed: elapsed, AllocsPerOp: meter.PerOp(ops)}, nil
+	return meter.Result(ops, elapsed), nil
 }

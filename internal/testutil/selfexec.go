@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// selfArgsEnv carries a command's arguments (one a line) to a child test
-// binary that MainOrRun turns into the command itself.
+// selfArgsEnv carries a command's arguments (each ended by a newline, so that
+// no arguments and one empty argument differ) to a child test binary that
+// MainOrRun turns into the command itself.
 const selfArgsEnv = "AIOKIT_TEST_RUN_ARGS"
 
 // MainOrRun is TestMain for a command's tests. In a process started by
@@ -18,7 +19,8 @@ const selfArgsEnv = "AIOKIT_TEST_RUN_ARGS"
 // through Main. Tests use it to signal a real running process.
 func MainOrRun(m *testing.M, run func(args []string, stdout, stderr io.Writer) int) {
 	if args, ok := os.LookupEnv(selfArgsEnv); ok {
-		os.Exit(run(strings.Split(args, "\n"), os.Stdout, os.Stderr))
+		lines := strings.Split(args, "\n")
+		os.Exit(run(lines[:len(lines)-1], os.Stdout, os.Stderr))
 	}
 	Main(m)
 }
@@ -27,6 +29,10 @@ func MainOrRun(m *testing.M, run func(args []string, stdout, stderr io.Writer) i
 // under test with args (see MainOrRun). Arguments must not contain newlines.
 func SelfCommand(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), selfArgsEnv+"="+strings.Join(args, "\n"))
+	var b strings.Builder
+	for _, a := range args {
+		b.WriteString(a + "\n")
+	}
+	cmd.Env = append(os.Environ(), selfArgsEnv+"="+b.String())
 	return cmd
 }

@@ -38,7 +38,8 @@
 
 #define BENCH_BLOCK 4096
 #define BENCH_RAND_MULT UINT64_C(0x2545F4914F6CDD1D)
-#define BENCH_RAND_ZERO_SEED UINT64_C(0x9E3779B97F4A7C15)
+#define BENCH_RAND_ZERO_SEED UINT64_C(0xD1B54A32D192ED03) /* bench.RandZeroSeed */
+#define BENCH_RAND_WORKER_STEP UINT64_C(0x9E3779B97F4A7C15) /* bench.RandWorkerStep */
 
 /* xorshift64*, identical to internal/bench.Rand. */
 struct bench_rand {
@@ -73,7 +74,7 @@ static inline int64_t bench_rand_offset(struct bench_rand *r, int64_t size)
 /* Seed of worker i of a multi-submitter program, as bench.WorkerSeed. */
 static inline uint64_t bench_worker_seed(uint64_t seed, int i)
 {
-	return seed + (uint64_t)i * BENCH_RAND_ZERO_SEED;
+	return seed + (uint64_t)i * BENCH_RAND_WORKER_STEP;
 }
 
 /* CLOCK_MONOTONIC in nanoseconds. */
