@@ -99,11 +99,15 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aiobench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if *render != "" {
-		return renderReport(*render, stdout, stderr)
-	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *render != "" {
+		if len(set) > 1 {
+			fmt.Fprintln(stderr, "aiobench: -render takes no other flag (it prints a saved report as it is)")
+			return 2
+		}
+		return renderReport(*render, stdout, stderr)
+	}
 	if *quick {
 		if !set["reps"] {
 			*reps = 2
@@ -196,6 +200,14 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer cleanupFiles()
+	// The report names only the data files this run has (none for rows it
+	// skipped or does not run).
+	if fl.direct == "" {
+		report.Config.DirectSize = 0
+	}
+	if fl.cache == "" {
+		report.Config.CacheSize = 0
+	}
 	if len(planned) == 0 {
 		fmt.Fprintln(stderr, "aiobench: nothing left to run")
 		return 1
@@ -323,8 +335,14 @@ func setupC(cbin string, logw io.Writer) (desc string, err error) {
 		return abs + " ($" + bench.CDirEnv + ")", nil
 	}
 	root, err := xcheck.Root()
+	exe, _ := os.Executable()
+	if _, installed := installedCDir(exe); err == nil && installed && !within(exe, root) {
+		// An installed aiobench run inside a source tree (the installed
+		// GOSRCDIR has aiokit's go.mod too) uses its own programs and
+		// builds nothing there.
+		err = errors.New("installed")
+	}
 	if err != nil {
-		exe, _ := os.Executable()
 		d, ok := installedCDir(exe)
 		if d != "" {
 			// Missing programs are reported with the path looked at.
@@ -407,9 +425,10 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 	}
 	prep := func(size int64, direct bool) (string, error) {
 		t0 := time.Now()
-		if _, err := os.Stat(filepath.Join(dir, bench.DataFileName(size))); err != nil {
-			// Only files this run creates are removed: one that was
-			// there may belong to another run (kept with -keep).
+		if !bench.DataFileIntact(dir, size) {
+			// Only files this run writes are removed: an intact one that
+			// was there may belong to another run (kept with -keep). One
+			// that is missing, or stale and rewritten now, is this run's.
 			sc.creating(filepath.Join(dir, bench.DataFileName(size)))
 		}
 		prepare := bench.PrepareCacheFile
@@ -489,4 +508,20 @@ func renderReport(path string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// within reports whether path is inside dir (both made absolute, symlinks
+// resolved where they exist).
+func within(path, dir string) bool {
+	resolve := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			p = a
+		}
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		return p
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

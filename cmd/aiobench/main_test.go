@@ -308,7 +308,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
 // Output that cannot be written is an error (exit 1), not a silent success.
 func TestWriteErrors(t *testing.T) {
 	report := filepath.Join(t.TempDir(), "r.json")
-	if err := os.WriteFile(report, []byte(`{"system":{},"config":{},"rows":[]}`), 0o644); err != nil {
+	if err := os.WriteFile(report, []byte(`{"system":{},"config":{},"rows":[{"row":"nop/qd1","op":"nop","qd":1,"fds":1}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"-list"}, {"-render", report}} {

@@ -78,13 +78,15 @@ func (s *scratch) removeLocked(interrupted bool) []string {
 	return gone
 }
 
-// watchSignals makes SIGINT and SIGTERM remove the scratch files and exit
+// watchSignals makes SIGINT and SIGTERM kill the C program running (if any),
+// remove the scratch files and exit
 // with status 128+signal (130, 143) until stop is called. The handler keeps
 // s locked while it exits, so a normal end racing with it cannot return a
 // different status.
 func (s *scratch) watchSignals(stderr io.Writer) (stop func()) {
 	return cli.WatchSignals("aiobench", stderr, func() string {
-		s.mu.Lock() // kept until the exit
+		bench.KillC() // no C program outlives the run
+		s.mu.Lock()   // kept until the exit
 		if gone := s.removeLocked(true); len(gone) > 0 {
 			return "; removed " + strings.Join(gone, " ")
 		}

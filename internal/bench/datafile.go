@@ -110,6 +110,12 @@ func PrepareCacheFile(dir string, size int64) (path string, err error) {
 	return prepareFile(dir, size, false)
 }
 
+// DataFileIntact reports whether dir holds an intact data file of size
+// bytes, one PrepareFile and PrepareCacheFile reuse instead of writing it.
+func DataFileIntact(dir string, size int64) bool {
+	return verifyDataFile(filepath.Join(dir, DataFileName(size)), size) == nil
+}
+
 func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 	if size < BlockSize || size%BlockSize != 0 {
 		return "", fmt.Errorf("%w: size %d is not a positive multiple of %d", ErrBadSpec, size, BlockSize)
@@ -148,7 +154,7 @@ func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 			fillBlock(buf[b:b+BlockSize], (off+b)/BlockSize)
 		}
 		if _, err = tmp.Write(buf[:n]); err != nil {
-			return "", fmt.Errorf("bench: write %s: %w", tmp.Name(), err)
+			return "", fmt.Errorf("bench: %w", err) // *PathError: names the file
 		}
 	}
 	if err = tmp.Sync(); err != nil {

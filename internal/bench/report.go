@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -70,8 +71,8 @@ type Config struct {
 	Reps       int     `json:"reps"`
 	DurMS      float64 `json:"dur_ms"`
 	Warmup     bool    `json:"warmup"`
-	DirectSize int64   `json:"direct_size"`
-	CacheSize  int64   `json:"cache_size"`
+	DirectSize int64   `json:"direct_size"` // 0: the run had no O_DIRECT data file
+	CacheSize  int64   `json:"cache_size"`  // 0: the run had no page-cache data file
 	Seed       uint64  `json:"seed"`
 	Filter     string  `json:"filter,omitempty"`
 	Quick      bool    `json:"quick"`
@@ -238,7 +239,9 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return enc.Encode(r)
 }
 
-// ReadJSON parses a report written by WriteJSON.
+// ReadJSON parses a report written by WriteJSON: exactly one JSON object
+// with at least one row (`{}`, `null`, two concatenated reports or trailing
+// data are errors, not an empty or partial table).
 func ReadJSON(rd io.Reader) (*Report, error) {
 	var r Report
 	dec := json.NewDecoder(rd)
@@ -246,7 +249,22 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, err
 	}
+	if len(r.Rows) == 0 {
+		return nil, errors.New("bench: not an aiobench report (no rows)")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("bench: data after the report (one report per file)")
+	}
 	return &r, nil
+}
+
+// fileSize is a data file's size in the text header, "none" when the run
+// had no such file (0: its rows were skipped or not selected).
+func fileSize(n int64) string {
+	if n == 0 {
+		return "none"
+	}
+	return FormatBytes(n)
 }
 
 // TableColumns are the column headers of the text table, in order.
@@ -262,7 +280,7 @@ func WriteText(w io.Writer, r *Report) error {
 		s.GoVersion, s.Kernel, s.CPUs, s.GOMAXPROCS, s.CPUModel, float64(s.MemTotalKB)/(1<<20))
 	fmt.Fprintf(w, "# load average %.2f at start; other processes used %.0f%% of the CPUs during the run\n", s.LoadStart, 100*s.OtherCPU)
 	fmt.Fprintf(w, "# dir %s: %s on %s; data files: direct %s, page cache %s (mmap+mlock while measured)\n",
-		s.Dir, s.DirFS, s.DirDevice, FormatBytes(c.DirectSize), FormatBytes(c.CacheSize))
+		s.Dir, s.DirFS, s.DirDevice, fileSize(c.DirectSize), fileSize(c.CacheSize))
 	fmt.Fprintf(w, "# %d reps x %gms per engine and row, engines interleaved round-robin (start rotates), warmup %v; median ops/s; spread=(max-min)/median; VS_* = median of per-rep ratios\n",
 		c.Reps, c.DurMS, c.Warmup)
 	fmt.Fprintf(w, "# seed %d  C programs %s  filter %q  quick %v  tags %q  %s\n", c.Seed, c.CDir, c.Filter, c.Quick, c.Tags, s.Time)

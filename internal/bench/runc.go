@@ -142,7 +142,11 @@ func RunC(bin string, s Spec) (Result, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
-	err = cmd.Run()
+	if err = cmd.Start(); err == nil {
+		cprocs.add(cmd.Process)
+		err = cmd.Wait()
+		cprocs.remove(cmd.Process)
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return Result{}, fmt.Errorf("bench: %s %s: still running after %v, killed", filepath.Base(path), strings.Join(CArgs(s), " "), s.Dur+cTimeoutSlack)
 	}
@@ -154,6 +158,43 @@ func RunC(bin string, s Spec) (Result, error) {
 		return Result{}, fmt.Errorf("bench: %s: %w", filepath.Base(path), err)
 	}
 	return res, nil
+}
+
+// cprocs are the C programs RunC is running, for KillC.
+var cprocs = procSet{m: map[*os.Process]struct{}{}}
+
+type procSet struct {
+	mu     sync.Mutex
+	m      map[*os.Process]struct{}
+	killed bool
+}
+
+func (ps *procSet) add(p *os.Process) {
+	ps.mu.Lock()
+	ps.m[p] = struct{}{}
+	if ps.killed {
+		p.Kill() // started while KillC ran: the process is on its way out
+	}
+	ps.mu.Unlock()
+}
+
+func (ps *procSet) remove(p *os.Process) {
+	ps.mu.Lock()
+	delete(ps.m, p)
+	ps.mu.Unlock()
+}
+
+// KillC kills (SIGKILL) every C program RunC is running, and any RunC starts
+// from then on: a command interrupted by a signal calls it before it exits,
+// so that no reference program goes on running, re-parented to init, on a
+// data file the command then removes.
+func KillC() {
+	cprocs.mu.Lock()
+	cprocs.killed = true
+	for p := range cprocs.m {
+		p.Kill()
+	}
+	cprocs.mu.Unlock()
 }
 
 // ParseCOutput extracts the result from a C bench program's standard output:

@@ -95,7 +95,7 @@ func Root() (string, error) {
 		return "", err
 	}
 	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/aiokit/aio")) {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && isAiokitMod(b) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
@@ -104,6 +104,17 @@ func Root() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// isAiokitMod reports whether a go.mod declares module github.com/aiokit/aio
+// itself (not one whose path merely starts so, github.com/aiokit/aiotools).
+func isAiokitMod(gomod []byte) bool {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "module" {
+			return strings.Trim(f[1], "\"`") == "github.com/aiokit/aio"
+		}
+	}
+	return false
 }
 
 // Flags returns the compiler and linker flags a C program needs, from the
