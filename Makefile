@@ -15,7 +15,6 @@ VERSION    := 0.1.0
 MODULE     := github.com/aiokit/aio
 
 GO         ?= go
-CC         ?= gcc
 CFLAGS     ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
@@ -26,6 +25,12 @@ DOCDIR     ?= $(PREFIX)/share/doc/aiokit
 INSTALL    ?= install
 TESTFLAGS  ?= -race -timeout 12m
 BENCHFLAGS ?=
+
+# gcc unless CC is given (command line, environment): `CC ?= gcc` would never
+# apply, make's built-in default CC=cc counts as set.
+ifeq ($(origin CC),default)
+CC := gcc
+endif
 
 # cgo sees the same flags as the C programs.
 export CC
@@ -95,10 +100,19 @@ deps:
 	  exit 1; \
 	fi
 
-GOFMT ?= $(dir $(shell command -v $(GO)))gofmt
+# The gofmt of GO's own GOROOT (right also for a go1.22.12-style wrapper).
+# Deferred (=): `go env` runs only for vet.
+GOFMT ?= $(shell $(GO) env GOROOT 2>/dev/null)/bin/gofmt
 
+# git, also for `sudo make ...` in a checkout owned by someone else (git
+# refuses it otherwise: "dubious ownership").
+GIT := git -c safe.directory="$(CURDIR)"
+
+# The gate fails when gofmt cannot run (not found, parse errors), not only on
+# unformatted files.
 vet:
-	@unformatted="$$($(GOFMT) -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*'))"; \
+	@unformatted="$$($(GOFMT) -l $$($(GIT) ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*'))" || \
+	  { echo "vet: gofmt failed ($(GOFMT)); set GOFMT=/path/to/gofmt" >&2; exit 1; }; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS) ./...
 	$(GO) vet $(GOFLAGS) -tags iceber ./internal/bench/ ./cmd/aiobench/
@@ -122,52 +136,79 @@ demo: deps all
 	build/bin/aioprobe
 	build/bin/aiobench -cbin build/c -quick
 
+# The source files, one a line, for install and dist. In a git checkout (a
+# .git here) the tracked files; if git cannot list them this fails, rather
+# than take untracked files. Without .git, every file but those matching
+# NOT_SRC (a shell case pattern: build output, git's files, tarballs, test
+# binaries), sorted.
+NOT_SRC := build/*|.git|.git/*|*/.git|*/.git/*|*.tar.gz|*.test
+list_sources = if [ -e .git ]; then $(GIT) ls-files; else \
+  find . -type f | sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do \
+    case $$f in ($(NOT_SRC)) ;; (*) printf '%s\n' "$$f";; esac; done; fi
+
+# Each install directory must be absolute, without . or .. parts, so that
+# "$(DESTDIR)$(dir)" stays inside DESTDIR (and rm -rf never gets "/" or "").
+check_dirs = for d in "$(BINDIR)" "$(LIBEXECDIR)" "$(GOSRCDIR)" "$(DOCDIR)"; do \
+  case "$$d/" in (/*[!/]*) ;; (*) echo "$@: not an absolute directory: '$$d'" >&2; exit 1;; esac; \
+  case "$$d/" in (*/./*|*/../*) echo "$@: . or .. in '$$d'" >&2; exit 1;; esac; \
+  done
+
 # install copies what `make` built and builds only what is missing, so that
 # `sudo make install` after a user's `make` needs neither go nor a compiler.
 # The C bench programs go to LIBEXECDIR, where an installed aiobench looks
 # (../libexec/aiokit from its own directory) when not given -cbin or
-# $AIOKIT_CBIN. The Go sources are the tracked files (git ls-files), or
-# without git every file but build/, tarballs and test binaries.
+# $AIOKIT_CBIN. The Go sources are the list_sources files but .ci/ and .git*;
+# the docs are README.md, LICENSE and those under docs/. Files 0644 and
+# directories 0755 whatever the umask.
 install:
+	@$(check_dirs)
+	@$(list_sources) >/dev/null || { echo "install: git cannot list the tracked files of $(CURDIR)" >&2; exit 1; }
 	@for f in $(BINS) $(BENCH_CPROGS); do \
 	  [ -x $$f ] || $(MAKE) --no-print-directory $$f || exit 1; \
 	done
-	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(GOSRCDIR) $(DESTDIR)$(DOCDIR)
-	for b in $(BINS); do $(INSTALL) -m 0755 $$b $(DESTDIR)$(BINDIR)/; done
-	for c in $(BENCH_CPROGS); do $(INSTALL) -m 0755 $$c $(DESTDIR)$(LIBEXECDIR)/; done
-	for f in $$(git ls-files 2>/dev/null || find . -type f -not -path './build/*' -not -path './.git/*'); do \
-	  f=$${f#./}; \
-	  case $$f in .ci/*|.git*|*/.git*|build/*|*.tar.gz|*.test) continue;; esac; \
-	  $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(GOSRCDIR)/$$f; \
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBEXECDIR)" "$(DESTDIR)$(GOSRCDIR)" "$(DESTDIR)$(DOCDIR)"
+	for b in $(BINS); do $(INSTALL) -m 0755 $$b "$(DESTDIR)$(BINDIR)/" || exit 1; done
+	for c in $(BENCH_CPROGS); do $(INSTALL) -m 0755 $$c "$(DESTDIR)$(LIBEXECDIR)/" || exit 1; done
+	$(INSTALL) -m 0644 README.md LICENSE "$(DESTDIR)$(DOCDIR)/"
+	@echo "install: the sources to $(DESTDIR)$(GOSRCDIR), docs/ to $(DESTDIR)$(DOCDIR)"
+	@files="$$($(list_sources))" || exit 1; \
+	printf '%s\n' "$$files" | while IFS= read -r f; do \
+	  case $$f in (''|$(NOT_SRC)|.ci/*|.git*|*/.git*) continue;; esac; \
+	  $(INSTALL) -D -m 0644 "$$f" "$(DESTDIR)$(GOSRCDIR)/$$f" || exit 1; \
+	  case $$f in (docs/*) $(INSTALL) -D -m 0644 "$$f" "$(DESTDIR)$(DOCDIR)/$$f" || exit 1;; esac; \
 	done
-	$(INSTALL) -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
-	cp -R docs/. $(DESTDIR)$(DOCDIR)/
 
 uninstall:
-	for b in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
-	for c in $(notdir $(BENCH_CPROGS)); do rm -f $(DESTDIR)$(LIBEXECDIR)/$$c; done
-	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
-	rm -rf $(DESTDIR)$(GOSRCDIR) $(DESTDIR)$(DOCDIR)
-	rmdir $(DESTDIR)$(dir $(GOSRCDIR)) 2>/dev/null || true
+	@$(check_dirs)
+	for b in $(CMDS); do rm -f "$(DESTDIR)$(BINDIR)/$$b"; done
+	for c in $(notdir $(BENCH_CPROGS)); do rm -f "$(DESTDIR)$(LIBEXECDIR)/$$c"; done
+	rmdir "$(DESTDIR)$(LIBEXECDIR)" 2>/dev/null || true
+	rm -rf "$(DESTDIR)$(GOSRCDIR)" "$(DESTDIR)$(DOCDIR)"
+	rmdir "$$(dirname "$(DESTDIR)$(GOSRCDIR)")" 2>/dev/null || true
 
-# Reproducible: from a git checkout, `git archive` of HEAD (names sorted, mtimes
-# the commit's); elsewhere, the files with sorted names, fixed owner and mtime
-# SOURCE_DATE_EPOCH. gzip -n leaves out the timestamp.
-SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# Reproducible: from a git checkout (a .git here), `git archive` of HEAD (names
+# sorted, mtimes the commit's, modes 0644/0755 whatever tar.umask says);
+# elsewhere, the list_sources files with sorted names, fixed owner, modes and
+# mtime SOURCE_DATE_EPOCH. gzip -n leaves out the timestamp.
+SOURCE_DATE_EPOCH ?= $(shell $(GIT) log -1 --format=%ct 2>/dev/null || echo 0)
 DISTNAME := aiokit-$(VERSION)
 dist:
-	@if git rev-parse --git-dir >/dev/null 2>&1; then \
-	  git archive --format=tar --prefix=$(DISTNAME)/ HEAD | gzip -n -9 > $(DISTNAME).tar.gz; \
+	@set -e; tar="build/$(DISTNAME).tar"; mkdir -p build; rm -rf build/dist "$$tar"; \
+	if [ -e .git ]; then \
+	  $(GIT) -c tar.umask=0022 archive --format=tar --prefix="$(DISTNAME)/" -o "$$tar" HEAD; \
 	else \
-	  rm -rf build/dist && mkdir -p build/dist/$(DISTNAME) && \
-	  find . -type f -not -path './build/*' -not -name '*.tar.gz' | while read -r f; do \
-	    mkdir -p "build/dist/$(DISTNAME)/$$(dirname "$$f")" && cp "$$f" "build/dist/$(DISTNAME)/$$f"; done && \
+	  files="$$($(list_sources))"; \
+	  printf '%s\n' "$$files" | while IFS= read -r f; do \
+	    [ -n "$$f" ] || continue; \
+	    mkdir -p "build/dist/$(DISTNAME)/$$(dirname "$$f")" && cp "$$f" "build/dist/$(DISTNAME)/$$f" || exit 1; done; \
 	  tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
-	    --mode='u+rwX,go+rX,go-w' -C build/dist -cf - $(DISTNAME) | gzip -n -9 > $(DISTNAME).tar.gz && \
+	    --mode='u+rwX,go+rX,go-w' -C build/dist -cf "$$tar" $(DISTNAME); \
 	  rm -rf build/dist; \
-	fi
+	fi; \
+	gzip -n -9 < "$$tar" > "$(DISTNAME).tar.gz"; rm -f "$$tar"
 	@echo "dist: $(DISTNAME).tar.gz"
 
+# Not `go clean -testcache`: that empties the user's whole Go test cache, not
+# this project's (which go test invalidates itself when sources change).
 clean:
 	rm -rf build $(DISTNAME).tar.gz
-	$(GO) clean -testcache
