@@ -131,7 +131,7 @@ const queueRejectedFlags = SetupIOPoll | SetupSingleIssuer | SetupDeferTaskrun |
 type queueFlagsError struct{}
 
 func (queueFlagsError) Error() string {
-	return "uring: Queue does not support IORING_SETUP_IOPOLL, SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN or SQE128"
+	return "uring: Queue does not support IORING_SETUP_IOPOLL, SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN, SQE128, or SQPOLL with R_DISABLED"
 }
 
 func (queueFlagsError) Is(target error) bool { return target == unix.EINVAL }
@@ -157,14 +157,17 @@ func NewQueue(entries uint32, p *Params) (*Queue, error) {
 // reaper woken by an eventfd: an idle Go thread may sleep for a long time.
 // NewQueueConfig rejects them with ErrQueueFlags (which matches
 // unix.EINVAL), and IORING_SETUP_SQE128 too: the queue stages and copies
-// 64-byte SQEs, so the second half of a 128-byte command would be lost. A
+// 64-byte SQEs, so the second half of a 128-byte command would be lost; so
+// is SQPOLL together with R_DISABLED: liburing enters the kernel only when
+// the SQ thread asks for a wake-up, so an operation submitted before Ring().
+// EnableRings could sit in the SQ unseen, with no error to fail it. A
 // MaxInFlight above completion.MaxTableSize is refused with EINVAL.
 func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	var p Params
 	if c.Params != nil {
 		p = *c.Params
 	}
-	if p.Flags&queueRejectedFlags != 0 {
+	if p.Flags&queueRejectedFlags != 0 || p.Flags&(SetupSQPoll|SetupRDisabled) == SetupSQPoll|SetupRDisabled {
 		return nil, ErrQueueFlags
 	}
 	if c.MaxInFlight > completion.MaxTableSize {
