@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/cmem"
+	"github.com/aiokit/aio/cgo/completion"
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -271,5 +272,14 @@ func TestFileEmptyUnalignedDirect(t *testing.T) {
 	}
 	if n, err := f.WriteAt([]byte{}, 1); n != 0 || err != nil {
 		t.Errorf("File.WriteAt(empty, 1) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestNewQueueTooDeep: a depth beyond completion.MaxTableSize is EINVAL, as in
+// uring and posixaio (io_setup would take it where fs.aio-max-nr is raised, and
+// the table would be cut to MaxTableSize).
+func TestNewQueueTooDeep(t *testing.T) {
+	if q, err := NewQueue(completion.MaxTableSize + 1); q != nil || err != unix.EINVAL {
+		t.Fatalf("NewQueue(MaxTableSize+1) = %v, %v; want EINVAL", q, err)
 	}
 }

@@ -74,8 +74,11 @@ type Queue struct {
 
 // NewQueue creates a Context with io_setup(depth) and a Queue allowing depth requests
 // in flight. depth <= 0 gives EINVAL and a depth above /proc/sys/fs/aio-max-nr gives
-// EAGAIN, from io_setup.
+// EAGAIN, from io_setup; a depth above completion.MaxTableSize gives EINVAL.
 func NewQueue(depth int) (q *Queue, err error) {
+	if depth > completion.MaxTableSize {
+		return nil, unix.EINVAL
+	}
 	ctx, err := Setup(depth)
 	if err != nil {
 		return nil, err

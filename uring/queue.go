@@ -308,7 +308,7 @@ func (q *Queue) doClose() {
 	q.waitInlineDone()
 	q.notif.Close()
 	<-q.reaperDone
-	q.ring.UnregisterEventFD()
+	q.ring.unregisterEventFD()
 	q.closeErr = q.ring.close()
 }
 

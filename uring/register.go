@@ -255,6 +255,11 @@ func (r *Ring) UnregisterEventFD() error {
 	if r.owned {
 		return ErrQueueRing
 	}
+	return r.unregisterEventFD()
+}
+
+// unregisterEventFD is UnregisterEventFD for the queue itself (Close).
+func (r *Ring) unregisterEventFD() error {
 	return errRet(int(C.io_uring_unregister_eventfd(&r.c.ring)))
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aiokit/aio/internal/xcheck"
 )
 
 // ErrNoCProgram is returned (wrapped) by RunC and CProgram when a C bench
@@ -63,7 +65,7 @@ func CDir() string {
 	if d = os.Getenv(CDirEnv); d != "" {
 		return d
 	}
-	if root, err := ModuleRoot(); err == nil {
+	if root, err := xcheck.Root(); err == nil {
 		return filepath.Join(root, "build", "c")
 	}
 	return filepath.Join("build", "c")
@@ -243,24 +245,4 @@ func firstLines(s string, n int) string {
 		lines = append(lines[:n], "...")
 	}
 	return strings.Join(lines, " | ")
-}
-
-// ModuleRoot returns the directory holding the go.mod of module
-// github.com/aiokit/aio, searched upwards from the working directory.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.Contains(b, []byte("module github.com/aiokit/aio\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("bench: module root (go.mod of github.com/aiokit/aio) not found above the working directory")
-		}
-		dir = parent
-	}
 }

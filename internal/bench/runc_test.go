@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aiokit/aio/internal/testutil"
+	"github.com/aiokit/aio/internal/xcheck"
 )
 
 func TestParseCOutput(t *testing.T) {
@@ -194,12 +195,12 @@ func TestRunCWithCommonHeader(t *testing.T) {
 }
 
 func TestModuleRoot(t *testing.T) {
-	root, err := ModuleRoot()
+	root, err := xcheck.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "internal", "bench", "runc.go")); err != nil {
-		t.Errorf("ModuleRoot() = %s, which has no internal/bench/runc.go: %v", root, err)
+		t.Errorf("xcheck.Root() = %s, which has no internal/bench/runc.go: %v", root, err)
 	}
 	t.Setenv(CDirEnv, "/some/where")
 	if got := CDir(); got != "/some/where" {
