@@ -2,6 +2,7 @@
 #include "notify.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,7 +270,24 @@ int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int6
    before glibc queued it would make aio_suspend return at once (glibc finds
    no request for it), and the reaper would spin until aio_read returns. The
    submitter rings the reaper after this returns, so it sees the slot. */
+/* Held around each submission (pa_submit) and each cancel (pa_cancel,
+   pa_cancel_all): submissions reach glibc in the order of their seq (glibc's
+   aio_read holds its own global mutex for most of the call anyway), and no
+   request reaches glibc between a cancel's look at the slots and its
+   aio_cancel. */
+static pthread_mutex_t pa_order_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int pa_submit_locked(struct pa_slot *s, int op, int early);
+
 int pa_submit(struct pa_slot *s, int op, int early)
+{
+	pthread_mutex_lock(&pa_order_mu);
+	int r = pa_submit_locked(s, op, early);
+	pthread_mutex_unlock(&pa_order_mu);
+	return r;
+}
+
+static int pa_submit_locked(struct pa_slot *s, int op, int early)
 {
 	static uint64_t seq;
 	int r;
@@ -402,12 +420,86 @@ int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_
 }
 
 /* aio_cancel for a slot that is in flight; PA_NOT_ARMED if it is not. */
-int pa_cancel(struct pa_slot *s)
+/* Whether slot t holds a request on fd that glibc still has. */
+static int pa_pending_on(struct pa_slot *t, int fd)
+{
+	return __atomic_load_n(&t->armed, __ATOMIC_ACQUIRE) && t->cb.aio_fildes == fd &&
+	       __atomic_load_n(&t->cb.__error_code, __ATOMIC_RELAXED) == EINPROGRESS;
+}
+
+static int pa_by_seq(const void *a, const void *b)
+{
+	uint64_t x = (*(struct pa_slot *const *)a)->seq, y = (*(struct pa_slot *const *)b)->seq;
+	return x < y ? -1 : x > y;
+}
+
+/* glibc 2.36's aio_cancel of a descriptor's first request while it is still
+   queued (no thread took it yet) marks the next request runnable without
+   putting it on glibc's run list: no thread ever runs it, nor any behind it
+   (a plain C program shows it: aio_read A, aio_read B on the same fd,
+   aio_cancel A -> AIO_CANCELED, B EINPROGRESS for ever). So pa_cancel does
+   not cancel a request that is the oldest of the queue's pending requests on
+   its descriptor while newer ones wait behind it: it answers
+   AIO_NOTCANCELED (the request runs and completes), which is also glibc's
+   answer when that oldest one is already running. A request with an older
+   one pending before it, or alone on its descriptor, is cancelled as usual.
+   Submissions and cancels are ordered by pa_order_mu, so "older" is glibc's
+   order too. Requests on the descriptor from outside the queue are not
+   seen. */
+int pa_cancel(struct pa_slot *slots, uint32_t n, struct pa_slot *s)
 {
 	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
 		return PA_NOT_ARMED;
-	int r = aio_cancel(s->cb.aio_fildes, &s->cb);
-	return r < 0 ? -errno : r;
+	int fd = s->cb.aio_fildes, r = AIO_NOTCANCELED, older = 0, newer = 0;
+	pthread_mutex_lock(&pa_order_mu);
+	for (uint32_t i = 0; i < n; i++) {
+		struct pa_slot *t = &slots[i];
+		if (t == s || !pa_pending_on(t, fd))
+			continue;
+		if (t->seq < s->seq)
+			older = 1;
+		else
+			newer = 1;
+	}
+	if (older || !newer) {
+		r = aio_cancel(fd, &s->cb);
+		if (r < 0)
+			r = -errno;
+	}
+	pthread_mutex_unlock(&pa_order_mu);
+	return r;
+}
+
+/* aio_cancel of every request of slots (Close), newest first, so that no
+   cancel meets a descriptor's first queued request with others of the
+   queue behind it (see pa_cancel); none is submitted meanwhile. */
+static void pa_cancel_all_locked(struct pa_slot *slots, uint32_t n);
+
+void pa_cancel_all(struct pa_slot *slots, uint32_t n)
+{
+	pthread_mutex_lock(&pa_order_mu);
+	pa_cancel_all_locked(slots, n);
+	pthread_mutex_unlock(&pa_order_mu);
+}
+
+static void pa_cancel_all_locked(struct pa_slot *slots, uint32_t n)
+{
+	struct pa_slot **l = malloc((size_t)n * sizeof *l);
+	int k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (__atomic_load_n(&slots[i].armed, __ATOMIC_ACQUIRE) == 0)
+			continue;
+		if (l == NULL)
+			aio_cancel(slots[i].cb.aio_fildes, &slots[i].cb); /* no memory: unordered */
+		else
+			l[k++] = &slots[i];
+	}
+	if (l == NULL)
+		return;
+	qsort(l, (size_t)k, sizeof *l, pa_by_seq);
+	for (int i = k - 1; i >= 0; i--)
+		aio_cancel(l[i]->cb.aio_fildes, &l[i]->cb);
+	free(l);
 }
 
 int pa_sigrtmin(void) { return SIGRTMIN; }

@@ -55,9 +55,11 @@ type Queue struct {
 	idx []uint64 // reaper buffers
 	res []int64
 
-	// submitters counts the goroutines inside submit: Close waits for
-	// them before it frees the slots and the reaper's words, which a
-	// submitter whose request already completed may still be using.
+	// submitters counts the goroutines inside submit whose Begin
+	// succeeded: Close waits for them before it frees the slots and the
+	// reaper's words, which a submitter whose request already completed
+	// may still be using. Calls refused by Begin (ErrClosed) are not
+	// counted, so callers that keep coming cannot keep Close waiting.
 	submitters atomic.Int32
 	// afterSubmit, when set (tests only), runs between pa_submit and the
 	// reaper's doorbell.
@@ -236,15 +238,27 @@ func (q *Queue) cancel(ud uint64) {
 	if q.tab.Lookup(ud) == nil {
 		return
 	}
-	C.pa_cancel(q.slot(uint32(ud)))
+	q.cancelSlot(uint32(ud))
+}
+
+// cancelSlot is pa_cancel of slot i (under q.mu): aio_cancel, unless the
+// request is the oldest of the queue's pending ones on its descriptor with
+// newer ones behind it (AIO_NOTCANCELED: glibc 2.36 would strand those, see
+// notify.c). It wakes the suspend reaper.
+func (q *Queue) cancelSlot(i uint32) C.int {
+	r := C.pa_cancel(q.slots, C.uint32_t(q.nslots), q.slot(i))
 	if q.sus != nil {
 		q.sus.ring(-1)
 	}
+	return r
 }
 
 // Cancel asks glibc to cancel the request behind h (aio_cancel). It returns
 // Canceled (h will complete with ECANCELED), NotCanceled (a glibc thread is
-// running it; it completes normally) or AllDone (it already finished). A nil
+// running it, or it is the oldest of the queue's requests on its descriptor
+// with newer ones behind it, which a glibc 2.36 bug would strand if it was
+// cancelled while queued: see docs/posixaio.md; it completes normally) or
+// AllDone (it already finished). A nil
 // h, or one that another queue returned, gives unix.EINVAL: handles of
 // different queues share user data values, so such a handle could otherwise
 // name one of this queue's requests.
@@ -258,10 +272,7 @@ func (q *Queue) Cancel(h *completion.Handle) (int, error) {
 	if q.tab.Lookup(ud) == nil {
 		return AllDone, nil
 	}
-	r := C.pa_cancel(q.slot(uint32(ud)))
-	if q.sus != nil {
-		q.sus.ring(-1)
-	}
+	r := q.cancelSlot(uint32(ud))
 	switch {
 	case r == C.PA_NOT_ARMED:
 		return AllDone, nil
@@ -345,8 +356,9 @@ func (q *Queue) watchdog() {
 
 // Close stops new submissions (they fail with ErrClosed), asks glibc to
 // cancel every queued request, waits until every request in flight has
-// finished and been reaped and every Read, Write or Fsync call has
-// returned, and frees the C memory. A request a glibc thread
+// finished and been reaped and every Read, Write or Fsync call that got a
+// slot before Close has returned (calls refused with ErrClosed are not
+// waited for), and frees the C memory. A request a glibc thread
 // is running cannot be canceled: Close waits for it (a read from a pipe with
 // no data keeps Close waiting until data arrives or the writer closes).
 func (q *Queue) Close() error {
@@ -358,9 +370,7 @@ func (q *Queue) Close() error {
 		// (Nothing takes mu while it holds glibc's lock, which aio_cancel
 		// takes, so the order mu, then glibc's lock, cannot deadlock.)
 		q.mu.Lock()
-		for i := 0; i < q.nslots; i++ {
-			C.pa_cancel(q.slot(uint32(i)))
-		}
+		C.pa_cancel_all(q.slots, C.uint32_t(q.nslots))
 		q.mu.Unlock()
 		if q.sus != nil {
 			q.sus.ring(-1)
