@@ -22,8 +22,11 @@ var (
 )
 
 // AlignError reports an O_DIRECT request that File refuses because its offset or length
-// is not a multiple of the file's direct-I/O offset alignment (statx STATX_DIOALIGN,
-// via cmem.DirectIOAlign). It wraps unix.EINVAL, the errno the kernel would give.
+// is not a multiple of the file's direct-I/O offset alignment, as the kernel reported it
+// (statx STATX_DIOALIGN or a block device's logical block size, via
+// cmem.DirectIOAlignKnown). Where the alignment is only guessed (tmpfs; kernels before
+// 6.1), File refuses nothing and leaves offsets and lengths to the kernel. It wraps
+// unix.EINVAL, the errno the kernel would give.
 type AlignError struct {
 	Op       string // "read" or "write"
 	Offset   int64  // file offset of the request

@@ -90,8 +90,9 @@ func (f *File) Fd() int { return f.fd }
 // if the kernel returns a short count: like os.File.ReadAt it then reads the rest, until
 // a read returns 0 bytes (end of file: io.EOF with the bytes read) or an error. A read
 // larger than Linux's per-call limit (MAX_RW_COUNT, 2 GiB - 4 KiB) thus still fills p. On
-// an O_DIRECT file a short count that is not a multiple of the offset alignment can only
-// be the end of the file: io.EOF at once. Errors of the requests are unix.Errno values.
+// an O_DIRECT file a short count that is not a multiple of the offset alignment (of
+// cmem.DefaultDirectAlign where the alignment is only guessed) can only be the end of
+// the file: io.EOF at once. Errors of the requests are unix.Errno values.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	return f.ReadAtContext(context.Background(), p, off)
 }
@@ -124,7 +125,8 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 }
 
 // full repeats rw until p is done, a request returns 0 bytes or an error; on an
-// O_DIRECT file a count that is not a multiple of the offset alignment ends the file.
+// O_DIRECT file a count that is not a multiple of eofAlign (the offset alignment, or
+// cmem.DefaultDirectAlign where it is only guessed) ends the file.
 func (f *File) full(ctx context.Context, p []byte, off int64, write bool) (int, error) {
 	var end func(int) bool
 	if f.direct {

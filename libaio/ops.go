@@ -26,11 +26,15 @@ import (
 // of other goroutines combined into the same io_submit. Use Poll for readiness, or
 // O_NONBLOCK (the event then carries EAGAIN).
 //
-// A read of a descriptor without O_DIRECT, at offset >= 0, is first tried once in the
-// calling goroutine with preadv2(RWF_NOWAIT) (internal/inline): when the whole buffer is
-// in the page cache it is read there, on the caller's CPU, and the handle returned is
-// already done with the count the kernel's AIO would report. Otherwise, and after
-// SetInlineReads(false), the request goes through io_submit as described above.
+// A read of a descriptor not known to be O_DIRECT, at offset >= 0, is first tried once
+// in the calling goroutine with preadv2(RWF_NOWAIT) (internal/inline): when the whole
+// buffer is in the page cache it is read there, on the caller's CPU, and the handle
+// returned is already done with the count the kernel's AIO would report. Otherwise, and
+// after SetInlineReads(false), the request goes through io_submit as described above.
+// The O_DIRECT flag is remembered per descriptor number (F_GETFL on its first read, then
+// again on one read in 64 at random), so a descriptor switched to O_DIRECT with F_SETFL,
+// or a number reused for an O_DIRECT file, may be read inline for a few dozen reads:
+// correctly, but synchronously, waiting for the device in the caller.
 func (q *Queue) Read(fd int, buf []byte, offset int64) (*completion.Handle, error) {
 	return q.rw(nil, fd, buf, offset, false)
 }

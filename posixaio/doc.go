@@ -14,7 +14,9 @@
 // Aiocb is a struct aiocb in C memory (glibc keeps its address while the
 // request runs). Its methods and the package functions named after the C
 // symbols (AioRead, AioSuspend, LioListio, ...) return exactly what glibc
-// returns; -1 with errno becomes a unix.Errno error. The buffer given to
+// returns; -1 with errno becomes a unix.Errno error. An int argument beyond
+// C's int is never taken for its low 32 bits: it fails as a bad value does
+// (EINVAL, ErrBadSigevent), and AioInit clamps its fields. The buffer given to
 // SetBuf stays pinned while the aiocb refers to it, and everything that would
 // let glibc touch freed or moved memory (Free, SetBuf, re-submission while
 // aio_error says EINPROGRESS) fails with ErrInProgress instead.

@@ -21,7 +21,13 @@
 // Results are exactly the C results: a negative return becomes a unix.Errno
 // error (errors.Is(err, unix.EAGAIN) works), a CQE's Res is the kernel's
 // result. Methods of a closed Ring return [ErrClosed]; a kernel that refuses
-// io_uring makes [New] return an error matching [ErrUnavailable].
+// io_uring makes [New] return an error matching [ErrUnavailable]. A few
+// arguments C would act on wrongly are refused with EINVAL instead (each
+// method's doc says which): [New], [QueueInit] and [QueueMmap] refuse setup
+// flags liburing 2.3 does not know (IORING_SETUP_NO_SQARRAY, NO_MMAP,
+// REGISTERED_FD_ONLY, ..., Linux 6.5+), where C would map the ring wrongly,
+// and [Ring.UnregisterPersonality] and [Ring.UnregisterBufRing] an id outside
+// C's int, whose low 32 bits would name another one.
 //
 // As in C, the raw layer leaves memory lifetime to the caller: a buffer, iovec
 // array, path or timespec recorded in an SQE must stay valid until the kernel

@@ -26,12 +26,13 @@ type QueueConfig struct {
 	// that do not fit are kept by the kernel and flushed when the CQ drains.
 	// Without that feature a larger value is lowered to half the CQ size
 	// (MaxInFlight reports it), since a dropped CQE would leave its handle
-	// waiting forever.
+	// waiting forever. A value above completion.MaxTableSize (1<<20) is
+	// refused with EINVAL.
 	MaxInFlight int
 	// RingOnly makes Read and File.ReadAt always go through the ring. By
 	// default they first try a read of cached data in the calling
-	// goroutine with preadv2(RWF_NOWAIT) (never on O_DIRECT descriptors);
-	// see Queue.Read.
+	// goroutine with preadv2(RWF_NOWAIT) (not on descriptors known to be
+	// O_DIRECT); see Queue.Read.
 	RingOnly bool
 }
 
@@ -161,7 +162,8 @@ func NewQueue(entries uint32, p *Params) (*Queue, error) {
 // is SQPOLL together with R_DISABLED: liburing enters the kernel only when
 // the SQ thread asks for a wake-up, so an operation submitted before Ring().
 // EnableRings could sit in the SQ unseen, with no error to fail it. A
-// MaxInFlight above completion.MaxTableSize is refused with EINVAL.
+// MaxInFlight above completion.MaxTableSize is refused with EINVAL, and so
+// are setup flags liburing 2.3 does not know (by New: see there).
 func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	var p Params
 	if c.Params != nil {

@@ -29,11 +29,16 @@ func (q *Queue) Nop() (*completion.Handle, error) {
 // the completion.
 //
 // Unless QueueConfig.RingOnly is set, a read at an offset (not at the file
-// position) of a descriptor without O_DIRECT is first tried once in the calling goroutine with
-// preadv2(RWF_NOWAIT): when the whole buffer is in the page cache it is
-// read there and the handle returned is already done, with the same count
-// the ring would report. Otherwise (not cached, partly cached, EOF, any
-// error) the read goes through the ring and reports the ring's result. A
+// position) of a descriptor not known to be O_DIRECT is first tried once in
+// the calling goroutine with preadv2(RWF_NOWAIT): when the whole buffer is
+// in the page cache it is read there and the handle returned is already
+// done, with the same count the ring would report. Otherwise (not cached,
+// partly cached, EOF, any error) the read goes through the ring and reports
+// the ring's result. The O_DIRECT flag is remembered per descriptor number
+// (F_GETFL on its first read, then again on one read in 64 at random), so a
+// descriptor switched to O_DIRECT with F_SETFL, or a number reused for an
+// O_DIRECT file, may be read inline for a few dozen reads: correctly, but
+// synchronously, waiting for the device in the caller. A
 // cached 4 KiB read costs about what a goroutine park and wake-up costs,
 // and the ring copies all of them on the one thread that submits; done in
 // the caller, they spread over every CPU (internal/inline, docs/uring.md).

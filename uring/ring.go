@@ -98,6 +98,7 @@ func New(entries uint32, p *Params) (*Ring, error) {
 }
 
 // QueueInit creates a ring with io_uring_queue_init(entries, ring, flags).
+// Setup flags liburing 2.3 does not know give EINVAL, as in [New].
 func QueueInit(entries, flags uint32) (*Ring, error) {
 	return New(entries, &Params{Flags: flags})
 }
@@ -108,6 +109,11 @@ func QueueInit(entries, flags uint32) (*Ring, error) {
 // Exactly like liburing 2.3, io_uring_queue_mmap does not initialise the SQ
 // index array (io_uring_queue_init_params does): call [Ring.InitSQArray]
 // before submitting. On success the Ring owns fd and Close closes it.
+//
+// Setup flags in p that liburing 2.3 does not know (IORING_SETUP_NO_SQARRAY,
+// NO_MMAP, REGISTERED_FD_ONLY, ..., Linux 6.5+) give EINVAL before
+// io_uring_queue_mmap is called, where C would map the ring wrongly (see
+// [New]); fd then stays the caller's.
 func QueueMmap(fd int, p *Params) (*Ring, error) {
 	if p == nil {
 		return nil, unix.EFAULT

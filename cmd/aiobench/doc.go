@@ -22,10 +22,16 @@
 //	aiobench -render FILE|-
 //
 // -filter is matched against "<row> <backend>/<engine>", e.g.
-// -filter 'direct/qd128 (uring|goroutines)/'. The C reference programs come
-// from -cbin, else $AIOKIT_CBIN, else (in the source tree)
-// testdata/c/bench_*.c built into build/c by internal/xcheck.BuildErr, else
-// ../libexec/aiokit next to the executable (make install). BuildErr is the
+// -filter 'direct/qd128 (uring|goroutines)/'. -render takes no other flag
+// (exit 2) and refuses a file with no rows, two concatenated reports or data
+// after the report (exit 1). The C reference programs come from -cbin, else
+// $AIOKIT_CBIN, else (in the source tree: the working directory is at or
+// under a directory whose go.mod declares exactly module
+// github.com/aiokit/aio) testdata/c/bench_*.c built into build/c by
+// internal/xcheck.BuildErr, else ../libexec/aiokit next to the executable
+// (make install). An installed aiobench (its ../libexec/aiokit holds the
+// programs) run inside a source tree that does not contain the executable
+// uses libexec and builds nothing. BuildErr is the
 // cross-check tests' builder, not the Makefile's: it reads only CC and
 // CFLAGS from the environment (not CPPFLAGS or LDFLAGS) and keeps a .key
 // stamp of the sources and flags next to each program, so a program the
@@ -37,5 +43,8 @@
 // row skipped; every engine failed or missing), on an error, or when the
 // output cannot be written; 2 for bad usage, including a -cbin that is not a
 // directory holding the C programs; 130 or 143 after SIGINT or SIGTERM, once
-// the files the run made in -dir are removed.
+// the C program running is killed (bench.KillC) and what the run wrote in
+// -dir is removed: the temporary file of a data file being written and,
+// unless -keep, the data files it created or rewrote (an intact one it found
+// stays).
 package main

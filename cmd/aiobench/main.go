@@ -81,14 +81,14 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&size, "size", "data file size for O_DIRECT rows")
 	cacheSize := byteSize(256 << 20)
 	fs.Var(&cacheSize, "cachesize", "data file size for page-cache rows (mlocked while measured)")
-	cbin := fs.String("cbin", "", "directory of built C bench programs (default: $AIOKIT_CBIN; in the source tree, build testdata/c/bench_*.c into build/c; else ../libexec/aiokit next to the executable)")
+	cbin := fs.String("cbin", "", "directory of built C bench programs (default: $AIOKIT_CBIN; in the source tree, a go.mod of module github.com/aiokit/aio at or above the working directory, build testdata/c/bench_*.c into build/c; else ../libexec/aiokit next to the executable, which an installed aiobench also uses inside a source tree)")
 	jsonOut := fs.Bool("json", false, "print JSON instead of the text table")
 	seed := fs.Uint64("seed", 1, "seed of the random offsets (repetition r uses seed+r)")
 	warmup := fs.Bool("warmup", true, "run every engine once for dur/3 before measuring a row")
 	keep := fs.Bool("keep", false, "keep the data files in -dir for the next run (they are reused when intact)")
 	verbose := fs.Bool("v", false, "progress on stderr")
 	list := fs.Bool("list", false, "list rows and engines that would run, and exit")
-	render := fs.String("render", "", "print the text table of a report saved with -json (FILE, or - for stdin), and exit")
+	render := fs.String("render", "", "print the text table of a report saved with -json (FILE, or - for stdin), and exit; takes no other flag, and refuses anything but one report")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0 // -h: what flag.ExitOnError does

@@ -25,6 +25,8 @@
 // and internal/xcheck build testdata/c/bench_*.c); a program that is
 // not built gives an error wrapping ErrNoCProgram, which the orchestrator shows
 // as "missing" in that row. Engines that do not implement Spec.Fds > 1 must
-// say so in Supports. Go engines may leave Result.AllocsPerOp at 0: Measure
-// then fills in the heap allocations of the whole Run call per op.
+// say so in Supports. A Go engine that counts the allocations of its measured
+// phase returns AllocMeter.Result (Result.AllocsMeasured set), and Measure keeps
+// that figure even when it is 0; only an engine that leaves AllocsPerOp at 0
+// unmeasured gets the heap allocations of the whole Run call per op.
 package bench
