@@ -83,8 +83,8 @@ func TestCancelAnswers(t *testing.T) {
 // descriptor's first request while it is still queued (no thread took it)
 // marks the next one runnable without putting it on its run list: no thread
 // ever ran it (nor later requests of the descriptor) until Close cancelled
-// them. A stress test found it; pa_cancel (notify.c) now leaves such a first
-// request to run (NotCanceled).
+// them. A stress test found it; pa_cancel (notify.c) now submits the
+// queue's other requests on the descriptor again after a successful cancel.
 func TestQueueCancelKeepsNextRunning(t *testing.T) {
 	bothModes(t, func(t *testing.T, m NotifyMode) {
 		testutil.CheckLeaks(t)

@@ -270,20 +270,39 @@ int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int6
    before glibc queued it would make aio_suspend return at once (glibc finds
    no request for it), and the reaper would spin until aio_read returns. The
    submitter rings the reaper after this returns, so it sees the slot. */
-/* Held around each submission (pa_submit) and each cancel (pa_cancel,
-   pa_cancel_all): submissions reach glibc in the order of their seq (glibc's
-   aio_read holds its own global mutex for most of the call anyway), and no
-   request reaches glibc between a cancel's look at the slots and its
-   aio_cancel. */
-static pthread_mutex_t pa_order_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Held for reading around each submission (pa_submit), for writing around
+   each cancel (pa_cancel, pa_cancel_all): no request reaches glibc, or
+   becomes visible in its slot, while a cancel looks at the slots and takes
+   requests back (see pa_cancel). Writers first, so that a cancel does not
+   wait behind a stream of submissions. */
+static pthread_rwlock_t pa_cancel_lock;
+static pthread_once_t pa_cancel_once = PTHREAD_ONCE_INIT;
+
+static void pa_cancel_lock_init(void)
+{
+	pthread_rwlockattr_t a;
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&pa_cancel_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+static void pa_cancel_lock_take(int write)
+{
+	pthread_once(&pa_cancel_once, pa_cancel_lock_init);
+	if (write)
+		pthread_rwlock_wrlock(&pa_cancel_lock);
+	else
+		pthread_rwlock_rdlock(&pa_cancel_lock);
+}
 
 static int pa_submit_locked(struct pa_slot *s, int op, int early);
 
 int pa_submit(struct pa_slot *s, int op, int early)
 {
-	pthread_mutex_lock(&pa_order_mu);
+	pa_cancel_lock_take(0);
 	int r = pa_submit_locked(s, op, early);
-	pthread_mutex_unlock(&pa_order_mu);
+	pthread_rwlock_unlock(&pa_cancel_lock);
 	return r;
 }
 
@@ -433,53 +452,93 @@ static int pa_by_seq(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* glibc 2.36's aio_cancel of a descriptor's first request while it is still
-   queued (no thread took it yet) marks the next request runnable without
-   putting it on glibc's run list: no thread ever runs it, nor any behind it
-   (a plain C program shows it: aio_read A, aio_read B on the same fd,
-   aio_cancel A -> AIO_CANCELED, B EINPROGRESS for ever). So pa_cancel does
-   not cancel a request that is the oldest of the queue's pending requests on
-   its descriptor while newer ones wait behind it: it answers
-   AIO_NOTCANCELED (the request runs and completes), which is also glibc's
-   answer when that oldest one is already running. A request with an older
-   one pending before it, or alone on its descriptor, is cancelled as usual.
-   Submissions and cancels are ordered by pa_order_mu, so "older" is glibc's
-   order too. Requests on the descriptor from outside the queue are not
-   seen. */
-int pa_cancel(struct pa_slot *slots, uint32_t n, struct pa_slot *s)
+/* Takes back and submits again the queue's other requests on fd after a
+   cancel that may have stranded them (see pa_cancel), under the write lock:
+   each is claimed (armed 1 -> 0, so that no reaper collects the ECANCELED of
+   its first submission) and cancelled; those glibc cancelled are submitted
+   again in their old order; a running or finished one keeps its result and
+   is re-armed. Returns 1 when the reaper should scan every slot (a request
+   re-armed, or a new submission that failed: it then completes with that
+   errno). */
+static int pa_requeue(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int fd)
 {
-	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
-		return PA_NOT_ARMED;
-	int fd = s->cb.aio_fildes, r = AIO_NOTCANCELED, older = 0, newer = 0;
-	pthread_mutex_lock(&pa_order_mu);
+	struct pa_slot **l = malloc((size_t)n * sizeof *l);
+	if (l == NULL)
+		return 1;
+	int k = 0, rescan = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct pa_slot *t = &slots[i];
-		if (t == s || !pa_pending_on(t, fd))
+		int one = 1;
+		if (t != s && pa_pending_on(t, fd) &&
+		    __atomic_compare_exchange_n(&t->armed, &one, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			l[k++] = t;
+	}
+	qsort(l, (size_t)k, sizeof *l, pa_by_seq);
+	for (int i = k - 1; i >= 0; i--) {
+		l[i]->pad = aio_cancel(fd, &l[i]->cb) == AIO_CANCELED; /* 1: to submit again */
+		if (!l[i]->pad) {
+			__atomic_store_n(&l[i]->armed, 1, __ATOMIC_SEQ_CST);
+			rescan = 1;
+		}
+	}
+	for (int i = 0; i < k; i++) {
+		struct pa_slot *t = l[i];
+		if (!t->pad)
 			continue;
-		if (t->seq < s->seq)
-			older = 1;
-		else
-			newer = 1;
+		t->pad = 0;
+		/* The opcode glibc stored at submission: LIO_READ, LIO_WRITE, or its
+		   internal LIO_DSYNC (3) and LIO_SYNC (4) for aio_fsync; bit 7 marks
+		   the 64-bit variants on 32-bit systems. */
+		int op = t->cb.aio_lio_opcode & 127;
+		op = op == LIO_READ || op == LIO_WRITE ? op : op == 3 ? O_DSYNC : O_SYNC;
+		int r = pa_submit_locked(t, op, 0);
+		if (r < 0) {
+			t->cb.__error_code = -r;
+			t->cb.__return_value = -1;
+			__atomic_store_n(&t->armed, 1, __ATOMIC_SEQ_CST);
+			rescan = 1;
+		}
 	}
-	if (older || !newer) {
-		r = aio_cancel(fd, &s->cb);
-		if (r < 0)
-			r = -errno;
-	}
-	pthread_mutex_unlock(&pa_order_mu);
+	free(l);
+	return rescan;
+}
+
+/* aio_cancel of slot s's request, working around a glibc 2.36 bug:
+   cancelling a descriptor's first request while it is still queued (no
+   thread took it yet) marks the next one runnable without putting it on
+   glibc's run list, so no thread ever runs it, nor any behind it (a plain C
+   program shows it: aio_read A, aio_read B on the same fd, aio_cancel A ->
+   AIO_CANCELED, B EINPROGRESS for ever). Which request glibc has first is not
+   known here, so after any successful cancel the queue's other requests on
+   the descriptor are taken back and submitted again (pa_requeue; *rescan is
+   then set when the reaper must look). Requests on the descriptor from
+   outside the queue are not seen. */
+int pa_cancel(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int *rescan)
+{
+	*rescan = 0;
+	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
+		return PA_NOT_ARMED;
+	int fd = s->cb.aio_fildes;
+	pa_cancel_lock_take(1);
+	int r = aio_cancel(fd, &s->cb);
+	if (r < 0)
+		r = -errno;
+	else if (r == AIO_CANCELED)
+		*rescan = pa_requeue(slots, n, s, fd);
+	pthread_rwlock_unlock(&pa_cancel_lock);
 	return r;
 }
 
-/* aio_cancel of every request of slots (Close), newest first, so that no
-   cancel meets a descriptor's first queued request with others of the
-   queue behind it (see pa_cancel); none is submitted meanwhile. */
+/* aio_cancel of every request of slots (Close), newest first, none submitted
+   meanwhile: a request a cancel strands (see pa_cancel) is one of the queue's,
+   cancelled too. */
 static void pa_cancel_all_locked(struct pa_slot *slots, uint32_t n);
 
 void pa_cancel_all(struct pa_slot *slots, uint32_t n)
 {
-	pthread_mutex_lock(&pa_order_mu);
+	pa_cancel_lock_take(1);
 	pa_cancel_all_locked(slots, n);
-	pthread_mutex_unlock(&pa_order_mu);
+	pthread_rwlock_unlock(&pa_cancel_lock);
 }
 
 static void pa_cancel_all_locked(struct pa_slot *slots, uint32_t n)

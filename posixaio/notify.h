@@ -22,7 +22,7 @@
 struct pa_slot {
 	struct aiocb cb; /* first: a listed &cb is the slot's address */
 	int armed;
-	int pad;
+	int pad;      /* pa_requeue's scratch (under the write lock) */
 	uint64_t seq; /* submission order (pa_submit), to find each fd's oldest request */
 };
 
@@ -54,7 +54,7 @@ int pa_reap(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int n, int64_
 int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int64_t *res);
 int pa_submit(struct pa_slot *s, int op, int early);
 #define PA_NOT_ARMED (-100000)
-int pa_cancel(struct pa_slot *slots, uint32_t nslots, struct pa_slot *s);
+int pa_cancel(struct pa_slot *slots, uint32_t nslots, struct pa_slot *s, int *rescan);
 void pa_cancel_all(struct pa_slot *slots, uint32_t nslots);
 #define PA_COLLECT_CAPPED ((int64_t)1 << 62)
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,

@@ -241,12 +241,19 @@ func (q *Queue) cancel(ud uint64) {
 	q.cancelSlot(uint32(ud))
 }
 
-// cancelSlot is pa_cancel of slot i (under q.mu): aio_cancel, unless the
-// request is the oldest of the queue's pending ones on its descriptor with
-// newer ones behind it (AIO_NOTCANCELED: glibc 2.36 would strand those, see
-// notify.c). It wakes the suspend reaper.
+// cancelSlot is pa_cancel of slot i (under q.mu): aio_cancel, and after a
+// successful one the queue's other requests on the descriptor taken back
+// and submitted again (a glibc bug could strand them, see notify.c). It
+// wakes the reaper, for a scan of every slot when pa_cancel asks for one.
 func (q *Queue) cancelSlot(i uint32) C.int {
-	r := C.pa_cancel(q.slots, C.uint32_t(q.nslots), q.slot(i))
+	var rescan C.int
+	r := C.pa_cancel(q.slots, C.uint32_t(q.nslots), q.slot(i), &rescan)
+	if rescan != 0 {
+		q.scan.Store(true)
+		if q.sink != nil {
+			q.sink.Wake()
+		}
+	}
 	if q.sus != nil {
 		q.sus.ring(-1)
 	}
@@ -254,11 +261,10 @@ func (q *Queue) cancelSlot(i uint32) C.int {
 }
 
 // Cancel asks glibc to cancel the request behind h (aio_cancel). It returns
-// Canceled (h will complete with ECANCELED), NotCanceled (a glibc thread is
-// running it, or it is the oldest of the queue's requests on its descriptor
-// with newer ones behind it, which a glibc 2.36 bug would strand if it was
-// cancelled while queued: see docs/posixaio.md; it completes normally) or
-// AllDone (it already finished). A nil
+// Canceled (h will complete with ECANCELED; the queue's other requests on
+// its descriptor are then submitted again, which a glibc 2.36 bug could
+// otherwise strand: see docs/posixaio.md), NotCanceled (a glibc thread is
+// running it; it completes normally) or AllDone (it already finished). A nil
 // h, or one that another queue returned, gives unix.EINVAL: handles of
 // different queues share user data values, so such a handle could otherwise
 // name one of this queue's requests.

@@ -12,7 +12,7 @@ import (
 // than the submission queue has entries, or more than 8 on a queue with
 // IORING_SETUP_SQPOLL: a chain must reach the kernel in one submission to
 // stay a chain.
-var ErrLinkTooLong = errors.New("uring: linked chain longer than the submission queue")
+var ErrLinkTooLong = errors.New("uring: linked chain too long (longer than the submission queue, or than 8 members with SQPOLL)")
 
 // sqpollChainMax is the longest chain an SQPOLL queue takes: an SQ thread
 // that serves several rings (IORING_SETUP_ATTACH_WQ, by this ring or by

@@ -47,9 +47,11 @@ func (r *Ring) SubmitAndWait(waitNr uint32) (int, error) {
 
 // SubmitAndWaitTimeout submits, then waits at most ts (nil: no limit) for
 // waitNr completions with sigmask installed (io_uring_submit_and_wait_timeout).
-// It returns the first completion (nil if none) and the number of SQEs
-// submitted. EINTR is retried with the remaining time unless sigmask is
-// non-nil.
+// It returns the first completion (nil if none) and liburing's non-negative
+// return value as C gets it, which is not always the number of SQEs
+// submitted (liburing 2.3 can return 0, e.g. when a completion was ready
+// before it entered the kernel). EINTR is retried with the remaining time
+// unless sigmask is non-nil.
 func (r *Ring) SubmitAndWaitTimeout(waitNr uint32, ts *KernelTimespec, sigmask *unix.Sigset_t) (*CQE, int, error) {
 	if r == nil || r.c == nil {
 		return nil, 0, ErrClosed

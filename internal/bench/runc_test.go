@@ -194,7 +194,8 @@ func TestRunCWithCommonHeader(t *testing.T) {
 	}
 }
 
-func TestModuleRoot(t *testing.T) {
+// TestCDir: CDir is $AIOKIT_CBIN, else build/c of the module root xcheck.Root finds.
+func TestCDir(t *testing.T) {
 	root, err := xcheck.Root()
 	if err != nil {
 		t.Fatal(err)
