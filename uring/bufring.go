@@ -20,7 +20,7 @@ type BufRing struct {
 
 // BufRingMask returns the index mask of a buffer ring with entries slots
 // (io_uring_buf_ring_mask).
-func BufRingMask(entries uint32) int { return int(entries - 1) }
+func BufRingMask(entries uint32) int { return int(int32(entries - 1)) } // C's int: -1 for 0
 
 // Init resets the ring's tail (io_uring_buf_ring_init).
 func (br *BufRing) Init() { br.Tail = 0 }

@@ -109,9 +109,11 @@ func (r *Ring) PeekCQE() (*CQE, error) {
 // kernel once (io_uring_get_events) to flush them, as liburing does. Call
 // CQAdvance(n) after processing them.
 func (r *Ring) PeekBatchCQE(cqes []*CQE) int {
-	if r == nil || r.c == nil || len(cqes) == 0 {
+	if r == nil || r.c == nil {
 		return 0
 	}
+	// An empty cqes still flushes an overflow or pending task work, as
+	// liburing's does.
 	flushed := false
 	for {
 		ready := r.CQReady()

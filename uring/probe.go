@@ -32,6 +32,9 @@ func (p *Probe) OpSupported(op uint8) bool {
 // registerProbe allocates a C probe of nr ops, fills it with
 // io_uring_register_probe and copies it to Go.
 func registerProbe(ring *C.struct_io_uring, nr uint32) (*Probe, error) {
+	if nr > 256 {
+		return nil, unix.EINVAL // the kernel's answer (ops_len is a u8), without a huge calloc first
+	}
 	size := unsafe.Sizeof(probeHdr{}) + uintptr(nr)*unsafe.Sizeof(ProbeOp{})
 	cp := (*C.struct_io_uring_probe)(C.calloc(1, C.size_t(size)))
 	if cp == nil {

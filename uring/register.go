@@ -331,8 +331,13 @@ func (r *Ring) RegisterRestrictions(res []Restriction) error {
 	return errRet(int(C.aiokit_register_restrictions(&r.c.ring, p, C.uint(len(res)))))
 }
 
-// RegisterIOWQAff sets the CPU affinity of the ring's io-wq workers
-// (io_uring_register_iowq_aff).
+// RegisterIOWQAff sets the CPU affinity of the io-wq workers
+// (io_uring_register_iowq_aff). Without SQPOLL the kernel applies it to the
+// io-wq of the calling thread, which that thread's first submission on a
+// ring created: from a goroutine that Go's scheduler moved to another
+// thread it is EINVAL, or the other thread's workers. Call it (and
+// UnregisterIOWQAff, RegisterIOWQMaxWorkers) with runtime.LockOSThread, on
+// the thread that submits, as a C program does on its one thread.
 func (r *Ring) RegisterIOWQAff(cpus *unix.CPUSet) error {
 	if r == nil || r.c == nil {
 		return ErrClosed
@@ -343,7 +348,8 @@ func (r *Ring) RegisterIOWQAff(cpus *unix.CPUSet) error {
 	return errRet(int(C.io_uring_register_iowq_aff(&r.c.ring, C.size_t(unsafe.Sizeof(*cpus)), (*C.cpu_set_t)(unsafe.Pointer(cpus)))))
 }
 
-// UnregisterIOWQAff resets the io-wq affinity (io_uring_unregister_iowq_aff).
+// UnregisterIOWQAff resets the io-wq affinity (io_uring_unregister_iowq_aff),
+// per thread like RegisterIOWQAff.
 func (r *Ring) UnregisterIOWQAff() error {
 	if r == nil || r.c == nil {
 		return ErrClosed
@@ -353,7 +359,9 @@ func (r *Ring) UnregisterIOWQAff() error {
 
 // RegisterIOWQMaxWorkers sets the maximum bounded ([IOWQBound]) and unbounded
 // ([IOWQUnbound]) io-wq workers (0 keeps a value) and stores the previous
-// limits back into values (io_uring_register_iowq_max_workers).
+// limits back into values (io_uring_register_iowq_max_workers). Without
+// SQPOLL the limits are those of the calling thread's io-wq (see
+// RegisterIOWQAff): another thread reads back {0, 0}.
 func (r *Ring) RegisterIOWQMaxWorkers(values *[2]uint32) error {
 	if r == nil || r.c == nil {
 		return ErrClosed

@@ -65,6 +65,11 @@ const setupFlagsKnown = 1<<14 - 1
 // ENOSYS) the error matches both [ErrUnavailable] and the errno; other
 // failures are the plain unix.Errno (EINVAL for bad entries or flags, ...).
 //
+// A ring made with [SetupSingleIssuer] (and [SetupDeferTaskrun]) belongs to
+// the thread that creates it: a Submit from any other thread gets EEXIST. A
+// goroutine moves between threads, so create and use such a ring under
+// runtime.LockOSThread (Queue refuses these flags for that reason).
+//
 // Setup flags liburing 2.3 does not know (IORING_SETUP_NO_SQARRAY, NO_MMAP,
 // REGISTERED_FD_ONLY, ..., Linux 6.5+) give EINVAL here and in QueueMmap:
 // liburing 2.3 maps such a ring wrongly (with NO_SQARRAY its SQ index array
@@ -138,8 +143,9 @@ func QueueMmap(fd int, p *Params) (*Ring, error) {
 		C.free(unsafe.Pointer(c))
 		return nil, unix.Errno(-ret)
 	}
-	// io_uring_queue_mmap leaves features to the caller.
-	c.ring.features = C.uint(p.Features)
+	// io_uring_queue_mmap leaves ring->features 0, as in C: liburing's waits
+	// then take the paths of a kernel without IORING_FEAT_EXT_ARG (a timeout
+	// SQE), and Features reports 0.
 	return newRing(c), nil
 }
 

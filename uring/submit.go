@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -121,7 +122,7 @@ func Setup(entries uint32, p *Params) (int, error) {
 
 // Enter is the raw io_uring_enter(2) wrapper (io_uring_enter). sig may be nil.
 func Enter(fd int, toSubmit, minComplete, flags uint32, sig *unix.Sigset_t) (int, error) {
-	ret := C.io_uring_enter(C.uint(fd), C.uint(toSubmit), C.uint(minComplete), C.uint(flags),
+	ret := C.io_uring_enter(cFd(fd), C.uint(toSubmit), C.uint(minComplete), C.uint(flags),
 		(*C.sigset_t)(unsafe.Pointer(sig)))
 	return retInt(int(ret))
 }
@@ -131,7 +132,7 @@ func Enter(fd int, toSubmit, minComplete, flags uint32, sig *unix.Sigset_t) (int
 // is its size; otherwise arg is a sigset and sz its size. arg must not
 // contain Go pointers.
 func Enter2(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, sz uintptr) (int, error) {
-	ret := C.io_uring_enter2(C.uint(fd), C.uint(toSubmit), C.uint(minComplete), C.uint(flags),
+	ret := C.io_uring_enter2(cFd(fd), C.uint(toSubmit), C.uint(minComplete), C.uint(flags),
 		(*C.sigset_t)(arg), C.size_t(sz))
 	return retInt(int(ret))
 }
@@ -139,8 +140,12 @@ func Enter2(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, sz 
 // Register is the raw io_uring_register(2) wrapper (io_uring_register).
 // arg must not contain Go pointers (copy such arrays to C memory first).
 func Register(fd int, opcode uint32, arg unsafe.Pointer, nrArgs uint32) (int, error) {
-	return retInt(int(C.io_uring_register(C.uint(fd), C.uint(opcode), arg, C.uint(nrArgs))))
+	return retInt(int(C.io_uring_register(cFd(fd), C.uint(opcode), arg, C.uint(nrArgs))))
 }
+
+// cFd is fd for liburing's unsigned fd parameters: one C's int cannot hold
+// is -1 (EBADF), not its low 32 bits (fileio.FD32).
+func cFd(fd int) C.uint { return C.uint(uint32(fileio.FD32(fd))) }
 
 // SubmitAndWaitFor is SubmitAndWaitTimeout with a time.Duration timeout and
 // no sigmask.

@@ -250,8 +250,8 @@ func TestSetupQueueMmap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if r.Fd() != fd || r.Features() != p.Features {
-		t.Fatalf("fd %d/%d features %#x/%#x", r.Fd(), fd, r.Features(), p.Features)
+	if r.Fd() != fd || r.Features() != 0 { // io_uring_queue_mmap leaves features 0, as in C
+		t.Fatalf("fd %d/%d features %#x, want 0", r.Fd(), fd, r.Features())
 	}
 	if err := r.InitSQArray(); err != nil {
 		t.Fatal(err)
