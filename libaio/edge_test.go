@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -275,10 +277,22 @@ func TestFileEmptyUnalignedDirect(t *testing.T) {
 	}
 }
 
-// TestNewQueueTooDeep: a depth beyond completion.MaxTableSize is EINVAL, as in
-// uring and posixaio (io_setup would take it where fs.aio-max-nr is raised, and
-// the table would be cut to MaxTableSize).
-func TestNewQueueTooDeep(t *testing.T) {
+// TestNewQueueDepthErrors: NewQueue gives io_setup's errno for a depth of 0
+// (EINVAL) and one above fs.aio-max-nr (EAGAIN), and EINVAL beyond
+// completion.MaxTableSize, as uring and posixaio (io_setup would take it
+// where fs.aio-max-nr is raised, and the table would be cut to MaxTableSize).
+func TestNewQueueDepthErrors(t *testing.T) {
+	if q, err := NewQueue(0); q != nil || err != unix.EINVAL {
+		t.Errorf("NewQueue(0) = %v, %v; want EINVAL", q, err)
+	}
+	if b, err := os.ReadFile("/proc/sys/fs/aio-max-nr"); err == nil {
+		max, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if max < completion.MaxTableSize {
+			if q, err := NewQueue(max + 1); q != nil || err != unix.EAGAIN {
+				t.Errorf("NewQueue(aio-max-nr+1 = %d) = %v, %v; want EAGAIN", max+1, q, err)
+			}
+		}
+	}
 	if q, err := NewQueue(completion.MaxTableSize + 1); q != nil || err != unix.EINVAL {
 		t.Fatalf("NewQueue(MaxTableSize+1) = %v, %v; want EINVAL", q, err)
 	}
