@@ -457,8 +457,8 @@ static int pa_by_seq(const void *a, const void *b)
    each is claimed (armed 1 -> 0, so that no reaper collects the ECANCELED of
    its first submission) and cancelled; those glibc cancelled are submitted
    again in their old order; a running or finished one keeps its result and
-   is re-armed. Returns 1 when the reaper should scan every slot (a request
-   re-armed, or a new submission that failed: it then completes with that
+   is re-armed. Returns 1 when the reaper should scan every slot (any
+   request taken back; one whose new submission failed completes with that
    errno). */
 static int pa_requeue(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int fd)
 {
@@ -500,7 +500,9 @@ static int pa_requeue(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int 
 		}
 	}
 	free(l);
-	return rescan;
+	/* A request submitted again was armed after aio_* returned: a
+	   notification that came before that found it unarmed. */
+	return rescan || k > 0;
 }
 
 /* aio_cancel of slot s's request, working around a glibc 2.36 bug:
