@@ -190,7 +190,7 @@ func (q *Queue) flush() {
 			q.bpos = 0
 			q.smu.Unlock()
 		}
-		q.fill()
+		filled := q.fill()
 		// The kernel orders everything written before io_uring_enter before
 		// the CQE it posts, but the race detector cannot see that edge. This
 		// atomic store, loaded by the drainer after it sees CQEs, makes the
@@ -204,7 +204,10 @@ func (q *Queue) flush() {
 		} else {
 			q.unsubmitted = int(q.ring.SQReady())
 		}
-		if n > 0 {
+		// With SQPOLL, io_uring_submit counts the SQEs still waiting for the
+		// SQ thread: progress is what fill added (a full SQ spun here).
+		progressed := n > 0 && (!q.sqpoll || filled > 0)
+		if progressed {
 			backoff = 0
 		}
 		if q.reapInline() > 0 {
@@ -212,7 +215,7 @@ func (q *Queue) flush() {
 			// so that they go in with the next io_uring_enter.
 			runtime.Gosched()
 		}
-		if err == nil && n > 0 {
+		if err == nil && progressed {
 			continue
 		}
 		if err != nil && !transientSubmitErr(err) {
@@ -234,13 +237,14 @@ func (q *Queue) flush() {
 	}
 }
 
-// fill copies staged SQEs into free ring slots, keeping chains whole.
-func (q *Queue) fill() {
+// fill copies staged SQEs into free ring slots, keeping chains whole, and
+// returns how many it copied.
+func (q *Queue) fill() (filled int) {
 	for q.bpos < len(q.batch) {
 		e := &q.batch[q.bpos]
 		need := max(e.group, 1)
 		if int(q.ring.SQSpaceLeft()) < need {
-			return
+			return filled
 		}
 		for k := 0; k < need; k++ {
 			s := q.ring.GetSQE()
@@ -249,7 +253,9 @@ func (q *Queue) fill() {
 		}
 		q.bpos += need
 		q.unsubmitted += need
+		filled += need
 	}
+	return filled
 }
 
 func transientSubmitErr(err error) bool {
