@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
@@ -240,35 +239,6 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-// rawDenySetup installs, on the calling (locked) thread only, a seccomp
-// filter that fails io_uring_setup(2) with errno.
-func rawDenySetup(errno unix.Errno) error {
-	var arch uint32
-	switch runtime.GOARCH {
-	case "amd64":
-		arch = unix.AUDIT_ARCH_X86_64
-	case "arm64":
-		arch = unix.AUDIT_ARCH_AARCH64
-	default:
-		return unix.ENOTSUP
-	}
-	filter := []unix.SockFilter{
-		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 4}, // seccomp_data.arch
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 3, K: arch},
-		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_IO_URING_SETUP},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(errno)},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
-	}
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return err
-	}
-	err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)), 0, 0)
-	runtime.KeepAlive(filter)
-	return err
-}
-
 // TestSetupRefusedErrUnavailable makes the kernel refuse io_uring_setup for
 // real, with a seccomp filter on one thread, and checks the error New gives.
 func TestSetupRefusedErrUnavailable(t *testing.T) {
@@ -283,7 +253,7 @@ func TestSetupRefusedErrUnavailable(t *testing.T) {
 		go func() {
 			// Never unlocked: the filtered thread exits with this goroutine.
 			runtime.LockOSThread()
-			if err := rawDenySetup(errno); err != nil {
+			if err := testutil.DenyIOUringSetup(errno, false); err != nil {
 				ch <- result{seccomp: err}
 				return
 			}

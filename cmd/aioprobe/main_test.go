@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +22,51 @@ import (
 
 // TestMain runs aioprobe itself instead of the tests in a child started with
 // testutil.SelfCommand: the signal tests interrupt a real process that way.
-func TestMain(m *testing.M) { testutil.MainOrRun(m, run) }
+// denyUringEnv makes a SelfCommand child refuse io_uring_setup (EPERM) for
+// the whole process before it runs aioprobe (TestProbeUringRefused).
+const denyUringEnv = "AIOPROBE_TEST_DENY_URING"
+
+func TestMain(m *testing.M) {
+	testutil.MainOrRun(m, func(args []string, stdout, stderr io.Writer) int {
+		if os.Getenv(denyUringEnv) != "" {
+			if err := testutil.DenyIOUringSetup(unix.EPERM, true); err != nil {
+				fmt.Fprintf(stderr, "seccomp: %v\n", err)
+				return 3
+			}
+		}
+		return run(args, stdout, stderr)
+	})
+}
+
+// TestProbeUringRefused: with io_uring_setup refused for real (a seccomp
+// filter on every thread of the child process, EPERM as a container's
+// profile or kernel.io_uring_disabled gives), aioprobe reports io_uring
+// unavailable and why, and still probes libaio and POSIX AIO.
+func TestProbeUringRefused(t *testing.T) {
+	cmd := testutil.SelfCommand("-json", "-depth", "4", "-dir", testutil.TempDir(t))
+	cmd.Env = append(cmd.Env, denyUringEnv+"=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 3 {
+		testutil.SkipNoPrivilege(t, "seccomp filters ("+strings.TrimSpace(errb.String())+")")
+	}
+	if err != nil {
+		t.Fatalf("aioprobe under the filter: %v\n%s", err, errb.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if rep.Uring.Available || !strings.Contains(rep.Uring.Error, "operation not permitted") ||
+		!strings.Contains(rep.Uring.Error, "io_uring refused by this system") {
+		t.Errorf("io_uring under the filter: available %v, error %q", rep.Uring.Available, rep.Uring.Error)
+	}
+	if !rep.Libaio.Available || !rep.PosixAIO.Available {
+		t.Errorf("libaio available %v, POSIX AIO available %v; want both", rep.Libaio.Available, rep.PosixAIO.Available)
+	}
+}
 
 // SIGINT or SIGTERM while the scratch file exists removes it and exits
 // 128+signal.
