@@ -258,6 +258,15 @@ int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int6
 	return k;
 }
 
+/* Held for reading around each submission (pa_submit), for writing around
+   each cancel (pa_cancel, pa_cancel_all): no request reaches glibc, or
+   becomes visible in its slot, while a cancel looks at the slots and takes
+   requests back (see pa_cancel). Writers first, so that a cancel does not
+   wait behind a stream of submissions. */
+static pthread_rwlock_t pa_cancel_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
+static int pa_submit_locked(struct pa_slot *s, int op, int early);
+
 /* Submits a prepared slot: op is LIO_READ, LIO_WRITE, O_SYNC or O_DSYNC.
    Returns 0 when the slot will be reaped (glibc accepted it, or a reaper
    already claimed the failed attempt and will deliver its error), or -errno
@@ -270,37 +279,9 @@ int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int6
    before glibc queued it would make aio_suspend return at once (glibc finds
    no request for it), and the reaper would spin until aio_read returns. The
    submitter rings the reaper after this returns, so it sees the slot. */
-/* Held for reading around each submission (pa_submit), for writing around
-   each cancel (pa_cancel, pa_cancel_all): no request reaches glibc, or
-   becomes visible in its slot, while a cancel looks at the slots and takes
-   requests back (see pa_cancel). Writers first, so that a cancel does not
-   wait behind a stream of submissions. */
-static pthread_rwlock_t pa_cancel_lock;
-static pthread_once_t pa_cancel_once = PTHREAD_ONCE_INIT;
-
-static void pa_cancel_lock_init(void)
-{
-	pthread_rwlockattr_t a;
-	pthread_rwlockattr_init(&a);
-	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&pa_cancel_lock, &a);
-	pthread_rwlockattr_destroy(&a);
-}
-
-static void pa_cancel_lock_take(int write)
-{
-	pthread_once(&pa_cancel_once, pa_cancel_lock_init);
-	if (write)
-		pthread_rwlock_wrlock(&pa_cancel_lock);
-	else
-		pthread_rwlock_rdlock(&pa_cancel_lock);
-}
-
-static int pa_submit_locked(struct pa_slot *s, int op, int early);
-
 int pa_submit(struct pa_slot *s, int op, int early)
 {
-	pa_cancel_lock_take(0);
+	pthread_rwlock_rdlock(&pa_cancel_lock);
 	int r = pa_submit_locked(s, op, early);
 	pthread_rwlock_unlock(&pa_cancel_lock);
 	return r;
@@ -438,7 +419,6 @@ int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_
 	return (int64_t)k | n << 32;
 }
 
-/* aio_cancel for a slot that is in flight; PA_NOT_ARMED if it is not. */
 /* Whether slot t holds a request on fd that glibc still has. */
 static int pa_pending_on(struct pa_slot *t, int fd)
 {
@@ -521,7 +501,7 @@ int pa_cancel(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int *rescan)
 	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
 		return PA_NOT_ARMED;
 	int fd = s->cb.aio_fildes;
-	pa_cancel_lock_take(1);
+	pthread_rwlock_wrlock(&pa_cancel_lock);
 	int r = aio_cancel(fd, &s->cb);
 	if (r < 0)
 		r = -errno;
@@ -534,19 +514,11 @@ int pa_cancel(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int *rescan)
 /* aio_cancel of every request of slots (Close), newest first, none submitted
    meanwhile: a request a cancel strands (see pa_cancel) is one of the queue's,
    cancelled too. */
-static void pa_cancel_all_locked(struct pa_slot *slots, uint32_t n);
-
 void pa_cancel_all(struct pa_slot *slots, uint32_t n)
-{
-	pa_cancel_lock_take(1);
-	pa_cancel_all_locked(slots, n);
-	pthread_rwlock_unlock(&pa_cancel_lock);
-}
-
-static void pa_cancel_all_locked(struct pa_slot *slots, uint32_t n)
 {
 	struct pa_slot **l = malloc((size_t)n * sizeof *l);
 	int k = 0;
+	pthread_rwlock_wrlock(&pa_cancel_lock);
 	for (uint32_t i = 0; i < n; i++) {
 		if (__atomic_load_n(&slots[i].armed, __ATOMIC_ACQUIRE) == 0)
 			continue;
@@ -555,12 +527,13 @@ static void pa_cancel_all_locked(struct pa_slot *slots, uint32_t n)
 		else
 			l[k++] = &slots[i];
 	}
-	if (l == NULL)
-		return;
-	qsort(l, (size_t)k, sizeof *l, pa_by_seq);
-	for (int i = k - 1; i >= 0; i--)
-		aio_cancel(l[i]->cb.aio_fildes, &l[i]->cb);
-	free(l);
+	if (l != NULL) {
+		qsort(l, (size_t)k, sizeof *l, pa_by_seq);
+		for (int i = k - 1; i >= 0; i--)
+			aio_cancel(l[i]->cb.aio_fildes, &l[i]->cb);
+		free(l);
+	}
+	pthread_rwlock_unlock(&pa_cancel_lock);
 }
 
 int pa_sigrtmin(void) { return SIGRTMIN; }
