@@ -101,7 +101,7 @@ func (c *Context) QueueRun() (int, error) {
 		defer c.leave() // also when a callback calls runtime.Goexit
 		return C.io_queue_run(ctx)
 	}()
-	if p, ok := c.takePanic(); ok {
+	if p := c.takePanic(); p != nil {
 		panic(p)
 	}
 	if r < 0 {
@@ -141,19 +141,19 @@ func (c *Context) catchPanic() {
 		return
 	}
 	callbacks.Lock()
-	if !c.cbPanics {
-		c.cbPanic, c.cbPanics = p, true
+	if c.cbPanic == nil {
+		c.cbPanic = p
 	}
 	callbacks.Unlock()
 }
 
-// takePanic returns (and clears) the panic catchPanic kept.
-func (c *Context) takePanic() (any, bool) {
+// takePanic returns (and clears) the panic catchPanic kept, or nil.
+func (c *Context) takePanic() any {
 	callbacks.Lock()
-	p, ok := c.cbPanic, c.cbPanics
-	c.cbPanic, c.cbPanics = nil, false
+	p := c.cbPanic
+	c.cbPanic = nil
 	callbacks.Unlock()
-	return p, ok
+	return p
 }
 
 // Poll is io_poll: PrepPoll(fd, events), SetCallback(fn), then Submit of cb alone;

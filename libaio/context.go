@@ -33,9 +33,9 @@ type Context struct {
 	dmu   sync.Mutex      // serializes Destroy and QueueRelease
 	yield schedyield.Gate // see mayBlock
 
-	// The first panic of a callback in QueueRun (guarded by callbacks' mutex).
-	cbPanic  any
-	cbPanics bool
+	// The first panic of a callback in QueueRun (guarded by callbacks' mutex;
+	// never nil for a panic: panic(nil) recovers as a *runtime.PanicNilError).
+	cbPanic any
 }
 
 // closing is the bit of Context.users that Destroy sets: enter fails from then on.
