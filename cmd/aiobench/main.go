@@ -334,21 +334,18 @@ func setupC(cbin string, logw io.Writer) (desc string, err error) {
 		bench.SetCDir(abs)
 		return abs + " ($" + bench.CDirEnv + ")", nil
 	}
-	root, err := xcheck.Root()
+	root, rootErr := xcheck.Root()
 	exe, _ := os.Executable()
-	if _, installed := installedCDir(exe); err == nil && installed && !within(exe, root) {
-		// An installed aiobench run inside a source tree (the installed
-		// GOSRCDIR has aiokit's go.mod too) uses its own programs and
-		// builds nothing there.
-		err = errors.New("installed")
-	}
-	if err != nil {
-		d, ok := installedCDir(exe)
+	d, installed := installedCDir(exe)
+	// Outside aiokit's source tree, and for an installed aiobench run inside
+	// one (the installed GOSRCDIR has aiokit's go.mod too), the programs next
+	// to the executable: nothing is built there.
+	if rootErr != nil || installed && !within(exe, root) {
 		if d != "" {
 			// Missing programs are reported with the path looked at.
 			bench.SetCDir(d)
 		}
-		if ok {
+		if installed {
 			return d, nil
 		}
 		return "none (not in the source tree, none in " + d + ", no -cbin or $" + bench.CDirEnv + ")", nil
