@@ -84,20 +84,7 @@ func TestPeekBatchEmptySliceFlushes(t *testing.T) {
 // QueueMmap copied p.Features into ring->features, so the EXT_ARG path ran:
 // nothing submitted, ETIME, and the NOP still in the SQ.
 func TestQueueMmapFeaturesAsC(t *testing.T) {
-	var p Params
-	fd, err := Setup(4, &p)
-	if err != nil {
-		t.Skip(err)
-	}
-	r, err := QueueMmap(fd, &p)
-	if err != nil {
-		unix.Close(fd)
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := r.InitSQArray(); err != nil {
-		t.Fatal(err)
-	}
+	r, _ := mmapRing(t, 4)
 	if f := r.Features(); f != 0 {
 		t.Errorf("Features() after QueueMmap = %#x; C's ring->features is 0", f)
 	}

@@ -235,26 +235,35 @@ func TestSQPoll(t *testing.T) {
 	}
 }
 
-func TestSetupQueueMmap(t *testing.T) {
+// mmapRing sets up a ring of entries with Setup (io_uring_setup) and maps it
+// with QueueMmap and InitSQArray, closed at the end of the test; it returns
+// the ring and Setup's fd.
+func mmapRing(t *testing.T, entries uint32) (*Ring, int) {
+	t.Helper()
 	var p Params
-	if _, err := Setup(0, &p); !errors.Is(err, unix.EINVAL) {
-		t.Fatalf("Setup(0) = %v", err)
-	}
-	fd, err := Setup(4, &p)
+	fd, err := Setup(entries, &p)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(err) // io_uring refused is ErrUnavailable: TestSetupRefusedErrUnavailable
 	}
 	r, err := QueueMmap(fd, &p)
 	if err != nil {
 		unix.Close(fd)
 		t.Fatal(err)
 	}
-	defer r.Close()
-	if r.Fd() != fd || r.Features() != 0 { // io_uring_queue_mmap leaves features 0, as in C
-		t.Fatalf("fd %d/%d features %#x, want 0", r.Fd(), fd, r.Features())
-	}
+	t.Cleanup(func() { r.Close() })
 	if err := r.InitSQArray(); err != nil {
 		t.Fatal(err)
+	}
+	return r, fd
+}
+
+func TestSetupQueueMmap(t *testing.T) {
+	if _, err := Setup(0, &Params{}); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("Setup(0) = %v", err)
+	}
+	r, fd := mmapRing(t, 4)
+	if r.Fd() != fd || r.Features() != 0 { // io_uring_queue_mmap leaves features 0, as in C
+		t.Fatalf("fd %d/%d features %#x, want 0", r.Fd(), fd, r.Features())
 	}
 	rawNops(t, r, 4, 10)
 	if n, err := r.Submit(); n != 4 || err != nil {
