@@ -132,19 +132,21 @@ func TestSinkIDNotReused(t *testing.T) {
 	}
 }
 
-// lateCallers starts n goroutines that call q.Read in a loop until stop is
-// set; once q is closed every call fails at once with ErrClosed.
-func lateCallers(q *Queue, fd, n int, stop *atomic.Bool) *sync.WaitGroup {
+// readers starts n goroutines that call q.Read of 16 bytes of fd in a loop,
+// pausing pause after each, until stop is set; once q is closed every call
+// fails at once with ErrClosed.
+func readers(q *Queue, fd, n int, pause time.Duration, stop *atomic.Bool) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for g := 0; g < n; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 1)
+			buf := make([]byte, 16)
 			for !stop.Load() {
 				if h, err := q.Read(fd, buf, 0); err == nil {
 					h.Wait(context.Background())
 				}
+				time.Sleep(pause)
 			}
 		}()
 	}
@@ -163,7 +165,7 @@ func TestCloseAfterLateSubmission(t *testing.T) {
 			t.Fatal(err)
 		}
 		var stop atomic.Bool
-		wg := lateCallers(q, fd, 3, &stop)
+		wg := readers(q, fd, 3, 0, &stop)
 		time.Sleep(time.Millisecond)
 		done := make(chan error, 1)
 		go func() { done <- q.Close() }()
@@ -192,7 +194,7 @@ func TestCloseWithErrClosedCallers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
-	wg := lateCallers(q, fd, 4, &stop)
+	wg := readers(q, fd, 4, 0, &stop)
 	defer func() { stop.Store(true); wg.Wait() }()
 	time.Sleep(time.Millisecond)
 	done := make(chan error, 1)

@@ -298,18 +298,7 @@ func testLostNotification(t *testing.T, load bool) {
 	setDropNotifications(false)
 	if load { // one small read every 10 ms from another goroutine
 		var stop atomic.Bool
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 16)
-			for !stop.Load() {
-				if h, err := q.Read(fd, buf, 0); err == nil {
-					h.Wait(context.Background())
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-		}()
+		wg := readers(q, fd, 1, 10*time.Millisecond, &stop)
 		defer func() { stop.Store(true); wg.Wait() }()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
