@@ -12,13 +12,16 @@ import (
 //
 // The result is exactly what the C library or kernel reported: a
 // non-negative count, or a negative errno returned as a unix.Errno error.
+//
+// The fields are ordered so that a Handle fits the allocator's 80-byte size
+// class (flags fills done's padding); one is allocated per operation.
 type Handle struct {
 	done  atomic.Bool
+	flags uint32
 	gate  sync.WaitGroup // 1 from Begin until completion: a wait with no context parks without spinning
 	mu    sync.Mutex     // guards ch
 	ch    chan struct{}
 	res   int64
-	flags uint32
 	err   error // set by Table.Abort: the operation never reached the kernel
 	t     *Table
 	ud    uint64
