@@ -182,6 +182,7 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 	}
 
 	report := &bench.Report{
+		Schema: bench.ReportSchema,
 		System: systemFacts(absDir),
 		Config: bench.Config{
 			Reps: *reps, DurMS: float64(*dur) / float64(time.Millisecond), Warmup: *warmup,
@@ -376,7 +377,7 @@ func setupC(cbin string, logw io.Writer) (desc string, err error) {
 // prepareFiles creates the data files the planned rows need and makes the
 // page-cache file resident (mmap + mlock) for the whole run. Rows that cannot
 // run in dir are dropped from the returned plan with a note saying why: the
-// O_DIRECT rows when bench.CheckDirectDir refuses dir (O_DIRECT rejected, or
+// O_DIRECT rows when bench.CheckDirect refuses dir (O_DIRECT rejected, or
 // a memory filesystem such as tmpfs where direct reads never reach a
 // device), the page-cache rows when the file cannot be mlocked. The
 // page-cache file needs no O_DIRECT (bench.PrepareCacheFile), so those rows
@@ -437,11 +438,11 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 			return "", err
 		}
 		logf(logw, "aiobench: data file %s (%s) ready in %v\n", p, bench.FormatBytes(size), time.Since(t0).Round(time.Millisecond))
-		return p, nil
+		return sc.link(p), nil
 	}
 	fl.directSize, fl.cacheSize = directSize, cacheSize
 	if need(true) {
-		if err := bench.CheckDirectDir(dir); errors.Is(err, bench.ErrNotDiskFS) {
+		if err := bench.CheckDirect(dir, directSize); errors.Is(err, bench.ErrNotDiskFS) {
 			drop(true, strings.TrimPrefix(err.Error(), bench.ErrNotDiskFS.Error()+": ")+"; use -dir on a disk filesystem (ext4, xfs, btrfs) for them")
 		} else if err != nil {
 			return fail(err)

@@ -595,3 +595,36 @@ func TestDocUsage(t *testing.T) {
 		}
 	}
 }
+
+// Two runs share a data file: the one that made it removes it when it ends
+// (no -keep), and the other, which reused it, still reads it through its
+// own link; each run's link goes at its end, interrupted or not.
+func TestDataFileLinkOutlivesOtherRun(t *testing.T) {
+	dir := testutil.TempDir(t)
+	p := filepath.Join(dir, bench.DataFileName(4096))
+	a := newScratch(dir, false)
+	a.creating(p)
+	if err := os.WriteFile(p, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	la := a.link(p)
+	b := newScratch(dir, false)
+	lb := b.link(p)
+	if la == p || lb == p || la == lb {
+		t.Fatalf("links %q and %q of %q: want two names of their own", la, lb, p)
+	}
+	a.remove(false)
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("the run that made %s left it: %v", p, err)
+	}
+	if got, err := os.ReadFile(lb); err != nil || string(got) != "data" {
+		t.Errorf("the other run's link after the first ended: %q, %v", got, err)
+	}
+	c := newScratch(dir, true)
+	c.link(lb)
+	b.remove(false)
+	c.remove(true) // interrupted, -keep: links go all the same
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left in dir: %v", ents)
+	}
+}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aiokit/aio/internal/bench"
 	"github.com/aiokit/aio/internal/cli"
@@ -24,14 +26,18 @@ type scratch struct {
 	keep    bool
 	before  map[string]bool // names matching scratchGlob in dir when the run started
 	created []string        // data files this run is making or made
+	links   []string        // this run's own names of the data files (see link)
+	id      int64           // tells apart the runs of one process (tests) in link names
 }
+
+var scratchIDs atomic.Int64
 
 // scratchGlob matches this process's temporary files (a stale one left by
 // an earlier process with the same pid is in before, and stays).
 var scratchGlob = bench.TempPrefix + "*"
 
 func newScratch(dir string, keep bool) *scratch {
-	s := &scratch{dir: dir, keep: keep, before: map[string]bool{}}
+	s := &scratch{dir: dir, keep: keep, before: map[string]bool{}, id: scratchIDs.Add(1)}
 	old, _ := filepath.Glob(filepath.Join(dir, scratchGlob))
 	for _, p := range old {
 		s.before[p] = true
@@ -47,7 +53,26 @@ func (s *scratch) creating(path string) {
 	s.mu.Unlock()
 }
 
-// remove deletes the data files this run created, unless keep; interrupted
+// link gives the data file path a second name of this run's own
+// (bench.TempPrefix, the run's id, and its name: a hard link) and returns it, for the engines
+// to open: a run that reuses a data file another run made then still reads
+// it after that run ended and removed it (runs without -keep remove the
+// files they made). The link always goes at the end of the run. Where no
+// link can be made (a read-only dir, a filesystem without hard links) it
+// returns path.
+func (s *scratch) link(path string) string {
+	l := filepath.Join(filepath.Dir(path), fmt.Sprintf("%s%d-%s", bench.TempPrefix, s.id, filepath.Base(path)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	os.Remove(l) // a stale one of an earlier process with this pid
+	if os.Link(path, l) != nil {
+		return path
+	}
+	s.links = append(s.links, l)
+	return l
+}
+
+// remove deletes the data files this run created, unless keep, and its links; interrupted
 // also deletes the temporary files that appeared in dir since the run
 // started (those of an unfinished PrepareFile: a data file under its final
 // name is complete, so -keep keeps it). It returns what it removed.
@@ -67,6 +92,12 @@ func (s *scratch) removeLocked(interrupted bool) []string {
 			}
 		}
 	}
+	for _, p := range s.links {
+		if os.Remove(p) == nil && !interrupted { // interrupted: the glob above took it
+			gone = append(gone, p)
+		}
+	}
+	s.links = nil
 	if !s.keep {
 		for _, p := range s.created {
 			if os.Remove(p) == nil {

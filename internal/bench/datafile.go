@@ -34,23 +34,42 @@ const fileSeed uint64 = 0xA10C17A10C17
 // memory filesystem (statfs type tmpfs or ramfs), where such reads succeed
 // but never leave memory. The error wraps ErrNotDiskFS and says which of the
 // two failed.
-func CheckDirectDir(dir string) error {
+func CheckDirectDir(dir string) error { return checkDirect(dir, "") }
+
+// CheckDirect is CheckDirectDir for the O_DIRECT rows of size-byte data
+// files: when dir already holds an intact one (kept with -keep), that file
+// is read with O_DIRECT instead of a new probe file, so a read-only dir
+// with a kept file works.
+func CheckDirect(dir string, size int64) error {
+	name := filepath.Join(dir, DataFileName(size))
+	if verifyDataFile(name, size) != nil {
+		name = ""
+	}
+	return checkDirect(dir, name)
+}
+
+// checkDirect reads existing with O_DIRECT, or a probe file it writes when
+// existing is "".
+func checkDirect(dir, existing string) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		return fmt.Errorf("bench: statfs %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, TempPrefix+"probe-*")
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	name := f.Name()
-	defer os.Remove(name)
-	_, err = f.Write(BlockContent(0))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+	name := existing
+	if name == "" {
+		f, err := os.CreateTemp(dir, TempPrefix+"probe-*")
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		name = f.Name()
+		defer os.Remove(name)
+		_, err = f.Write(BlockContent(0))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
 	}
 	if err := directRead(name); err != nil {
 		return fmt.Errorf("%w: %s (%s): %w", ErrNotDiskFS, dir, FSTypeName(int64(st.Type)), err)
@@ -121,7 +140,7 @@ func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 		return "", fmt.Errorf("%w: size %d is not a positive multiple of %d", ErrBadSpec, size, BlockSize)
 	}
 	if direct {
-		if err := CheckDirectDir(dir); err != nil {
+		if err := CheckDirect(dir, size); err != nil {
 			return "", err
 		}
 	} else if st, err := os.Stat(dir); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,48 @@ func TestFSTypeName(t *testing.T) {
 	}
 	if got := FSTypeName(0x1234); got != "fs magic 0x1234" {
 		t.Errorf("FSTypeName(0x1234) = %q", got)
+	}
+}
+
+// A read-only directory with a kept data file still runs the O_DIRECT rows:
+// CheckDirect reads the kept file instead of writing a probe. The read-only
+// filesystem is the kernel's answer for real: a seccomp filter on this
+// thread fails every open with O_CREAT with EROFS (root ignores a mode of
+// 0555).
+func TestCheckDirectReadOnlyDir(t *testing.T) {
+	dir := testutil.TempDir(t)
+	const size = 4 * BlockSize
+	if _, err := PrepareFile(dir, size); err != nil {
+		t.Fatal(err)
+	}
+	type result struct{ kept, probe, prep, other, seccomp error }
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the filtered thread ends with this goroutine
+		if err := testutil.DenySyscalls([]testutil.SyscallRule{
+			{Nr: unix.SYS_OPENAT, Arg: 2, AnyBit: unix.O_CREAT, Errno: unix.EROFS},
+		}, false); err != nil {
+			ch <- result{seccomp: err}
+			return
+		}
+		var r result
+		r.kept = CheckDirect(dir, size)
+		r.probe = CheckDirectDir(dir)
+		_, r.prep = PrepareFile(dir, size)
+		r.other = CheckDirect(dir, 2*size) // no kept file of that size: a probe is needed
+		ch <- r
+	}()
+	r := <-ch
+	switch {
+	case errors.Is(r.seccomp, unix.EPERM), errors.Is(r.seccomp, unix.EACCES):
+		testutil.SkipNoPrivilege(t, "seccomp filter (CAP_SYS_ADMIN or no_new_privs)")
+	case r.seccomp != nil:
+		testutil.SkipNoFeature(t, "seccomp filters", r.seccomp)
+	}
+	if r.kept != nil || r.prep != nil {
+		t.Errorf("read-only dir with a kept file: CheckDirect %v, PrepareFile %v; want both nil", r.kept, r.prep)
+	}
+	if !errors.Is(r.probe, unix.EROFS) || !errors.Is(r.other, unix.EROFS) {
+		t.Errorf("read-only dir: CheckDirectDir %v, CheckDirect without a kept file %v; want EROFS", r.probe, r.other)
 	}
 }

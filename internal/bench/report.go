@@ -142,6 +142,10 @@ type RowResult struct {
 
 // Report is the output of cmd/aiobench.
 type Report struct {
+	// Schema is the version of this layout (ReportSchema when written);
+	// reports from before the field existed read as 0, which is the same
+	// layout as 1.
+	Schema int         `json:"schema"`
 	System System      `json:"system"`
 	Config Config      `json:"config"`
 	Rows   []RowResult `json:"rows"`
@@ -232,8 +236,19 @@ func finite(x float64) float64 {
 	return x
 }
 
-// WriteJSON writes the report as indented JSON.
+// ReportSchema is the version of the report layout this aiobench writes.
+// It goes up when a field changes meaning or goes away; added fields are
+// refused by older readers anyway (ReadJSON takes no unknown field).
+const ReportSchema = 1
+
+// WriteJSON writes the report as indented JSON, with Schema ReportSchema
+// when r leaves it 0.
 func WriteJSON(w io.Writer, r *Report) error {
+	if r.Schema == 0 {
+		c := *r
+		c.Schema = ReportSchema
+		r = &c
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
@@ -241,13 +256,17 @@ func WriteJSON(w io.Writer, r *Report) error {
 
 // ReadJSON parses a report written by WriteJSON: exactly one JSON object
 // with at least one row (`{}`, `null`, two concatenated reports or trailing
-// data are errors, not an empty or partial table).
+// data are errors, not an empty or partial table), as is a report of a
+// newer schema than ReportSchema.
 func ReadJSON(rd io.Reader) (*Report, error) {
 	var r Report
 	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
 		return nil, err
+	}
+	if r.Schema > ReportSchema {
+		return nil, fmt.Errorf("bench: report schema %d is newer than this aiobench's (%d)", r.Schema, ReportSchema)
 	}
 	if len(r.Rows) == 0 {
 		return nil, errors.New("bench: not an aiobench report (no rows)")

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -139,6 +140,25 @@ func TestWriteTextAndJSON(t *testing.T) {
 	}
 	if back.Rows[0].Engines[2].Median != 400 || *back.Rows[0].Engines[2].VsC != 400.0/410 || back.Rows[0].Engines[0].VsC != nil || back.System.DirFS != "ext4" || len(back.Notes) != 1 || back.Notes[0] != r.Notes[0] {
 		t.Errorf("JSON round trip lost data: %+v", back.Rows[0].Engines[2])
+	}
+	if back.Schema != ReportSchema {
+		t.Errorf("schema read back %d, want %d", back.Schema, ReportSchema)
+	}
+	// A report of a newer schema is refused by name; one from before the
+	// field (no "schema") reads as 0.
+	buf.Reset()
+	WriteJSON(&buf, &Report{Schema: ReportSchema + 1, Rows: r.Rows})
+	if _, err := ReadJSON(&buf); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("report of schema %d: %v, want refused as newer", ReportSchema+1, err)
+	}
+	buf.Reset()
+	WriteJSON(&buf, r)
+	old := strings.Replace(buf.String(), fmt.Sprintf("\"schema\": %d,", ReportSchema), "", 1)
+	if old == buf.String() {
+		t.Fatalf("no schema field in %s", old)
+	}
+	if back, err := ReadJSON(strings.NewReader(old)); err != nil || back.Schema != 0 {
+		t.Errorf("report without a schema field: %v, schema %v", err, back)
 	}
 }
 
