@@ -65,7 +65,9 @@ func errnoErr(r C.int) error {
 
 // Setup is io_setup: create a context that can hold at least maxEvents completions.
 // maxEvents <= 0 gives EINVAL; more than /proc/sys/fs/aio-max-nr (counting the events of
-// every live context in the system) gives EAGAIN.
+// every live context in the system) gives EAGAIN. A system that refuses Linux AIO
+// gives ENOSYS (no CONFIG_AIO) or EPERM (seccomp): the plain errno, as C sees it
+// (NewQueue wraps these in ErrUnavailable).
 func Setup(maxEvents int) (*Context, error) {
 	return newContext(maxEvents, false)
 }

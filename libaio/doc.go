@@ -22,7 +22,9 @@
 // Fdsync and Poll return a *completion.Handle. The Queue keeps each iocb in C memory,
 // pins the Go buffers until the event is reaped, and reaps with one goroutine woken
 // through an eventfd (IOCB_FLAG_RESFD) registered with Go's network poller. File puts
-// io.ReaderAt/io.WriterAt on top, taking care of O_DIRECT memory alignment.
+// io.ReaderAt/io.WriterAt on top, taking care of O_DIRECT memory alignment. Where the
+// system refuses Linux AIO (io_setup: ENOSYS, EPERM), NewQueue's error matches
+// ErrUnavailable.
 //
 // # What the kernel really does
 //

@@ -1,6 +1,7 @@
 package libaio
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/aiokit/aio/cgo/completion"
@@ -20,6 +21,38 @@ var (
 	// ErrPending is returned by Handle.Result while the request is in flight.
 	ErrPending = completion.ErrPending
 )
+
+// ErrUnavailable reports that the system refused Linux AIO itself at io_setup: ENOSYS
+// (a kernel built without CONFIG_AIO) or EPERM (a seccomp profile, a container policy).
+// The error of NewQueue then matches both ErrUnavailable and the errno with errors.Is,
+// so that a caller can fall back to another backend (uring's ErrUnavailable is the same
+// for io_uring_setup). EAGAIN, /proc/sys/fs/aio-max-nr used up by the contexts of the
+// whole system, is not: it is the plain errno, and a later try may succeed. Setup and
+// QueueInit, the raw layer, return the plain errno in every case, as C sees it.
+var ErrUnavailable = errors.New("libaio: Linux AIO unavailable")
+
+// unavailableError carries the errno of a refused io_setup.
+type unavailableError struct{ errno unix.Errno }
+
+// Error names the refusal and its errno.
+func (e *unavailableError) Error() string {
+	return "libaio: Linux AIO unavailable: io_setup: " + e.errno.Error()
+}
+
+// Is makes errors.Is(err, ErrUnavailable) true.
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap exposes the errno (errors.Is(err, unix.ENOSYS)).
+func (e *unavailableError) Unwrap() error { return e.errno }
+
+// setupErr wraps an io_setup refusal by the system (ENOSYS, EPERM) in ErrUnavailable;
+// other errors are returned as they are.
+func setupErr(err error) error {
+	if err == unix.ENOSYS || err == unix.EPERM {
+		return &unavailableError{errno: err.(unix.Errno)}
+	}
+	return err
+}
 
 // AlignError reports an O_DIRECT request that File refuses because its offset or length
 // is not a multiple of the file's direct-I/O offset alignment, as the kernel reported it

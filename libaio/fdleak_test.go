@@ -6,5 +6,6 @@ import (
 	"github.com/aiokit/aio/internal/testutil"
 )
 
-// TestMain fails the package's tests if they leak file descriptors.
-func TestMain(m *testing.M) { testutil.Main(m) }
+// TestMain fails the package's tests if they leak file descriptors. In a child
+// started with testutil.SelfCommand it runs runChild instead (oldkernel_test.go).
+func TestMain(m *testing.M) { testutil.MainOrRun(m, runChild) }

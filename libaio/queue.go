@@ -8,6 +8,7 @@ import "C"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -68,20 +69,27 @@ type Queue struct {
 	lone        completion.Lone // when a lone request may be waited for in the kernel (queue_wait.go)
 	inlineWaits atomic.Int64    // io_getevents waits made by waitInline (tests)
 	reapErr     error           // first unexpected io_getevents error (under rmu)
-	closeOnce   sync.Once
-	closeErr    error
+	reapFailing bool            // the last io_getevents of drain failed (under rmu)
+	// io_cancel was refused by the system (ENOSYS, EPERM), not answered for the
+	// request: Close then leaves polls to io_destroy (see Close).
+	cancelRefused atomic.Bool
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // NewQueue creates a Context with io_setup(depth) and a Queue allowing depth requests
 // in flight. depth <= 0 gives EINVAL and a depth above /proc/sys/fs/aio-max-nr gives
-// EAGAIN, from io_setup; a depth above completion.MaxTableSize gives EINVAL.
+// EAGAIN, from io_setup; a depth above completion.MaxTableSize gives EINVAL. When the
+// system refuses Linux AIO (io_setup: ENOSYS or EPERM) the error matches ErrUnavailable
+// and the errno (see ErrUnavailable). The Queue's eventfd comes next: its errno (EMFILE,
+// ENFILE) is returned as an *os.SyscallError, and the context is destroyed again.
 func NewQueue(depth int) (q *Queue, err error) {
 	if depth > completion.MaxTableSize {
 		return nil, unix.EINVAL
 	}
 	ctx, err := Setup(depth)
 	if err != nil {
-		return nil, err
+		return nil, setupErr(err)
 	}
 	defer func() {
 		if err != nil {
@@ -325,6 +333,7 @@ func (q *Queue) drain() {
 	evp := (*C.struct_io_event)(unsafe.Pointer(&q.events[0]))
 	for {
 		r := C.aiokit_reap(q.cctx, C.long(len(q.events)), evp)
+		q.reapFailing = r < 0
 		if r < 0 {
 			if q.reapErr == nil {
 				q.reapErr = errnoErr(r)
@@ -397,9 +406,53 @@ func (q *Queue) unqueue(ud uint64) bool {
 }
 
 // cancelOp calls io_cancel on op's iocb; the caller holds the table lock (Visit, Each).
+// The kernel's answer for the request (EINPROGRESS, EINVAL, EAGAIN) is ignored; ENOSYS
+// or EPERM, io_cancel refused by the system, is remembered for Close.
 func (q *Queue) cancelOp(op *completion.Op) {
 	var ev C.struct_io_event
-	C.aiokit_io_cancel(q.cctx, C.uintptr_t(q.ptrs[uint32(op.UserData())]), &ev)
+	r := C.aiokit_io_cancel(q.cctx, C.uintptr_t(q.ptrs[uint32(op.UserData())]), &ev)
+	if e := errnoErr(r); e == unix.ENOSYS || e == unix.EPERM {
+		q.cancelRefused.Store(true)
+	}
+}
+
+// stuckTicks is how many of Close's 20 ms looks in a row must find the Queue stuck
+// (see Close) before it gives the remaining requests up to io_destroy.
+const stuckTicks = 5
+
+// stuck reports whether the requests still in flight cannot complete through the ring:
+// io_getevents fails (the reaper cannot reap them), or io_cancel is refused and every
+// one left is a poll (nothing but io_cancel or io_destroy ends a poll of a descriptor
+// that never gets ready). It first reaps what it can, as the reaper would.
+func (q *Queue) stuck() bool {
+	q.rmu.Lock()
+	q.drain()
+	failing := q.reapFailing
+	q.rmu.Unlock()
+	if failing {
+		return true
+	}
+	if !q.cancelRefused.Load() {
+		return false
+	}
+	polls := true
+	q.table.Each(func(op *completion.Op) {
+		if q.iocbs[uint32(op.UserData())].Opcode != CmdPoll {
+			polls = false
+		}
+	})
+	return polls
+}
+
+// abandon fails every request still in flight with err, once io_destroy has returned:
+// the kernel then has finished with them (io_destroy cancels polls and waits for the
+// rest) and their events are gone with the ring.
+func (q *Queue) abandon(err error) {
+	var uds []uint64
+	q.table.Each(func(op *completion.Op) { uds = append(uds, op.UserData()) })
+	for _, ud := range uds {
+		q.abortUD(ud, err)
+	}
 }
 
 // Close stops new requests (ErrClosed), asks the kernel to cancel the in-flight ones
@@ -408,11 +461,20 @@ func (q *Queue) cancelOp(op *completion.Op) {
 // pinned until their requests complete, so Close blocks as long as the slowest request
 // (a read from a device that never answers blocks it forever, as io_destroy would in C).
 // Close is idempotent; later calls return the first call's result.
+//
+// Where the system makes that impossible, Close does not wait forever: when
+// io_getevents keeps failing (the events cannot be reaped), or io_cancel is refused
+// (ENOSYS, EPERM) and only polls are left, for about 100 ms, Close calls io_destroy
+// (which cancels the polls and waits in the kernel for the other requests) and fails
+// the requests left with the io_getevents error, or ECANCELED for the polls; if
+// io_destroy fails too, their memory stays pinned (the kernel may still use it) and
+// Close returns the errors.
 func (q *Queue) Close() error {
 	q.closeOnce.Do(func() {
 		q.table.Close()
 		q.table.Each(q.cancelOp)
 		tick := time.NewTicker(20 * time.Millisecond)
+		stuck := 0
 	wait:
 		for {
 			select {
@@ -422,18 +484,37 @@ func (q *Queue) Close() error {
 				// A request between Begin and io_submit during the first pass was not
 				// cancellable yet: ask again.
 				q.table.Each(q.cancelOp)
+				if !q.stuck() {
+					stuck = 0
+				} else if stuck++; stuck >= stuckTicks {
+					break wait
+				}
 			}
 		}
 		tick.Stop()
 		q.notifier.Close()
 		<-q.reaperDone
 		q.life.Lock() // a submitter may still be reaping after its last request completed
+		var reapErr error
+		if q.reapErr != nil {
+			reapErr = errors.Join(errors.New("libaio: io_getevents failed in the reaper"), q.reapErr)
+		}
 		q.closeErr = q.ctx.Destroy()
+		if q.table.InFlight() > 0 {
+			if q.closeErr != nil {
+				q.closeErr = errors.Join(fmt.Errorf("libaio: %d requests left in flight, their memory pinned", q.table.InFlight()),
+					reapErr, q.closeErr)
+			} else if reapErr != nil {
+				q.abandon(reapErr)
+			} else {
+				q.abandon(unix.ECANCELED) // the polls io_cancel could not cancel
+			}
+		}
 		if err := q.mem.Free(); q.closeErr == nil {
 			q.closeErr = err
 		}
-		if q.closeErr == nil && q.reapErr != nil {
-			q.closeErr = errors.Join(errors.New("libaio: io_getevents failed in the reaper"), q.reapErr)
+		if q.closeErr == nil && reapErr != nil {
+			q.closeErr = reapErr
 		}
 		q.life.Unlock()
 	})

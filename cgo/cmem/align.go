@@ -16,10 +16,12 @@ const DefaultDirectAlign = 4096
 // It asks statx(2) for STATX_DIOALIGN (Linux 6.1+). When the kernel or the
 // filesystem does not report it, it falls back to the logical block size of
 // a block device (BLKSSZGET) for both, and otherwise to DefaultDirectAlign.
-// A file whose filesystem reports no direct-I/O support at all (statx says
-// both alignments are 0) gives unix.EINVAL. A negative fd, or one C's int
-// cannot hold, is EBADF (statx would take -100 for AT_FDCWD, the working
-// directory, and a wide fd by its low 32 bits).
+// Where statx itself is refused (ENOSYS before Linux 4.11, EPERM from a
+// seccomp profile that does not list it, EINVAL) fstat(2) tells a block
+// device instead. A file whose filesystem reports no direct-I/O support at
+// all (statx says both alignments are 0) gives unix.EINVAL. A negative fd,
+// or one C's int cannot hold, is EBADF (statx would take -100 for
+// AT_FDCWD, the working directory, and a wide fd by its low 32 bits).
 func DirectIOAlign(fd int) (mem, offset uint32, err error) {
 	mem, offset, _, err = DirectIOAlignKnown(fd)
 	return mem, offset, err
@@ -32,21 +34,39 @@ func DirectIOAlign(fd int) (mem, offset uint32, err error) {
 // rule (tmpfs needs no alignment; a filesystem on a 512-byte device needs
 // 512 on kernels before 6.1, which do not report STATX_DIOALIGN).
 func DirectIOAlignKnown(fd int) (mem, offset uint32, known bool, err error) {
+	return directIOAlign(fd, unix.STATX_DIOALIGN)
+}
+
+// directIOAlign is DirectIOAlignKnown asking statx for dioMask|STATX_TYPE:
+// tests pass 0 for a dioMask to get the answer of a kernel before 6.1, which
+// leaves STATX_DIOALIGN out of the result mask (filesystems fill it in only
+// when asked).
+func directIOAlign(fd int, dioMask int) (mem, offset uint32, known bool, err error) {
 	if fileio.FD32(fd) < 0 {
 		return 0, 0, false, unix.EBADF
 	}
 	var st unix.Statx_t
-	err = unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN|unix.STATX_TYPE, &st)
-	if err != nil && err != unix.EINVAL && err != unix.ENOSYS {
+	err = unix.Statx(fd, "", unix.AT_EMPTY_PATH, dioMask|unix.STATX_TYPE, &st)
+	switch err {
+	case nil:
+	case unix.ENOSYS, unix.EPERM, unix.EINVAL:
+		// No statx (before 4.11), or a seccomp profile without it: fstat
+		// still tells a block device.
+		var fst unix.Stat_t
+		if err = unix.Fstat(fd, &fst); err != nil {
+			return 0, 0, false, err
+		}
+		st.Mode = uint16(fst.Mode & unix.S_IFMT)
+	default:
 		return 0, 0, false, err
 	}
-	if err == nil && st.Mask&unix.STATX_DIOALIGN != 0 {
+	if st.Mask&unix.STATX_DIOALIGN != 0 {
 		if st.Dio_mem_align == 0 && st.Dio_offset_align == 0 {
 			return 0, 0, true, unix.EINVAL
 		}
 		return st.Dio_mem_align, st.Dio_offset_align, true, nil
 	}
-	if err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+	if uint32(st.Mode)&unix.S_IFMT == unix.S_IFBLK {
 		if sz, e := unix.IoctlGetInt(fd, unix.BLKSSZGET); e == nil && sz > 0 {
 			return uint32(sz), uint32(sz), true, nil
 		}

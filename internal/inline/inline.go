@@ -36,7 +36,9 @@ const (
 	// procfs, ..., or every file on a kernel before 4.14); the caller
 	// should not try this file again soon. Also a fallback.
 	Unsupported
-	// NoKernel: the kernel has no preadv2 (ENOSYS, before 4.6); the caller
+	// NoKernel: the system refuses preadv2 itself: ENOSYS (no preadv2,
+	// kernels before 4.6) or EPERM (a seccomp profile that does not list
+	// it, as container runtimes' older default profiles); the caller
 	// should stop trying. Also a fallback.
 	NoKernel
 )
@@ -70,7 +72,7 @@ func ReadBuffered(fd int, buf []byte, off int64) Result {
 	n, _, e := unix.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1,
 		uintptr(off), uintptr(uint64(off)>>32), unix.RWF_NOWAIT)
 	switch {
-	case e == unix.ENOSYS:
+	case e == unix.ENOSYS || e == unix.EPERM:
 		return NoKernel
 	case e == unix.EOPNOTSUPP:
 		return Unsupported
@@ -85,7 +87,16 @@ func ReadBuffered(fd int, buf []byte, off int64) Result {
 type Reader struct {
 	off   atomic.Bool // disabled by the queue's user, or by a NoKernel answer
 	count atomic.Bool // keep done (see Count)
-	_     [62]byte
+	// unsup counts the Unsupported answers since the last Done, up to
+	// unsupLimit. From unsupLimit on, r takes RWF_NOWAIT for refused
+	// everywhere (every file on a kernel before 4.14, which knows no
+	// RWF_NOWAIT and gives EOPNOTSUPP for it; or only tmpfs-like files in
+	// use) and tries one read in retryAfter at random, whatever its fd,
+	// until one is Done. The skip slots alone would not do: with more than
+	// skipSlots descriptors in use their entries push each other out, and
+	// nearly every read would make a refused preadv2 first.
+	unsup atomic.Int32
+	_     [56]byte
 	// done counts the reads done inline once Count(true) was called, spread
 	// over cache lines by buffer address. It is off by default: even
 	// sharded, the count cost 3-4 % of a cached 4 KiB read with 32
@@ -114,6 +125,7 @@ type Reader struct {
 	// reads it correctly but waits for the device in the caller.
 	direct [skipSlots]atomic.Uint64
 	looks  atomic.Int64 // F_GETFL calls made by Try (tests)
+	missed atomic.Int64 // preadv2 calls made by Try that were not Done, while Count is on (Missed)
 }
 
 const (
@@ -121,6 +133,7 @@ const (
 	retryAfter  = 1024
 	doneShards  = 8
 	recheckOdds = 64
+	unsupLimit  = 16
 )
 
 // SetEnabled turns inline reads on or off.
@@ -138,12 +151,21 @@ func (r *Reader) Inlined() int64 {
 	return n
 }
 
+// Missed returns the number of preadv2 calls Try and TryBuffered made that
+// read nothing usable (Fallback, Unsupported, NoKernel) while Count was on:
+// the system calls the inline path added to reads that went the
+// asynchronous way after all. (Off by default, like Inlined: one shared
+// count per cold read would bounce between CPUs.)
+func (r *Reader) Missed() int64 { return r.missed.Load() }
+
 // Try reads buf at off in the calling goroutine when that is enabled, buf is
 // not empty, off >= 0, fd is not O_DIRECT (as remembered: see
 // Reader.direct) and the whole buffer is cached: it then returns a
 // completed handle (no table slot, nothing pinned). It returns nil when the
 // caller must do the read its usual way. A NoKernel answer disables r; an
-// Unsupported one makes r pass over fd for a while.
+// Unsupported one makes r pass over fd for a while, and unsupLimit of them
+// in a row (no read Done in between) over every fd but one read in
+// retryAfter (see Reader.unsup).
 func (r *Reader) Try(fd int, buf []byte, off int64) *completion.Handle {
 	if !r.try(fd, buf, off, false) {
 		return nil
@@ -163,8 +185,12 @@ func (r *Reader) try(fd int, buf []byte, off int64, buffered bool) bool {
 	if len(buf) == 0 || off < 0 || fd < 0 || r.off.Load() {
 		return false
 	}
+	unsup := r.unsup.Load()
+	if unsup >= unsupLimit && rand.Uint32()%retryAfter != 0 {
+		return false // refused everywhere lately (see Reader.unsup)
+	}
 	slot := &r.skip[uint(fd)%skipSlots]
-	if v := slot.Load(); v != 0 && uint32(v) == uint32(fd)+1 {
+	if v := slot.Load(); unsup < unsupLimit && v != 0 && uint32(v) == uint32(fd)+1 {
 		if v>>32 < retryAfter {
 			slot.CompareAndSwap(v, v+1<<32)
 			return false
@@ -174,14 +200,25 @@ func (r *Reader) try(fd int, buf []byte, off int64, buffered bool) bool {
 	if !buffered && r.isDirect(fd) {
 		return false
 	}
-	switch ReadBuffered(fd, buf, off) {
-	case Done:
+	res := ReadBuffered(fd, buf, off)
+	if res == Done {
+		if unsup != 0 {
+			r.unsup.Store(0)
+		}
 		if r.count.Load() {
 			r.done[uintptr(unsafe.Pointer(&buf[0]))>>12%doneShards].n.Add(1)
 		}
 		return true
+	}
+	if r.count.Load() {
+		r.missed.Add(1)
+	}
+	switch res {
 	case Unsupported:
 		slot.Store(uint64(uint32(fd) + 1))
+		if unsup < unsupLimit {
+			r.unsup.Add(1)
+		}
 	case NoKernel:
 		r.off.Store(true)
 	}
