@@ -306,7 +306,7 @@ func uringChaosRound(t *testing.T, seed uint64) {
 		cfg.Params = &Params{Flags: SetupSQPoll, SQThreadIdle: uint32(1 + r.IntN(10))}
 	}
 	q, err := NewQueueConfig(cfg)
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrSQPollPerm) {
 		testutil.SkipNoPrivilege(t, "io_uring_setup: "+err.Error())
 	}
 	if err != nil {

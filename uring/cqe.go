@@ -241,6 +241,12 @@ func (r *Ring) timedWait(ts *KernelTimespec, sigmask *unix.Sigset_t, call func(a
 // sigmask installed during the wait (nil: unchanged), and returns the first
 // (io_uring_wait_cqes). A timeout gives unix.ETIME. EINTR is retried with the
 // remaining time unless sigmask is non-nil, in which case it is returned.
+//
+// Before Linux 5.11 (no IORING_FEAT_EXT_ARG) liburing waits with a timeout
+// SQE of its own (user data LIBURING_UDATA_TIMEOUT), which also submits
+// what is in the SQ, as in C. Its CQE is never returned, but the -ETIME of
+// one that expires after its wait ended with a CQE ends a later wait at
+// once with ETIME, again as in C. WaitCQETimeout does the same.
 func (r *Ring) WaitCQEs(waitNr uint32, ts *KernelTimespec, sigmask *unix.Sigset_t) (*CQE, error) {
 	if r == nil || r.c == nil {
 		return nil, ErrClosed
@@ -248,8 +254,21 @@ func (r *Ring) WaitCQEs(waitNr uint32, ts *KernelTimespec, sigmask *unix.Sigset_
 	_, cqe, err := r.timedWait(ts, sigmask, func(a C.struct_aiokit_wait_arg) C.struct_aiokit_cqe_ret {
 		return C.aiokit_wait_cqes(&r.c.ring, C.uint(waitNr), a)
 	})
+	return timedCQE(cqe, err)
+}
+
+// timedCQE is the result of a timed wait that gave cqe and err. Without
+// IORING_FEAT_EXT_ARG (before Linux 5.11) liburing 2.3 waits with a timeout
+// SQE of its own, and when that timeout expires it consumes the -ETIME
+// CQE and returns the count it submitted (1), not -ETIME, with no CQE: that
+// is ETIME here, as the man page and the kernels with EXT_ARG give,
+// rather than a nil CQE without an error.
+func timedCQE(cqe *C.struct_io_uring_cqe, err error) (*CQE, error) {
 	if err != nil {
 		return nil, err
+	}
+	if cqe == nil {
+		return nil, unix.ETIME
 	}
 	return cqeFromC(cqe), nil
 }
@@ -270,10 +289,7 @@ func (r *Ring) WaitCQETimeoutTS(ts *KernelTimespec) (*CQE, error) {
 	_, cqe, err := r.timedWait(ts, nil, func(a C.struct_aiokit_wait_arg) C.struct_aiokit_cqe_ret {
 		return C.aiokit_wait_cqe_timeout(&r.c.ring, a)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return cqeFromC(cqe), nil
+	return timedCQE(cqe, err)
 }
 
 // WaitCQEsFor is WaitCQEs with a time.Duration timeout and no sigmask.

@@ -2,6 +2,8 @@ package uring
 
 import (
 	"errors"
+	"fmt"
+	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
 	"golang.org/x/sys/unix"
@@ -31,13 +33,41 @@ func (e *unavailableError) Is(target error) bool { return target == ErrUnavailab
 // Unwrap exposes the errno (errors.Is(err, unix.EPERM)).
 func (e *unavailableError) Unwrap() error { return e.errno }
 
-// setupErr maps a negative io_uring_setup result to an error.
-func setupErr(ret int) error {
+// setupErr maps a negative io_uring_setup result for a ring with setup
+// flags to an error.
+//
+// Before Linux 5.11 IORING_SETUP_SQPOLL needs CAP_SYS_ADMIN, and the kernel
+// refuses it with the EPERM that also means io_uring is disabled. So an
+// EPERM for an SQPOLL ring is ErrUnavailable only when a plain ring is
+// refused too; otherwise it is ErrSQPollPerm, which matches unix.EPERM
+// (io_uring works, SQPOLL does not).
+func setupErr(ret int, flags uint32) error {
 	e := unix.Errno(-ret)
+	if e == unix.EPERM && flags&SetupSQPoll != 0 && plainSetupWorks() {
+		return ErrSQPollPerm
+	}
 	if e == unix.EPERM || e == unix.ENOSYS {
 		return &unavailableError{errno: e}
 	}
 	return e
+}
+
+// ErrSQPollPerm is the error of New, Setup and NewQueueConfig when the
+// kernel refuses IORING_SETUP_SQPOLL with EPERM but sets up rings without
+// it: before Linux 5.11 an SQ thread needs CAP_SYS_ADMIN. It matches
+// unix.EPERM, not ErrUnavailable.
+var ErrSQPollPerm = fmt.Errorf("uring: IORING_SETUP_SQPOLL refused (it needs CAP_SYS_ADMIN before Linux 5.11): %w", unix.EPERM)
+
+// plainSetupWorks reports whether io_uring_setup(2) gives a 1-entry ring
+// without flags (closed at once).
+func plainSetupWorks() bool {
+	var p Params
+	fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&p)), 0)
+	if e != 0 {
+		return false
+	}
+	unix.Close(int(fd))
+	return true
 }
 
 // resErr converts a liburing/kernel result (>= 0 or -errno) to an error.

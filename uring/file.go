@@ -146,6 +146,12 @@ func (f *File) closeFD() error {
 		return unix.Close(f.fd)
 	}
 	_, err = waitAll(context.Background(), h)
+	if errors.Is(err, unix.EINVAL) {
+		// A kernel without IORING_OP_CLOSE (before 5.6) and without the
+		// probe that would have said so fails the SQE with -EINVAL before
+		// it looks at the descriptor, which is still open.
+		return unix.Close(f.fd)
+	}
 	if errors.Is(err, unix.ECANCELED) {
 		// Queue.Close's cancel of everything in flight reached the close
 		// before it ran: the kernel punts the close of a file with a

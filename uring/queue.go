@@ -83,6 +83,7 @@ type Queue struct {
 	inlineWaiting atomic.Int32    // goroutines inside waitInline (Close waits for 0)
 	lone          completion.Lone // when a lone request may be waited for in the kernel (queue_wait.go)
 	inlineWaits   atomic.Int64    // io_uring_enter waits made by waitInline (tests)
+	inlineRefused atomic.Bool     // the kernel refused such a wait: no more (queue_wait.go)
 	sqpoll        bool            // IORING_SETUP_SQPOLL
 	probe         *Probe          // opcodes of this kernel; nil if it cannot be probed
 
@@ -137,6 +138,25 @@ func (queueFlagsError) Error() string {
 
 func (queueFlagsError) Is(target error) bool { return target == unix.EINVAL }
 
+// eventFDError is NewQueueConfig's error when io_uring_register_eventfd
+// fails: the reaper is woken through that eventfd, so there is no queue
+// without it. EINVAL is a kernel before 5.2, which lacks
+// IORING_REGISTER_EVENTFD: the error then also matches ErrNotSupported.
+type eventFDError struct{ errno error }
+
+// Error names the call, what needs it, and the errno.
+func (e *eventFDError) Error() string {
+	return "uring: Queue needs io_uring_register_eventfd (Linux 5.2): " + e.errno.Error()
+}
+
+// Unwrap exposes the errno (errors.Is(err, unix.EINVAL)).
+func (e *eventFDError) Unwrap() error { return e.errno }
+
+// Is makes errors.Is(err, ErrNotSupported) true for EINVAL.
+func (e *eventFDError) Is(target error) bool {
+	return target == ErrNotSupported && e.errno == unix.EINVAL
+}
+
 // internalUserData marks requests the queue makes for itself
 // (IORING_OP_ASYNC_CANCEL). The completion table never hands out 0.
 const internalUserData = 0
@@ -163,7 +183,9 @@ func NewQueue(entries uint32, p *Params) (*Queue, error) {
 // the SQ thread asks for a wake-up, so an operation submitted before Ring().
 // EnableRings could sit in the SQ unseen, with no error to fail it. A
 // MaxInFlight above completion.MaxTableSize is refused with EINVAL, and so
-// are setup flags liburing 2.3 does not know (by New: see there).
+// are setup flags liburing 2.3 does not know (by New: see there). On
+// Linux 5.1, which lacks io_uring_register_eventfd, it fails with an error
+// that names that call and matches unix.EINVAL and ErrNotSupported.
 func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	var p Params
 	if c.Params != nil {
@@ -187,7 +209,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	if err := r.RegisterEventFD(n.FD()); err != nil {
 		n.Close()
 		r.Close()
-		return nil, err
+		return nil, &eventFDError{errno: err}
 	}
 	size := tableSize(c.MaxInFlight, int(c.Entries), int(p.CQEntries), p.Features)
 	r.owned = true
@@ -212,9 +234,11 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	if q.sqSize <= 0 {
 		q.sqSize = int(r.SQSpaceLeft())
 	}
-	// Kernels without CQ ring flags cannot switch eventfd notifications
-	// off; the queue then leaves them on all the time.
-	q.canQuiet = r.cqEventFDToggle(true) == nil
+	// Kernels without CQ ring flags (before 5.8) cannot switch eventfd
+	// notifications off; the queue then leaves them on all the time. (Asking
+	// io_uring_cq_eventfd_toggle(true) does not tell: it returns 0 there,
+	// since notifications are on, and only the switch off fails.)
+	q.canQuiet = r.cqFlags != nil
 	q.canWaitInline = !q.sqpoll && r.Features()&FeatExtArg != 0
 	q.table.SetCanceler(q.cancel)
 	if q.canWaitInline {

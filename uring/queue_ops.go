@@ -224,7 +224,12 @@ func (q *Queue) CloseFD(fd int) (*completion.Handle, error) {
 }
 
 func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error) {
-	return q.submit(ctx, nil, func(s *SQE) { s.PrepClose(fd) })
+	return q.submit(ctx, nil, func(s *SQE) {
+		s.PrepClose(fd)
+		if testKernel.noOpClose {
+			s.Off = 1 // tests: refused with -EINVAL at prep, as by a kernel without IORING_OP_CLOSE
+		}
+	})
 }
 
 // rawSockaddr converts sa into its kernel form in a fresh RawSockaddrAny

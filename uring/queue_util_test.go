@@ -22,7 +22,7 @@ func newTestQueue(t testing.TB, c QueueConfig) *Queue {
 		c.Entries = 64
 	}
 	q, err := NewQueueConfig(c)
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrSQPollPerm) {
 		testutil.SkipNoPrivilege(t, "io_uring_setup: "+err.Error())
 	}
 	if err != nil {

@@ -30,8 +30,14 @@ import (
 // the waiter runs when it leaves the kernel.
 
 // waitInline is the table's waiter (completion.Table.SetWaiter).
+//
+// An io_uring_enter that fails with anything but -ETIME or -EINTR (EINVAL
+// when a seccomp profile refuses IORING_ENTER_EXT_ARG, which the ring's
+// features claim) would fail the same way on every step of every later
+// Wait: the queue then stops waiting inline for good (inlineRefused), and
+// the waiters park as on a kernel without EXT_ARG.
 func (q *Queue) waitInline(h *completion.Handle) bool {
-	if !q.lone.Enter(q.table.Lone()) {
+	if q.inlineRefused.Load() || !q.lone.Enter(q.table.Lone()) {
 		return false
 	}
 	defer q.lone.Leave()
@@ -61,12 +67,17 @@ func (q *Queue) waitInline(h *completion.Handle) bool {
 			break
 		}
 		q.inlineWaits.Add(1)
-		if C.aiokit_wait_one(&q.ring.c.ring, C.longlong(completion.LoneWaitSteps[i])) == 0 {
+		ret := C.aiokit_wait_one(&q.ring.c.ring, C.longlong(completion.LoneWaitSteps[i]))
+		if ret == 0 {
 			q.drainLocked()
 		}
 		q.rmu.Unlock()
 		q.drain() // what others left pending meanwhile
-		i++       // -ETIME or -EINTR: look again, with the next step
+		if ret != 0 && ret != -C.ETIME && ret != -C.EINTR {
+			q.inlineRefused.Store(true)
+			break
+		}
+		i++ // -ETIME or -EINTR: look again, with the next step
 	}
 	return h.IsDone()
 }

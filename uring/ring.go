@@ -63,7 +63,9 @@ const setupFlagsKnown = 1<<14 - 1
 // be nil (no flags); when given, its outputs (entries, features, offsets) are
 // filled in as by the C call. If the kernel refuses io_uring itself (EPERM,
 // ENOSYS) the error matches both [ErrUnavailable] and the errno; other
-// failures are the plain unix.Errno (EINVAL for bad entries or flags, ...).
+// failures are the plain unix.Errno (EINVAL for bad entries or flags, ...),
+// but for [ErrSQPollPerm]: SQPOLL refused with EPERM by a kernel before 5.11
+// that sets up rings without it.
 //
 // A ring made with [SetupSingleIssuer] (and [SetupDeferTaskrun]) belongs to
 // the thread that creates it: a Submit from any other thread gets EEXIST. A
@@ -94,12 +96,50 @@ func New(entries uint32, p *Params) (*Ring, error) {
 	defer C.free(unsafe.Pointer(cp))
 	*(*Params)(unsafe.Pointer(cp)) = *p
 	ret := int(C.io_uring_queue_init_params(C.uint(entries), &c.ring, cp))
+	if ret >= 0 {
+		testKernel.apply(c, cp)
+	}
 	*p = *(*Params)(unsafe.Pointer(cp))
 	if ret < 0 {
 		C.free(unsafe.Pointer(c))
-		return nil, setupErr(ret)
+		return nil, setupErr(ret, p.Flags)
 	}
 	return newRing(c), nil
+}
+
+// testKernel makes New report the rings it sets up as an older kernel
+// would, for tests of the paths chosen by what the kernel reports, which a
+// seccomp filter cannot change (it is written to memory, not returned by a
+// system call). It is set only from _test.go files (oldkernel_test.go),
+// before any ring is created, and is zero otherwise.
+var testKernel oldKernelView
+
+// oldKernelView is what testKernel hides from New's caller and from
+// liburing.
+type oldKernelView struct {
+	// clearFeatures are IORING_FEAT_* bits cleared from Params.Features
+	// and ring->features, so that liburing too takes its paths for a
+	// kernel without them (a timeout SQE instead of IORING_ENTER_EXT_ARG).
+	clearFeatures uint32
+	// noCQFlags leaves the CQ ring without its flags word, as before Linux
+	// 5.8 (cq_off.flags 0: liburing keeps cq.kflags NULL, and
+	// io_uring_cq_eventfd_toggle answers -EOPNOTSUPP).
+	noCQFlags bool
+	// noOpClose makes the queue's IORING_OP_CLOSE SQEs fail with -EINVAL
+	// before the kernel looks at the descriptor (a nonzero off field), as
+	// a kernel before 5.6, which lacks the opcode and the probe, fails
+	// them.
+	noOpClose bool
+}
+
+// apply hides the features and CQ flags of v in a ring just set up.
+func (v oldKernelView) apply(c *C.struct_aiokit_ring, cp *C.struct_io_uring_params) {
+	c.ring.features &^= C.uint(v.clearFeatures)
+	cp.features &^= C.__u32(v.clearFeatures)
+	if v.noCQFlags {
+		c.ring.cq.kflags = nil
+		cp.cq_off.flags = 0
+	}
 }
 
 // QueueInit creates a ring with io_uring_queue_init(entries, ring, flags).

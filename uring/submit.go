@@ -108,14 +108,15 @@ func (r *Ring) SQRingWait() error {
 
 // Setup is the raw io_uring_setup(2) syscall wrapper of liburing
 // (io_uring_setup): it returns the new ring fd and fills p. Map the rings
-// with [QueueMmap]. EPERM/ENOSYS match [ErrUnavailable].
+// with [QueueMmap]. EPERM/ENOSYS match [ErrUnavailable] (but see
+// [ErrSQPollPerm]).
 func Setup(entries uint32, p *Params) (int, error) {
 	if p == nil {
 		return 0, unix.EFAULT
 	}
 	ret := int(C.io_uring_setup(C.uint(entries), (*C.struct_io_uring_params)(unsafe.Pointer(p))))
 	if ret < 0 {
-		return 0, setupErr(ret)
+		return 0, setupErr(ret, p.Flags)
 	}
 	return ret, nil
 }
