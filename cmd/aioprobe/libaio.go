@@ -21,7 +21,7 @@ func probeLibaio(d *dataFile, depth int) Backend {
 	}
 	ctx, err := libaio.Setup(depth)
 	if err != nil {
-		b.Error = "io_setup: " + err.Error()
+		b.Error = "io_setup: " + err.Error() + libaioSetupHint(err, depth, b.Facts)
 		return b
 	}
 	defer ctx.Destroy()
@@ -98,4 +98,22 @@ func libaioAsync(ctx *libaio.Context, d *dataFile, mode string, depth int) Async
 		res.Verdict = verdict(res.DoneAtReturn, depth)
 	}
 	return res
+}
+
+// libaioSetupHint says, after the error of io_setup(depth), what refuses it;
+// facts holds the aio-nr and aio-max-nr sysctls that could be read.
+func libaioSetupHint(err error, depth int, facts map[string]string) string {
+	switch err {
+	case unix.ENOSYS:
+		return " (no Linux AIO in this kernel: CONFIG_AIO=n, or a seccomp filter hides io_setup; use io_uring or POSIX AIO)"
+	case unix.EPERM:
+		return " (refused by a seccomp filter or security module; use io_uring or POSIX AIO)"
+	case unix.EAGAIN:
+		lim := "fs.aio-max-nr"
+		if n, ok := facts["aio-nr"]; ok {
+			lim += fmt.Sprintf(" (aio-nr %s of aio-max-nr %s)", n, facts["aio-max-nr"])
+		}
+		return fmt.Sprintf(" (the %d events asked for do not fit under %s, which counts the events of every process: raise fs.aio-max-nr, or use io_uring or POSIX AIO)", depth, lim)
+	}
+	return ""
 }

@@ -133,10 +133,17 @@ func Print(out io.Writer, r *Report) error {
 	if s.DirectIO && s.MemoryFS {
 		fmt.Fprintf(w, ", O_DIRECT accepted (memory alignment %d, offset alignment %d) but %s keeps files in memory: direct reads do not reach a device\n",
 			s.DIOMemAlign, s.DIOOffsetAlign, s.FSType)
+	} else if s.DirectIO && s.DIOAlignGuess != "" {
+		fmt.Fprintf(w, ", O_DIRECT ok (alignment not reported: %s; %d assumed for memory and offset)\n", s.DIOAlignGuess, s.DIOMemAlign)
 	} else if s.DirectIO {
 		fmt.Fprintf(w, ", O_DIRECT ok (memory alignment %d, offset alignment %d)\n", s.DIOMemAlign, s.DIOOffsetAlign)
 	} else {
 		fmt.Fprintf(w, ", O_DIRECT not supported: %s\n", s.DirectIOError)
+	}
+	if s.NowaitRead {
+		fmt.Fprintf(w, "nowait     preadv2(RWF_NOWAIT) reads cached data without blocking (uring and libaio File and Queue reads use it)\n")
+	} else {
+		fmt.Fprintf(w, "nowait     no: %s (uring and libaio File and Queue reads then always queue)\n", s.NowaitReadError)
 	}
 	for _, b := range []struct {
 		name string

@@ -22,50 +22,16 @@ import (
 
 // TestMain runs aioprobe itself instead of the tests in a child started with
 // testutil.SelfCommand: the signal tests interrupt a real process that way.
-// denyUringEnv makes a SelfCommand child refuse io_uring_setup (EPERM) for
-// the whole process before it runs aioprobe (TestProbeUringRefused).
-const denyUringEnv = "AIOPROBE_TEST_DENY_URING"
-
+// denyEnv (restricted_test.go) makes such a child refuse the system calls its
+// rules describe, for the whole process, before it runs aioprobe.
 func TestMain(m *testing.M) {
 	testutil.MainOrRun(m, func(args []string, stdout, stderr io.Writer) int {
-		if os.Getenv(denyUringEnv) != "" {
-			if err := testutil.DenyIOUringSetup(unix.EPERM, true); err != nil {
-				fmt.Fprintf(stderr, "seccomp: %v\n", err)
-				return 3
-			}
+		if err := denyFromEnv(); err != nil {
+			fmt.Fprintf(stderr, "seccomp: %v\n", err)
+			return 3
 		}
 		return run(args, stdout, stderr)
 	})
-}
-
-// TestProbeUringRefused: with io_uring_setup refused for real (a seccomp
-// filter on every thread of the child process, EPERM as a container's
-// profile or kernel.io_uring_disabled gives), aioprobe reports io_uring
-// unavailable and why, and still probes libaio and POSIX AIO.
-func TestProbeUringRefused(t *testing.T) {
-	cmd := testutil.SelfCommand("-json", "-depth", "4", "-dir", testutil.TempDir(t))
-	cmd.Env = append(cmd.Env, denyUringEnv+"=1")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == 3 {
-		testutil.SkipNoPrivilege(t, "seccomp filters ("+strings.TrimSpace(errb.String())+")")
-	}
-	if err != nil {
-		t.Fatalf("aioprobe under the filter: %v\n%s", err, errb.String())
-	}
-	var rep Report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	if rep.Uring.Available || !strings.Contains(rep.Uring.Error, "operation not permitted") ||
-		!strings.Contains(rep.Uring.Error, "io_uring refused by this system") {
-		t.Errorf("io_uring under the filter: available %v, error %q", rep.Uring.Available, rep.Uring.Error)
-	}
-	if !rep.Libaio.Available || !rep.PosixAIO.Available {
-		t.Errorf("libaio available %v, POSIX AIO available %v; want both", rep.Libaio.Available, rep.PosixAIO.Available)
-	}
 }
 
 // SIGINT or SIGTERM while the scratch file exists removes it and exits
@@ -267,16 +233,18 @@ func TestUringAsyncLeavesRingIdle(t *testing.T) {
 		}
 	}
 	big := int(r.SQSpaceLeft()) * 2
-	res, ok := uringAsync(r, d, "buffered-warm", big)
-	if res.Error == "" || !ok {
-		t.Errorf("batch of %d on a ring of %d: %+v, ok %v; want an error and a reusable ring", big, big/2, res, ok)
+	for _, vectored := range []bool{false, true} { // IORING_OP_READ, IORING_OP_READV
+		res, ok := uringAsync(r, d, "buffered-warm", big, vectored)
+		if res.Error == "" || !ok {
+			t.Errorf("vectored %v: batch of %d on a ring of %d: %+v, ok %v; want an error and a reusable ring", vectored, big, big/2, res, ok)
+		}
+		idle("after the batch that did not fit")
+		res, ok = uringAsync(r, d, "buffered-cold", big/2, vectored)
+		if res.Error != "" || !ok || res.Verdict == "" {
+			t.Errorf("vectored %v: batch that fits: %+v, ok %v", vectored, res, ok)
+		}
+		idle("after a full batch")
 	}
-	idle("after the batch that did not fit")
-	res, ok = uringAsync(r, d, "buffered-cold", big/2)
-	if res.Error != "" || !ok || res.Verdict == "" {
-		t.Errorf("batch that fits: %+v, ok %v", res, ok)
-	}
-	idle("after a full batch")
 }
 
 // failWriter fails every write, like a full disk (/dev/full).

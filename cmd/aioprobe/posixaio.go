@@ -59,13 +59,23 @@ func posixAsync(d *dataFile, mode string, depth int) AsyncResult {
 	t0 := time.Now()
 	err := posixaio.LioListio(posixaio.LioNowait, list, nil)
 	t1 := time.Now()
+	refused := 0
 	for _, a := range list {
-		if a.Error() != unix.EINPROGRESS {
+		switch e := a.Error(); {
+		case err != nil && e == err:
+			// glibc did not queue it (and stored lio_listio's errno
+			// as its status): refused, not done.
+			refused++
+		case e != unix.EINPROGRESS:
 			res.DoneAtReturn++
 		}
 	}
 	if err != nil {
-		res.Error = "lio_listio: " + err.Error()
+		res.Error = fmt.Sprintf("lio_listio: %v (%d of %d reads refused", err, refused, depth)
+		if err == unix.EAGAIN {
+			res.Error += ": glibc could start no AIO thread (RLIMIT_NPROC, a pids cgroup limit or a seccomp filter refuses new threads)"
+		}
+		res.Error += ")"
 	}
 	for _, a := range list {
 		for a.Error() == unix.EINPROGRESS {

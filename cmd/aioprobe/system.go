@@ -23,6 +23,19 @@ type System struct {
 	DirectIOError  string `json:"direct_io_error,omitempty"`
 	DIOMemAlign    uint32 `json:"dio_mem_align,omitempty"`
 	DIOOffsetAlign uint32 `json:"dio_offset_align,omitempty"`
+	// DIOAlignGuess is set when the kernel did not say the O_DIRECT
+	// alignments (no statx, or no STATX_DIOALIGN: Linux before 6.1, or
+	// this file system) and DIOMemAlign and DIOOffsetAlign are
+	// cmem.DefaultDirectAlign, a guess; it says why.
+	DIOAlignGuess string `json:"dio_align_guess,omitempty"`
+	// NowaitRead says whether preadv2(RWF_NOWAIT) reads cached data of
+	// a buffered file in Dir: uring.File, libaio.File and the Queue
+	// reads do that in the calling goroutine before they queue a read.
+	// NowaitReadError is why not (no preadv2 before Linux 4.6, no
+	// RWF_NOWAIT reads before 4.14 or on this file system, a seccomp
+	// filter).
+	NowaitRead      bool   `json:"nowait_read"`
+	NowaitReadError string `json:"nowait_read_error,omitempty"`
 	// MemoryFS is set when Dir is on tmpfs or ramfs: O_DIRECT may be
 	// accepted (tmpfs, Linux 6.6+) but reads are served from memory and
 	// never reach a device, so aiobench skips its O_DIRECT rows there.
@@ -118,20 +131,63 @@ func probeSystem(dir string) (System, *dataFile, error) {
 		d.Close()
 		return s, nil, err
 	}
+	s.NowaitRead, s.NowaitReadError = probeNowait(d.path)
 	fd, err := unix.Open(d.path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
 	if err != nil {
 		s.DirectIOError = err.Error()
 		return s, d, nil
 	}
 	defer unix.Close(fd)
-	mem, off, err := cmem.DirectIOAlign(fd)
+	mem, off, known, err := cmem.DirectIOAlignKnown(fd)
 	if err != nil {
 		s.DirectIOError = err.Error()
 		return s, d, nil
 	}
 	s.DirectIO, d.direct = true, true
 	s.DIOMemAlign, s.DIOOffsetAlign = mem, off
+	if !known {
+		s.DIOAlignGuess = dioAlignWhy(fd)
+	}
 	return s, d, nil
+}
+
+// dioAlignWhy says why the kernel did not tell fd's O_DIRECT alignments.
+func dioAlignWhy(fd int) string {
+	var st unix.Statx_t
+	err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st)
+	switch {
+	case err == unix.ENOSYS:
+		return "no statx (ENOSYS: Linux before 4.11, or refused by a seccomp filter)"
+	case err != nil:
+		return "statx: " + err.Error()
+	case st.Mask&unix.STATX_DIOALIGN == 0:
+		return "statx does not report STATX_DIOALIGN here (Linux before 6.1, or this file system)"
+	}
+	return "statx reported no usable STATX_DIOALIGN"
+}
+
+// probeNowait reads the first byte of the (just written, so cached) file at
+// path with preadv2(RWF_NOWAIT), as the handle layers' inline reads do.
+// EAGAIN (the page was not cached after all) still shows that the kernel
+// takes the flag.
+func probeNowait(path string) (bool, string) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, "open: " + err.Error()
+	}
+	defer unix.Close(fd)
+	_, err = unix.Preadv2(fd, [][]byte{make([]byte, 1)}, 0, unix.RWF_NOWAIT)
+	switch err {
+	case nil, unix.EAGAIN:
+		return true, ""
+	case unix.ENOSYS:
+		return false, "preadv2: " + err.Error() + " (no preadv2: Linux before 4.6, or refused by a seccomp filter)"
+	case unix.EOPNOTSUPP, unix.EINVAL:
+		return false, "preadv2(RWF_NOWAIT): " + err.Error() + " (no RWF_NOWAIT reads: Linux before 4.14, or this file system)"
+	case unix.EPERM:
+		return false, "preadv2: " + err.Error() + " (refused by a seccomp filter)"
+	}
+	return false, "preadv2(RWF_NOWAIT): " + err.Error()
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -6,8 +6,11 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unsafe"
 
+	"github.com/aiokit/aio/cgo/cmem"
 	"github.com/aiokit/aio/uring"
+	"golang.org/x/sys/unix"
 )
 
 var featNames = []struct {
@@ -28,23 +31,37 @@ func probeUring(d *dataFile, depth int) Backend {
 	}
 	r, err := uring.New(uint32(depth), nil)
 	if err != nil {
-		b.Error = err.Error()
-		if errors.Is(err, uring.ErrUnavailable) {
-			b.Error += " (io_uring refused by this system: see kernel.io_uring_disabled or a seccomp filter; use libaio or POSIX AIO)"
-		}
+		b.Error = err.Error() + uringSetupHint(err, b.Facts["io_uring_disabled"])
 		return b
 	}
 	defer r.Close()
 	b.Available = true
 	var feats []string
 	for _, f := range featNames {
-		if r.Features()&f.bit != 0 {
-			feats = append(feats, f.name)
+		if r.Features()&f.bit == 0 {
+			continue
 		}
+		if f.bit == uring.FeatExtArg {
+			// Advertised is not usable: a seccomp profile may refuse the
+			// flag, as kernels before 5.11 do. liburing's timed waits
+			// use it whenever the feature bit is set.
+			if _, err := r.WaitCQETimeout(time.Millisecond); err != unix.ETIME {
+				b.Facts["ext_arg"] = fmt.Sprintf("advertised (IORING_FEAT_EXT_ARG), but a timed wait with IORING_ENTER_EXT_ARG gave %v, not ETIME: "+
+					"timed waits fail here", err)
+				continue
+			}
+		}
+		feats = append(feats, f.name)
 	}
 	b.Facts["features"] = strings.Join(feats, " ")
+	vectored := true // IORING_OP_READV is in every io_uring kernel (5.1); IORING_OP_READ came in 5.6
 	if p, err := r.Probe(); err != nil {
-		b.Facts["opcodes"] = "probe failed: " + err.Error()
+		if err == unix.EINVAL {
+			b.Facts["opcodes"] = "unknown: no opcode probe (IORING_REGISTER_PROBE: " + err.Error() +
+				"; Linux before 5.6, which lacks most opcodes, IORING_OP_READ among them)"
+		} else {
+			b.Facts["opcodes"] = "unknown: opcode probe (IORING_REGISTER_PROBE) failed: " + err.Error()
+		}
 	} else {
 		n := 0
 		var missing []string
@@ -60,9 +77,15 @@ func probeUring(d *dataFile, depth int) Backend {
 			s += "; unsupported opcodes: " + strings.Join(missing, " ")
 		}
 		b.Facts["opcodes"] = s
+		vectored = !p.OpSupported(uring.OpRead)
+	}
+	if vectored {
+		b.Facts["reads"] = "IORING_OP_READV (IORING_OP_READ not known to be supported)"
+	} else {
+		b.Facts["reads"] = "IORING_OP_READ"
 	}
 	for _, mode := range modes {
-		a, ok := uringAsync(r, d, mode, depth)
+		a, ok := uringAsync(r, d, mode, depth, vectored)
 		b.Async = append(b.Async, a)
 		if !ok {
 			break // the ring may still hold our requests: not reused
@@ -77,7 +100,9 @@ func probeUring(d *dataFile, depth int) Backend {
 // prepared SQE is left for a later Submit to send with freed buffers. If the
 // reads cannot be reaped (the wait fails), the buffers and fd are left
 // allocated instead, and ok is false: the ring must not be used again.
-func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int) (res AsyncResult, ok bool) {
+//
+// vectored uses IORING_OP_READV (Linux 5.1) instead of IORING_OP_READ (5.6).
+func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int, vectored bool) (res AsyncResult, ok bool) {
 	res = AsyncResult{Mode: mode, Batch: depth}
 	if r.SQReady() != 0 || r.CQReady() != 0 || int(r.SQSpaceLeft()) < depth {
 		res.Error = fmt.Sprintf("ring cannot take %d reads: %d SQEs pending, %d completions unreaped, room for %d",
@@ -88,6 +113,24 @@ func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int) (res AsyncRe
 	if msg != "" {
 		res.Error = msg
 		return res, true
+	}
+	var iovs []unix.Iovec
+	if vectored {
+		// The iovecs in C memory too: the kernel may read them after
+		// Submit returned (kernels without IORING_FEAT_SUBMIT_STABLE).
+		iovMem, err := cmem.Alloc(depth*int(unsafe.Sizeof(unix.Iovec{})), 8)
+		if err != nil {
+			done()
+			res.Error = err.Error()
+			return res, true
+		}
+		iovs = unsafe.Slice((*unix.Iovec)(iovMem.Ptr()), depth)
+		for i := range iovs {
+			iovs[i] = unix.Iovec{Base: &bufs[i][0]}
+			iovs[i].SetLen(len(bufs[i]))
+		}
+		freeBufs := done
+		done = func() { iovMem.Free(); freeBufs() }
 	}
 	fail := func(msg string) {
 		if res.Error == "" {
@@ -101,7 +144,11 @@ func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int) (res AsyncRe
 			fail("submission queue full")
 			break
 		}
-		sqe.PrepRead(fd, bufs[i], uint64(off))
+		if vectored {
+			sqe.PrepReadv(fd, iovs[i:i+1], uint64(off))
+		} else {
+			sqe.PrepRead(fd, bufs[i], uint64(off))
+		}
 		sqe.SetUserData(uint64(i))
 		sqes = append(sqes, sqe)
 	}
@@ -133,7 +180,7 @@ func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int) (res AsyncRe
 		c, err := r.WaitCQE()
 		if err != nil {
 			fail("wait: " + err.Error())
-			res.Error += fmt.Sprintf(" (%d reads may still be in flight: their buffers and fd are left allocated)", inflight)
+			res.Error += fmt.Sprintf(" (%d reads may still be in flight: their buffers, iovecs and fd are left allocated)", inflight)
 			return res, false
 		}
 		if c.Res != blockSize {
@@ -147,4 +194,20 @@ func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int) (res AsyncRe
 		res.Verdict = verdict(res.DoneAtReturn, depth)
 	}
 	return res, ok
+}
+
+// uringSetupHint says, after the error of a refused io_uring_setup, what
+// refuses it; disabled is kernel.io_uring_disabled ("" if unreadable).
+func uringSetupHint(err error, disabled string) string {
+	switch {
+	case !errors.Is(err, uring.ErrUnavailable):
+		return ""
+	case errors.Is(err, unix.ENOSYS):
+		return " (no io_uring in this kernel: Linux 5.1+ built with CONFIG_IO_URING, or a seccomp filter hides it; use libaio or POSIX AIO)"
+	case disabled == "1" || disabled == "2":
+		return " (io_uring refused by this system: kernel.io_uring_disabled is " + disabled + "; use libaio or POSIX AIO)"
+	case disabled == "0":
+		return " (io_uring refused by this system: kernel.io_uring_disabled is 0, so a seccomp filter or security module; use libaio or POSIX AIO)"
+	}
+	return " (io_uring refused by this system: see kernel.io_uring_disabled or a seccomp filter; use libaio or POSIX AIO)"
 }
