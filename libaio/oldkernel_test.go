@@ -24,41 +24,6 @@ import (
 // preadv2, io_submit, io_cancel in Close), on every thread of a child process for what
 // the reaper does on its own (io_getevents) and for io_destroy (see runChild).
 
-// onFilteredThread runs f on a locked thread whose system calls rules refuse, and
-// waits up to 20 s for it. The thread is never unlocked: it exits with its goroutine,
-// filter and all. The test is skipped, naming what is missing, without a filter.
-func onFilteredThread(t *testing.T, rules []testutil.SyscallRule, f func()) {
-	t.Helper()
-	errc := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if err := testutil.DenySyscalls(rules, false); err != nil {
-			errc <- err
-			return
-		}
-		errc <- nil
-		f()
-	}()
-	skipNoFilter(t, <-errc)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("hung for 20 s under the filter")
-	}
-}
-
-func skipNoFilter(t *testing.T, err error) {
-	t.Helper()
-	switch {
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-		testutil.SkipNoPrivilege(t, "seccomp filter (no_new_privs or CAP_SYS_ADMIN)")
-	case err != nil:
-		testutil.SkipNoFeature(t, "seccomp filters", err)
-	}
-}
-
 func deny(nr int, errno unix.Errno) []testutil.SyscallRule {
 	return []testutil.SyscallRule{{Nr: nr, Arg: -1, Errno: errno}}
 }
@@ -80,7 +45,7 @@ func TestSetupRefused(t *testing.T) {
 	ctxs, gs := liveContexts(), runtime.NumGoroutine()
 	for _, errno := range []unix.Errno{unix.ENOSYS, unix.EPERM, unix.EAGAIN} {
 		errs := map[string]error{}
-		onFilteredThread(t, deny(unix.SYS_IO_SETUP, errno), func() {
+		testutil.OnFilteredThread(t, deny(unix.SYS_IO_SETUP, errno), func() {
 			_, errs["Setup"] = Setup(4)
 			_, errs["QueueInit"] = QueueInit(4)
 			q, err := NewQueue(4)
@@ -119,7 +84,7 @@ func TestNewQueueEventfdRefused(t *testing.T) {
 	ctxs := liveContexts()
 	for _, errno := range []unix.Errno{unix.EMFILE, unix.ENFILE} {
 		var err error
-		onFilteredThread(t, deny(unix.SYS_EVENTFD2, errno), func() {
+		testutil.OnFilteredThread(t, deny(unix.SYS_EVENTFD2, errno), func() {
 			var q *Queue
 			if q, err = NewQueue(4); q != nil {
 				q.Close()
@@ -150,7 +115,7 @@ func TestSubmitRefused(t *testing.T) {
 	for _, errno := range []unix.Errno{unix.EINVAL, unix.EAGAIN} {
 		q := testQueue(t, 4)
 		q.SetInlineReads(false)
-		onFilteredThread(t, deny(unix.SYS_IO_SUBMIT, errno), func() {
+		testutil.OnFilteredThread(t, deny(unix.SYS_IO_SUBMIT, errno), func() {
 			buf := make([]byte, 4096)
 			ops := map[string]func() (*completion.Handle, error){
 				"Read":   func() (*completion.Handle, error) { return q.Read(fd, buf, 0) },
@@ -200,7 +165,7 @@ func TestStatxRefusedNewFile(t *testing.T) {
 	fd, _ := testFile(t, data, unix.O_RDONLY|unix.O_DIRECT)
 	q := testQueue(t, 4)
 	for _, errno := range []unix.Errno{unix.ENOSYS, unix.EPERM} {
-		onFilteredThread(t, deny(unix.SYS_STATX, errno), func() {
+		testutil.OnFilteredThread(t, deny(unix.SYS_STATX, errno), func() {
 			f, err := NewFile(q, fd)
 			if err != nil {
 				t.Errorf("NewFile(O_DIRECT) with statx refused (%v): %v", errno, err)
@@ -286,7 +251,7 @@ func TestInlineRefusedSameResults(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got [][]readResult
-		onFilteredThread(t, tc.rules, func() {
+		testutil.OnFilteredThread(t, tc.rules, func() {
 			for i := 0; i < 50; i++ {
 				got = append(got, read(q, f))
 			}
@@ -326,7 +291,7 @@ func TestCloseCancelRefused(t *testing.T) {
 		}
 		var cerr error
 		var took time.Duration
-		onFilteredThread(t, deny(unix.SYS_IO_CANCEL, errno), func() {
+		testutil.OnFilteredThread(t, deny(unix.SYS_IO_CANCEL, errno), func() {
 			start := time.Now()
 			cerr = q.Close()
 			took = time.Since(start)

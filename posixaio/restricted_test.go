@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -67,36 +66,6 @@ func skipLine(out []byte, prefix string) string {
 	return ""
 }
 
-// filtered runs f on a new OS thread that refuses what rules say (the
-// thread ends with it) and waits for it; a hang fails the test.
-func filtered(t *testing.T, rules []testutil.SyscallRule, f func()) {
-	t.Helper()
-	errc := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the filter ends with the thread
-		if err := testutil.DenySyscalls(rules, false); err != nil {
-			errc <- err
-			return
-		}
-		errc <- nil
-		f()
-	}()
-	err := <-errc
-	switch {
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-		testutil.SkipNoPrivilege(t, "seccomp filter (CAP_SYS_ADMIN or no_new_privs): "+err.Error())
-	case err != nil:
-		testutil.SkipNoFeature(t, "seccomp filters", err)
-	}
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("hung on the filtered thread (30 s)")
-	}
-}
-
 // noThreads refuses every new thread: clone3 as a kernel before 5.3 (glibc
 // then falls back to clone) and clone of a thread with EAGAIN, as
 // RLIMIT_NPROC or a full pids cgroup give pthread_create.
@@ -134,7 +103,7 @@ func TestRestrictedNoThreadRaw(t *testing.T) {
 	var rerr, werr, ferr, nowait, wait error
 	var afterRead, afterLio error
 	var ret int
-	filtered(t, noThreads, func() {
+	testutil.OnFilteredThread(t, noThreads, func() {
 		rerr = a.Read()
 		afterRead = a.Error()
 		ret, _ = a.Return()
@@ -211,7 +180,7 @@ func noThreadQueue(t *testing.T, mode NotifyMode) {
 		err  error
 	}
 	var got []res
-	filtered(t, noThreads, func() {
+	testutil.OnFilteredThread(t, noThreads, func() {
 		h, err := q.Read(fd, buf, 0)
 		got = append(got, res{"Queue.Read", h != nil, 0, err})
 		h, err = q.Write(fd, buf, 0)
@@ -275,7 +244,7 @@ func TestRestrictedNoClone3(t *testing.T) {
 			t.Errorf("%s without clone3: %d, %v (data ok %v)", what, n, err, bytes.Equal(buf, want))
 		}
 	}
-	filtered(t, noClone3, func() {
+	testutil.OnFilteredThread(t, noClone3, func() {
 		buf := make([]byte, len(want))
 		a := NewAiocb()
 		defer a.Free()
@@ -321,7 +290,7 @@ func TestRestrictedNoEventfd(t *testing.T) {
 	want := pattern(4096, 7)
 	fd, _ := tempFile(t, want)
 	live := LiveAiocbs()
-	filtered(t, []testutil.SyscallRule{{Nr: unix.SYS_EVENTFD2, Arg: -1, Errno: unix.EMFILE}}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{{Nr: unix.SYS_EVENTFD2, Arg: -1, Errno: unix.EMFILE}}, func() {
 		if q, err := NewQueueOptions(4, QueueOptions{Notify: NotifyThread}); !errors.Is(err, unix.EMFILE) || q != nil {
 			t.Errorf("NewQueueOptions(NotifyThread) without an eventfd: %v, %v; want nil, EMFILE", q, err)
 			if q != nil {

@@ -150,7 +150,7 @@ func TestOldKernelQueueModes(t *testing.T) {
 		runOldKernel(t, v)
 		return
 	}
-	onOldKernelThread(t, nil, func() {}) // skips without seccomp filters
+	testutil.OnFilteredThread(t, nil, func() {}) // skips without seccomp filters
 	for _, v := range oldKernels {
 		t.Run("Linux"+v.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

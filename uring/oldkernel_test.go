@@ -2,7 +2,6 @@ package uring
 
 import (
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,42 +28,6 @@ func denyRegister(op uint32) testutil.SyscallRule {
 // EINVAL, as a kernel that predates them does (its check of unknown flags).
 func denyEnterFlags(flags uint64) testutil.SyscallRule {
 	return testutil.SyscallRule{Nr: unix.SYS_IO_URING_ENTER, Arg: 3, AnyBit: flags, Errno: unix.EINVAL}
-}
-
-// onOldKernelThread runs f on a locked OS thread whose system calls rules
-// refuse, and waits for it; the thread ends with f's goroutine, so the
-// filter goes with it. f reports with t.Errorf (not t.Fatal: it is not
-// the test's goroutine). Without seccomp filters the test is skipped.
-func onOldKernelThread(t *testing.T, rules []testutil.SyscallRule, f func()) {
-	t.Helper()
-	seccomp := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: see above
-		if err := testutil.DenySyscalls(rules, false); err != nil {
-			seccomp <- err
-			return
-		}
-		seccomp <- nil
-		f()
-	}()
-	err := <-seccomp
-	<-done
-	skipNoSeccomp(t, err)
-}
-
-// skipNoSeccomp skips the test when err says that seccomp filters cannot
-// be installed here.
-func skipNoSeccomp(t *testing.T, err error) {
-	t.Helper()
-	switch {
-	case err == nil:
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-		testutil.SkipNoPrivilege(t, "seccomp filter (no_new_privs): "+err.Error())
-	default:
-		testutil.SkipNoFeature(t, "seccomp filters", err)
-	}
 }
 
 // ringNop submits one NOP with user data ud and waits for its CQE, on a
@@ -196,7 +159,7 @@ func TestOldKernelRegisterOpcodes(t *testing.T) {
 			for _, op := range c.ops {
 				rules = append(rules, denyRegister(op))
 			}
-			onOldKernelThread(t, rules, func() {
+			testutil.OnFilteredThread(t, rules, func() {
 				if err := c.call(r); err != unix.EINVAL {
 					t.Errorf("%s on a kernel before %s = %v; want the C errno EINVAL", c.name, c.kernel, err)
 				}
@@ -222,14 +185,14 @@ func nonZero(n int, err error) error {
 // registration is undone.
 func TestOldKernelRingFDRefused(t *testing.T) {
 	r := rawRing(t, 4, nil)
-	onOldKernelThread(t, []testutil.SyscallRule{denyRegister(RegisterRingFDs), denyEnterFlags(EnterRegisteredRing)}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{denyRegister(RegisterRingFDs), denyEnterFlags(EnterRegisteredRing)}, func() {
 		if n, err := r.RegisterRingFD(); n != 0 || err != unix.EINVAL {
 			t.Errorf("RegisterRingFD before 5.18 = %d, %v; want 0, EINVAL", n, err)
 		}
 		ringNop(t, r, 1)
 	})
 	r2 := rawRing(t, 4, nil)
-	onOldKernelThread(t, []testutil.SyscallRule{denyEnterFlags(EnterRegisteredRing)}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{denyEnterFlags(EnterRegisteredRing)}, func() {
 		if n, err := r2.RegisterRingFD(); n != 1 || err != nil {
 			t.Errorf("RegisterRingFD = %d, %v", n, err)
 			return
@@ -270,7 +233,7 @@ func withTestKernel(t *testing.T, v oldKernelView) {
 // the kernel refuses it, the wait is the C errno, EINVAL, at once.
 func TestOldKernelWaitTimeoutNoExtArg(t *testing.T) {
 	withTestKernel(t, oldKernelView{clearFeatures: FeatExtArg})
-	onOldKernelThread(t, []testutil.SyscallRule{denyEnterFlags(EnterExtArg)}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{denyEnterFlags(EnterExtArg)}, func() {
 		r, err := New(8, nil)
 		if err != nil {
 			t.Errorf("New: %v", err)
@@ -325,7 +288,7 @@ func TestOldKernelWaitTimeoutNoExtArg(t *testing.T) {
 		}
 	})
 	testKernel = oldKernelView{}
-	onOldKernelThread(t, []testutil.SyscallRule{denyEnterFlags(EnterExtArg)}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{denyEnterFlags(EnterExtArg)}, func() {
 		r, err := New(8, nil)
 		if err != nil {
 			t.Errorf("New: %v", err)
@@ -348,7 +311,7 @@ func TestOldKernelQueueNoProbe(t *testing.T) {
 	testutil.CheckLeaks(t)
 	var q *Queue
 	var err error
-	onOldKernelThread(t, []testutil.SyscallRule{denyRegister(RegisterProbe)}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{denyRegister(RegisterProbe)}, func() {
 		q, err = NewQueueConfig(QueueConfig{Entries: 8})
 	})
 	if err != nil {
@@ -392,7 +355,7 @@ func TestOldKernelQueueNoEventFD(t *testing.T) {
 	fds := testutil.FDCount()
 	var q *Queue
 	var err error
-	onOldKernelThread(t, []testutil.SyscallRule{denyRegister(RegisterEventFD)}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{denyRegister(RegisterEventFD)}, func() {
 		q, err = NewQueueConfig(QueueConfig{Entries: 8})
 	})
 	if q != nil {
@@ -418,7 +381,7 @@ func TestOldKernelInlineWaitRefused(t *testing.T) {
 	requireInlineWait(t, q)
 	r, w := testPipe(t)
 	const reads = 4 * completion.LoneStreak
-	onOldKernelThread(t, []testutil.SyscallRule{denyEnterFlags(EnterExtArg)}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{denyEnterFlags(EnterExtArg)}, func() {
 		for i := 0; i < reads; i++ {
 			buf := make([]byte, 1)
 			h, err := q.Read(r, buf, 0)
@@ -451,7 +414,7 @@ func TestOldKernelSQPollPermission(t *testing.T) {
 	testutil.CheckLeaks(t)
 	sqpoll := func() *Params { return &Params{Flags: SetupSQPoll, SQThreadIdle: 10} }
 	deny7 := testutil.SyscallRule{Nr: unix.SYS_IO_URING_SETUP, Arg: 0, Value: 7, Errno: unix.EPERM}
-	onOldKernelThread(t, []testutil.SyscallRule{deny7}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{deny7}, func() {
 		r, err := New(7, sqpoll())
 		if r != nil {
 			r.Close()
@@ -478,7 +441,7 @@ func TestOldKernelSQPollPermission(t *testing.T) {
 			r.Close()
 		}
 	})
-	onOldKernelThread(t, []testutil.SyscallRule{{Nr: unix.SYS_IO_URING_SETUP, Arg: -1, Errno: unix.EPERM}}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{{Nr: unix.SYS_IO_URING_SETUP, Arg: -1, Errno: unix.EPERM}}, func() {
 		if _, err := New(7, sqpoll()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, unix.EPERM) {
 			t.Errorf("New(SQPOLL) with io_uring_setup refused = %v; want ErrUnavailable and EPERM", err)
 		}

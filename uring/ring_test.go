@@ -243,31 +243,14 @@ func TestProbe(t *testing.T) {
 // real, with a seccomp filter on one thread, and checks the error New gives.
 func TestSetupRefusedErrUnavailable(t *testing.T) {
 	for _, errno := range []unix.Errno{unix.EPERM, unix.ENOSYS} {
-		type result struct {
-			r        *Ring
-			err      error
-			setupErr error
-			seccomp  error
+		var res struct {
+			r             *Ring
+			err, setupErr error
 		}
-		ch := make(chan result, 1)
-		go func() {
-			// Never unlocked: the filtered thread exits with this goroutine.
-			runtime.LockOSThread()
-			if err := testutil.DenyIOUringSetup(errno, false); err != nil {
-				ch <- result{seccomp: err}
-				return
-			}
-			r, err := New(4, nil)
-			_, serr := Setup(4, &Params{})
-			ch <- result{r: r, err: err, setupErr: serr}
-		}()
-		res := <-ch
-		switch {
-		case errors.Is(res.seccomp, unix.EPERM), errors.Is(res.seccomp, unix.EACCES):
-			testutil.SkipNoPrivilege(t, "seccomp filter (CAP_SYS_ADMIN or no_new_privs)")
-		case res.seccomp != nil:
-			testutil.SkipNoFeature(t, "seccomp filters", res.seccomp)
-		}
+		testutil.OnFilteredThread(t, []testutil.SyscallRule{{Nr: unix.SYS_IO_URING_SETUP, Arg: -1, Errno: errno}}, func() {
+			res.r, res.err = New(4, nil)
+			_, res.setupErr = Setup(4, &Params{})
+		})
 		if res.r != nil {
 			res.r.Close()
 			t.Fatalf("New succeeded under a seccomp filter returning %v", errno)

@@ -1,11 +1,9 @@
 package cmem_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -32,30 +30,14 @@ type alignResult struct {
 // errno; the test is skipped, naming what is missing, without a filter.
 func alignUnder(t *testing.T, fd int, errno unix.Errno) alignResult {
 	t.Helper()
-	ch := make(chan alignResult, 1)
-	var ferr error
-	go func() {
-		runtime.LockOSThread() // never unlocked: the filtered thread dies with the goroutine
-		rules := []testutil.SyscallRule{{Nr: unix.SYS_STATX, Arg: -1, Errno: errno}}
-		if ferr = testutil.DenySyscalls(rules, false); ferr != nil {
-			ch <- alignResult{}
-			return
-		}
+	var r alignResult
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{{Nr: unix.SYS_STATX, Arg: -1, Errno: errno}}, func() {
 		var st unix.Statx_t
 		if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_TYPE, &st); err != errno {
-			ferr = fmt.Errorf("statx under the filter: %v, want %v", err, errno)
+			t.Errorf("statx under the filter: %v, want %v", err, errno)
 		}
-		var r alignResult
 		r.mem, r.off, r.known, r.err = cmem.DirectIOAlignKnown(fd)
-		ch <- r
-	}()
-	r := <-ch
-	switch {
-	case errors.Is(ferr, unix.EPERM), errors.Is(ferr, unix.EACCES):
-		testutil.SkipNoPrivilege(t, "seccomp filter (no_new_privs or CAP_SYS_ADMIN)")
-	case ferr != nil:
-		testutil.SkipNoFeature(t, "seccomp filters", ferr)
-	}
+	})
 	return r
 }
 

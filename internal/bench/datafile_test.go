@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -221,30 +220,15 @@ func TestCheckDirectReadOnlyDir(t *testing.T) {
 	if _, err := PrepareFile(dir, size); err != nil {
 		t.Fatal(err)
 	}
-	type result struct{ kept, probe, prep, other, seccomp error }
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the filtered thread ends with this goroutine
-		if err := testutil.DenySyscalls([]testutil.SyscallRule{
-			{Nr: unix.SYS_OPENAT, Arg: 2, AnyBit: unix.O_CREAT, Errno: unix.EROFS},
-		}, false); err != nil {
-			ch <- result{seccomp: err}
-			return
-		}
-		var r result
+	var r struct{ kept, probe, prep, other error }
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{
+		{Nr: unix.SYS_OPENAT, Arg: 2, AnyBit: unix.O_CREAT, Errno: unix.EROFS},
+	}, func() {
 		r.kept = CheckDirect(dir, size)
 		r.probe = CheckDirectDir(dir)
 		_, r.prep = PrepareFile(dir, size)
 		r.other = CheckDirect(dir, 2*size) // no kept file of that size: a probe is needed
-		ch <- r
-	}()
-	r := <-ch
-	switch {
-	case errors.Is(r.seccomp, unix.EPERM), errors.Is(r.seccomp, unix.EACCES):
-		testutil.SkipNoPrivilege(t, "seccomp filter (CAP_SYS_ADMIN or no_new_privs)")
-	case r.seccomp != nil:
-		testutil.SkipNoFeature(t, "seccomp filters", r.seccomp)
-	}
+	})
 	if r.kept != nil || r.prep != nil {
 		t.Errorf("read-only dir with a kept file: CheckDirect %v, PrepareFile %v; want both nil", r.kept, r.prep)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/aiokit/aio/internal/testutil"
@@ -17,33 +16,6 @@ import (
 // testutil.DenySyscalls): a kernel before 4.6 has no preadv2 (ENOSYS), a
 // container profile that does not list it gives EPERM, and a kernel before
 // 4.14 knows no RWF_NOWAIT (EOPNOTSUPP for that flag bit, on every file).
-
-// onFilteredThread runs f on a locked thread that refuses what rules say,
-// and skips the test, naming what is missing, when no filter can be set.
-// The thread is never unlocked: it exits with its goroutine, filter and all.
-func onFilteredThread(t *testing.T, rules []testutil.SyscallRule, f func()) {
-	t.Helper()
-	errc := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if err := testutil.DenySyscalls(rules, false); err != nil {
-			errc <- err
-			return
-		}
-		errc <- nil
-		f()
-	}()
-	err := <-errc
-	<-done
-	switch {
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-		testutil.SkipNoPrivilege(t, "seccomp filter (no_new_privs or CAP_SYS_ADMIN)")
-	case err != nil:
-		testutil.SkipNoFeature(t, "seccomp filters", err)
-	}
-}
 
 // cachedFiles writes a 16 KiB file in a disk directory, reads it once (so
 // that it is cached) and opens it n times.
@@ -77,7 +49,7 @@ func TestReaderPreadv2Refused(t *testing.T) {
 		r.Count(true) // for Missed
 		var first Result
 		var tried int
-		onFilteredThread(t, []testutil.SyscallRule{{Nr: unix.SYS_PREADV2, Arg: -1, Errno: errno}}, func() {
+		testutil.OnFilteredThread(t, []testutil.SyscallRule{{Nr: unix.SYS_PREADV2, Arg: -1, Errno: errno}}, func() {
 			buf := make([]byte, 4096)
 			first = ReadBuffered(fds[0], buf, 0)
 			for i := 0; i < 1000; i++ {
@@ -115,7 +87,7 @@ func TestReaderNowaitUnknown(t *testing.T) {
 	const rounds = 20
 	var plain error
 	var inlined bool
-	onFilteredThread(t, []testutil.SyscallRule{{Nr: unix.SYS_PREADV2, Arg: 5, AnyBit: unix.RWF_NOWAIT, Errno: unix.EOPNOTSUPP}}, func() {
+	testutil.OnFilteredThread(t, []testutil.SyscallRule{{Nr: unix.SYS_PREADV2, Arg: 5, AnyBit: unix.RWF_NOWAIT, Errno: unix.EOPNOTSUPP}}, func() {
 		buf := make([]byte, 4096)
 		// The filter refuses the flag only: preadv2 without it reads.
 		if n, err := unix.Preadv2(fds[0], [][]byte{buf}, 0, 0); err != nil || n != len(buf) {

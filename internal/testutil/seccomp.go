@@ -1,7 +1,10 @@
 package testutil
 
 import (
+	"errors"
 	"runtime"
+	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -118,4 +121,48 @@ func DenySyscalls(rules []SyscallRule, allThreads bool) error {
 // without io_uring (ENOSYS). allThreads as in DenySyscalls.
 func DenyIOUringSetup(errno unix.Errno, allThreads bool) error {
 	return DenySyscalls([]SyscallRule{{Nr: unix.SYS_IO_URING_SETUP, Arg: -1, Errno: errno}}, allThreads)
+}
+
+// OnFilteredThread runs f on a new OS thread whose system calls the rules
+// refuse (DenySyscalls on that thread only) and waits for it. The thread is
+// locked and never unlocked, so it ends with f's goroutine and takes the
+// filter with it; threads it creates meanwhile (glibc's AIO helpers)
+// inherit the filter. f runs outside the test's goroutine: it reports with
+// t.Errorf, not t.Fatal. A hang of a minute fails the test. Where no
+// seccomp filter can be installed the test is skipped, naming what is
+// missing (SkipNoSeccomp).
+func OnFilteredThread(t testing.TB, rules []SyscallRule, f func()) {
+	t.Helper()
+	errc := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: see above
+		if err := DenySyscalls(rules, false); err != nil {
+			errc <- err
+			return
+		}
+		errc <- nil
+		f()
+	}()
+	SkipNoSeccomp(t, <-errc)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("hung for a minute on the thread filtered by seccomp")
+	}
+}
+
+// SkipNoSeccomp skips the test when err, from DenySyscalls, says that
+// seccomp filters cannot be installed here (no privilege, or no filter for
+// this kernel or architecture); a nil err does nothing.
+func SkipNoSeccomp(t testing.TB, err error) {
+	t.Helper()
+	switch {
+	case err == nil:
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		SkipNoPrivilege(t, "seccomp filter (CAP_SYS_ADMIN or no_new_privs): "+err.Error())
+	default:
+		SkipNoFeature(t, "seccomp filters", err)
+	}
 }

@@ -3,7 +3,6 @@ package testutil
 import (
 	"errors"
 	"os"
-	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -61,33 +60,15 @@ func TestDenySyscalls(t *testing.T) {
 		{"preadv2 RWF_HIPRI", func() error { return preadv2(unix.RWF_HIPRI) }, nil},
 		{"preadv2 0", func() error { return preadv2(0) }, nil},
 	}
-	type result struct {
-		got     []error
-		seccomp error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the filtered thread ends with this goroutine
-		if err := DenySyscalls(rules, false); err != nil {
-			ch <- result{seccomp: err}
-			return
-		}
-		var got []error
+	var got []error
+	OnFilteredThread(t, rules, func() {
 		for _, c := range cases {
 			got = append(got, c.call())
 		}
-		ch <- result{got: got}
-	}()
-	res := <-ch
-	switch {
-	case errors.Is(res.seccomp, unix.EPERM), errors.Is(res.seccomp, unix.EACCES):
-		SkipNoPrivilege(t, "seccomp filter (CAP_SYS_ADMIN or no_new_privs)")
-	case res.seccomp != nil:
-		SkipNoFeature(t, "seccomp filters", res.seccomp)
-	}
+	})
 	for i, c := range cases {
-		if !errors.Is(res.got[i], c.want) || (c.want == nil) != (res.got[i] == nil) {
-			t.Errorf("%s under the filter: %v, want %v", c.name, res.got[i], c.want)
+		if !errors.Is(got[i], c.want) || (c.want == nil) != (got[i] == nil) {
+			t.Errorf("%s under the filter: %v, want %v", c.name, got[i], c.want)
 		}
 	}
 	// The filter stayed on the dead thread.
