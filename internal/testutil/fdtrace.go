@@ -3,6 +3,7 @@ package testutil
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"strconv"
@@ -95,4 +96,31 @@ func leakedFDs(before map[int]string) []string {
 		}
 	}
 	return leaked
+}
+
+// InheritedFDs returns what a child process started now with os/exec finds
+// open beyond its standard input, output and error ("N -> target", as
+// /proc/<pid>/fd shows it). Every descriptor a library opens without
+// O_CLOEXEC shows up here: a ring, an eventfd or a file that leaks into
+// every program the user runs, and keeps the file open after the parent
+// closed it.
+func InheritedFDs(t testing.TB) []string {
+	t.Helper()
+	// The shell's ls lists the shell's descriptors, which are what it
+	// inherited: ls's own (the directory it reads) are not in that list.
+	out, err := exec.Command("/bin/sh", "-c", `ls -l /proc/$$/fd`).Output()
+	if err != nil {
+		t.Fatalf("listing a child's descriptors: %v", err)
+	}
+	var fds []string
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || f[len(f)-2] != "->" {
+			continue // "total 0"
+		}
+		if n, err := strconv.Atoi(f[len(f)-3]); err == nil && n > 2 {
+			fds = append(fds, strings.Join(f[len(f)-3:], " "))
+		}
+	}
+	return fds
 }
