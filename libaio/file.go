@@ -32,13 +32,22 @@ import (
 // complete inside io_submit.
 // File does not own the descriptor: closing it is the caller's business, after the
 // last call returned.
+//
+// Apart from the O_DIRECT rules above and the errors (unix.Errno values, not
+// *fs.PathError; EINVAL for a negative offset), ReadAt and WriteAt return what
+// (*os.File).ReadAt and WriteAt return, with two exceptions. An empty p still makes a
+// request (where os.File returns 0, nil without a system call), so that its errors
+// show: EBADF on a descriptor not open for that direction, ErrClosed after Queue.Close.
+// And after a write that failed part way, WriteAt counts the bytes that reached the
+// file, as io.WriterAt says, where os.File says 0.
 type File struct {
 	q        *Queue
 	fd       int
 	direct   bool
-	memAlign int // buffers at other addresses are bounced
-	offAlign int // offsets and lengths must be multiples (refused otherwise)
-	eofAlign int // a short count that is not a multiple is the end of the file
+	append   bool // O_APPEND: WriteAt refuses, as os.File's does
+	memAlign int  // buffers at other addresses are bounced
+	offAlign int  // offsets and lengths must be multiples (refused otherwise)
+	eofAlign int  // a short count that is not a multiple is the end of the file
 }
 
 // NewFile returns a File doing I/O on fd through q. An fd C's int cannot hold gives
@@ -51,7 +60,7 @@ func NewFile(q *Queue, fd int) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &File{q: q, fd: fd, memAlign: 1, offAlign: 1, eofAlign: 1}
+	f := &File{q: q, fd: fd, append: fl&unix.O_APPEND != 0, memAlign: 1, offAlign: 1, eofAlign: 1}
 	if fl&unix.O_DIRECT != 0 {
 		mem, off, known, err := cmem.DirectIOAlignKnown(fd)
 		switch {
@@ -113,7 +122,10 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 
 // WriteAt writes p at off (io.WriterAt) with one IO_CMD_PWRITE, and more if the kernel
 // returns a short count (like os.File.WriteAt): the error of the write that could not go
-// on (ENOSPC, EFBIG ...), or io.ErrShortWrite if one wrote 0 bytes without an error.
+// on (ENOSPC, EFBIG ...), or io.ErrShortWrite if one wrote 0 bytes without an error. On
+// a descriptor that was O_APPEND in NewFile it writes nothing and returns fileio's
+// ErrWriteAtAppend, where os.File returns its errWriteAtInAppendMode: the kernel would
+// append p at the end of the file, whatever off.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	return f.WriteAtContext(context.Background(), p, off)
 }
@@ -121,7 +133,40 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 // WriteAtContext is WriteAt with a context; see ReadAtContext.
 func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	ctx = fileio.Context(ctx)
+	if f.append {
+		return 0, fileio.ErrWriteAtAppend
+	}
 	return f.full(ctx, p, off, true)
+}
+
+// Sync flushes the file to stable storage, as os.File.Sync does: an IO_CMD_FSYNC
+// request (Queue.Fsync), waited for. Where the kernel or the file system has no AIO
+// fsync (before Linux 4.18; io_submit's EINVAL) it calls fsync(2) itself, in the
+// calling goroutine. Errors are the request's unix.Errno values.
+func (f *File) Sync() error { return f.SyncContext(context.Background()) }
+
+// SyncContext is Sync with a context: an ended ctx submits nothing, and when ctx ends
+// while the fsync is in flight it returns ctx.Err() at once (the fsync goes on in the
+// background: io_cancel cannot stop it). While all Depth slots are busy it waits for
+// one, or for ctx. A nil ctx is context.Background().
+func (f *File) SyncContext(ctx context.Context) error {
+	ctx = fileio.Context(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h, op, cb, err := f.q.begin(ctx)
+	if err != nil {
+		return err
+	}
+	cb.PrepFsync(f.fd)
+	if h, err = f.q.submit(h, op, cb); err == nil {
+		_, err = h.Wait(ctx)
+	}
+	if err == unix.EINVAL {
+		// No AIO fsync here: fsync(2) gives the answer os.File.Sync would.
+		err = fileio.Fsync(f.fd)
+	}
+	return err
 }
 
 // full repeats rw until p is done, a request returns 0 bytes or an error; on an

@@ -21,13 +21,23 @@ import (
 // is in use, File methods wait for a free one (they never return ErrBusy).
 // File does not own the descriptor: closing it is the caller's business,
 // after the last call returned.
+//
+// Apart from the errors (unix.Errno values, not *fs.PathError; EINVAL for
+// a negative offset), ReadAt and WriteAt return what (*os.File).ReadAt and
+// WriteAt return, with two exceptions. An empty p still makes a request
+// (where os.File returns 0, nil without a system call), so that its errors
+// show: EBADF on a descriptor not open for that direction, ErrClosed after
+// Queue.Close. And after a write that failed part way, WriteAt counts the
+// bytes that reached the file, as io.WriterAt says, where os.File says 0.
 type File struct {
-	q  *Queue
-	fd int
+	q      *Queue
+	fd     int
+	append bool // O_APPEND: WriteAt refuses, as os.File's does
 }
 
-// NewFile returns a File doing I/O on fd through q.
-func NewFile(q *Queue, fd int) *File { return &File{q: q, fd: fd} }
+// NewFile returns a File doing I/O on fd through q. It looks once
+// (F_GETFL, as os.NewFile does) whether fd is O_APPEND.
+func NewFile(q *Queue, fd int) *File { return &File{q: q, fd: fd, append: fileio.Append(fd)} }
 
 // Fd returns the file descriptor.
 func (f *File) Fd() int { return f.fd }
@@ -53,7 +63,11 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 
 // WriteAt writes p at off (io.WriterAt) with aio_write, and more if a
 // request returns a short count: the error of the request that could not go
-// on (ENOSPC, EFBIG ...), or io.ErrShortWrite if one wrote 0 bytes.
+// on (ENOSPC, EFBIG ...), or io.ErrShortWrite if one wrote 0 bytes. On a
+// descriptor that was O_APPEND in NewFile it writes nothing and returns
+// fileio's ErrWriteAtAppend, where os.File returns its
+// errWriteAtInAppendMode: glibc's pwrite would append p at the end of the
+// file, whatever off.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	return f.WriteAtContext(context.Background(), p, off)
 }
@@ -61,6 +75,9 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 // WriteAtContext is WriteAt with a context; see ReadAtContext.
 func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	ctx = fileio.Context(ctx)
+	if f.append {
+		return 0, fileio.ErrWriteAtAppend
+	}
 	return f.full(ctx, p, off, true)
 }
 

@@ -21,12 +21,20 @@ import (
 // Errors are *fs.PathError values wrapping the kernel's errno, so
 // errors.Is(err, unix.EBADF) works. When every handle slot of the queue is
 // in use, File methods wait for a free one (they never return ErrBusy).
+//
+// ReadAt and WriteAt return what (*os.File).ReadAt and WriteAt return, with
+// two exceptions. An empty b still makes a request (where os.File returns
+// 0, nil without a system call), so that its errors show: EBADF on a
+// descriptor not open for that direction, fs.ErrClosed after Close. And
+// after a write that failed part way, WriteAt counts the bytes that reached
+// the file, as io.WriterAt says, where os.File says 0.
 type File struct {
 	q        *Queue
 	name     string
 	fd       int
 	own      bool // Close closes fd
 	buffered bool // fd was not O_DIRECT at open: ReadAt may read cached data inline
+	append   bool // fd was O_APPEND at open: WriteAt refuses, as os.File's does
 
 	// refs counts the operations using fd; the last one after Close
 	// closes it (Final is closeFD).
@@ -54,20 +62,22 @@ func OpenFile(q *Queue, path string, flag int, perm uint32) (*File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return newFile(q, fd, path, flag&unix.O_DIRECT == 0), nil
+	return newFile(q, fd, path, flag&unix.O_DIRECT == 0, flag&unix.O_APPEND != 0), nil
 }
 
-func newFile(q *Queue, fd int, name string, buffered bool) *File {
-	f := &File{q: q, name: name, fd: fd, own: true, buffered: buffered, inflight: make(map[uint64]struct{})}
+func newFile(q *Queue, fd int, name string, buffered, appendMode bool) *File {
+	f := &File{q: q, name: name, fd: fd, own: true, buffered: buffered, append: appendMode,
+		inflight: make(map[uint64]struct{})}
 	f.refs.Final = f.closeFD
 	return f
 }
 
 // NewFile wraps an open descriptor; Close will close it (through the
-// queue). It looks once (F_GETFL) whether fd is O_DIRECT.
+// queue). It looks once (F_GETFL) whether fd is O_DIRECT, and whether it is
+// O_APPEND (as os.NewFile does).
 func NewFile(q *Queue, fd int, name string) *File {
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	return newFile(q, fd, name, err == nil && fl&unix.O_DIRECT == 0)
+	return newFile(q, fd, name, err == nil && fl&unix.O_DIRECT == 0, err == nil && fl&unix.O_APPEND != 0)
 }
 
 // Name returns the name given to OpenFile or NewFile.
@@ -227,6 +237,10 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 }
 
 // WriteAt writes b at off (io.WriterAt), resubmitting after short writes.
+// On a file opened with O_APPEND (OpenFile's flag, NewFile's F_GETFL) it
+// writes nothing and returns fileio's ErrWriteAtAppend, where os.File
+// returns its errWriteAtInAppendMode: the kernel would append b at the end
+// of the file, whatever off.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
 	return f.WriteAtContext(context.Background(), b, off)
 }
@@ -234,6 +248,9 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 // WriteAtContext is WriteAt with a context (see ReadAtContext).
 func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, err error) {
 	ctx = fileio.Context(ctx)
+	if f.append {
+		return 0, fileio.ErrWriteAtAppend
+	}
 	if off < 0 {
 		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errors.New("negative offset")}
 	}

@@ -5,6 +5,7 @@ package fileio
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -58,4 +59,27 @@ func FD32(fd int) int32 {
 		return -1
 	}
 	return int32(fd)
+}
+
+// ErrWriteAtAppend is what the File types' WriteAt returns on a descriptor
+// opened with O_APPEND, where os.File's WriteAt returns its (unexported)
+// errWriteAtInAppendMode: Linux's pwrite(2) and the AIO writes would append
+// the data at the end of the file, whatever the offset.
+var ErrWriteAtAppend = errors.New("invalid use of WriteAt on file opened with O_APPEND")
+
+// Append reports whether fd is open with O_APPEND (false if F_GETFL fails,
+// as for os.NewFile).
+func Append(fd int) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_APPEND != 0
+}
+
+// Fsync is fsync(2) of fd, EINTR retried.
+func Fsync(fd int) error {
+	for {
+		err := unix.Fsync(fd)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
