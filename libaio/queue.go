@@ -82,7 +82,10 @@ type Queue struct {
 // EAGAIN, from io_setup; a depth above completion.MaxTableSize gives EINVAL. When the
 // system refuses Linux AIO (io_setup: ENOSYS or EPERM) the error matches ErrUnavailable
 // and the errno (see ErrUnavailable). The Queue's eventfd comes next: its errno (EMFILE,
-// ENFILE) is returned as an *os.SyscallError, and the context is destroyed again.
+// ENFILE) is returned as an *os.SyscallError, and the context is destroyed again. Where
+// the queue's memory cannot be had (RLIMIT_AS, RLIMIT_DATA: its Go slices, checked
+// first by completion.CheckGoAlloc since the runtime cannot recover from a failed
+// allocation, or its C block of iocbs) the error matches unix.ENOMEM.
 func NewQueue(depth int) (q *Queue, err error) {
 	if depth > completion.MaxTableSize {
 		return nil, unix.EINVAL
@@ -109,6 +112,14 @@ func NewQueue(depth int) (q *Queue, err error) {
 	size := depth * (SizeofIocb + ptrSize + SizeofEvent)
 	mem, err := cmem.Alloc(size, 64)
 	if err != nil {
+		return nil, err
+	}
+	// The Go slices below cannot fail without ending the process (the table,
+	// iovs, sub, pending and a batch per submitter): check them after the C
+	// memory, which takes from the same address space.
+	goBytes := completion.TableBytes(depth) + depth*(8+8+8) + min(runtime.GOMAXPROCS(0), depth)*depth*16
+	if err := completion.CheckGoAlloc(goBytes); err != nil {
+		mem.Free()
 		return nil, err
 	}
 	base := mem.Ptr()

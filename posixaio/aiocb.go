@@ -107,6 +107,8 @@ func (a *Aiocb) observe() C.int {
 // NewAiocb allocates a zeroed struct aiocb with calloc(3) (aio_fildes 0,
 // aio_offset 0, no buffer, aio_reqprio 0, aio_lio_opcode LIO_READ) and sets
 // aio_sigevent.sigev_notify to SIGEV_NONE, as C programs do after memset.
+// Like a Go allocation (which ends the process), it panics when calloc
+// cannot find the 168 bytes: the process is out of memory.
 func NewAiocb() *Aiocb {
 	p := C.calloc(1, C.sizeof_struct_aiocb)
 	if p == nil {

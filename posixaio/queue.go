@@ -99,7 +99,11 @@ func NewQueue(size int) (*Queue, error) {
 	return NewQueueOptions(size, QueueOptions{})
 }
 
-// NewQueueOptions is NewQueue with options.
+// NewQueueOptions is NewQueue with options. Where the Go memory of the
+// queue's handle table (128 bytes a slot) cannot be had (RLIMIT_AS,
+// RLIMIT_DATA), it fails with an error matching unix.ENOMEM instead of a
+// fatal out-of-memory error of the runtime (completion.CheckGoAlloc); so
+// does the C memory of its slots.
 func NewQueueOptions(size int, o QueueOptions) (*Queue, error) {
 	if size < 1 || size > completion.MaxTableSize || o.Notify != NotifyThread && o.Notify != NotifySuspend {
 		return nil, unix.EINVAL
@@ -117,6 +121,15 @@ func NewQueueOptions(size int, o QueueOptions) (*Queue, error) {
 			sink.Close()
 		}
 		return nil, unix.ENOMEM
+	}
+	// The Go slices below cannot fail without ending the process: check
+	// them after the C memory, which takes from the same address space.
+	if err := completion.CheckGoAlloc(completion.TableBytes(size) + size*8); err != nil {
+		C.free(p)
+		if sink != nil {
+			sink.Close()
+		}
+		return nil, err
 	}
 	q := &Queue{
 		tab:    completion.NewTable(size),

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aiokit/aio/cgo/completion"
 	"golang.org/x/sys/unix"
 )
 
@@ -433,12 +434,19 @@ type Aioinit struct {
 // them); IdleTime, when non-zero, applies at any time. It has no result.
 //
 // Values beyond C's int are clamped to it (its low 32 bits would be another
-// value: Threads 1<<32+2 would be 2).
+// value: Threads 1<<32+2 would be 2). Num is clamped to
+// completion.MaxTableSize (1<<20, more than any Queue has in flight): glibc
+// allocates and writes aio_num request entries of 64 bytes at the first
+// submission (1<<28 would be 16 GiB), and when that allocation fails it
+// fails every request of the process with EAGAIN, for good (or, under
+// overcommit, the process is killed for memory). aio_num only sizes that
+// first block: glibc adds entries 32 at a time when more requests are in
+// flight, so the clamp limits nothing else.
 func AioInit(in Aioinit) {
 	cint := func(v int) C.int { return C.int(max(min(v, math.MaxInt32), math.MinInt32)) }
 	var c C.struct_aioinit
 	c.aio_threads = cint(in.Threads)
-	c.aio_num = cint(in.Num)
+	c.aio_num = cint(min(in.Num, completion.MaxTableSize))
 	c.aio_locks = cint(in.Locks)
 	c.aio_usedba = cint(in.Usedba)
 	c.aio_debug = cint(in.Debug)

@@ -47,4 +47,6 @@
 // [Queue] builds on the raw layer: submissions from any goroutine return a
 // *completion.Handle, buffers stay pinned until the completion is reaped, and
 // one goroutine per ring reaps completions through an eventfd on Go's poller.
+// Multishot requests ([Queue.AcceptMultishot], [Queue.PollMultishot]) return
+// a [Multishot] stream of their CQEs instead of a handle.
 package uring

@@ -116,3 +116,37 @@ func (e *UnsupportedOpError) Error() string {
 func (e *UnsupportedOpError) Is(target error) bool {
 	return target == ErrNotSupported || target == unix.EINVAL
 }
+
+// memlockError is NewQueueConfig's error when io_uring_setup (or
+// liburing's mmap of the rings) fails with ENOMEM while RLIMIT_MEMLOCK is
+// finite: the kernel charges a ring made by a thread without CAP_IPC_LOCK
+// to the user's locked memory (before Linux 5.12, and again on the 6.x
+// kernels that allocate rings as regions, although io_uring_mlock_size
+// says 0 there), and the bare "cannot allocate memory" does not say which
+// limit to raise.
+type memlockError struct {
+	errno   unix.Errno
+	entries uint32
+	limit   uint64
+}
+
+// Error names the call, the errno and the limit.
+func (e *memlockError) Error() string {
+	return fmt.Sprintf("uring: io_uring_setup(%d entries): %v (without CAP_IPC_LOCK the ring's memory counts against RLIMIT_MEMLOCK, %d bytes for all of the user's rings and registered buffers; see ulimit -l; or the address space is full, RLIMIT_AS)", e.entries, e.errno, e.limit)
+}
+
+// Unwrap exposes the errno (errors.Is(err, unix.ENOMEM)).
+func (e *memlockError) Unwrap() error { return e.errno }
+
+// queueSetupErr is New's error err for a Queue of entries: ENOMEM names
+// RLIMIT_MEMLOCK when that limit is finite (memlockError).
+func queueSetupErr(err error, entries uint32) error {
+	if err != unix.ENOMEM {
+		return err
+	}
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim) != nil || lim.Cur == unix.RLIM_INFINITY {
+		return err
+	}
+	return &memlockError{errno: unix.ENOMEM, entries: entries, limit: lim.Cur}
+}

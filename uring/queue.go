@@ -99,6 +99,8 @@ type Queue struct {
 
 	inline inline.Reader // reads of cached data in the caller (see Read)
 
+	ms multishots // multishot streams that may hold descriptors (queue_multishot.go)
+
 	cancels atomic.Int64  // cancel requests submitted (tests and docs)
 	subSeq  atomic.Uint64 // bumped before each io_uring_submit
 }
@@ -183,7 +185,14 @@ func NewQueue(entries uint32, p *Params) (*Queue, error) {
 // the SQ thread asks for a wake-up, so an operation submitted before Ring().
 // EnableRings could sit in the SQ unseen, with no error to fail it. A
 // MaxInFlight above completion.MaxTableSize is refused with EINVAL, and so
-// are setup flags liburing 2.3 does not know (by New: see there). On
+// are setup flags liburing 2.3 does not know (by New: see there). An
+// ENOMEM from io_uring_setup names RLIMIT_MEMLOCK when that limit is
+// finite (a ring made without CAP_IPC_LOCK counts against it on Linux
+// before 5.12 and again on 6.x kernels; errors.Is(err, unix.ENOMEM) holds).
+// Where the handle table's Go memory (128 bytes a slot) cannot be had
+// (RLIMIT_AS, RLIMIT_DATA) it fails with an error matching unix.ENOMEM
+// instead of a fatal out-of-memory error of the runtime
+// (completion.CheckGoAlloc). On
 // Linux 5.1, which lacks io_uring_register_eventfd, it fails with an error
 // that names that call and matches unix.EINVAL and ErrNotSupported.
 func NewQueueConfig(c QueueConfig) (*Queue, error) {
@@ -199,7 +208,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	}
 	r, err := New(c.Entries, &p)
 	if err != nil {
-		return nil, err
+		return nil, queueSetupErr(err, c.Entries)
 	}
 	n, err := completion.NewNotifier()
 	if err != nil {
@@ -212,6 +221,12 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		return nil, &eventFDError{errno: err}
 	}
 	size := tableSize(c.MaxInFlight, int(c.Entries), int(p.CQEntries), p.Features)
+	// The handle table's Go memory cannot fail without ending the process.
+	if err := completion.CheckGoAlloc(completion.TableBytes(size)); err != nil {
+		n.Close()
+		r.Close()
+		return nil, err
+	}
 	r.owned = true
 	q := &Queue{
 		ring:       r,
@@ -317,6 +332,7 @@ func (q *Queue) doClose() {
 		}
 	}
 	tick.Stop()
+	q.ms.closeAll() // descriptors multishot accepts buffered and nobody took
 
 	q.smu.Lock()
 	q.ringGone = true

@@ -77,6 +77,14 @@ func (q *Queue) drainLocked() int {
 		q.ring.CQAdvance(uint32(n))
 		for i := range done {
 			d := &done[i]
+			if d.flags&CQEFMore != 0 {
+				// Not the last CQE of a multishot request: its slot stays
+				// in flight (queue_multishot.go). One-shot operations
+				// never set F_MORE (SEND_ZC is refused), so this branch is
+				// never taken on their path.
+				q.more(d)
+				continue
+			}
 			if d.ud != internalUserData {
 				q.fin.Add(q.table, d.ud, int64(d.res), d.flags)
 			}
