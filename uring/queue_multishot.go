@@ -43,7 +43,8 @@ var ErrMultishotDone = errors.New("uring: multishot request ended")
 // without bound: a stream nobody reads (a poll on a descriptor that keeps
 // becoming ready, a listener that keeps accepting) grows until Next, Close
 // or Queue.Close. The request takes one of the queue's MaxInFlight slots
-// until its final CQE.
+// until its final CQE. A Multishot dropped without Close is not collected:
+// the queue keeps it (in flight, and what it buffered) until Queue.Close.
 //
 // Descriptors (AcceptMultishot): a descriptor returned by Next belongs to
 // the caller. One the stream accepted and Next has not returned is closed by
@@ -51,6 +52,10 @@ var ErrMultishotDone = errors.New("uring: multishot request ended")
 // (Queue.Close); Cancel alone closes nothing, since Next still returns what
 // was accepted before the kernel stopped. So a stream that is not read to
 // ErrMultishotDone after Cancel should be closed with Close.
+//
+// Provided buffers (RecvMultishot): the buffer of a CQE Next returned is
+// the caller's; those of CQEs that Close or Queue.Close discarded are
+// listed by DiscardedBuffers.
 type Multishot struct {
 	q      *Queue
 	h      *completion.Handle // the request's slot; completes with the final CQE
@@ -63,11 +68,17 @@ type Multishot struct {
 	mu       sync.Mutex
 	buf      []msCQE // CQEs with F_MORE not yet returned, from head on
 	head     int
-	got      int  // CQEs with F_MORE received
-	final    bool // Next returned the final CQE (or Close discarded it)
-	closed   bool // Multishot.Close: CQEs arriving from now on are discarded
-	gone     bool // Queue.Close discarded what was left
-	canceled bool // Cancel (or Close) staged an IORING_OP_ASYNC_CANCEL
+	got      int      // CQEs with F_MORE received
+	final    bool     // Next returned the final CQE (or Close discarded it)
+	closed   bool     // Multishot.Close: CQEs arriving from now on are discarded
+	gone     bool     // Queue.Close discarded what was left
+	canceled bool     // Cancel (or Close) staged an IORING_OP_ASYNC_CANCEL
+	dropped  []uint16 // provided buffers of discarded CQEs (RecvMultishot)
+
+	// testPark, set by tests before any Next, runs in Next after it found
+	// nothing to return and before it waits (the window in which the
+	// drainer's signal may find nobody waiting: see Next).
+	testPark func()
 }
 
 type msCQE struct {
@@ -129,6 +140,50 @@ func (q *Queue) AcceptMultishot(fd int, flags int) (*Multishot, error) {
 	return m.start(q, func(s *SQE) { s.PrepMultishotAccept(fd, nil, nil, flags) })
 }
 
+// RecvMultishot submits a multishot IORING_OP_RECV
+// (io_uring_prep_recv_multishot with IOSQE_BUFFER_SELECT, Linux 6.0) on
+// the socket fd with recv(2) flags, receiving into the provided buffers of
+// group bgid: a buffer ring the caller set up on the queue's ring
+// (q.Ring().SetupBufRing, then BufRing.Add and Advance) in memory the Go
+// collector does not manage (mmap or C). Each Next returns the byte count
+// and flags with IORING_CQE_F_BUFFER: the buffer's id is
+// CQEBufferID(flags); the buffer is the caller's until it gives it back to
+// the ring. The stream ends (a final CQE without F_MORE) with -ENOBUFS when
+// the group has no buffer left for data that arrived (give buffers back
+// and start a new stream), with a result of 0 when the peer shut down,
+// or with a last count and buffer when the CQ is full. The buffers of CQEs
+// that Close or Queue.Close discard are not lost: DiscardedBuffers returns
+// their ids. A kernel before 6.0 fails the request with -EINVAL, which
+// Next returns as an *UnsupportedFeatureError. Nothing is pinned.
+func (q *Queue) RecvMultishot(fd int, bgid uint16, flags int) (*Multishot, error) {
+	m := &Multishot{what: "multishot recv (IORING_RECV_MULTISHOT)", since: [2]int{6, 0}}
+	return m.start(q, func(s *SQE) {
+		s.PrepRecvMultishot(fd, nil, flags)
+		s.Flags |= SQEBufferSelect
+		s.BufIndex = bgid
+	})
+}
+
+// CQEBufferID returns the provided buffer's id in a CQE's flags
+// (flags >> IORING_CQE_BUFFER_SHIFT), and whether the CQE has one
+// (IORING_CQE_F_BUFFER).
+func CQEBufferID(flags uint32) (bid uint16, ok bool) {
+	return uint16(flags >> CQEBufferShift), flags&CQEFBuffer != 0
+}
+
+// DiscardedBuffers returns, and forgets, the ids of the provided buffers
+// (RecvMultishot) whose CQEs Close or Queue.Close discarded: they are the
+// caller's again, to give back to the ring. Call it after Close (or
+// Queue.Close) returned, when the list is complete; a stream read to its
+// end, or not a recv, has none.
+func (m *Multishot) DiscardedBuffers() []uint16 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := m.dropped
+	m.dropped = nil
+	return d
+}
+
 // PollMultishot submits a multishot IORING_OP_POLL_ADD
 // (io_uring_prep_poll_multishot, Linux 5.13) for the POLL* bits in mask on
 // fd. Each Next returns the events of one wake-up (the request stays armed:
@@ -183,8 +238,8 @@ func (q *Queue) more(d *doneCQE) {
 	m.mu.Lock()
 	m.got++
 	if m.closed || m.gone {
+		m.discard(d.res, d.flags)
 		m.mu.Unlock()
-		m.discard(d.res)
 		return
 	}
 	if m.head > 0 && len(m.buf) == cap(m.buf) {
@@ -203,10 +258,14 @@ func (m *Multishot) signal() {
 	}
 }
 
-// discard drops a CQE nobody will get: an accepted descriptor is closed.
-func (m *Multishot) discard(res int32) {
+// discard drops a CQE nobody will get (m.mu held): an accepted descriptor
+// is closed, a provided buffer's id kept for DiscardedBuffers.
+func (m *Multishot) discard(res int32, flags uint32) {
 	if m.accept && res >= 0 {
 		unix.Close(int(res))
+	}
+	if bid, ok := CQEBufferID(flags); ok && !m.accept {
+		m.dropped = append(m.dropped, bid)
 	}
 }
 
@@ -214,13 +273,13 @@ func (m *Multishot) discard(res int32) {
 // its final one (m.mu held).
 func (m *Multishot) discardLocked() {
 	for _, c := range m.buf[m.head:] {
-		m.discard(c.res)
+		m.discard(c.res, c.flags)
 	}
 	m.buf, m.head = nil, 0
 	if !m.final && m.h.IsDone() {
 		m.final = true
 		if n, err := m.h.Result(); err == nil {
-			m.discard(int32(n))
+			m.discard(int32(n), m.h.Flags())
 		}
 	}
 }
@@ -247,6 +306,14 @@ func (m *Multishot) Next(ctx context.Context) (res int32, flags uint32, err erro
 	for {
 		if cd != nil {
 			if err := ctx.Err(); err != nil {
+				// This Next may have taken the signal of a CQE it now
+				// leaves buffered: pass it on to another waiting Next.
+				m.mu.Lock()
+				more := m.head < len(m.buf)
+				m.mu.Unlock()
+				if more {
+					m.signal()
+				}
 				return 0, 0, err
 			}
 		}
@@ -292,6 +359,9 @@ func (m *Multishot) Next(ctx context.Context) (res int32, flags uint32, err erro
 			return int32(n), m.h.Flags(), nil
 		}
 		m.mu.Unlock()
+		if m.testPark != nil {
+			m.testPark()
+		}
 		select {
 		case <-m.sig:
 		case <-m.h.Done():

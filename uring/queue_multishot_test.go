@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -367,8 +368,7 @@ func TestMultishotCancelMidStream(t *testing.T) {
 	}
 	for _, c := range clients {
 		b := make([]byte, 8)
-		unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5})
-		if n, err := unix.Read(c, b); n != 0 || err != nil {
+		if n, err := msReadBy(c, b, time.Now().Add(5*time.Second)); n != 0 || err != nil {
 			t.Errorf("client read after the server side was closed: %d, %v; want EOF", n, err)
 		}
 	}
@@ -472,8 +472,7 @@ func TestQueueCloseMultishot(t *testing.T) {
 		}
 		for _, c := range clients {
 			b := make([]byte, 8)
-			unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5})
-			if n, err := unix.Read(c, b); n != 0 || err != nil {
+			if n, err := msReadBy(c, b, time.Now().Add(5*time.Second)); n != 0 || err != nil {
 				t.Errorf("client read after Queue.Close: %d, %v; want EOF (buffered descriptor closed)", n, err)
 			}
 		}
@@ -584,5 +583,215 @@ func TestMultishotOldKernelError(t *testing.T) {
 			t.Errorf("Next after the final CQE = %v", err)
 		}
 		unix.Close(sfd)
+	}
+}
+
+// TestMultishotBurstWakesAllWaiters: several goroutines are about to wait
+// in Next (each found nothing buffered and is stopped by the test hook just
+// before its select) when a burst of CQEs reaches the stream in one drain
+// (the test holds the drain lock while the kernel posts them, then drains
+// once). The burst leaves one signal in the channel, since nobody was
+// parked on it: each Next that takes a CQE while more are buffered must
+// pass the wake-up on, or every other waiter stays parked with CQEs
+// buffered. Many rounds, each with a watchdog.
+func TestMultishotBurstWakesAllWaiters(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{})
+	lfd, sa := msListener(t)
+	m, err := q.AcceptMultishot(lfd, unix.SOCK_CLOEXEC)
+	msStarted(t, q, m, err)
+	var gate atomic.Pointer[chan struct{}] // closed when the burst is buffered
+	at := make(chan struct{}, 16)          // a waiter reached the hook
+	m.testPark = func() {
+		if g := gate.Load(); g != nil {
+			at <- struct{}{}
+			<-*g
+		}
+	}
+	for round := 0; round < 40; round++ {
+		readers := 2 + round%4
+		g := make(chan struct{})
+		gate.Store(&g)
+		got := make(chan int32, readers)
+		for r := 0; r < readers; r++ {
+			go func() {
+				fd, _, err := m.Next(nil)
+				if err != nil {
+					fd = -1
+				}
+				got <- fd
+			}()
+		}
+		for r := 0; r < readers; r++ {
+			<-at
+		}
+		gate.Store(nil) // the waiters' next loops go straight to the select
+		q.rmu.Lock()
+		cq0 := q.ring.CQReady()
+		for c := 0; c < readers; c++ {
+			msDial(t, sa, "")
+		}
+		ok := testutil.Settle(5*time.Second, func() bool { return q.ring.CQReady() >= cq0+uint32(readers) })
+		q.rmu.Unlock()
+		if !ok {
+			t.Fatalf("round %d: %d accept CQEs posted, want %d", round, q.ring.CQReady()-cq0, readers)
+		}
+		q.reapInline()              // the burst, in one drainLocked (here or the reaper's)
+		waitBuffered(t, m, readers) // the waiters are still held before their select
+		close(g)
+		watchdog := time.After(3 * time.Second)
+		for r := 0; r < readers; r++ {
+			select {
+			case fd := <-got:
+				if fd < 0 {
+					t.Fatalf("round %d: Next failed", round)
+				}
+				unix.Close(int(fd))
+			case <-watchdog:
+				t.Fatalf("round %d: %d of %d waiting Nexts still wait with %d CQEs buffered (lost wake-up)",
+					round, readers-r, readers, m.buffered())
+			}
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// endingCtx is a context whose Err turns non-nil (and Done closes) the
+// first time Err is called after end was armed: it stands for a ctx that
+// ends just as its Next is woken for a CQE.
+type endingCtx struct {
+	context.Context
+	armed atomic.Bool
+	once  sync.Once
+	done  chan struct{}
+}
+
+func (c *endingCtx) Done() <-chan struct{} { return c.done }
+
+func (c *endingCtx) Err() error {
+	if !c.armed.Load() {
+		return nil
+	}
+	c.once.Do(func() { close(c.done) })
+	return context.Canceled
+}
+
+// TestMultishotCtxEndPassesWakeup: a Next woken for a CQE whose ctx has
+// ended meanwhile returns ctx.Err() without the CQE; another Next waiting
+// must still be woken for it (the first one passes the wake-up on), not
+// wait until some later CQE arrives.
+func TestMultishotCtxEndPassesWakeup(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{})
+	r, w := testPipe(t)
+	m, err := q.PollMultishot(r, unix.POLLIN)
+	msStarted(t, q, m, err)
+	for round := 0; round < 5; round++ {
+		ctx := &endingCtx{Context: context.Background(), done: make(chan struct{})}
+		first := make(chan error, 1)
+		go func() { _, _, err := m.Next(ctx); first <- err }()
+		time.Sleep(5 * time.Millisecond) // the first waiter parks first: it gets the signal
+		second := make(chan error, 1)
+		go func() { _, _, err := m.Next(nil); second <- err }()
+		time.Sleep(5 * time.Millisecond)
+		ctx.armed.Store(true)
+		if _, err := unix.Write(w, []byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-second:
+			if err != nil {
+				t.Fatalf("round %d: second Next = %v", round, err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("round %d: second Next still waits with %d CQEs buffered (the ended ctx's Next kept the wake-up)", round, m.buffered())
+		}
+		select {
+		case err := <-first:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatalf("round %d: first Next = %v", round, err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("round %d: the Next whose ctx ended did not return", round)
+		}
+		b := make([]byte, 8)
+		unix.Read(r, b)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMultishotCQOverflowEnds: a multishot accept armed on a listener with
+// a backlog, on a queue whose CQ holds 2 CQEs, accepts until the CQ is
+// full; the kernel then ends the request with a final CQE (no F_MORE) that
+// still carries an accepted descriptor. Next returns it like the others
+// and then ErrMultishotDone; Multishot.Close and Queue.Close close it with
+// the buffered ones (the descriptor count is back).
+func TestMultishotCQOverflowEnds(t *testing.T) {
+	for _, how := range []string{"next", "close", "queue-close"} {
+		t.Run(how, func(t *testing.T) {
+			lfd, sa := msListener(t)
+			for i := 0; i < 8; i++ {
+				msDial(t, sa, "")
+			}
+			q := newTestQueue(t, QueueConfig{Entries: 1})
+			if n := q.ring.CQEntries(); n != 2 {
+				t.Fatalf("CQ entries %d, want 2", n)
+			}
+			fd0 := testutil.FDCount()
+			m, err := q.AcceptMultishot(lfd, unix.SOCK_CLOEXEC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-m.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("the stream did not end on a full CQ")
+			}
+			switch how {
+			case "next":
+				var fds []int
+				for {
+					fd, flags, err := next(t, m)
+					if errors.Is(err, ErrNotSupported) {
+						var u *UnsupportedFeatureError
+						errors.As(err, &u)
+						testutil.FeatureMissing(t, u.Major, u.Minor, u.Feature, err)
+					}
+					if err != nil {
+						t.Fatalf("Next after %d descriptors: %v", len(fds), err)
+					}
+					fds = append(fds, int(fd))
+					if flags&CQEFMore == 0 {
+						break
+					}
+				}
+				if len(fds) != 3 {
+					t.Errorf("descriptors accepted: %d, want 3 (2 CQEs with F_MORE fill the CQ, the final one overflows)", len(fds))
+				}
+				for _, fd := range fds {
+					if err := unix.Close(fd); err != nil {
+						t.Errorf("close %d: %v", fd, err)
+					}
+				}
+				if _, _, err := m.Next(nil); err != ErrMultishotDone {
+					t.Errorf("Next after the final CQE = %v", err)
+				}
+			case "close":
+				if err := m.Close(); err != nil {
+					t.Fatal(err)
+				}
+			case "queue-close":
+				closeWithin(t, q, 5*time.Second)
+			}
+			want := fd0
+			if how == "queue-close" {
+				want -= 2 // the ring and its eventfd
+			}
+			if got := testutil.FDCount(); got != want {
+				t.Errorf("descriptors: %d before the stream, %d after (%s), want %d", fd0, got, how, want)
+			}
+		})
 	}
 }
