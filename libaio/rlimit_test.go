@@ -9,7 +9,6 @@ package libaio
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,23 +84,6 @@ func TestRlimitNofileNewQueue(t *testing.T) {
 	}
 }
 
-// vmSize returns the process's VmSize in bytes.
-func vmSize(t *testing.T) uint64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		testutil.SkipNoFeature(t, "/proc/self/status", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		var kb uint64
-		if _, err := fmt.Sscanf(l, "VmSize: %d kB", &kb); err == nil {
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmSize in /proc/self/status")
-	return 0
-}
-
 // TestRlimitAS, in a child process whose address space has 1 MiB left:
 // NewQueue(16384), whose io_setup ring (1 MiB of events) and C block of
 // iocbs (1.6 MiB) do not fit, fails with ENOMEM, leaving no context,
@@ -112,7 +94,8 @@ func TestRlimitAS(t *testing.T) {
 	}
 	testutil.CheckLeaks(t)
 	ctxs := liveContexts()
-	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, vmSize(t)+64<<20)
+	testutil.WarmGoHeap() // the Go allocations below must not need a new heap arena
+	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, testutil.VMSize(t)+64<<20)
 	var maps [][]byte
 	for {
 		m, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)

@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,50 +17,9 @@ import (
 // seccomp filter on one locked thread (testutil.DenySyscalls). Threads that
 // thread creates inherit the filter; glibc creates its AIO threads from the
 // thread whose aio_read finds no idle one, so requests submitted on the
-// filtered thread see the refusal.
-
-// restrictedEnv names the test a child process started by inChild runs.
-const restrictedEnv = "POSIXAIO_RESTRICTED_CHILD"
-
-// inChild runs the calling test again in a fresh child process, where glibc
-// has no AIO thread yet (a refused thread creation only fails aio_read
-// while none runs), and reports the child's failures. It returns true in
-// the child, which then runs the test's body.
-func inChild(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(restrictedEnv) == t.Name() {
-		return true
-	}
-	parts := strings.Split(t.Name(), "/")
-	for i, p := range parts {
-		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
-	}
-	cmd := exec.Command(os.Args[0], "-test.run="+strings.Join(parts, "/"), "-test.count=1", "-test.v", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), restrictedEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if m := skipLine(out, "privilege missing: "); m != "" {
-		testutil.SkipNoPrivilege(t, m)
-	}
-	if m := skipLine(out, "kernel feature missing: "); m != "" {
-		testutil.SkipNoFeature(t, "in the child", errors.New(m))
-	}
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	t.Logf("child:\n%s", out)
-	return false
-}
-
-// skipLine returns what follows prefix in the child's output: what it
-// skipped for (testutil.SkipNoPrivilege, SkipNoFeature).
-func skipLine(out []byte, prefix string) string {
-	for _, l := range strings.Split(string(out), "\n") {
-		if i := strings.Index(l, prefix); i >= 0 {
-			return l[i+len(prefix):]
-		}
-	}
-	return ""
-}
+// filtered thread see the refusal. The tests of refused thread creation run
+// in a fresh child process (testutil.InChild), where glibc has no AIO
+// thread yet: a refused thread creation only fails aio_read while none runs.
 
 // noThreads refuses every new thread: clone3 as a kernel before 5.3 (glibc
 // then falls back to clone) and clone of a thread with EAGAIN, as
@@ -84,7 +39,7 @@ var noClone3 = noThreads[:1]
 // is not in progress: it can be freed or submitted again (which works once
 // threads can be created).
 func TestRestrictedNoThreadRaw(t *testing.T) {
-	if !inChild(t) {
+	if !testutil.InChild(t) {
 		return
 	}
 	live := LiveAiocbs()
@@ -156,7 +111,7 @@ func TestRestrictedNoThreadRaw(t *testing.T) {
 func TestRestrictedNoThreadQueue(t *testing.T) {
 	for name, mode := range map[string]NotifyMode{"suspend": NotifySuspend, "thread": NotifyThread} {
 		t.Run(name, func(t *testing.T) {
-			if inChild(t) {
+			if testutil.InChild(t) {
 				noThreadQueue(t, mode)
 			}
 		})
@@ -223,7 +178,7 @@ func noThreadQueue(t *testing.T, mode NotifyMode) {
 // and nothing changes: requests submitted on such a thread (raw, Queue in
 // both modes, File) complete with their data.
 func TestRestrictedNoClone3(t *testing.T) {
-	if !inChild(t) {
+	if !testutil.InChild(t) {
 		return
 	}
 	testutil.CheckLeaks(t)

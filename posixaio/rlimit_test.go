@@ -8,7 +8,6 @@ package posixaio
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -104,23 +103,6 @@ func TestRlimitNofile(t *testing.T) {
 	s.Close()
 }
 
-// vmSize returns the process's VmSize in bytes.
-func vmSize(t *testing.T) uint64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		testutil.SkipNoFeature(t, "/proc/self/status", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		var kb uint64
-		if _, err := fmt.Sscanf(l, "VmSize: %d kB", &kb); err == nil {
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmSize in /proc/self/status")
-	return 0
-}
-
 // TestRlimitAS, in a child process (a fresh glibc AIO state) whose address
 // space has 256 MiB left: a NotifyThread Queue or ThreadSink of a huge size
 // fails with ENOMEM (C memory), leaving no descriptor; AioInit with a huge
@@ -133,7 +115,7 @@ func TestRlimitAS(t *testing.T) {
 		return
 	}
 	testutil.CheckLeaks(t)
-	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, vmSize(t)+256<<20)
+	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, testutil.VMSize(t)+256<<20)
 	fd0 := testutil.FDCount()
 	for i := 0; i < 3; i++ {
 		if q, err := NewQueueOptions(completion.MaxTableSize, QueueOptions{Notify: NotifyThread}); q != nil || !errors.Is(err, unix.ENOMEM) {

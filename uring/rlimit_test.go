@@ -9,9 +9,7 @@ package uring
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -417,23 +415,6 @@ func TestRlimitMemlockRings(t *testing.T) {
 	})
 }
 
-// vmSize returns the process's VmSize in bytes.
-func vmSize(t *testing.T) uint64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		testutil.SkipNoFeature(t, "/proc/self/status", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		var kb uint64
-		if _, err := fmt.Sscanf(l, "VmSize: %d kB", &kb); err == nil {
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmSize in /proc/self/status")
-	return 0
-}
-
 // TestRlimitAS, in a child process whose address space has 1 MiB left: a
 // ring whose mmap does not fit fails with ENOMEM (no descriptor leaks), so
 // does a small ring with a MaxInFlight of completion.MaxTableSize, whose
@@ -448,7 +429,8 @@ func TestRlimitAS(t *testing.T) {
 	testutil.CheckLeaks(t)
 	// A ring of 32768 SQEs and 65536 CQEs maps 2 MiB SQEs + 1 MiB CQ ring.
 	// Fill the address space up to 1 MiB below the limit first.
-	lim := vmSize(t) + 64<<20
+	testutil.WarmGoHeap() // the Go allocations below must not need a new heap arena
+	lim := testutil.VMSize(t) + 64<<20
 	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, lim)
 	var maps [][]byte
 	for {

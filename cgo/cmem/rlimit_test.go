@@ -7,10 +7,7 @@ package cmem_test
 
 import (
 	"errors"
-	"fmt"
 	"math"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/aiokit/aio/cgo/cmem"
@@ -52,20 +49,7 @@ func TestRlimitAS(t *testing.T) {
 		return
 	}
 	testutil.CheckLeaks(t)
-	st, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		testutil.SkipNoFeature(t, "/proc/self/status", err)
-	}
-	var vm uint64
-	for _, l := range strings.Split(string(st), "\n") {
-		if _, err := fmt.Sscanf(l, "VmSize: %d kB", &vm); err == nil {
-			break
-		}
-	}
-	if vm == 0 {
-		t.Fatal("no VmSize in /proc/self/status")
-	}
-	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, vm<<10+256<<20)
+	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, testutil.VMSize(t)+256<<20)
 	for i := 0; i < 3; i++ {
 		allocFails(t, 1<<30, 4096)
 	}

@@ -457,7 +457,7 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 		if resident, err = bench.MakeResident(fl.cache); err != nil {
 			why := strings.TrimPrefix(err.Error(), "bench: ")
 			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOMEM) {
-				why += " (raise `ulimit -l` or run as root)"
+				why += " (raise `ulimit -l`, or run with CAP_IPC_LOCK, as root usually has)"
 			}
 			resident = nil
 			drop(false, why)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -259,14 +260,24 @@ func WriteJSON(w io.Writer, r *Report) error {
 // data are errors, not an empty or partial table), as is a report of a
 // newer schema than ReportSchema.
 func ReadJSON(rd io.Reader) (*Report, error) {
-	var r Report
 	dec := json.NewDecoder(rd)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		return nil, err
 	}
-	if r.Schema > ReportSchema {
-		return nil, fmt.Errorf("bench: report schema %d is newer than this aiobench's (%d)", r.Schema, ReportSchema)
+	// The schema first: a newer report likely has fields this one does not
+	// know, and is refused for its schema rather than for one of them.
+	var v struct {
+		Schema int `json:"schema"`
+	}
+	if json.Unmarshal(raw, &v) == nil && v.Schema > ReportSchema {
+		return nil, fmt.Errorf("bench: report schema %d is newer than this aiobench's (%d)", v.Schema, ReportSchema)
+	}
+	var r Report
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(&r); err != nil {
+		return nil, err
 	}
 	if len(r.Rows) == 0 {
 		return nil, errors.New("bench: not an aiobench report (no rows)")

@@ -151,6 +151,14 @@ func TestWriteTextAndJSON(t *testing.T) {
 	if _, err := ReadJSON(&buf); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("report of schema %d: %v, want refused as newer", ReportSchema+1, err)
 	}
+	// A newer schema that also adds a field is refused as newer, not for
+	// the field this reader does not know.
+	buf.Reset()
+	WriteJSON(&buf, &Report{Schema: ReportSchema + 1, Rows: r.Rows})
+	added := strings.Replace(buf.String(), "{", `{"added_later": true,`, 1)
+	if _, err := ReadJSON(strings.NewReader(added)); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("report of schema %d with a new field: %v, want refused as newer", ReportSchema+1, err)
+	}
 	buf.Reset()
 	WriteJSON(&buf, r)
 	old := strings.Replace(buf.String(), fmt.Sprintf("\"schema\": %d,", ReportSchema), "", 1)

@@ -45,6 +45,26 @@ func SetSoftRlimit(t testing.TB, resource int, cur uint64) {
 	})
 }
 
+// VMSize returns the address space the process uses now (VmSize in
+// /proc/self/status), in bytes: the base of an RLIMIT_AS that leaves a
+// test a known amount of room. Without /proc the test is skipped; a status
+// file without VmSize fails it.
+func VMSize(t testing.TB) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		SkipNoFeature(t, "/proc/self/status", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var kb uint64
+		if _, err := fmt.Sscanf(l, "VmSize: %d kB", &kb); err == nil {
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmSize in /proc/self/status")
+	return 0
+}
+
 // FDExhaustion is a descriptor table filled up to RLIMIT_NOFILE: every
 // open, socket, eventfd or io_uring_setup of the process fails with EMFILE
 // until Free or Restore.
@@ -156,6 +176,10 @@ const childTestEnv = "AIOKIT_TEST_CHILD"
 // returns false: the caller returns. In the child it returns true, and the
 // caller sets limits that cannot be restored (a hard limit, RLIMIT_AS) and
 // runs the test body. The child's TestMain checks its descriptors too.
+// The child runs with MALLOC_ARENA_MAX=1: otherwise a thread's first
+// malloc may reserve a new glibc arena, 64 MiB of address space, at any
+// moment, and the room a test leaves under RLIMIT_AS would depend on which
+// threads the scheduler started meanwhile.
 func InChild(t *testing.T) bool {
 	t.Helper()
 	if os.Getenv(childTestEnv) == t.Name() {
@@ -168,7 +192,7 @@ func InChild(t *testing.T) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+strings.Join(parts, "/"), "-test.count=1", "-test.v", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), childTestEnv+"="+t.Name())
+	cmd.Env = append(os.Environ(), childTestEnv+"="+t.Name(), "MALLOC_ARENA_MAX=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -241,4 +265,19 @@ func WithoutCapability(t testing.TB, capability int, f func()) {
 	case <-time.After(time.Minute):
 		t.Fatal("hung for a minute on the thread without the capability")
 	}
+}
+
+// WarmGoHeap makes the Go heap hold some free room before a test leaves the
+// process almost no address space (RLIMIT_AS): it allocates and drops
+// 32 MiB and collects, so that the runtime's small allocations meanwhile
+// come from arenas it has already reserved. A new 64 MiB heap arena that
+// cannot be reserved ends the process ("fatal error: out of memory"),
+// which no test can catch.
+func WarmGoHeap() {
+	b := make([]byte, 32<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	runtime.KeepAlive(b)
+	runtime.GC()
 }
