@@ -94,26 +94,7 @@ func TestRlimitAS(t *testing.T) {
 	}
 	testutil.CheckLeaks(t)
 	ctxs := liveContexts()
-	testutil.WarmGoHeap() // the Go allocations below must not need a new heap arena
-	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, testutil.VMSize(t)+64<<20)
-	var maps [][]byte
-	for {
-		m, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
-		if err != nil {
-			break
-		}
-		maps = append(maps, m)
-	}
-	if len(maps) == 0 {
-		t.Fatal("RLIMIT_AS: no 1 MiB mapping fits")
-	}
-	unix.Munmap(maps[len(maps)-1])
-	maps = maps[:len(maps)-1]
-	defer func() {
-		for _, m := range maps {
-			unix.Munmap(m)
-		}
-	}()
+	release := testutil.LeaveAddressSpace(t) // about 1 MiB left
 	fd0 := testutil.FDCount()
 	for i := 0; i < 3; i++ {
 		q, err := NewQueue(16384)
@@ -133,10 +114,7 @@ func TestRlimitAS(t *testing.T) {
 	}
 	// Under the limit still, with room again (a thread's new malloc arena
 	// takes 64 MiB of address space), a small queue works.
-	for _, m := range maps {
-		unix.Munmap(m)
-	}
-	maps = nil
+	release()
 	q, err := NewQueue(4)
 	if err != nil {
 		t.Fatalf("NewQueue(4) under RLIMIT_AS: %v", err)

@@ -429,29 +429,7 @@ func TestRlimitAS(t *testing.T) {
 	testutil.CheckLeaks(t)
 	// A ring of 32768 SQEs and 65536 CQEs maps 2 MiB SQEs + 1 MiB CQ ring.
 	// Fill the address space up to 1 MiB below the limit first.
-	testutil.WarmGoHeap() // the Go allocations below must not need a new heap arena
-	lim := testutil.VMSize(t) + 64<<20
-	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, lim)
-	var maps [][]byte
-	for {
-		m, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
-		if err != nil {
-			break
-		}
-		maps = append(maps, m)
-	}
-	if len(maps) == 0 {
-		t.Fatal("RLIMIT_AS: no 1 MiB mapping fits")
-	}
-	// Free 1 MiB: room for small rings and the runtime's needs, not for a
-	// 3 MiB ring.
-	unix.Munmap(maps[len(maps)-1])
-	maps = maps[:len(maps)-1]
-	defer func() {
-		for _, m := range maps {
-			unix.Munmap(m)
-		}
-	}()
+	release := testutil.LeaveAddressSpace(t) // about 1 MiB left
 	fd0 := testutil.FDCount()
 	for i := 0; i < 3; i++ {
 		r, err := New(32768, nil)
@@ -491,10 +469,7 @@ func TestRlimitAS(t *testing.T) {
 	}
 	// Under the limit still, with room again (a thread's new malloc arena
 	// takes 64 MiB of address space), a small queue works.
-	for _, m := range maps {
-		unix.Munmap(m)
-	}
-	maps = nil
+	release()
 	q, err := NewQueue(4, nil)
 	if err != nil {
 		t.Fatalf("NewQueue(4) under RLIMIT_AS: %v", err)

@@ -281,3 +281,39 @@ func WarmGoHeap() {
 	runtime.KeepAlive(b)
 	runtime.GC()
 }
+
+// LeaveAddressSpace leaves the process about 1 MiB of address space for
+// the rest of the test: it warms the Go heap (WarmGoHeap), sets a soft
+// RLIMIT_AS 64 MiB above what the process uses, fills that with 1 MiB
+// PROT_NONE mappings and unmaps the last one. Mappings above 1 MiB (a big
+// ring, C memory) then fail with ENOMEM, small ones and the runtime's
+// small allocations still fit. release unmaps the mappings (the room is
+// back, under the limit still); they go anyway, and the limit is restored,
+// when the test ends. Run it in a child process (InChild): a runtime that
+// still needs a new heap arena under the limit ends the process.
+func LeaveAddressSpace(t testing.TB) (release func()) {
+	t.Helper()
+	WarmGoHeap()
+	SetSoftRlimit(t, unix.RLIMIT_AS, VMSize(t)+64<<20)
+	var maps [][]byte
+	for {
+		m, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+		if err != nil {
+			break
+		}
+		maps = append(maps, m)
+	}
+	if len(maps) == 0 {
+		t.Fatal("RLIMIT_AS: no 1 MiB mapping fits")
+	}
+	unix.Munmap(maps[len(maps)-1])
+	maps = maps[:len(maps)-1]
+	release = func() {
+		for _, m := range maps {
+			unix.Munmap(m)
+		}
+		maps = nil
+	}
+	t.Cleanup(release)
+	return release
+}
