@@ -446,6 +446,9 @@ func (m *Multishot) Close() error {
 	m.discardLocked() // the final CQE
 	m.mu.Unlock()
 	m.q.ms.remove(m)
+	if m.q.table.Closed() {
+		return ErrClosed // also for a stream read to its end before Queue.Close
+	}
 	return nil
 }
 

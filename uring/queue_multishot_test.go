@@ -795,3 +795,25 @@ func TestMultishotCQOverflowEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestMultishotCloseAfterQueueClose: Multishot.Close after Queue.Close is
+// ErrClosed, also for a stream that was read to its end before (and so
+// was no longer among the streams the queue closes).
+func TestMultishotCloseAfterQueueClose(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{})
+	r, _ := testPipe(t)
+	ended, err := q.PollMultishot(r, unix.POLLIN)
+	msStarted(t, q, ended, err)
+	ended.Cancel()
+	msEnd(t, ended, unix.ECANCELED)
+	live, err := q.PollMultishot(r, unix.POLLIN)
+	msStarted(t, q, live, err)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*Multishot{"read to its end": ended, "live": live} {
+		if err := m.Close(); !errors.Is(err, ErrClosed) {
+			t.Errorf("Close of a stream %s, after Queue.Close: %v, want ErrClosed", name, err)
+		}
+	}
+}
