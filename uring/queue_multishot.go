@@ -389,13 +389,16 @@ func (m *Multishot) Done() <-chan struct{} { return m.h.Done() }
 // CQEs posted before the request stopped, and the final one (-ECANCELED,
 // unless it had ended already), are still returned by Next; accepted
 // descriptors among them stay buffered until Next, Close or Queue.Close.
-// Cancel of an ended stream does nothing; it returns ErrClosed once the
-// queue is closing (Close cancels every request itself).
+// Each call stages a cancel again (one that reached the kernel while the
+// request was still being issued finds nothing: call Cancel again, or use
+// Close, which repeats it). Cancel of an ended stream does nothing; it
+// returns ErrClosed once the queue is closing (Close cancels every request
+// itself).
 func (m *Multishot) Cancel() error {
 	if m.q.table.Closed() {
 		return ErrClosed
 	}
-	m.cancel(false)
+	m.cancel(true)
 	return nil
 }
 
