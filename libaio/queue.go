@@ -117,7 +117,7 @@ func NewQueue(depth int) (q *Queue, err error) {
 	// The Go slices below cannot fail without ending the process (the table,
 	// iovs, sub, pending and a batch per submitter): check them after the C
 	// memory, which takes from the same address space.
-	goBytes := completion.TableBytes(depth) + depth*(8+8+8) + min(runtime.GOMAXPROCS(0), depth)*depth*16
+	goBytes := completion.TableBytes(depth) + depth*(8+8+8) + min(runtime.GOMAXPROCS(0), depth)*min(depth, batchInitCap)*16
 	if err := completion.CheckGoAlloc(goBytes); err != nil {
 		mem.Free()
 		return nil, err
@@ -142,7 +142,9 @@ func NewQueue(depth int) (q *Queue, err error) {
 		q.ptrs[i] = uintptr(unsafe.Pointer(&q.iocbs[i]))
 	}
 	for i := range q.batches {
-		q.batches[i] = &batch{uds: make([]uint64, 0, depth), ptrs: make([]uintptr, 0, depth)}
+		// Grown on demand up to Depth and kept (submitPending stores them back): a
+		// full-depth pair per CPU up front was 16 bytes x depth x GOMAXPROCS.
+		q.batches[i] = &batch{uds: make([]uint64, 0, min(depth, batchInitCap)), ptrs: make([]uintptr, 0, min(depth, batchInitCap))}
 	}
 	q.table.SetCanceler(q.cancel)
 	q.table.SetWaiter(q.waitInline)
@@ -175,11 +177,14 @@ func (q *Queue) begin(ctx context.Context) (*completion.Handle, *completion.Op, 
 }
 
 // batch is a submitter's buffer: the user data of the requests it submits, and their
-// iocb addresses for io_submit. Each holds up to Depth entries.
+// iocb addresses for io_submit. Each holds up to Depth entries; it starts with room for
+// batchInitCap and keeps what it grew to.
 type batch struct {
 	uds  []uint64
 	ptrs []uintptr
 }
+
+const batchInitCap = 64
 
 // submit finishes cb (user data, eventfd) and hands it to io_submit.
 //
@@ -268,6 +273,7 @@ func (q *Queue) submitPending(b *batch, own uint64) (ownErr error) {
 				n++
 				ptrs = append(ptrs, q.ptrs[uint32(ud)])
 			}
+			b.ptrs = ptrs[:0] // what it grew to, for the next batch
 			rest = rest[:n]
 			if n == 0 {
 				break
