@@ -18,13 +18,21 @@
 //
 // # Handle layer
 //
-// Queue wraps a Context for use from any goroutine: Read, Write, Readv, Writev, Fsync,
-// Fdsync and Poll return a *completion.Handle. The Queue keeps each iocb in C memory,
-// pins the Go buffers until the event is reaped, and reaps with one goroutine woken
-// through an eventfd (IOCB_FLAG_RESFD) registered with Go's network poller. File puts
-// io.ReaderAt/io.WriterAt on top, taking care of O_DIRECT memory alignment. Where the
-// system refuses Linux AIO (io_setup: ENOSYS, EPERM), NewQueue's error matches
-// ErrUnavailable.
+// Queue wraps a Context for use from any goroutine: Read, Write, Readv, Writev, Readv2,
+// Writev2 (RWF_* flags), Fsync, Fdsync and Poll return a *completion.Handle. The Queue
+// keeps each iocb in C memory, pins the Go buffers until the event is reaped, and reaps
+// with one goroutine woken through an eventfd (IOCB_FLAG_RESFD) registered with Go's
+// network poller. File puts io.ReaderAt/io.WriterAt and Sync on top, taking care of
+// O_DIRECT memory alignment.
+//
+// Errors to test for, with errors.Is: ErrUnavailable from NewQueue where the system
+// refuses Linux AIO (io_setup: ENOSYS without CONFIG_AIO, EPERM from a seccomp profile;
+// try posixaio); ErrClosed after Queue.Close; ErrBusy when Depth requests are in flight
+// (File methods wait instead). With errors.As: *AlignError (it also matches unix.EINVAL)
+// for an O_DIRECT File request at a misaligned offset or length. Everything else is the kernel's errno as a
+// unix.Errno: EAGAIN from io_setup when fs.aio-max-nr is used up, EINVAL from io_submit
+// for IOCB_CMD_POLL or an AIO fsync before Linux 4.18. docs/libaio.md covers older
+// kernels and restricted systems.
 //
 // # What the kernel really does
 //

@@ -49,5 +49,20 @@
 // instead: a C trampoline records the request's slot and wakes the reaper
 // through an eventfd on Go's poller, so no OS thread waits at all, but glibc
 // starts one thread per notification, which limits that route to a few tens
-// of thousands of requests per second.
+// of thousands of requests per second. File puts io.ReaderAt/io.WriterAt
+// and Sync on top of a Queue.
+//
+// # Errors to test for
+//
+// With errors.Is: ErrClosed after Queue.Close; ErrBusy when a Queue has as
+// many requests in flight as its size (File methods wait instead);
+// ErrInProgress, ErrFreed, ErrReservedSignal and ErrBadSigevent from the
+// raw layer, where C would touch freed memory or misuse a signal.
+// Otherwise glibc's errno as a unix.Errno; on restricted systems: EAGAIN at
+// submission when glibc can start no AIO thread (RLIMIT_NPROC, a full pids
+// cgroup, a seccomp profile refusing clone) and none runs yet, with nothing
+// left in flight; EMFILE from NotifyThread queues and NewThreadSink, which
+// need an eventfd (the default NotifySuspend needs none). POSIX AIO needs
+// no kernel interface of its own, so it works where io_uring and Linux AIO
+// are refused. docs/posixaio.md, "Restricted systems", has the details.
 package posixaio

@@ -46,7 +46,48 @@
 //
 // [Queue] builds on the raw layer: submissions from any goroutine return a
 // *completion.Handle, buffers stay pinned until the completion is reaped, and
-// one goroutine per ring reaps completions through an eventfd on Go's poller.
-// Multishot requests ([Queue.AcceptMultishot], [Queue.PollMultishot]) return
-// a [Multishot] stream of their CQEs instead of a handle.
+// one goroutine per ring reaps completions through an eventfd on Go's poller
+// (io_uring_register_eventfd, Linux 5.2). Its methods are named after their
+// IORING_OP_*:
+//
+//   - reads and writes: Read, Write, Readv, Writev, Readv2, Writev2 (RWF_*
+//     flags), ReadFixed, WriteFixed (registered buffers);
+//   - files and directories: Fsync, SyncFileRange, Fallocate, Fadvise,
+//     Madvise, Splice, Tee, Openat, Statx, CloseFD, Mkdirat, Unlinkat,
+//     Renameat, Symlinkat, Linkat;
+//   - sockets: Send, Recv, SendmsgBuffers, RecvmsgBuffers, Accept, Connect,
+//     Shutdown, Socket;
+//   - polls, timeouts and cancels: PollAdd, Timeout, Cancel, PollRemove,
+//     TimeoutRemove;
+//   - [Queue.Link] and [Queue.HardLink] for IOSQE_IO_LINK chains, and
+//     [Queue.Prep] for any other SQE the raw layer can prepare.
+//
+// Multishot requests ([Queue.AcceptMultishot], Linux 5.19;
+// [Queue.PollMultishot], 5.13; [Queue.RecvMultishot] on provided buffers,
+// 6.0) return a [Multishot] stream of their CQEs instead of a handle: one
+// request, one slot, many CQEs, read in order with [Multishot.Next] until
+// [ErrMultishotDone]. [File] is an io.ReaderAt and io.WriterAt over a Queue.
+//
+// # Errors to test for
+//
+// With errors.Is:
+//
+//   - [ErrUnavailable]: io_uring_setup refused (EPERM: kernel.io_uring_disabled,
+//     seccomp; ENOSYS: no io_uring), from [New], [Setup] and [NewQueue]; try
+//     libaio or posixaio.
+//   - [ErrSQPollPerm]: IORING_SETUP_SQPOLL refused with EPERM while plain
+//     rings work (it needs CAP_SYS_ADMIN before Linux 5.11).
+//   - [ErrNotSupported]: a kernel feature is missing. [*UnsupportedOpError]
+//     (an opcode the kernel's probe lacks, at the call) and
+//     [*UnsupportedFeatureError] (a multishot flag the running kernel is too
+//     old for, from Multishot.Next) match it and unix.EINVAL; so does
+//     NewQueue's error on Linux 5.1, which lacks io_uring_register_eventfd.
+//   - [ErrClosed] after Close; [ErrBusy] when MaxInFlight operations are in
+//     flight (File methods wait instead); [ErrQueueFlags] for setup flags
+//     the handle layer cannot use.
+//
+// Everything else is the kernel's errno as a unix.Errno (ENOMEM under a
+// resource limit, NewQueueConfig's naming RLIMIT_MEMLOCK). docs/uring.md
+// describes the handle layer and older kernels, docs/design.md resource
+// limits.
 package uring

@@ -15,8 +15,8 @@ import (
 
 // Multishot requests of the handle layer.
 //
-// A multishot request (a multishot accept or poll) posts many CQEs with the
-// same user data: every one but the last carries IORING_CQE_F_MORE. The
+// A multishot request (a multishot accept, poll or recv) posts many CQEs
+// with the same user data: every one but the last carries IORING_CQE_F_MORE. The
 // request keeps its table slot, and whatever that slot pins, from
 // submission to that last CQE. The drainer (drainLocked) hands each CQE
 // with F_MORE to q.more, which finds the request's *Multishot through the
@@ -144,8 +144,9 @@ func (q *Queue) AcceptMultishot(fd int, flags int) (*Multishot, error) {
 // (io_uring_prep_recv_multishot with IOSQE_BUFFER_SELECT, Linux 6.0) on
 // the socket fd with recv(2) flags, receiving into the provided buffers of
 // group bgid: a buffer ring the caller set up on the queue's ring
-// (q.Ring().SetupBufRing, then BufRing.Add and Advance) in memory the Go
-// collector does not manage (mmap or C). Each Next returns the byte count
+// (q.Ring().SetupBufRing, io_uring_register_buf_ring, Linux 5.19; then
+// BufRing.Add and Advance) over buffers in memory the Go collector does
+// not manage (mmap or C). Each Next returns the byte count
 // and flags with IORING_CQE_F_BUFFER: the buffer's id is
 // CQEBufferID(flags); the buffer is the caller's until it gives it back to
 // the ring. The stream ends (a final CQE without F_MORE) with -ENOBUFS when
@@ -166,7 +167,8 @@ func (q *Queue) RecvMultishot(fd int, bgid uint16, flags int) (*Multishot, error
 
 // CQEBufferID returns the provided buffer's id in a CQE's flags
 // (flags >> IORING_CQE_BUFFER_SHIFT), and whether the CQE has one
-// (IORING_CQE_F_BUFFER).
+// (IORING_CQE_F_BUFFER: a request with IOSQE_BUFFER_SELECT, Linux 5.7,
+// such as RecvMultishot's).
 func CQEBufferID(flags uint32) (bid uint16, ok bool) {
 	return uint16(flags >> CQEBufferShift), flags&CQEFBuffer != 0
 }
@@ -285,8 +287,9 @@ func (m *Multishot) discardLocked() {
 }
 
 // Next returns the stream's next CQE: its result (res, a descriptor for
-// AcceptMultishot, the ready events for PollMultishot) and its flags
-// (IORING_CQE_F_MORE on every CQE but the final one), in the order the
+// AcceptMultishot, the ready events for PollMultishot, the byte count for
+// RecvMultishot) and its flags (IORING_CQE_F_MORE on every CQE but the
+// final one; IORING_CQE_F_BUFFER with the buffer's id for RecvMultishot), in the order the
 // kernel posted them. A negative result is returned as a unix.Errno error,
 // as Handle.Result does. It waits until a CQE is there or ctx ends (a nil
 // ctx never ends); a ctx that has ended makes it return ctx.Err() at once,

@@ -29,10 +29,11 @@ import (
 // passed without pins. A handle completes with the first CQE of its
 // request: a multishot poll reports that one (IORING_CQE_F_MORE in Flags)
 // and its later CQEs are dropped; Cancel(handle) still finds it and stops
-// it (Queue.PollMultishot and Queue.AcceptMultishot deliver every CQE, as
-// a Multishot). Multishot accept and recv/recvmsg are refused (EINVAL): their later
-// CQEs carry new descriptors or received data that would be lost, and the
-// kernel goes on writing memory the first CQE unpinned; so is
+// it (Queue.AcceptMultishot, Queue.PollMultishot and Queue.RecvMultishot
+// deliver every CQE, as a Multishot). Multishot accept and recv/recvmsg
+// are refused (EINVAL): their later CQEs carry new descriptors or received
+// data that would be lost, and the kernel goes on writing memory the first
+// CQE unpinned; so is
 // IORING_OP_READ_MULTISHOT (Linux 6.7, after liburing 2.3), and a poll
 // update with IORING_POLL_UPDATE_USER_DATA (the poll's CQE would then carry
 // user data of the caller's choosing).

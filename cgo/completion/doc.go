@@ -20,6 +20,17 @@
 // that wait on a [Handle] park on a WaitGroup or channel. No OS thread is blocked
 // per waiting operation.
 //
+// A slot completes once. A request that posts many completions (uring's
+// multishot streams) keeps its slot, and what it pins, in flight until its
+// final one: the backend buffers the earlier completions itself (the slot's
+// [Op.SetAux] names where) and completes the handle only with the last.
+//
+// Go cannot recover from a failed allocation, so a backend calls
+// [CheckGoAlloc] with what its queue's Go slices will take ([TableBytes]
+// for the table) before it makes them: under a tight RLIMIT_AS or
+// RLIMIT_DATA the queue then fails with ENOMEM instead of ending the
+// process.
+//
 // [Stats] reports the live operations and pins of every table, so tests can
 // prove that nothing leaks.
 package completion
