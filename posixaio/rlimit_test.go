@@ -6,12 +6,10 @@ package posixaio
 // queues must work again once the limit is lifted.
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aiokit/aio/cgo/completion"
 	"github.com/aiokit/aio/internal/testutil"
@@ -24,13 +22,7 @@ func limitWait(t *testing.T, h *completion.Handle, err error, what string) (int,
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	n, err := h.Wait(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("%s: no completion in 10 s", what)
-	}
-	return n, err
+	return testutil.WaitHandle(t, h, what)
 }
 
 // TestRlimitNofile: with no descriptor left, a NotifyThread Queue and a

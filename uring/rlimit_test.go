@@ -7,7 +7,6 @@ package uring
 // is lifted.
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"strings"
@@ -27,13 +26,7 @@ import (
 // limitWait waits (at most 10 s) for h.
 func limitWait(t *testing.T, h *completion.Handle, what string) (int, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	n, err := h.Wait(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("%s: no completion in 10 s", what)
-	}
-	return n, err
+	return testutil.WaitHandle(t, h, what)
 }
 
 func TestRlimitNofileNewQueue(t *testing.T) {

@@ -4,6 +4,8 @@
 package testutil
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -194,4 +196,17 @@ func RequireNowaitRead(t testing.TB, fd int) {
 	if err == unix.ENOSYS || err == unix.EOPNOTSUPP || err == unix.EINVAL {
 		FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on buffered files", err)
 	}
+}
+
+// WaitHandle waits for h for at most 10 s and returns its result; a hang
+// fails the test, naming what.
+func WaitHandle(t testing.TB, h *completion.Handle, what string) (int, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := h.Wait(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("%s: no completion in 10 s", what)
+	}
+	return n, err
 }
