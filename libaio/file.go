@@ -154,12 +154,8 @@ func (f *File) SyncContext(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h, op, cb, err := f.q.begin(ctx)
-	if err != nil {
-		return err
-	}
-	cb.PrepFsync(f.fd)
-	if h, err = f.q.submit(h, op, cb); err == nil {
+	h, err := f.q.fsync(ctx, f.fd)
+	if err == nil {
 		_, err = h.Wait(ctx)
 	}
 	if err == unix.EINVAL {

@@ -118,8 +118,11 @@ func (q *Queue) vectored(fd int, bufs [][]byte, offset int64, flags int, write b
 }
 
 // Fsync submits io_prep_fsync(fd).
-func (q *Queue) Fsync(fd int) (*completion.Handle, error) {
-	h, op, cb, err := q.begin(nil)
+func (q *Queue) Fsync(fd int) (*completion.Handle, error) { return q.fsync(nil, fd) }
+
+// fsync is Fsync; a non-nil ctx waits for a free slot (File.SyncContext).
+func (q *Queue) fsync(ctx context.Context, fd int) (*completion.Handle, error) {
+	h, op, cb, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
