@@ -156,18 +156,15 @@ func (f *File) closeFD() error {
 		return unix.Close(f.fd)
 	}
 	_, err = waitAll(context.Background(), h)
-	if errors.Is(err, unix.EINVAL) {
-		// A kernel without IORING_OP_CLOSE (before 5.6) and without the
-		// probe that would have said so fails the SQE with -EINVAL before
-		// it looks at the descriptor, which is still open.
-		return unix.Close(f.fd)
-	}
-	if errors.Is(err, unix.ECANCELED) {
-		// Queue.Close's cancel of everything in flight reached the close
-		// before it ran: the kernel punts the close of a file with a
-		// ->flush method (NFS, FUSE) to a worker before it takes the
-		// descriptor out of the table, so it is still open. (Not
-		// reproducible on the filesystems of the test machines.)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ECANCELED) {
+		// The close never ran, and the descriptor is still open. EINVAL: a
+		// kernel without IORING_OP_CLOSE (before 5.6) and without the
+		// probe that would have said so fails the SQE before it looks at
+		// the descriptor. ECANCELED: Queue.Close's cancel of everything in
+		// flight reached the close before it ran (the kernel punts the
+		// close of a file with a ->flush method, NFS or FUSE, to a worker
+		// before it takes the descriptor out of the table; not
+		// reproducible on the filesystems of the test machines).
 		return unix.Close(f.fd)
 	}
 	return err
