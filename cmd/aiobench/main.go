@@ -377,7 +377,7 @@ func setupC(cbin string, logw io.Writer) (desc string, err error) {
 // prepareFiles creates the data files the planned rows need and makes the
 // page-cache file resident (mmap + mlock) for the whole run. Rows that cannot
 // run in dir are dropped from the returned plan with a note saying why: the
-// O_DIRECT rows when bench.CheckDirect refuses dir (O_DIRECT rejected, or
+// O_DIRECT rows when bench.PrepareFile's check refuses dir (O_DIRECT rejected, or
 // a memory filesystem such as tmpfs where direct reads never reach a
 // device), the page-cache rows when the file cannot be mlocked. The
 // page-cache file needs no O_DIRECT (bench.PrepareCacheFile), so those rows
@@ -442,11 +442,10 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 	}
 	fl.directSize, fl.cacheSize = directSize, cacheSize
 	if need(true) {
-		if err := bench.CheckDirect(dir, directSize); errors.Is(err, bench.ErrNotDiskFS) {
+		// bench.PrepareFile checks dir (bench.CheckDirect) before it writes.
+		if fl.direct, err = prep(directSize, true); errors.Is(err, bench.ErrNotDiskFS) {
 			drop(true, strings.TrimPrefix(err.Error(), bench.ErrNotDiskFS.Error()+": ")+"; use -dir on a disk filesystem (ext4, xfs, btrfs) for them")
 		} else if err != nil {
-			return fail(err)
-		} else if fl.direct, err = prep(directSize, true); err != nil {
 			return fail(err)
 		}
 	}

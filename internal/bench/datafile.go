@@ -139,8 +139,14 @@ func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 	if size < BlockSize || size%BlockSize != 0 {
 		return "", fmt.Errorf("%w: size %d is not a positive multiple of %d", ErrBadSpec, size, BlockSize)
 	}
+	path = filepath.Join(dir, DataFileName(size))
+	intact := verifyDataFile(path, size) == nil
 	if direct {
-		if err := CheckDirect(dir, size); err != nil {
+		kept := "" // as CheckDirect: the intact file is read, else a probe is written
+		if intact {
+			kept = path
+		}
+		if err := checkDirect(dir, kept); err != nil {
 			return "", err
 		}
 	} else if st, err := os.Stat(dir); err != nil {
@@ -148,8 +154,7 @@ func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 	} else if !st.IsDir() {
 		return "", fmt.Errorf("bench: %s is not a directory", dir)
 	}
-	path = filepath.Join(dir, DataFileName(size))
-	if verifyDataFile(path, size) == nil {
+	if intact {
 		return path, nil
 	}
 	tmp, err := os.CreateTemp(dir, TempPrefix+"*.tmp")
