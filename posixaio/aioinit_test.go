@@ -2,12 +2,10 @@ package posixaio
 
 import (
 	"bytes"
-	"fmt"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,43 +38,33 @@ func TestSetLioOpcodeWide(t *testing.T) {
 // six blocked requests on six descriptors got 2 threads. Runs in a child
 // process (glibc takes aio_threads only before the first request).
 func TestAioInitWide(t *testing.T) {
-	if os.Getenv("POSIXAIO_CHILD") == "huntaioinit" {
-		AioInit(Aioinit{Threads: 1<<32 + 2, IdleTime: 1})
-		var rd, wr []int
-		var cbs []*Aiocb
-		for i := 0; i < 6; i++ {
-			r, w := pipe(t)
-			rd, wr = append(rd, r), append(wr, w)
-			a := newCb(t, r, make([]byte, 1), 0)
-			if err := a.Read(); err != nil {
-				t.Fatal(err)
-			}
-			cbs = append(cbs, a)
-		}
-		n := 0
-		for deadline := time.Now().Add(5 * time.Second); n < 6 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-			n = blockedReaders(t, rd)
-		}
-		fmt.Printf("AIOINIT blocked=%d\n", n)
-		for i, w := range wr {
-			unix.Write(w, []byte{byte(i)})
-		}
-		for _, a := range cbs {
-			waitDone(t, a)
-		}
+	if !testutil.InChild(t) {
 		return
 	}
-	if os.Getenv("POSIXAIO_CHILD") != "" {
-		return
+	AioInit(Aioinit{Threads: 1<<32 + 2, IdleTime: 1})
+	var rd, wr []int
+	var cbs []*Aiocb
+	for i := 0; i < 6; i++ {
+		r, w := pipe(t)
+		rd, wr = append(rd, r), append(wr, w)
+		a := newCb(t, r, make([]byte, 1), 0)
+		if err := a.Read(); err != nil {
+			t.Fatal(err)
+		}
+		cbs = append(cbs, a)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAioInitWide$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "POSIXAIO_CHILD=huntaioinit")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+	n := 0
+	for deadline := time.Now().Add(5 * time.Second); n < 6 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		n = blockedReaders(t, rd)
 	}
-	if !bytes.Contains(out, []byte("AIOINIT blocked=6")) {
-		t.Errorf("AioInit(Threads: 1<<32+2): glibc served 6 blocked requests on 6 descriptors with fewer threads (child: %s); aio_threads got the low 32 bits (2), want the value clamped to C's int (6 threads)", bytes.TrimSpace(out))
+	for i, w := range wr {
+		unix.Write(w, []byte{byte(i)})
+	}
+	for _, a := range cbs {
+		waitDone(t, a)
+	}
+	if n != 6 {
+		t.Errorf("AioInit(Threads: 1<<32+2): glibc served 6 blocked requests on 6 descriptors with %d threads; aio_threads got the low 32 bits (2), want the value clamped to C's int (6 threads)", n)
 	}
 }

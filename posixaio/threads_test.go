@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -95,32 +95,17 @@ func threadScenario(t *testing.T, npipes, wantThreads int) {
 	}
 }
 
-func TestThreadsDefault(t *testing.T) {
-	if os.Getenv("POSIXAIO_CHILD") != "" {
-		return
-	}
-	threadScenario(t, 30, 20)
-}
+func TestThreadsDefault(t *testing.T) { threadScenario(t, 30, 20) }
 
 // TestThreadsAioInit runs in a fresh process (re-executing the test binary),
 // because glibc only takes aio_threads from aio_init before the first request.
 func TestThreadsAioInit(t *testing.T) {
-	if os.Getenv("POSIXAIO_CHILD") == "aioinit" {
-		AioInit(Aioinit{Threads: 4, Num: 8, IdleTime: 1})
-		threadScenario(t, 10, 4)
-		// Too late now: the pool exists, aio_threads stays 4.
-		AioInit(Aioinit{Threads: 50, IdleTime: 1})
-		threadScenario(t, 10, 4)
+	if !testutil.InChild(t) {
 		return
 	}
-	if os.Getenv("POSIXAIO_CHILD") != "" {
-		return
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestThreadsAioInit$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "POSIXAIO_CHILD=aioinit")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestThreadsAioInit")) {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	t.Logf("child:\n%s", out)
+	AioInit(Aioinit{Threads: 4, Num: 8, IdleTime: 1})
+	threadScenario(t, 10, 4)
+	// Too late now: the pool exists, aio_threads stays 4.
+	AioInit(Aioinit{Threads: 50, IdleTime: 1})
+	threadScenario(t, 10, 4)
 }
