@@ -75,20 +75,7 @@ func msChaosRound(t *testing.T, seed uint64) {
 		dialed: map[uint32]bool{}, got: map[uint32]bool{}}
 	r := c.R
 	for i := 0; i < 2; i++ {
-		lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Listen(lfd, 512); err != nil {
-			t.Fatal(err)
-		}
-		sa, err := unix.Getsockname(lfd)
-		if err != nil {
-			t.Fatal(err)
-		}
+		lfd, sa := loopbackListener(t, 512)
 		c.lfds, c.addrs = append(c.lfds, lfd), append(c.addrs, sa)
 	}
 	for i := 0; i < 2; i++ {

@@ -124,3 +124,26 @@ func closeWithin(t *testing.T, q *Queue, d time.Duration) {
 		t.Fatalf("Close still waiting after %v (in flight %d)", d, q.InFlight())
 	}
 }
+
+// loopbackListener returns a TCP socket listening with backlog on an
+// ephemeral port of 127.0.0.1, and its address; the caller closes it.
+func loopbackListener(t testing.TB, backlog int) (int, unix.Sockaddr) {
+	t.Helper()
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	if err == nil {
+		err = unix.Listen(lfd, backlog)
+	}
+	var sa unix.Sockaddr
+	if err == nil {
+		sa, err = unix.Getsockname(lfd)
+	}
+	if err != nil {
+		unix.Close(lfd)
+		t.Fatal(err)
+	}
+	return lfd, sa
+}
