@@ -37,25 +37,26 @@ func CheckGoAlloc(bytes int) error {
 	if bytes < checkMin {
 		return nil
 	}
-	probes := []struct {
-		n    int
-		prot int
-	}{{bytes, unix.PROT_READ | unix.PROT_WRITE}}
-	if bytes >= goArena {
+	err := mapUnmap(bytes, unix.PROT_READ|unix.PROT_WRITE)
+	if err == nil && bytes >= goArena {
 		// More than the free part of one arena: the runtime reserves new
-		// ones (an allocation below that may still come from the arenas
-		// it has, and is not refused for want of a new one).
-		probes = append(probes, struct {
-			n    int
-			prot int
-		}{(bytes + goArena - 1) / goArena * goArena, unix.PROT_NONE})
+		// ones (an allocation below that may still come from the arenas it
+		// has, and is not refused for want of a new one).
+		err = mapUnmap((bytes+goArena-1)/goArena*goArena, unix.PROT_NONE)
 	}
-	for _, m := range probes {
-		b, err := unix.Mmap(-1, 0, m.n, m.prot, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-		if err != nil {
-			return fmt.Errorf("completion: no room for %d bytes of Go memory (RLIMIT_AS, RLIMIT_DATA or the commit limit): mmap: %w", bytes, err)
-		}
-		unix.Munmap(b)
+	if err != nil {
+		return fmt.Errorf("completion: no room for %d bytes of Go memory (RLIMIT_AS, RLIMIT_DATA or the commit limit): mmap: %w", bytes, err)
 	}
+	return nil
+}
+
+// mapUnmap maps n bytes of private anonymous memory with prot, untouched,
+// and unmaps them at once.
+func mapUnmap(n, prot int) error {
+	b, err := unix.Mmap(-1, 0, n, prot, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return err
+	}
+	unix.Munmap(b)
 	return nil
 }
