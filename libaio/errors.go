@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,6 +22,13 @@ var (
 	// ErrPending is returned by Handle.Result while the request is in flight.
 	ErrPending = completion.ErrPending
 )
+
+// ErrWriteAtAppend is what File.WriteAt returns, writing nothing, on a
+// descriptor opened with O_APPEND, where (*os.File).WriteAt returns its
+// unexported errWriteAtInAppendMode (same text, without "os: "): the kernel
+// would append the data at the end of the file, whatever the offset. It is
+// the same value in every aiokit backend.
+var ErrWriteAtAppend = fileio.ErrWriteAtAppend
 
 // ErrUnavailable reports that the system refused Linux AIO itself at io_setup: ENOSYS
 // (a kernel built without CONFIG_AIO) or EPERM (a seccomp profile, a container policy).

@@ -123,7 +123,7 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 // WriteAt writes p at off (io.WriterAt) with one IO_CMD_PWRITE, and more if the kernel
 // returns a short count (like os.File.WriteAt): the error of the write that could not go
 // on (ENOSPC, EFBIG ...), or io.ErrShortWrite if one wrote 0 bytes without an error. On
-// a descriptor that was O_APPEND in NewFile it writes nothing and returns fileio's
+// a descriptor that was O_APPEND in NewFile it writes nothing and returns
 // ErrWriteAtAppend, where os.File returns its errWriteAtInAppendMode: the kernel would
 // append p at the end of the file, whatever off.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
@@ -134,7 +134,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	ctx = fileio.Context(ctx)
 	if f.append {
-		return 0, fileio.ErrWriteAtAppend
+		return 0, ErrWriteAtAppend
 	}
 	return f.full(ctx, p, off, true)
 }
@@ -149,18 +149,31 @@ func (f *File) Sync() error { return f.SyncContext(context.Background()) }
 // while the fsync is in flight it returns ctx.Err() at once (the fsync goes on in the
 // background: io_cancel cannot stop it). While all Depth slots are busy it waits for
 // one, or for ctx. A nil ctx is context.Background().
-func (f *File) SyncContext(ctx context.Context) error {
+func (f *File) SyncContext(ctx context.Context) error { return f.sync(ctx, false) }
+
+// Datasync flushes the file's data, and only the metadata needed to read it back
+// (fdatasync(2)): an IO_CMD_FDSYNC request (Queue.Fdsync), waited for, with
+// fdatasync(2) in the calling goroutine where the kernel has no AIO fdsync (EINVAL).
+func (f *File) Datasync() error { return f.DatasyncContext(context.Background()) }
+
+// DatasyncContext is Datasync with a context, as SyncContext is Sync's.
+func (f *File) DatasyncContext(ctx context.Context) error { return f.sync(ctx, true) }
+
+// sync is SyncContext (IO_CMD_FSYNC, fsync(2)) and DatasyncContext (IO_CMD_FDSYNC,
+// fdatasync(2)).
+func (f *File) sync(ctx context.Context, data bool) error {
 	ctx = fileio.Context(ctx)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h, err := f.q.fsync(ctx, f.fd)
+	h, err := f.q.fsync(ctx, f.fd, data)
 	if err == nil {
 		_, err = h.Wait(ctx)
 	}
 	if err == unix.EINVAL {
-		// No AIO fsync here: fsync(2) gives the answer os.File.Sync would.
-		err = fileio.Fsync(f.fd)
+		// No AIO fsync here: fsync(2) or fdatasync(2) gives the answer
+		// os.File.Sync would.
+		err = fileio.Fsync(f.fd, data)
 	}
 	return err
 }

@@ -32,7 +32,8 @@ var libaioFiles = &filetest.Backend{
 			t.Fatal(err)
 		}
 		mem, off := f.Align()
-		o := &filetest.Opened{File: f, Sync: f.Sync, SyncContext: f.SyncContext, InFlight: q.InFlight}
+		o := &filetest.Opened{File: f, Sync: f.Sync, SyncContext: f.SyncContext,
+			Datasync: f.Datasync, DatasyncContext: f.DatasyncContext, InFlight: q.InFlight}
 		if flag&unix.O_DIRECT != 0 {
 			o.MemAlign = mem
 			o.Refuses = func(o int64, n int) bool { return o%int64(off) != 0 || n%off != 0 }

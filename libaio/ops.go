@@ -118,25 +118,23 @@ func (q *Queue) vectored(fd int, bufs [][]byte, offset int64, flags int, write b
 }
 
 // Fsync submits io_prep_fsync(fd).
-func (q *Queue) Fsync(fd int) (*completion.Handle, error) { return q.fsync(nil, fd) }
+func (q *Queue) Fsync(fd int) (*completion.Handle, error) { return q.fsync(nil, fd, false) }
 
-// fsync is Fsync; a non-nil ctx waits for a free slot (File.SyncContext).
-func (q *Queue) fsync(ctx context.Context, fd int) (*completion.Handle, error) {
+// Fdsync submits io_prep_fdsync(fd).
+func (q *Queue) Fdsync(fd int) (*completion.Handle, error) { return q.fsync(nil, fd, true) }
+
+// fsync is Fsync, or Fdsync if data; a non-nil ctx waits for a free slot
+// (File.SyncContext, File.DatasyncContext).
+func (q *Queue) fsync(ctx context.Context, fd int, data bool) (*completion.Handle, error) {
 	h, op, cb, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cb.PrepFsync(fd)
-	return q.submit(h, op, cb)
-}
-
-// Fdsync submits io_prep_fdsync(fd).
-func (q *Queue) Fdsync(fd int) (*completion.Handle, error) {
-	h, op, cb, err := q.begin(nil)
-	if err != nil {
-		return nil, err
+	if data {
+		cb.PrepFdsync(fd)
+	} else {
+		cb.PrepFsync(fd)
 	}
-	cb.PrepFdsync(fd)
 	return q.submit(h, op, cb)
 }
 

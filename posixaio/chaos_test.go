@@ -131,7 +131,7 @@ func (c *pchaos) worker(id int, r *rand.Rand) {
 			if chaosNoCancel {
 				ctx, cancel = context.WithCancel(context.Background())
 			}
-			_, err, ok := c.FileCall(func() (int, error) { return 0, f.SyncContext(ctx, OSync) })
+			_, err, ok := c.FileCall(func() (int, error) { return 0, f.SyncContext(ctx) })
 			cancel()
 			if ok && err != nil && !c.FileErr(err, true) {
 				c.Errorf("File.Sync: %v", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/fileio"
 )
 
 // Sentinel errors shared with the other backends (package completion).
@@ -12,6 +13,13 @@ var (
 	ErrBusy    = completion.ErrBusy    // the Queue has as many requests in flight as its size
 	ErrPending = completion.ErrPending // Handle.Result before the request finished
 )
+
+// ErrWriteAtAppend is what File.WriteAt returns, writing nothing, on a
+// descriptor opened with O_APPEND, where (*os.File).WriteAt returns its
+// unexported errWriteAtInAppendMode (same text, without "os: "): the kernel
+// would append the data at the end of the file, whatever the offset. It is
+// the same value in every aiokit backend.
+var ErrWriteAtAppend = fileio.ErrWriteAtAppend
 
 // Errors the Go layer adds where C would crash or corrupt memory.
 var (

@@ -65,7 +65,7 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 // request returns a short count: the error of the request that could not go
 // on (ENOSPC, EFBIG ...), or io.ErrShortWrite if one wrote 0 bytes. On a
 // descriptor that was O_APPEND in NewFile it writes nothing and returns
-// fileio's ErrWriteAtAppend, where os.File returns its
+// ErrWriteAtAppend, where os.File returns its
 // errWriteAtInAppendMode: glibc's pwrite would append p at the end of the
 // file, whatever off.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
@@ -76,17 +76,27 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	ctx = fileio.Context(ctx)
 	if f.append {
-		return 0, fileio.ErrWriteAtAppend
+		return 0, ErrWriteAtAppend
 	}
 	return f.full(ctx, p, off, true)
 }
 
 // Sync is aio_fsync(O_SYNC) of the descriptor, waited for.
-func (f *File) Sync() error { return f.SyncContext(context.Background(), OSync) }
+func (f *File) Sync() error { return f.SyncContext(context.Background()) }
 
-// SyncContext is aio_fsync(op) (OSync or ODsync) with a context; see
-// ReadAtContext for what an ended ctx does.
-func (f *File) SyncContext(ctx context.Context, op int) error {
+// SyncContext is Sync with a context; see ReadAtContext for what an ended
+// ctx does.
+func (f *File) SyncContext(ctx context.Context) error { return f.sync(ctx, OSync) }
+
+// Datasync is aio_fsync(O_DSYNC) of the descriptor (the data, and only the
+// metadata needed to read it back, as fdatasync(2)), waited for.
+func (f *File) Datasync() error { return f.DatasyncContext(context.Background()) }
+
+// DatasyncContext is Datasync with a context, as SyncContext is Sync's.
+func (f *File) DatasyncContext(ctx context.Context) error { return f.sync(ctx, ODsync) }
+
+// sync is SyncContext (op OSync) and DatasyncContext (ODsync).
+func (f *File) sync(ctx context.Context, op int) error {
 	ctx = fileio.Context(ctx)
 	if err := ctx.Err(); err != nil {
 		return err

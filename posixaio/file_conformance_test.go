@@ -1,7 +1,6 @@
 package posixaio
 
 import (
-	"context"
 	"testing"
 
 	"github.com/aiokit/aio/internal/fileio/filetest"
@@ -30,8 +29,9 @@ var posixaioFiles = &filetest.Backend{
 		return &filetest.Opened{
 			File:        f,
 			Sync:        f.Sync,
-			SyncContext: func(ctx context.Context) error { return f.SyncContext(ctx, OSync) },
-			InFlight:    q.InFlight,
+			SyncContext: f.SyncContext,
+			Datasync:    f.Datasync, DatasyncContext: f.DatasyncContext,
+			InFlight: q.InFlight,
 		}
 	},
 }

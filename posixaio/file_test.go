@@ -40,8 +40,11 @@ func testFileReadWriteAt(t *testing.T, mode NotifyMode) {
 	if err := f.Sync(); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
-	if err := f.SyncContext(context.Background(), ODsync); err != nil {
-		t.Fatalf("SyncContext(ODsync): %v", err)
+	if err := f.Datasync(); err != nil {
+		t.Fatalf("Datasync: %v", err)
+	}
+	if err := f.DatasyncContext(context.Background()); err != nil {
+		t.Fatalf("DatasyncContext: %v", err)
 	}
 	got := make([]byte, len(msg))
 	if _, err := unix.Pread(fd, got, 100); err != nil || !bytes.Equal(got, msg) {
@@ -49,9 +52,6 @@ func testFileReadWriteAt(t *testing.T, mode NotifyMode) {
 	}
 	if _, err := f.ReadAt(buf, -1); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("ReadAt(-1) = %v, want EINVAL", err)
-	}
-	if err := f.SyncContext(context.Background(), 12345); !errors.Is(err, unix.EINVAL) {
-		t.Errorf("SyncContext(bad op) = %v, want EINVAL", err)
 	}
 	bad := NewFile(f.q, 1<<20)
 	if _, err := bad.ReadAt(buf, 0); !errors.Is(err, unix.EBADF) {
@@ -150,7 +150,7 @@ func TestFileNilContextWideFd(t *testing.T) {
 		t.Fatalf("ReadAtContext(nil) = %d, %v, %q", n, err, buf)
 	}
 	//lint:ignore SA1012 as above
-	if err := f.SyncContext(nil, OSync); err != nil {
+	if err := f.SyncContext(nil); err != nil {
 		t.Fatalf("SyncContext(nil) = %v", err)
 	}
 	wide := NewFile(q, fd+1<<32)

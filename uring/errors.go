@@ -6,12 +6,20 @@ import (
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
 
 // ErrClosed is returned by every Ring method called after [Ring.Close]. It is
 // completion.ErrClosed, so one errors.Is check covers all aiokit backends.
 var ErrClosed = completion.ErrClosed
+
+// ErrWriteAtAppend is what File.WriteAt returns, writing nothing, on a
+// descriptor opened with O_APPEND, where (*os.File).WriteAt returns its
+// unexported errWriteAtInAppendMode (same text, without "os: "): the kernel
+// would append the data at the end of the file, whatever the offset. It is
+// the same value in every aiokit backend.
+var ErrWriteAtAppend = fileio.ErrWriteAtAppend
 
 // ErrUnavailable reports that the kernel refused io_uring itself at
 // io_uring_setup(2): EPERM (kernel.io_uring_disabled, seccomp, a container

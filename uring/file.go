@@ -235,7 +235,7 @@ func (f *File) ReadAtContext(ctx context.Context, b []byte, off int64) (n int, e
 
 // WriteAt writes b at off (io.WriterAt), resubmitting after short writes.
 // On a file opened with O_APPEND (OpenFile's flag, NewFile's F_GETFL) it
-// writes nothing and returns fileio's ErrWriteAtAppend, where os.File
+// writes nothing and returns ErrWriteAtAppend, where os.File
 // returns its errWriteAtInAppendMode: the kernel would append b at the end
 // of the file, whatever off.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
@@ -246,7 +246,7 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 func (f *File) WriteAtContext(ctx context.Context, b []byte, off int64) (n int, err error) {
 	ctx = fileio.Context(ctx)
 	if f.append {
-		return 0, fileio.ErrWriteAtAppend
+		return 0, ErrWriteAtAppend
 	}
 	if off < 0 {
 		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errors.New("negative offset")}
@@ -278,22 +278,35 @@ func (f *File) Sync() error {
 }
 
 // SyncContext is Sync with a context (an ended ctx submits nothing).
-func (f *File) SyncContext(ctx context.Context) error {
+func (f *File) SyncContext(ctx context.Context) error { return f.sync(ctx, "sync", 0) }
+
+// Datasync flushes the file's data, and only the metadata needed to read it
+// back (fdatasync(2)): IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, waited
+// for.
+func (f *File) Datasync() error { return f.DatasyncContext(context.Background()) }
+
+// DatasyncContext is Datasync with a context (an ended ctx submits nothing).
+func (f *File) DatasyncContext(ctx context.Context) error {
+	return f.sync(ctx, "datasync", FsyncDatasync)
+}
+
+// sync is SyncContext and DatasyncContext: IORING_OP_FSYNC with flags.
+func (f *File) sync(ctx context.Context, op string, flags uint32) error {
 	ctx = fileio.Context(ctx)
 	fd, ref, err := f.acquire(nil)
 	if err != nil {
-		return &fs.PathError{Op: "sync", Path: f.name, Err: err}
+		return &fs.PathError{Op: op, Path: f.name, Err: err}
 	}
 	defer f.release(ref)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h, err := f.q.fsync(ctx, fd, 0)
+	h, err := f.q.fsync(ctx, fd, flags)
 	if err != nil {
-		return f.err("sync", err)
+		return f.err(op, err)
 	}
 	if _, err := f.wait(ctx, h); err != nil {
-		return f.err("sync", err)
+		return f.err(op, err)
 	}
 	return nil
 }

@@ -33,7 +33,8 @@ var uringFiles = &filetest.Backend{
 			Name:        path,
 			Sync:        f.Sync,
 			SyncContext: f.SyncContext,
-			InFlight:    q.InFlight,
+			Datasync:    f.Datasync, DatasyncContext: f.DatasyncContext,
+			InFlight: q.InFlight,
 		}
 	},
 }

@@ -74,10 +74,15 @@ func Append(fd int) bool {
 	return err == nil && fl&unix.O_APPEND != 0
 }
 
-// Fsync is fsync(2) of fd, EINTR retried.
-func Fsync(fd int) error {
+// Fsync is fsync(2) of fd, or fdatasync(2) if data, EINTR retried.
+func Fsync(fd int, data bool) error {
 	for {
-		err := unix.Fsync(fd)
+		var err error
+		if data {
+			err = unix.Fdatasync(fd)
+		} else {
+			err = unix.Fsync(fd)
+		}
 		if err != unix.EINTR {
 			return err
 		}

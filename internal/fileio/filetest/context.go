@@ -67,9 +67,13 @@ func TestContexts(t *testing.T, b *Backend) {
 						t.Errorf("WriteAtContext(%v, %d bytes at %d) = %d, %v; want 0, %v", ctx.Err(), c.n, c.off, n, err, ctx.Err())
 					}
 				}
-				if o.SyncContext != nil {
-					if err := o.SyncContext(ctx); err != ctx.Err() {
-						t.Errorf("SyncContext(%v) = %v", ctx.Err(), err)
+				for name, sync := range map[string]func(context.Context) error{
+					"SyncContext": o.SyncContext, "DatasyncContext": o.DatasyncContext} {
+					if sync == nil {
+						continue
+					}
+					if err := sync(ctx); err != ctx.Err() {
+						t.Errorf("%s(%v) = %v", name, ctx.Err(), err)
 					}
 				}
 				if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, init) {
@@ -85,10 +89,14 @@ func TestContexts(t *testing.T, b *Backend) {
 			if n, err := f.WriteAtContext(nil, wbuf, 4096); n != 4096 || err != nil {
 				t.Fatalf("WriteAtContext(nil) = %d, %v", n, err)
 			}
-			if o.SyncContext != nil {
+			for name, sync := range map[string]func(context.Context) error{
+				"SyncContext": o.SyncContext, "DatasyncContext": o.DatasyncContext} {
+				if sync == nil {
+					continue
+				}
 				//lint:ignore SA1012 as above
-				if err := o.SyncContext(nil); err != nil {
-					t.Fatalf("SyncContext(nil) = %v", err)
+				if err := sync(nil); err != nil {
+					t.Fatalf("%s(nil) = %v", name, err)
 				}
 			}
 			p := buffer(s, 0, 8192)

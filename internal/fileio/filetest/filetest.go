@@ -34,9 +34,12 @@ type Opened struct {
 	File File
 	// Name is the Path of the File's *fs.PathError values (Backend.PathErrors).
 	Name string
-	// Sync and SyncContext are the File's (nil: it has none).
-	Sync        func() error
-	SyncContext func(context.Context) error
+	// Sync, SyncContext, Datasync and DatasyncContext are the File's (nil:
+	// it has none).
+	Sync            func() error
+	SyncContext     func(context.Context) error
+	Datasync        func() error
+	DatasyncContext func(context.Context) error
 	// InFlight is the queue's count of requests in flight.
 	InFlight func() int
 	// MemAlign, when not 0, is the memory alignment below which the File
@@ -249,7 +252,15 @@ func (r *runner) do(i int, op Op) string {
 		if r.o.Sync == nil {
 			return ""
 		}
-		return r.sameErr("sync", 0, r.o.Sync(), r.osf.Sync())
+		if d := r.sameErr("sync", 0, r.o.Sync(), r.osf.Sync()); d != "" || r.o.Datasync == nil {
+			return d
+		}
+		// os.File has no Datasync: fdatasync(2) of its descriptor.
+		var oerr error
+		if err := unix.Fdatasync(int(r.osf.Fd())); err != nil {
+			oerr = &fs.PathError{Op: "datasync", Path: r.osf.Name(), Err: err}
+		}
+		return r.sameErr("datasync", 0, r.o.Datasync(), oerr)
 	case Truncate:
 		for _, p := range []string{r.bpath, r.opath} {
 			if err := os.Truncate(p, op.Off); err != nil {
