@@ -3,6 +3,7 @@ package uring
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,8 +44,10 @@ var ErrMultishotDone = errors.New("uring: multishot request ended")
 // without bound: a stream nobody reads (a poll on a descriptor that keeps
 // becoming ready, a listener that keeps accepting) grows until Next, Close
 // or Queue.Close. The request takes one of the queue's MaxInFlight slots
-// until its final CQE. A Multishot dropped without Close is not collected:
-// the queue keeps it (in flight, and what it buffered) until Queue.Close.
+// until its final CQE. A Multishot dropped without Close stays in flight
+// until the garbage collector finds it unreachable, and is then closed as
+// Close closes it (in a goroutine of its own): Close it to let go of its
+// slot, and what it buffered, at a time of your choosing.
 //
 // Descriptors (AcceptMultishot): a descriptor returned by Next belongs to
 // the caller. One the stream accepted and Next has not returned is closed by
@@ -57,6 +60,69 @@ var ErrMultishotDone = errors.New("uring: multishot request ended")
 // the caller's; those of CQEs that Close or Queue.Close discarded are
 // listed by DiscardedBuffers.
 type Multishot struct {
+	*msStream // what the queue refers to; Multishot itself only its users
+}
+
+// DiscardedBuffers returns, and forgets, the ids of the provided buffers
+// (RecvMultishot) whose CQEs Close or Queue.Close discarded: they are the
+// caller's again, to give back to the ring. Call it after Close (or
+// Queue.Close) returned, when the list is complete; a stream read to its
+// end, or not a recv, has none.
+func (m *Multishot) DiscardedBuffers() []uint16 { return m.msStream.discardedBuffers() }
+
+// Next returns the stream's next CQE: its result (res, a descriptor for
+// AcceptMultishot, the ready events for PollMultishot, the byte count for
+// RecvMultishot) and its flags (IORING_CQE_F_MORE on every CQE but the
+// final one; IORING_CQE_F_BUFFER with the buffer's id for RecvMultishot), in the order the
+// kernel posted them. A negative result is returned as a unix.Errno error,
+// as Handle.Result does. It waits until a CQE is there or ctx ends (a nil
+// ctx never ends); a ctx that has ended makes it return ctx.Err() at once,
+// and no CQE is lost: a later Next returns it.
+//
+// After the final CQE (no F_MORE; -ECANCELED after Cancel, or an error, or
+// a last result when the kernel ends the request on its own, as it does
+// when the CQ overflows), Next returns ErrMultishotDone for ever. Once the
+// queue is closing (Queue.Close), or the stream closed (Multishot.Close),
+// it returns ErrClosed. An old kernel's -EINVAL for the whole request
+// comes back as an *UnsupportedFeatureError.
+func (m *Multishot) Next(ctx context.Context) (res int32, flags uint32, err error) {
+	return m.msStream.next(ctx)
+}
+
+// Done returns a channel that is closed when the request's final CQE has
+// arrived: no further CQE comes, though Next may still have buffered ones
+// to return.
+func (m *Multishot) Done() <-chan struct{} { return m.h.Done() }
+
+// Cancel asks the kernel to stop the request (IORING_OP_ASYNC_CANCEL for
+// its user data, which also finds polls) and returns without waiting. The
+// CQEs posted before the request stopped, and the final one (-ECANCELED,
+// unless it had ended already), are still returned by Next; accepted
+// descriptors among them stay buffered until Next, Close or Queue.Close.
+// Each call stages a cancel again (one that reached the kernel while the
+// request was still being issued finds nothing: call Cancel again, or use
+// Close, which repeats it). Cancel of an ended stream does nothing; it
+// returns ErrClosed once the queue is closing (Close cancels every request
+// itself).
+func (m *Multishot) Cancel() error { return m.msStream.cancelStream() }
+
+// Close ends the stream: it cancels the request like Cancel, waits for its
+// final CQE (the kernel answers the cancel of a poll or an accept at once;
+// the cancel is repeated every 20 ms meanwhile) and discards every CQE
+// that Next has not returned, closing the descriptors among them (for
+// AcceptMultishot), as it closes those the kernel accepts before it stops.
+// Next then returns ErrClosed. Close is idempotent and returns nil; it
+// returns ErrClosed when the queue was closed first (Queue.Close has then
+// closed what was left).
+func (m *Multishot) Close() error {
+	runtime.SetFinalizer(m, nil)
+	return m.msStream.close()
+}
+
+// msStream is a Multishot's state. The queue (its registry, the slot's aux)
+// points at the msStream, never at the Multishot, so that a Multishot its
+// users dropped is collected: its finalizer closes the stream (start).
+type msStream struct {
 	q      *Queue
 	h      *completion.Handle // the request's slot; completes with the final CQE
 	accept bool               // CQE results are descriptors the stream owns until Next
@@ -90,19 +156,19 @@ type msCQE struct {
 // descriptors: Queue.Close closes what they hold (closeAll).
 type multishots struct {
 	mu  sync.Mutex
-	set map[*Multishot]struct{}
+	set map[*msStream]struct{}
 }
 
-func (s *multishots) add(m *Multishot) {
+func (s *multishots) add(m *msStream) {
 	s.mu.Lock()
 	if s.set == nil {
-		s.set = make(map[*Multishot]struct{})
+		s.set = make(map[*msStream]struct{})
 	}
 	s.set[m] = struct{}{}
 	s.mu.Unlock()
 }
 
-func (s *multishots) remove(m *Multishot) {
+func (s *multishots) remove(m *msStream) {
 	s.mu.Lock()
 	delete(s.set, m)
 	s.mu.Unlock()
@@ -136,7 +202,7 @@ func (s *multishots) closeAll() {
 // *UnsupportedFeatureError (matching ErrNotSupported and unix.EINVAL).
 // Nothing is pinned.
 func (q *Queue) AcceptMultishot(fd int, flags int) (*Multishot, error) {
-	m := &Multishot{accept: true, what: "multishot accept (IORING_ACCEPT_MULTISHOT)", since: [2]int{5, 19}}
+	m := &msStream{accept: true, what: "multishot accept (IORING_ACCEPT_MULTISHOT)", since: [2]int{5, 19}}
 	return m.start(q, func(s *SQE) { s.PrepMultishotAccept(fd, nil, nil, flags) })
 }
 
@@ -157,7 +223,7 @@ func (q *Queue) AcceptMultishot(fd int, flags int) (*Multishot, error) {
 // their ids. A kernel before 6.0 fails the request with -EINVAL, which
 // Next returns as an *UnsupportedFeatureError. Nothing is pinned.
 func (q *Queue) RecvMultishot(fd int, bgid uint16, flags int) (*Multishot, error) {
-	m := &Multishot{what: "multishot recv (IORING_RECV_MULTISHOT)", since: [2]int{6, 0}}
+	m := &msStream{what: "multishot recv (IORING_RECV_MULTISHOT)", since: [2]int{6, 0}}
 	return m.start(q, func(s *SQE) {
 		s.PrepRecvMultishot(fd, nil, flags)
 		s.Flags |= SQEBufferSelect
@@ -173,12 +239,8 @@ func CQEBufferID(flags uint32) (bid uint16, ok bool) {
 	return uint16(flags >> CQEBufferShift), flags&CQEFBuffer != 0
 }
 
-// DiscardedBuffers returns, and forgets, the ids of the provided buffers
-// (RecvMultishot) whose CQEs Close or Queue.Close discarded: they are the
-// caller's again, to give back to the ring. Call it after Close (or
-// Queue.Close) returned, when the list is complete; a stream read to its
-// end, or not a recv, has none.
-func (m *Multishot) DiscardedBuffers() []uint16 {
+// discardedBuffers is Multishot.DiscardedBuffers.
+func (m *msStream) discardedBuffers() []uint16 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d := m.dropped
@@ -194,13 +256,14 @@ func (m *Multishot) DiscardedBuffers() []uint16 {
 // with -EINVAL, which Next returns as an *UnsupportedFeatureError. Nothing
 // is pinned.
 func (q *Queue) PollMultishot(fd int, mask uint32) (*Multishot, error) {
-	m := &Multishot{what: "multishot poll (IORING_POLL_ADD_MULTI)", since: [2]int{5, 13}}
+	m := &msStream{what: "multishot poll (IORING_POLL_ADD_MULTI)", since: [2]int{5, 13}}
 	return m.start(q, func(s *SQE) { s.PrepPollMultishot(fd, mask) })
 }
 
 // start submits the request that prep fills for m, m's pointer in the
-// slot's aux (see q.more), and registers m for Queue.Close.
-func (m *Multishot) start(q *Queue, prep func(s *SQE)) (*Multishot, error) {
+// slot's aux (see q.more), registers m for Queue.Close, and returns m's
+// Multishot, whose finalizer closes m.
+func (m *msStream) start(q *Queue, prep func(s *SQE)) (*Multishot, error) {
 	m.q = q
 	m.sig = make(chan struct{}, 1)
 	_, err := q.submit(nil, func(op *completion.Op) {
@@ -216,7 +279,11 @@ func (m *Multishot) start(q *Queue, prep func(s *SQE)) (*Multishot, error) {
 		}
 		return nil, err
 	}
-	return m, nil
+	w := &Multishot{m}
+	// The finalizer runs on the runtime's finalizer goroutine, which close
+	// (waiting for the final CQE) must not hold up.
+	runtime.SetFinalizer(w, func(w *Multishot) { go w.msStream.close() })
+	return w, nil
 }
 
 // more receives a CQE with IORING_CQE_F_MORE (from drainLocked, with q.rmu
@@ -230,7 +297,7 @@ func (q *Queue) more(d *doneCQE) {
 	if op == nil {
 		return // a later CQE of a multishot Prep whose handle completed
 	}
-	m := (*Multishot)(op.Aux())
+	m := (*msStream)(op.Aux())
 	if m == nil {
 		// Queue.Prep of a multishot request: its handle completes with
 		// this, its first CQE.
@@ -253,7 +320,7 @@ func (q *Queue) more(d *doneCQE) {
 	m.signal()
 }
 
-func (m *Multishot) signal() {
+func (m *msStream) signal() {
 	select {
 	case m.sig <- struct{}{}:
 	default:
@@ -262,7 +329,7 @@ func (m *Multishot) signal() {
 
 // discard drops a CQE nobody will get (m.mu held): an accepted descriptor
 // is closed, a provided buffer's id kept for DiscardedBuffers.
-func (m *Multishot) discard(res int32, flags uint32) {
+func (m *msStream) discard(res int32, flags uint32) {
 	if m.accept && res >= 0 {
 		unix.Close(int(res))
 	}
@@ -273,7 +340,7 @@ func (m *Multishot) discard(res int32, flags uint32) {
 
 // discardLocked drops every buffered CQE and, once the request has ended,
 // its final one (m.mu held).
-func (m *Multishot) discardLocked() {
+func (m *msStream) discardLocked() {
 	for _, c := range m.buf[m.head:] {
 		m.discard(c.res, c.flags)
 	}
@@ -286,22 +353,8 @@ func (m *Multishot) discardLocked() {
 	}
 }
 
-// Next returns the stream's next CQE: its result (res, a descriptor for
-// AcceptMultishot, the ready events for PollMultishot, the byte count for
-// RecvMultishot) and its flags (IORING_CQE_F_MORE on every CQE but the
-// final one; IORING_CQE_F_BUFFER with the buffer's id for RecvMultishot), in the order the
-// kernel posted them. A negative result is returned as a unix.Errno error,
-// as Handle.Result does. It waits until a CQE is there or ctx ends (a nil
-// ctx never ends); a ctx that has ended makes it return ctx.Err() at once,
-// and no CQE is lost: a later Next returns it.
-//
-// After the final CQE (no F_MORE; -ECANCELED after Cancel, or an error, or
-// a last result when the kernel ends the request on its own, as it does
-// when the CQ overflows), Next returns ErrMultishotDone for ever. Once the
-// queue is closing (Queue.Close), or the stream closed (Multishot.Close),
-// it returns ErrClosed. An old kernel's -EINVAL for the whole request
-// comes back as an *UnsupportedFeatureError.
-func (m *Multishot) Next(ctx context.Context) (res int32, flags uint32, err error) {
+// next is Multishot.Next.
+func (m *msStream) next(ctx context.Context) (res int32, flags uint32, err error) {
 	var cd <-chan struct{}
 	if ctx != nil {
 		cd = ctx.Done()
@@ -375,29 +428,15 @@ func (m *Multishot) Next(ctx context.Context) (res int32, flags uint32, err erro
 
 // finalErr is the error of a final CQE: -EINVAL as the request's only CQE
 // on a kernel older than the feature is that feature missing.
-func (m *Multishot) finalErr(err error, got int) error {
+func (m *msStream) finalErr(err error, got int) error {
 	if got == 0 && errors.Is(err, unix.EINVAL) && !kernelAtLeast(m.since[0], m.since[1]) {
 		return &UnsupportedFeatureError{Feature: m.what, Major: m.since[0], Minor: m.since[1], Err: err}
 	}
 	return err
 }
 
-// Done returns a channel that is closed when the request's final CQE has
-// arrived: no further CQE comes, though Next may still have buffered ones
-// to return.
-func (m *Multishot) Done() <-chan struct{} { return m.h.Done() }
-
-// Cancel asks the kernel to stop the request (IORING_OP_ASYNC_CANCEL for
-// its user data, which also finds polls) and returns without waiting. The
-// CQEs posted before the request stopped, and the final one (-ECANCELED,
-// unless it had ended already), are still returned by Next; accepted
-// descriptors among them stay buffered until Next, Close or Queue.Close.
-// Each call stages a cancel again (one that reached the kernel while the
-// request was still being issued finds nothing: call Cancel again, or use
-// Close, which repeats it). Cancel of an ended stream does nothing; it
-// returns ErrClosed once the queue is closing (Close cancels every request
-// itself).
-func (m *Multishot) Cancel() error {
+// cancelStream is Multishot.Cancel.
+func (m *msStream) cancelStream() error {
 	if m.q.table.Closed() {
 		return ErrClosed
 	}
@@ -407,7 +446,7 @@ func (m *Multishot) Cancel() error {
 
 // cancel stages a cancel for the request unless it has ended (or, without
 // again, a cancel was staged already).
-func (m *Multishot) cancel(again bool) {
+func (m *msStream) cancel(again bool) {
 	m.mu.Lock()
 	skip := m.canceled && !again || m.h.IsDone()
 	m.canceled = true
@@ -417,15 +456,8 @@ func (m *Multishot) cancel(again bool) {
 	}
 }
 
-// Close ends the stream: it cancels the request like Cancel, waits for its
-// final CQE (the kernel answers the cancel of a poll or an accept at once;
-// the cancel is repeated every 20 ms meanwhile) and discards every CQE
-// that Next has not returned, closing the descriptors among them (for
-// AcceptMultishot), as it closes those the kernel accepts before it stops.
-// Next then returns ErrClosed. Close is idempotent and returns nil; it
-// returns ErrClosed when the queue was closed first (Queue.Close has then
-// closed what was left).
-func (m *Multishot) Close() error {
+// close is Multishot.Close.
+func (m *msStream) close() error {
 	m.mu.Lock()
 	gone := m.gone
 	m.closed = true

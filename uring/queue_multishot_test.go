@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -801,6 +802,51 @@ func TestMultishotCloseAfterQueueClose(t *testing.T) {
 	for name, m := range map[string]*Multishot{"read to its end": ended, "live": live} {
 		if err := m.Close(); !errors.Is(err, ErrClosed) {
 			t.Errorf("Close of a stream %s, after Queue.Close: %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+// A Multishot its users dropped without Close is closed once collected:
+// the request is cancelled (its slot freed) and the descriptor it accepted
+// and buffered is closed, so the client sees the end of the stream.
+func TestMultishotDroppedIsClosed(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{})
+	lfd, sa := msListener(t)
+	// In a function of its own, so that no frame of this test keeps the
+	// Multishot reachable.
+	var clients []int
+	func() {
+		m, err := q.AcceptMultishot(lfd, unix.SOCK_CLOEXEC)
+		msStarted(t, q, m, err)
+		clients = append(clients, msDial(t, sa, ""), msDial(t, sa, "x"))
+		waitBuffered(t, m, 2)
+	}()
+	registered := func() int {
+		q.ms.mu.Lock()
+		defer q.ms.mu.Unlock()
+		return len(q.ms.set)
+	}
+	// Close unregisters the stream last, after the final CQE and the
+	// descriptors' close.
+	collected := testutil.Settle(10*time.Second, func() bool {
+		runtime.GC()
+		return registered() == 0
+	})
+	if !collected {
+		t.Fatalf("the dropped Multishot is still registered after 10 s of GCs (%d in flight)", q.InFlight())
+	}
+	if n := q.InFlight(); n != 0 {
+		t.Errorf("%d requests in flight after the dropped Multishot was closed", n)
+	}
+	// The descriptors accepted for the clients were closed by the queue:
+	// each client's read ends (0, or ECONNRESET where data was unread).
+	for i, cfd := range clients {
+		if err := unix.SetsockoptTimeval(cfd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 8)
+		if n, err := unix.Read(cfd, b); err == nil && n != 0 || err != nil && err != unix.ECONNRESET {
+			t.Errorf("client %d read = %d, %v; want the end of the stream", i, n, err)
 		}
 	}
 }
