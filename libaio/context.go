@@ -238,6 +238,11 @@ func (c *Context) GetEvents(minNr int, events []Event, timeout *unix.Timespec) (
 // longer than 50 ms is made of several io_pgetevents calls (the thread's own mask is
 // in force between them, while Go code runs: a signal that sigmask blocks but the
 // thread does not may then be handled by Go instead of staying pending).
+//
+// A kernel without io_pgetevents (before Linux 4.18) gives ENOSYS, and a seccomp profile
+// without it its errno (EPERM), as C's io_pgetevents does: libaio does not fall back to
+// io_getevents, nor does PGetEvents (use GetEvents there). Only a zero timeout on an
+// empty ring returns 0 even then: libaio answers it in user space, with no system call.
 func (c *Context) PGetEvents(minNr int, events []Event, timeout *unix.Timespec, sigmask *unix.Sigset_t) (int, error) {
 	return c.getEvents(minNr, events, timeout, sigmask, true)
 }
