@@ -19,7 +19,8 @@ func (s *SQE) PrepOpenat(dfd int, path *byte, flags int, mode uint32) {
 }
 
 // PrepOpenatDirect prepares an IORING_OP_OPENAT into fixed-file slot
-// fileIndex (io_uring_prep_openat_direct).
+// fileIndex (io_uring_prep_openat_direct); FileIndexAlloc-1, not FileIndexAlloc, lets the
+// kernel pick a free slot (see SetTargetFixedFile).
 func (s *SQE) PrepOpenatDirect(dfd int, path *byte, flags int, mode uint32, fileIndex uint32) {
 	s.PrepOpenat(dfd, path, flags, mode)
 	s.SetTargetFixedFile(fileIndex)
@@ -31,7 +32,8 @@ func (s *SQE) PrepOpenat2(dfd int, path *byte, how *unix.OpenHow) {
 }
 
 // PrepOpenat2Direct prepares an IORING_OP_OPENAT2 into fixed-file slot
-// fileIndex (io_uring_prep_openat2_direct).
+// fileIndex (io_uring_prep_openat2_direct); FileIndexAlloc-1, not FileIndexAlloc, lets the
+// kernel pick a free slot (see SetTargetFixedFile).
 func (s *SQE) PrepOpenat2Direct(dfd int, path *byte, how *unix.OpenHow, fileIndex uint32) {
 	s.PrepOpenat2(dfd, path, how)
 	s.SetTargetFixedFile(fileIndex)

@@ -133,7 +133,8 @@ func (s *SQE) PrepSocket(domain, typ, protocol int, flags uint32) {
 }
 
 // PrepSocketDirect prepares an IORING_OP_SOCKET into fixed-file slot
-// fileIndex (io_uring_prep_socket_direct).
+// fileIndex (io_uring_prep_socket_direct); FileIndexAlloc-1, not FileIndexAlloc,
+// lets the kernel pick a free slot (see SetTargetFixedFile).
 func (s *SQE) PrepSocketDirect(domain, typ, protocol int, fileIndex uint32, flags uint32) {
 	s.PrepSocket(domain, typ, protocol, flags)
 	s.SetTargetFixedFile(fileIndex)

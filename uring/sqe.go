@@ -83,7 +83,12 @@ func (s *SQE) SetFlags(f uint8) { s.Flags = f }
 
 // SetTargetFixedFile makes an open/accept/socket SQE install its new file in
 // fixed-file slot fileIndex (__io_uring_set_target_fixed_file: file_index =
-// fileIndex+1).
+// fileIndex+1). As in liburing 2.3, the +1 is unconditional: passing
+// FileIndexAlloc itself wraps to 0, which is a plain open/accept/socket
+// into a new descriptor, not an allocated slot. To have the kernel pick a
+// free slot (Linux 5.19; its number comes back in the CQE's Res), pass
+// FileIndexAlloc-1. (Later liburing releases special-case FileIndexAlloc;
+// the 2.3 helpers this package mirrors byte for byte do not.)
 func (s *SQE) SetTargetFixedFile(fileIndex uint32) {
 	*(*uint32)(unsafe.Pointer(&s.SpliceFdIn)) = fileIndex + 1
 }
