@@ -87,8 +87,8 @@ func (s *SQE) SetFlags(f uint8) { s.Flags = f }
 // FileIndexAlloc itself wraps to 0, which is a plain open/accept/socket
 // into a new descriptor, not an allocated slot. To have the kernel pick a
 // free slot (Linux 5.19; its number comes back in the CQE's Res), pass
-// FileIndexAlloc-1. (Later liburing releases special-case FileIndexAlloc;
-// the 2.3 helpers this package mirrors byte for byte do not.)
+// FileIndexAlloc-1 (what liburing 2.3's own *_direct_alloc helpers pass;
+// the helpers this package mirrors byte for byte are 2.3's).
 func (s *SQE) SetTargetFixedFile(fileIndex uint32) {
 	*(*uint32)(unsafe.Pointer(&s.SpliceFdIn)) = fileIndex + 1
 }
