@@ -474,3 +474,75 @@ func TestOldKernelFileCloseNoOpClose(t *testing.T) {
 		t.Errorf("descriptor %d after File.Close on a kernel without IORING_OP_CLOSE: F_GETFD %v, want EBADF", fd, err)
 	}
 }
+
+// TestOldKernelCloseNoAsyncCancel: on a kernel before 5.5 (no
+// IORING_OP_ASYNC_CANCEL: the queue's cancels fail with -EINVAL) Close ends
+// a read of a pipe that never gets data by closing the ring's descriptor,
+// and the read completes with ECANCELED, its buffer unpinned; a read that
+// finished first keeps its result. (Without the teardown Close waited for
+// ever.)
+func TestOldKernelCloseNoAsyncCancel(t *testing.T) {
+	testutil.CheckLeaks(t)
+	withTestKernel(t, oldKernelView{noAsyncCancel: true, clearFeatures: FeatNodrop})
+	q, err := NewQueueConfig(QueueConfig{Entries: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q.noCancel {
+		t.Fatal("the emulated kernel before 5.5 was not seen as one without IORING_OP_ASYNC_CANCEL")
+	}
+	q.probe = nil // as on a kernel without IORING_REGISTER_PROBE (5.6)
+	r, w := testPipe(t)
+	buf := make([]byte, 16)
+	blocked, err := q.Read(r, buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, w2 := testPipe(t)
+	if _, err := unix.Write(w2, []byte("ready")); err != nil {
+		t.Fatal(err)
+	}
+	ready, err := q.Read(r2, make([]byte, 16), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ready.Wait(nil); n != 5 || err != nil {
+		t.Fatalf("read of a pipe with data = %d, %v", n, err)
+	}
+	// A cancel of the blocked read fails as on such a kernel, and leaves it
+	// blocked.
+	hc, err := q.Cancel(blocked)
+	if _, cerr := waitRes(t, hc, err); !errors.Is(cerr, unix.EINVAL) {
+		t.Fatalf("cancel on the emulated kernel: %v, want EINVAL", cerr)
+	}
+	if blocked.IsDone() {
+		t.Fatal("the blocked read completed before Close")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- q.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return in 10 s: it waits for a read nothing can cancel")
+	}
+	if n, err := blocked.Result(); !errors.Is(err, unix.ECANCELED) {
+		t.Errorf("blocked read after Close = %d, %v; want ECANCELED", n, err)
+	}
+	if n := q.InFlight(); n != 0 {
+		t.Errorf("%d operations in flight after Close", n)
+	}
+	if _, err := q.Nop(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Nop after Close: %v, want ErrClosed", err)
+	}
+	// The pipe is intact: data written now is still there to read.
+	if _, err := unix.Write(w, []byte("later")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 16)
+	if n, err := unix.Read(r, got); err != nil || string(got[:n]) != "later" {
+		t.Errorf("pipe read after Close = %q, %v; want \"later\" (the torn-down read took nothing)", got[:max(n, 0)], err)
+	}
+}

@@ -86,6 +86,9 @@ type Queue struct {
 	inlineRefused atomic.Bool     // the kernel refused such a wait: no more (queue_wait.go)
 	sqpoll        bool            // IORING_SETUP_SQPOLL
 	probe         *Probe          // opcodes of this kernel; nil if it cannot be probed
+	// noCancel: the kernel has no IORING_OP_ASYNC_CANCEL (before 5.5), so
+	// Close tears the ring down to end what is in flight (teardown).
+	noCancel bool
 
 	rmu     sync.Mutex  // serialises CQ consumption
 	pending atomic.Bool // a CQE may be waiting: whoever holds rmu drains again
@@ -246,6 +249,11 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	// kernel lacks with an *UnsupportedOpError. Without a probe the
 	// kernel's -EINVAL reaches the handle instead.
 	q.probe, _ = r.Probe()
+	// IORING_OP_ASYNC_CANCEL and IORING_FEAT_NODROP both came in 5.5, the
+	// probe in 5.6: a ring without the probe and without NODROP is older
+	// than 5.5, and one with a probe says itself.
+	q.noCancel = testKernel.noAsyncCancel || q.probe == nil && r.Features()&FeatNodrop == 0 ||
+		q.probe != nil && !q.probe.OpSupported(OpAsyncCancel)
 	if q.sqSize <= 0 {
 		q.sqSize = int(r.SQSpaceLeft())
 	}
@@ -301,6 +309,14 @@ func (q *Queue) InFlight() int { return q.table.InFlight() }
 // unpinned, stops the reaper, unregisters and closes the eventfd and closes
 // the ring (io_uring_queue_exit). Operations started afterwards fail with
 // ErrClosed. Close is idempotent; every call returns the first call's result.
+//
+// A kernel before 5.5 has no IORING_OP_ASYNC_CANCEL: there, what is still in
+// flight 20 ms after Close began (a read of a pipe or a socket that gets no
+// data) is ended by closing the ring's descriptor first, as C's
+// io_uring_queue_exit does. Those kernels cancel every request of a ring
+// whose last descriptor is closed, interrupting the blocked ones, and wait
+// for all of them before close(2) returns; the operations left then
+// complete with ECANCELED (or the result the kernel had posted).
 func (q *Queue) Close() error {
 	q.closeOnce.Do(q.doClose)
 	return q.closeErr
@@ -317,11 +333,16 @@ func (q *Queue) doClose() {
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	var uds []uint64
+	teardown := false
 	for done := false; !done; {
 		select {
 		case <-q.table.Drained():
 			done = true
 		case <-tick.C:
+			if q.noCancel {
+				teardown, done = true, true // nothing can be cancelled: see teardown
+				break
+			}
 			// The kernel may lack IORING_ASYNC_CANCEL_ANY, or an operation was
 			// mid-issue: cancel what is left one by one.
 			uds = uds[:0]
@@ -332,7 +353,6 @@ func (q *Queue) doClose() {
 		}
 	}
 	tick.Stop()
-	q.ms.closeAll() // descriptors multishot accepts buffered and nobody took
 
 	q.smu.Lock()
 	q.ringGone = true
@@ -350,8 +370,34 @@ func (q *Queue) doClose() {
 	q.waitInlineDone()
 	q.notif.Close()
 	<-q.reaperDone
+	if teardown {
+		q.teardown()
+	}
+	q.ms.closeAll() // descriptors multishot accepts buffered and nobody took
 	q.ring.unregisterEventFD()
 	q.closeErr = q.ring.close()
+}
+
+// teardown is Close's end of what is in flight on a kernel without
+// IORING_OP_ASYNC_CANCEL (before 5.5), once the reaper has stopped and
+// nothing is staged any more. It closes the ring's descriptor (closeFD):
+// the kernel's release of the ring cancels its requests, interrupting
+// those blocked in its workers, and before 5.5 waits for all of them to
+// finish before close(2) returns, so that none of them touches the
+// caller's memory afterwards. The rings stay mapped: teardown drains what
+// the kernel posted meanwhile, and completes every operation still in the
+// table with -ECANCELED, unpinning its memory.
+func (q *Queue) teardown() {
+	q.ring.closeFD()
+	q.rmu.Lock()
+	defer q.rmu.Unlock()
+	q.drainLocked()
+	var uds []uint64
+	q.table.Each(func(op *completion.Op) { uds = append(uds, op.UserData()) })
+	for _, ud := range uds {
+		q.fin.Add(q.table, ud, -int64(unix.ECANCELED), 0)
+	}
+	q.fin.Flush()
 }
 
 // Closed reports whether Close has been called.

@@ -313,7 +313,12 @@ func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return q.submit(nil, nil, func(s *SQE) { s.PrepCancel64(ud, 0) })
+	return q.submit(nil, nil, func(s *SQE) {
+		s.PrepCancel64(ud, 0)
+		if testKernel.noAsyncCancel {
+			s.Opcode = 0xff // tests: -EINVAL, as from a kernel without the opcode
+		}
+	})
 }
 
 // PollRemove submits IORING_OP_POLL_REMOVE (io_uring_prep_poll_remove) of

@@ -151,6 +151,9 @@ func (q *Queue) stageCancel(ud uint64, flags int) {
 	s := &q.staged[len(q.staged)-1].sqe
 	s.PrepCancel64(ud, flags)
 	s.SetUserData(internalUserData)
+	if testKernel.noAsyncCancel {
+		s.Opcode = 0xff // tests: -EINVAL, as from a kernel without the opcode
+	}
 	q.cancels.Add(1)
 	q.kickLocked()
 }

@@ -130,6 +130,10 @@ type oldKernelView struct {
 	// a kernel before 5.6, which lacks the opcode and the probe, fails
 	// them.
 	noOpClose bool
+	// noAsyncCancel makes the queue's own IORING_OP_ASYNC_CANCEL SQEs fail
+	// with -EINVAL (an opcode the kernel does not know), and the queue
+	// treat the kernel as one before 5.5, which lacks the opcode.
+	noAsyncCancel bool
 }
 
 // apply hides the features and CQ flags of v in a ring just set up.
@@ -238,6 +242,17 @@ func (r *Ring) Close() error {
 		return ErrQueueRing
 	}
 	return r.close()
+}
+
+// closeFD closes the ring's descriptor and leaves the rings mapped, for
+// Queue.teardown; close, later, unmaps them (and closes nothing more).
+func (r *Ring) closeFD() {
+	if r == nil || r.c == nil || r.c.ring.ring_fd < 0 {
+		return
+	}
+	unix.Close(int(r.c.ring.ring_fd))
+	r.c.ring.ring_fd = -1
+	r.c.ring.enter_ring_fd = -1
 }
 
 func (r *Ring) close() error {
