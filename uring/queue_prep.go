@@ -162,7 +162,8 @@ func pinValue(op *completion.Op, v any) {
 // or another descriptor of the same open file (a dup, one received over
 // SCM_RIGHTS), compared with kcmp(2) KCMP_FILE. Where kcmp is unavailable
 // (ENOSYS without CONFIG_KCMP, EPERM), any io_uring descriptor may be it and
-// counts as such.
+// counts as such (a number that is not open does not: the kernel's EBADF
+// reaches the handle, as with kcmp).
 func (q *Queue) isOwnRing(fd int) bool {
 	if fd == q.ringFd {
 		return true
@@ -175,6 +176,9 @@ func (q *Queue) isOwnRing(fd int) bool {
 		return r == 0
 	case unix.EBADF:
 		return false // not a descriptor: the kernel answers EBADF
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == unix.EBADF {
+		return false // not open: no ring either (the kernel answers EBADF)
 	}
 	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 	return err != nil || link == "anon_inode:[io_uring]"

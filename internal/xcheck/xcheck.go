@@ -42,6 +42,11 @@ func ErrName(err error) string {
 	}
 	var e unix.Errno
 	if errors.As(err, &e) {
+		if e == unix.EOPNOTSUPP {
+			// One number, two names: package unix says ENOTSUP, glibc's
+			// strerrorname_np (trace.h) EOPNOTSUPP.
+			return "EOPNOTSUPP"
+		}
 		if name := unix.ErrnoName(e); name != "" {
 			return name
 		}
