@@ -76,21 +76,8 @@ func newFsopsRun(t *testing.T) *fsopsRun {
 // step traces a result (from x.raw) as op, the C program's STEP, and
 // returns it.
 func (x *fsopsRun) step(op string, res int64) int64 {
-	x.addNeg(op, res)
-	return res
-}
-
-// addNeg is Trace.AddNeg naming errno 95 as C does: Linux has one number
-// for EOPNOTSUPP and ENOTSUP, glibc's strerrorname_np (trace.h) calls it
-// EOPNOTSUPP and unix.ErrnoName ENOTSUP. The number is what is compared.
-// (Redundant where xcheck.ErrName itself spells 95 as glibc does; it keeps
-// this test independent of that.)
-func (x *fsopsRun) addNeg(op string, res int64) {
-	if res == -int64(unix.EOPNOTSUPP) {
-		x.tr.Linef("%s res=-1 err=EOPNOTSUPP", op)
-		return
-	}
 	x.tr.AddNeg(op, res)
+	return res
 }
 
 // prep traces the result of an SQE that prep fills as op.
@@ -102,7 +89,7 @@ func (x *fsopsRun) prep(op string, prep func(s *SQE), pins ...any) int64 {
 // fdStep traces a descriptor result (from x.raw) as 0 and returns it as
 // it is.
 func (x *fsopsRun) fdStep(op string, res int64) int {
-	x.addNeg(op, fdRes(res))
+	x.tr.AddNeg(op, fdRes(res))
 	return int(res)
 }
 
@@ -112,9 +99,9 @@ func (x *fsopsRun) errStep(op string, err error) {
 	var e unix.Errno
 	switch {
 	case err == nil:
-		x.addNeg(op, 0)
+		x.tr.AddNeg(op, 0)
 	case errors.As(err, &e):
-		x.addNeg(op, -int64(e))
+		x.tr.AddNeg(op, -int64(e))
 	default:
 		x.t.Fatalf("%s: not an errno: %v", op, err)
 	}
