@@ -28,15 +28,32 @@ type Buf struct {
 	mu sync.Mutex
 	p  unsafe.Pointer
 	n  int
+	// mapped is the anonymous mapping behind a large Buf (mmapMin and up),
+	// nil for one from posix_memalign.
+	mapped []byte
 }
 
-// Alloc returns size bytes of zeroed C memory aligned to align bytes
-// (posix_memalign). align must be a power of two and a multiple of the
-// pointer size, and size must be positive: otherwise it returns
-// unix.EINVAL, as posix_memalign does. Out of memory gives unix.ENOMEM.
+// mmapMin is the size from which Alloc maps fresh anonymous memory instead
+// of calling posix_memalign and memset: the kernel's pages are zero already
+// and are only committed when touched, so a large O_DIRECT buffer costs no
+// resident memory, and no time, until it is used. (glibc's malloc maps such
+// sizes itself, from 128 KiB, but posix_memalign's contract does not say
+// the memory is zero, so it would still have to be cleared page by page.)
+const mmapMin = 128 << 10
+
+// Alloc returns size bytes of zeroed C memory aligned to align bytes. align
+// must be a power of two and a multiple of the pointer size, and size must
+// be positive: otherwise it returns unix.EINVAL, as posix_memalign does. Out
+// of memory gives unix.ENOMEM. Below 128 KiB the memory comes from
+// posix_memalign(3) and is cleared with memset; from 128 KiB it is a fresh
+// anonymous mmap(2) (trimmed to align where align is above the page size),
+// whose pages the kernel commits, zeroed, when they are first touched.
 func Alloc(size, align int) (*Buf, error) {
-	if size <= 0 || align <= 0 {
+	if size <= 0 || align <= 0 || align&(align-1) != 0 || align%int(unsafe.Sizeof(uintptr(0))) != 0 {
 		return nil, unix.EINVAL
+	}
+	if size >= mmapMin {
+		return allocMapped(size, align)
 	}
 	var p unsafe.Pointer
 	if rc := C.posix_memalign(&p, C.size_t(align), C.size_t(size)); rc != 0 {
@@ -45,6 +62,38 @@ func Alloc(size, align int) (*Buf, error) {
 	C.memset(p, 0, C.size_t(size))
 	live.Add(1)
 	return &Buf{p: p, n: size}, nil
+}
+
+// allocMapped is Alloc from mmapMin up: an anonymous private mapping of
+// size bytes (rounded up to pages), aligned to align by mapping align more
+// and unmapping the ends.
+func allocMapped(size, align int) (*Buf, error) {
+	page := unix.Getpagesize()
+	length := (size + page - 1) &^ (page - 1)
+	extra := 0
+	if align > page {
+		extra = align
+	}
+	if length+extra < size { // overflow
+		return nil, unix.ENOMEM
+	}
+	m, err := unix.Mmap(-1, 0, length+extra, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, err
+	}
+	if extra > 0 {
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+		head := int((uintptr(align) - base%uintptr(align)) % uintptr(align))
+		if head > 0 {
+			unix.Munmap(m[:head])
+		}
+		if tail := extra - head; tail > 0 {
+			unix.Munmap(m[head+length:])
+		}
+		m = m[head : head+length : head+length]
+	}
+	live.Add(1)
+	return &Buf{p: unsafe.Pointer(unsafe.SliceData(m)), n: size, mapped: m}, nil
 }
 
 // Bytes returns the memory as a slice, or nil after Free.
@@ -67,15 +116,21 @@ func (b *Buf) Ptr() unsafe.Pointer {
 // Len returns the size given to Alloc.
 func (b *Buf) Len() int { return b.n }
 
-// Free releases the memory (free(3)). The caller must make sure no operation
-// still uses it. A second Free returns ErrDoubleFree.
+// Free releases the memory (free(3), or munmap(2) for a mapped Buf). The
+// caller must make sure no operation still uses it. A second Free returns
+// ErrDoubleFree.
 func (b *Buf) Free() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.p == nil {
 		return ErrDoubleFree
 	}
-	C.free(b.p)
+	if b.mapped != nil {
+		unix.Munmap(b.mapped)
+		b.mapped = nil
+	} else {
+		C.free(b.p)
+	}
 	b.p = nil
 	live.Add(-1)
 	return nil
