@@ -1,5 +1,5 @@
 // Package cmem provides C memory for asynchronous I/O: aligned buffers for
-// O_DIRECT (posix_memalign), iovec arrays the kernel may read after the
+// O_DIRECT (posix_memalign, or mmap for large ones), iovec arrays the kernel may read after the
 // submitting call returns, and the direct-I/O alignment a file needs.
 //
 // C memory never moves and is never collected, so it can be handed to the
