@@ -63,15 +63,8 @@ func TestRlimitNofileNewQueue(t *testing.T) {
 			t.Errorf("Write on a Queue made before, no descriptor left: %d", n)
 		}
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- old.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close with no descriptor left: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close with no descriptor left hung for 10 s")
+	if err := testutil.CloseWithin(t, old, 10*time.Second, "Queue with no descriptor left"); err != nil {
+		t.Errorf("Close with no descriptor left: %v", err)
 	}
 	e.Restore()
 	if n := testutil.FDCount(); n != fd0-1 { // the old Queue's eventfd is closed

@@ -162,15 +162,8 @@ func noThreadQueue(t *testing.T, mode NotifyMode) {
 	if n, err := f.ReadAt(buf, 4096); n != len(buf) || err != nil || !bytes.Equal(buf, want[4096:]) {
 		t.Errorf("ReadAt afterwards: %d, %v", n, err)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- q.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close hung")
+	if err := testutil.CloseWithin(t, q, 10*time.Second, "Queue"); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
 

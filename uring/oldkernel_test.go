@@ -518,16 +518,7 @@ func TestOldKernelCloseNoAsyncCancel(t *testing.T) {
 	if blocked.IsDone() {
 		t.Fatal("the blocked read completed before Close")
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- q.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return in 10 s: it waits for a read nothing can cancel")
-	}
+	closeWithin(t, q, 10*time.Second) // without the teardown, it waits for a read nothing can cancel
 	if n, err := blocked.Result(); !errors.Is(err, unix.ECANCELED) {
 		t.Errorf("blocked read after Close = %d, %v; want ECANCELED", n, err)
 	}

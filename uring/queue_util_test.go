@@ -113,15 +113,8 @@ func runtimeGC() { runtime.GC() }
 // after d (it waits for every operation in flight).
 func closeWithin(t *testing.T, q *Queue, d time.Duration) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- q.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-	case <-time.After(d):
-		t.Fatalf("Close still waiting after %v (in flight %d)", d, q.InFlight())
+	if err := testutil.CloseWithin(t, q, d, "Queue"); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 }
 

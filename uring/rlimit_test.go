@@ -195,15 +195,8 @@ func TestRlimitNofileClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.ExhaustFDs(t)
-	done := make(chan error, 1)
-	go func() { done <- q.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Close with no descriptor left: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close with no descriptor left hung for 10 s")
+	if err := testutil.CloseWithin(t, q, 10*time.Second, "Queue with no descriptor left"); err != nil {
+		t.Errorf("Close with no descriptor left: %v", err)
 	}
 	if _, err := h.Result(); !errors.Is(err, unix.ECANCELED) && !errors.Is(err, unix.EINTR) {
 		t.Errorf("pipe read cancelled by Close: %v, want ECANCELED", err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -195,6 +196,23 @@ func RequireNowaitRead(t testing.TB, fd int) {
 	_, err := unix.Preadv2(fd, [][]byte{make([]byte, 1)}, 0, unix.RWF_NOWAIT)
 	if err == unix.ENOSYS || err == unix.EOPNOTSUPP || err == unix.EINVAL {
 		FeatureMissing(t, 5, 1, "preadv2(RWF_NOWAIT) on buffered files", err)
+	}
+}
+
+// CloseWithin calls c.Close and returns its error; if Close has not
+// returned after d, it fails the test (Fatalf, naming what) and leaves the
+// call running. For Close methods that wait for what is in flight and must
+// not hang.
+func CloseWithin(t testing.TB, c io.Closer, d time.Duration, what string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("%s: Close still waiting after %v", what, d)
+		return nil
 	}
 }
 
