@@ -7,10 +7,10 @@
 #include "trace.h"
 #include <fcntl.h>
 #include <libaio.h>
+#include "libaio_common.h"
 #include <stdlib.h>
 #include <unistd.h>
 
-static io_context_t ctx;
 
 static void submit1(const char *op, struct iocb *cb)
 {

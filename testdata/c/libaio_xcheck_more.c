@@ -18,6 +18,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <libaio.h>
+#include "libaio_common.h"
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -50,7 +51,6 @@
 /* Not declared by libaio.h (the line is commented out there); the library has it. */
 extern int io_queue_wait(io_context_t ctx, struct timespec *timeout);
 
-static io_context_t ctx;
 static struct iocb *cbs; /* 16 iocbs: callbacks find their index from the address */
 static struct {
 	long idx, res, res2;
@@ -109,17 +109,6 @@ static long elapsed_ms(const struct timespec *start)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
-static long get1(void)
-{
-	struct io_event ev;
-	struct timespec ts = { 5, 0 };
-	int ret;
-	do
-		ret = io_getevents(ctx, 1, 1, &ev, &ts);
-	while (ret == -EINTR);
-	return ret == 1 ? (long)ev.res : -ETIME;
 }
 
 /* Submits cb alone and prints io_submit's result and the event's res as numbers. */

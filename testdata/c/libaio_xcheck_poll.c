@@ -7,23 +7,12 @@
 #include "trace.h"
 #include <fcntl.h>
 #include <libaio.h>
+#include "libaio_common.h"
 #include <poll.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-static io_context_t ctx;
 static long callbacks;
-
-static long get1(void)
-{
-	struct io_event ev;
-	struct timespec ts = { 5, 0 };
-	int ret;
-	do
-		ret = io_getevents(ctx, 1, 1, &ev, &ts);
-	while (ret == -EINTR);
-	return ret == 1 ? (long)ev.res : -ETIME;
-}
 
 static void on_done(io_context_t c, struct iocb *cb, long res, long res2)
 {

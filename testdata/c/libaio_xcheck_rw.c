@@ -5,6 +5,7 @@
 #include "trace.h" /* first: it defines _GNU_SOURCE */
 #include <fcntl.h>
 #include <libaio.h>
+#include "libaio_common.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -15,7 +16,6 @@
 #define RWF_DSYNC 0x2
 #endif
 
-static io_context_t ctx;
 
 /* Submits cb alone (traced as op) and returns its event's res (or the io_submit error). */
 static long run1(const char *op, struct iocb *cb)
