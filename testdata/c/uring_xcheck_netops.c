@@ -291,6 +291,23 @@ static void trace_msg(const char *op, const struct msghdr *mh)
 		   mh->msg_flags, addr);
 }
 
+/* Clears mh and points it at name (NULL: none) and n iovecs; no control
+   data. */
+static void msg_set(struct msghdr *mh, void *name, socklen_t namelen, struct iovec *iov, int n)
+{
+	memset(mh, 0, sizeof(*mh));
+	mh->msg_name = name;
+	mh->msg_namelen = namelen;
+	mh->msg_iov = iov;
+	mh->msg_iovlen = n;
+}
+
+static void iov_set(struct iovec *v, void *base, size_t len)
+{
+	v->iov_base = base;
+	v->iov_len = len;
+}
+
 static void sec_msg(void)
 {
 	struct sockaddr_in a1, a2;
@@ -305,28 +322,16 @@ static void sec_msg(void)
 	u2 = bound(SOCK_DGRAM, &a2);
 	pipe_or_die(p);
 
-	memset(&mh, 0, sizeof(mh));
-	iov[0].iov_base = "hello ";
-	iov[0].iov_len = 6;
-	iov[1].iov_base = "world";
-	iov[1].iov_len = 5;
-	mh.msg_name = &a2;
-	mh.msg_namelen = sizeof(a2);
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 2;
+	iov_set(&iov[0], "hello ", 6);
+	iov_set(&iov[1], "world", 5);
+	msg_set(&mh, &a2, sizeof(a2), iov, 2);
 	io_uring_prep_sendmsg(get(0), u1, &mh, 0);
 	trace_neg("sendmsg_iov", run1());
 
-	memset(&mh, 0, sizeof(mh));
 	memset(&from, 0, sizeof(from));
-	iov[0].iov_base = a;
-	iov[0].iov_len = sizeof(a);
-	iov[1].iov_base = b;
-	iov[1].iov_len = sizeof(b);
-	mh.msg_name = &from;
-	mh.msg_namelen = sizeof(from);
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 2;
+	iov_set(&iov[0], a, sizeof(a));
+	iov_set(&iov[1], b, sizeof(b));
+	msg_set(&mh, &from, sizeof(from), iov, 2);
 	mh.msg_control = ctl;
 	mh.msg_controllen = sizeof(ctl);
 	io_uring_prep_recvmsg(get(0), u2, &mh, 0);
@@ -338,22 +343,12 @@ static void sec_msg(void)
 	/* A datagram longer than the buffer: cut, MSG_TRUNC in msg_flags; with
 	   MSG_TRUNC in the call, the result is the datagram's length. */
 	for (int trunc = 0; trunc < 2; trunc++) {
-		memset(&mh, 0, sizeof(mh));
-		iov[0].iov_base = "0123456789";
-		iov[0].iov_len = 10;
-		mh.msg_name = &a2;
-		mh.msg_namelen = sizeof(a2);
-		mh.msg_iov = iov;
-		mh.msg_iovlen = 1;
+		iov_set(&iov[0], "0123456789", 10);
+		msg_set(&mh, &a2, sizeof(a2), iov, 1);
 		io_uring_prep_sendmsg(get(0), u1, &mh, 0);
 		trace_neg("sendmsg", run1());
-		memset(&mh, 0, sizeof(mh));
-		iov[0].iov_base = a;
-		iov[0].iov_len = sizeof(a);
-		mh.msg_name = &from;
-		mh.msg_namelen = sizeof(from);
-		mh.msg_iov = iov;
-		mh.msg_iovlen = 1;
+		iov_set(&iov[0], a, sizeof(a));
+		msg_set(&mh, &from, sizeof(from), iov, 1);
 		io_uring_prep_recvmsg(get(0), u2, &mh, trunc ? MSG_TRUNC : 0);
 		res = run1();
 		trace_neg(trunc ? "recvmsg_trunc_flag" : "recvmsg_short", res);
@@ -361,20 +356,14 @@ static void sec_msg(void)
 		trace_msg(trunc ? "recvmsg_trunc_flag" : "recvmsg_short", &mh);
 	}
 
-	memset(&mh, 0, sizeof(mh));
-	iov[0].iov_base = "x";
-	iov[0].iov_len = 1;
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 1;
+	iov_set(&iov[0], "x", 1);
+	msg_set(&mh, NULL, 0, iov, 1);
 	io_uring_prep_sendmsg(get(0), u1, &mh, 0);
 	trace_neg("sendmsg_noaddr", run1());
 	io_uring_prep_sendmsg(get(0), p[1], &mh, 0);
 	trace_neg("sendmsg_pipe", run1());
-	memset(&mh, 0, sizeof(mh));
-	iov[0].iov_base = buf;
-	iov[0].iov_len = sizeof(buf);
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 1;
+	iov_set(&iov[0], buf, sizeof(buf));
+	msg_set(&mh, NULL, 0, iov, 1);
 	io_uring_prep_recvmsg(get(0), 9999, &mh, 0);
 	trace_neg("recvmsg_badfd", run1());
 	io_uring_prep_recvmsg(get(0), u2, &mh, MSG_DONTWAIT);
@@ -479,13 +468,9 @@ static void sec_zc(void)
 	run_zc("send_zc_fixed_badindex");
 	trace_neg("unregister_buffers", io_uring_unregister_buffers(&ring));
 
-	memset(&mh, 0, sizeof(mh));
-	iov[0].iov_base = "ab";
-	iov[0].iov_len = 2;
-	iov[1].iov_base = "cd";
-	iov[1].iov_len = 2;
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 2;
+	iov_set(&iov[0], "ab", 2);
+	iov_set(&iov[1], "cd", 2);
+	msg_set(&mh, NULL, 0, iov, 2);
 	io_uring_prep_sendmsg_zc(get(7), cfd, &mh, 0);
 	run_zc("sendmsg_zc");
 	recv_data("recv", afd, buf, sizeof(buf));
