@@ -1013,6 +1013,29 @@ static void sec_msgring(void)
 	close(p[1]);
 }
 
+/* On ring2: io_uring_prep_cancel of the requests whose user_data is the
+   pointer marker (with cancel flags), then the reads' CQEs (traced, nreads
+   of them) and the cancel's, in any order; returns the cancel's result. */
+static int cancel_ptr(void *marker, int flags, int nreads)
+{
+	struct io_uring_sqe *s = io_uring_get_sqe(&ring2);
+	unsigned cflags;
+	int res, n = 0;
+	__u64 ud;
+
+	io_uring_prep_cancel(s, marker, flags);
+	io_uring_sqe_set_data(s, NULL);
+	submit_on(&ring2, 1);
+	for (int i = 0; i <= nreads; i++) {
+		next_cqe(&ring2, &ud, &res, &cflags);
+		if (ud == (__u64)(uintptr_t)marker)
+			trace_neg("read_canceled", res);
+		else
+			n = res;
+	}
+	return n;
+}
+
 static void sec_cancel(void)
 {
 	static int marker, other;
@@ -1030,18 +1053,7 @@ static void sec_cancel(void)
 	io_uring_prep_read(s, p[0], b1, sizeof(b1), -1);
 	io_uring_sqe_set_data(s, &marker);
 	submit_on(&ring2, 1);
-	s = io_uring_get_sqe(&ring2);
-	io_uring_prep_cancel(s, &marker, 0);
-	io_uring_sqe_set_data(s, NULL);
-	submit_on(&ring2, 1);
-	for (i = 0; i < 2; i++) {
-		next_cqe(&ring2, &ud, &res, &flags);
-		if (ud == (__u64)(uintptr_t)&marker)
-			trace_neg("read_canceled", res);
-		else
-			n = res;
-	}
-	trace_neg("cancel_ptr", n);
+	trace_neg("cancel_ptr", cancel_ptr(&marker, 0, 1));
 	s = io_uring_get_sqe(&ring2);
 	io_uring_prep_cancel(s, &other, 0);
 	trace_neg("cancel_ptr_unknown", run1_flags(&ring2, &flags));
@@ -1052,18 +1064,7 @@ static void sec_cancel(void)
 		io_uring_sqe_set_data(s, &marker);
 	}
 	submit_on(&ring2, 2);
-	s = io_uring_get_sqe(&ring2);
-	io_uring_prep_cancel(s, &marker, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data(s, NULL);
-	submit_on(&ring2, 1);
-	for (i = 0; i < 3; i++) {
-		next_cqe(&ring2, &ud, &res, &flags);
-		if (ud == (__u64)(uintptr_t)&marker)
-			trace_neg("read_canceled", res);
-		else
-			n = res;
-	}
-	trace_neg("cancel_ptr_all", n);
+	trace_neg("cancel_ptr_all", cancel_ptr(&marker, IORING_ASYNC_CANCEL_ALL, 2));
 	io_uring_queue_exit(&ring2);
 
 	/* cancel_fd: two reads on p[0]; the first cancel_fd stops one of them,
