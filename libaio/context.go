@@ -64,8 +64,10 @@ func errnoErr(r C.int) error {
 }
 
 // Setup is io_setup: create a context that can hold at least maxEvents completions.
-// maxEvents <= 0 gives EINVAL; more than /proc/sys/fs/aio-max-nr (counting the events of
-// every live context in the system) gives EAGAIN. A system that refuses Linux AIO
+// maxEvents <= 0 gives EINVAL, and so does one beyond C's int (never taken for its low
+// 32 bits) or above 4 Mi (1<<22, the kernel's bound on its ring); more than
+// /proc/sys/fs/aio-max-nr (counting the events of every live context in the system)
+// gives EAGAIN. A system that refuses Linux AIO
 // gives ENOSYS (no CONFIG_AIO) or EPERM (seccomp): the plain errno, as C sees it
 // (NewQueue wraps these in ErrUnavailable).
 func Setup(maxEvents int) (*Context, error) {
@@ -78,8 +80,10 @@ func QueueInit(maxEvents int) (*Context, error) {
 }
 
 func newContext(maxEvents int, queue bool) (*Context, error) {
-	if maxEvents > 1<<31-1 {
-		return nil, unix.EINVAL // the C parameter is an int; the kernel would see garbage
+	if maxEvents != int(int32(maxEvents)) {
+		// The C parameter is an int: its low 32 bits could be a valid size
+		// (-(1<<32)+5 would be 5).
+		return nil, unix.EINVAL
 	}
 	var ctx C.io_context_t
 	var r C.int

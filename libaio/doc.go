@@ -22,8 +22,9 @@
 // Writev2 (RWF_* flags), Fsync, Fdsync and Poll return a *completion.Handle. The Queue
 // keeps each iocb in C memory, pins the Go buffers until the event is reaped, and reaps
 // with one goroutine woken through an eventfd (IOCB_FLAG_RESFD) registered with Go's
-// network poller. File puts io.ReaderAt/io.WriterAt and Sync on top, taking care of
-// O_DIRECT memory alignment.
+// network poller. File puts io.ReaderAt/io.WriterAt, Sync (IO_CMD_FSYNC) and Datasync
+// (IO_CMD_FDSYNC) on top, taking care of O_DIRECT memory alignment; its WriteAt refuses
+// an O_APPEND descriptor with ErrWriteAtAppend.
 //
 // Errors to test for, with errors.Is: ErrUnavailable from NewQueue where the system
 // refuses Linux AIO (io_setup: ENOSYS without CONFIG_AIO, EPERM from a seccomp profile;

@@ -11,8 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Read a file through a Queue from any goroutine: the handle's Wait parks only the
-// calling goroutine.
+// Read a file through a Queue, which any goroutine may call. The data was just written,
+// so it is in the page cache and Read reads it at once in the caller (preadv2
+// RWF_NOWAIT, where the file system has it): the handle comes back done. A read that
+// goes through io_submit instead parks only the goroutine that Waits.
 func Example() {
 	f, err := os.CreateTemp("", "libaio-example-")
 	if err != nil {

@@ -50,8 +50,11 @@ type File struct {
 	eofAlign int  // a short count that is not a multiple is the end of the file
 }
 
-// NewFile returns a File doing I/O on fd through q. An fd C's int cannot hold gives
-// EBADF (its low 32 bits would name another file).
+// NewFile returns a File doing I/O on fd through q. It looks at fd's flags once
+// (fcntl F_GETFL: O_DIRECT, O_APPEND) and, for O_DIRECT, at its alignment
+// (cmem.DirectIOAlignKnown); their errors are returned (EBADF for a closed fd), but
+// for statx's EINVAL, a file that does no direct I/O (see File). An fd C's int cannot
+// hold gives EBADF (its low 32 bits would name another file).
 func NewFile(q *Queue, fd int) (*File, error) {
 	if fileio.FD32(fd) != int32(fd) {
 		return nil, unix.EBADF

@@ -125,16 +125,29 @@ func (cb *Iocb) PrepPwritev(fd int, iov []unix.Iovec, offset int64) {
 	cb.Buf, cb.Nbytes, cb.Offset = iovAddr(iov), uint64(len(iov)), offset
 }
 
-// PrepPreadv2 is io_prep_preadv2: PrepPreadv plus RWF_* flags in aio_rw_flags.
+// PrepPreadv2 is io_prep_preadv2: PrepPreadv plus RWF_* flags in aio_rw_flags. Flags
+// the kernel does not know make io_submit fail with EOPNOTSUPP; flags beyond C's int
+// are stored as -1 (every bit set), which it refuses the same way, not as their low
+// 32 bits (1<<32 would be no flag at all).
 func (cb *Iocb) PrepPreadv2(fd int, iov []unix.Iovec, offset int64, flags int) {
 	cb.PrepPreadv(fd, iov, offset)
-	cb.RWFlags = uint32(flags)
+	cb.RWFlags = rwFlags(flags)
 }
 
-// PrepPwritev2 is io_prep_pwritev2: PrepPwritev plus RWF_* flags in aio_rw_flags.
+// PrepPwritev2 is io_prep_pwritev2: PrepPwritev plus RWF_* flags in aio_rw_flags (see
+// PrepPreadv2).
 func (cb *Iocb) PrepPwritev2(fd int, iov []unix.Iovec, offset int64, flags int) {
 	cb.PrepPwritev(fd, iov, offset)
-	cb.RWFlags = uint32(flags)
+	cb.RWFlags = rwFlags(flags)
+}
+
+// rwFlags is flags as C's int in aio_rw_flags, or -1 (all bits: EOPNOTSUPP) when C's
+// int cannot hold it.
+func rwFlags(flags int) uint32 {
+	if flags != int(int32(flags)) {
+		return ^uint32(0)
+	}
+	return uint32(flags)
 }
 
 // PrepPoll is io_prep_poll: clear cb and describe a one-shot poll of fd for events

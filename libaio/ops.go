@@ -17,8 +17,9 @@ import (
 // Errors io_submit reports (EBADF, EINVAL, EOPNOTSUPP ...) are returned here with a nil
 // handle when this call ran the io_submit; when the request was combined into a batch
 // that another goroutine was submitting (see Queue), the same errno comes from the
-// handle's Wait instead. ErrBusy when Depth requests are in flight, ErrClosed after
-// Close. The same holds for every request method below.
+// handle's Wait instead. ErrBusy when Depth requests are in flight (a read served
+// inline, below, takes no slot and is not refused), ErrClosed after Close. The same
+// holds for every request method below.
 //
 // Only O_DIRECT file I/O is asynchronous. The kernel runs a read or write of a pipe,
 // FIFO, socket or terminal inside io_submit: on a descriptor without O_NONBLOCK it blocks
@@ -87,7 +88,8 @@ func (q *Queue) Writev(fd int, bufs [][]byte, offset int64) (*completion.Handle,
 }
 
 // Readv2 submits io_prep_preadv2 with RWF_* flags (RWFNowait, RWFHipri ...); see Readv.
-// Flags the kernel does not know give EOPNOTSUPP from io_submit.
+// Flags the kernel does not know, and flags beyond C's int, give EOPNOTSUPP from
+// io_submit (see Iocb.PrepPreadv2).
 func (q *Queue) Readv2(fd int, bufs [][]byte, offset int64, flags int) (*completion.Handle, error) {
 	return q.vectored(fd, bufs, offset, flags, false)
 }

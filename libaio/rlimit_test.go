@@ -4,7 +4,7 @@ package libaio
 // exhausted on the test process, RLIMIT_AS tight in a child process. Each
 // refusal must come back as the C errno, with nothing leaked (context,
 // eventfd, C memory, pins), and the Queue must work again once the limit is
-// lifted. (A depth above fs.aio-max-nr, EAGAIN, is TestNewQueueDepthLimits
+// lifted. (A depth above fs.aio-max-nr, EAGAIN, is TestNewQueueDepthErrors
 // in edge_test.go.)
 
 import (

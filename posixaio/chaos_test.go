@@ -29,7 +29,7 @@ import (
 
 // chaosNoCancel (AIOKIT_CHAOS_NO_CANCEL=1) leaves out every cancel of a
 // single request (Cancel, and contexts that end): they run into the glibc
-// bug that TestChaosCancelKeepsNextRunning shows, which hides the rest.
+// bug that TestQueueCancelKeepsNextRunning shows, which hides the rest.
 var chaosNoCancel = os.Getenv("AIOKIT_CHAOS_NO_CANCEL") != ""
 
 type pchaos struct {

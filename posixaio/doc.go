@@ -38,8 +38,8 @@
 // goroutine and return a *completion.Handle. By default (NotifySuspend)
 // requests carry SIGEV_NONE and one reaper goroutine waits in aio_suspend on
 // the oldest request of each descriptor in flight (at most 2*aio_threads of
-// them, the oldest); a submission its current wait does not cover
-// wakes it with a SIGURG to the waiting thread. The reaper calls aio_return
+// them, and at least 16, the oldest); a submission its current wait does
+// not cover wakes it with a SIGURG to the waiting thread. The reaper calls aio_return
 // exactly once per request and only then unpins the buffer. Handle.Wait with
 // a context that ends asks glibc to cancel the request (aio_cancel). The
 // reaper holds one OS thread while requests are in flight and none while
@@ -49,8 +49,9 @@
 // instead: a C trampoline records the request's slot and wakes the reaper
 // through an eventfd on Go's poller, so no OS thread waits at all, but glibc
 // starts one thread per notification, which limits that route to a few tens
-// of thousands of requests per second. File puts io.ReaderAt/io.WriterAt
-// and Sync on top of a Queue.
+// of thousands of requests per second. File puts io.ReaderAt/io.WriterAt,
+// Sync (aio_fsync O_SYNC) and Datasync (O_DSYNC) on top of a Queue; its
+// WriteAt refuses an O_APPEND descriptor with ErrWriteAtAppend.
 //
 // # Errors to test for
 //

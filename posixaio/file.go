@@ -36,8 +36,13 @@ type File struct {
 }
 
 // NewFile returns a File doing I/O on fd through q. It looks once
-// (F_GETFL, as os.NewFile does) whether fd is O_APPEND.
-func NewFile(q *Queue, fd int) *File { return &File{q: q, fd: fd, append: fileio.Append(fd)} }
+// (F_GETFL, as os.NewFile does) whether fd is O_APPEND; it never fails: a
+// bad fd, or one C's int cannot hold, gives EBADF from each request. (Such a
+// wide fd is not looked at: fcntl would take its low 32 bits, another file,
+// whose O_APPEND made WriteAt return ErrWriteAtAppend.)
+func NewFile(q *Queue, fd int) *File {
+	return &File{q: q, fd: fd, append: fileio.FD32(fd) == int32(fd) && fileio.Append(fd)}
+}
 
 // Fd returns the file descriptor.
 func (f *File) Fd() int { return f.fd }

@@ -185,8 +185,10 @@ func cList(list []*Aiocb) (*[]*C.struct_aiocb, error) {
 
 // AioSuspend is aio_suspend(3): it blocks the calling thread until one of the
 // requests in list finished, or timeout passed (unix.EAGAIN); a negative
-// timeout waits forever. nil entries are ignored. It returns at once if one
-// request already finished. Like the C call it can fail with unix.EINTR when
+// timeout waits forever. nil entries are ignored; a freed Aiocb in list gives
+// ErrFreed without calling glibc. It returns nil at once if one entry is not
+// in progress (finished, or never submitted) and for a list with no entry
+// but nil ones. Like the C call it can fail with unix.EINTR when
 // a signal handler runs on the thread (Go's SIGURG preemption, os/signal
 // deliveries); Suspend retries for you.
 func AioSuspend(list []*Aiocb, timeout time.Duration) error {

@@ -35,9 +35,11 @@ type ThreadSink struct {
 const MaxSinkValue = 1<<40 - 1
 
 // NewThreadSink creates a sink whose ring holds capacity values (rounded up
-// to a power of two, at least 16). When more notifications arrive than the
-// ring holds before Drain, the extra values are dropped and Drain reports
-// overflow.
+// to a power of two, at least 16; capacity is clamped to 1..1<<30). When
+// more notifications arrive than the ring holds before Drain, the extra
+// values are dropped and Drain reports overflow. Errors: the eventfd's (an
+// *os.SyscallError: EMFILE, ENFILE), ENOMEM for the ring (calloc), and
+// EMFILE when 4095 sinks are open in the process.
 func NewThreadSink(capacity int) (*ThreadSink, error) {
 	n, err := completion.NewNotifier()
 	if err != nil {

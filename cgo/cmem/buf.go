@@ -28,9 +28,9 @@ type Buf struct {
 	mu sync.Mutex
 	p  unsafe.Pointer
 	n  int
-	// mapped is the anonymous mapping behind a large Buf (mmapMin and up),
-	// nil for one from posix_memalign.
-	mapped []byte
+	// mapped is the length of the anonymous mapping at p behind a large Buf
+	// (mmapMin and up), 0 for one from posix_memalign.
+	mapped uintptr
 }
 
 // mmapMin is the size from which Alloc maps fresh anonymous memory instead
@@ -77,23 +77,27 @@ func allocMapped(size, align int) (*Buf, error) {
 	if length+extra < size { // overflow
 		return nil, unix.ENOMEM
 	}
-	m, err := unix.Mmap(-1, 0, length+extra, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	// MmapPtr and MunmapPtr, not Mmap and Munmap: unix.Munmap unmaps only a
+	// whole mapping that unix.Mmap returned, and refused (EINVAL, nothing
+	// unmapped) both the trimming of the ends and Free's munmap of the
+	// trimmed middle, so every Buf aligned above the page size leaked its
+	// mapping and the ends.
+	p, err := unix.MmapPtr(-1, 0, nil, uintptr(length+extra), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return nil, err
 	}
 	if extra > 0 {
-		base := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
-		head := int((uintptr(align) - base%uintptr(align)) % uintptr(align))
+		head := int((uintptr(align) - uintptr(p)%uintptr(align)) % uintptr(align))
 		if head > 0 {
-			unix.Munmap(m[:head])
+			unix.MunmapPtr(p, uintptr(head))
 		}
 		if tail := extra - head; tail > 0 {
-			unix.Munmap(m[head+length:])
+			unix.MunmapPtr(unsafe.Add(p, head+length), uintptr(tail))
 		}
-		m = m[head : head+length : head+length]
+		p = unsafe.Add(p, head)
 	}
 	live.Add(1)
-	return &Buf{p: unsafe.Pointer(unsafe.SliceData(m)), n: size, mapped: m}, nil
+	return &Buf{p: p, n: size, mapped: uintptr(length)}, nil
 }
 
 // Bytes returns the memory as a slice, or nil after Free.
@@ -125,9 +129,9 @@ func (b *Buf) Free() error {
 	if b.p == nil {
 		return ErrDoubleFree
 	}
-	if b.mapped != nil {
-		unix.Munmap(b.mapped)
-		b.mapped = nil
+	if b.mapped != 0 {
+		unix.MunmapPtr(b.p, b.mapped)
+		b.mapped = 0
 	} else {
 		C.free(b.p)
 	}

@@ -24,9 +24,11 @@ type Iovecs struct {
 	pinner runtime.Pinner
 }
 
-// NewIovecs builds an iovec array for bufs. Empty buffers get a nil base
-// and zero length. More than IOV_MAX (1024) buffers give unix.EINVAL, as
-// preadv(2) would.
+// NewIovecs builds an iovec array for bufs in C memory (calloc(3); ENOMEM
+// when it fails) and pins every non-empty buffer until Free. Empty buffers
+// get a nil base and zero length; nil or empty bufs gives an array of
+// length 0 (Len 0) that Free still releases. More than IOV_MAX (1024)
+// buffers give unix.EINVAL, as preadv(2) would.
 func NewIovecs(bufs [][]byte) (*Iovecs, error) {
 	if len(bufs) > 1024 {
 		return nil, unix.EINVAL

@@ -9,16 +9,21 @@
 //
 // Every Go object that the kernel or a C library reads or writes after the
 // submitting call returns (buffers, iovec arrays, control blocks) is pinned
-// in the operation's slot with [Op.Pin] or [Op.PinBytes]. Only
-// [Table.Complete], called when the backend has reaped the operation's
-// completion, unpins it. A cancelled context never releases memory early:
+// in the operation's slot with [Op.Pin] or [Op.PinBytes]. Only the end of
+// the operation unpins it: [Table.Complete] (or [Batch.Add], its batched
+// form), called when the backend has reaped the operation's completion, or
+// [Table.Abort] for a submission that never reached the kernel. A cancelled
+// context never releases memory early:
 // [Handle.Wait] returns ctx.Err() and asks the backend to cancel, and the
 // memory stays pinned until the kernel's completion arrives.
 //
 // Completions reach Go through a [Notifier]: an eventfd registered with Go's
 // own network poller. A backend's reaper goroutine parks on it; goroutines
 // that wait on a [Handle] park on a WaitGroup or channel. No OS thread is blocked
-// per waiting operation.
+// per waiting operation, with one exception a backend may choose
+// ([Table.SetWaiter], [Lone]): a goroutine whose operation has been alone in
+// flight for [LoneStreak] Waits in a row waits for it in the kernel
+// (io_uring_enter, io_getevents) for up to about 3 ms before it parks.
 //
 // A slot completes once. A request that posts many completions (uring's
 // multishot streams) keeps its slot, and what it pins, in flight until its

@@ -23,7 +23,9 @@ type Notifier struct {
 }
 
 // NewNotifier creates a non-blocking eventfd (eventfd(0, EFD_NONBLOCK |
-// EFD_CLOEXEC)) and registers it with Go's poller.
+// EFD_CLOEXEC)) and registers it with Go's poller. A refused eventfd is
+// an *os.SyscallError naming it (EMFILE, ENFILE, ENOMEM: errors.Is with
+// the errno holds).
 func NewNotifier() (*Notifier, error) {
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
