@@ -80,7 +80,9 @@ func bufRingSize(entries uint32) int {
 // SetupBufRing mmaps a page-aligned ring of entries slots (a power of two),
 // registers it as buffer group bgid (io_uring_register_buf_ring) and
 // initialises it. This is liburing 2.4's io_uring_setup_buf_ring, which
-// 2.3 lacks. Release it with FreeBufRing.
+// 2.3 lacks. A number of entries that is not a power of two from 1 to
+// 32768 is the kernel's EINVAL, before anything is mapped. Release it with
+// FreeBufRing.
 func (r *Ring) SetupBufRing(entries uint32, bgid uint16) (*BufRing, error) {
 	if r == nil || r.c == nil {
 		return nil, ErrClosed

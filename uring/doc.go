@@ -27,7 +27,9 @@
 // flags liburing 2.3 does not know (IORING_SETUP_NO_SQARRAY, NO_MMAP,
 // REGISTERED_FD_ONLY, ..., Linux 6.5+), where C would map the ring wrongly,
 // and [Ring.UnregisterPersonality] and [Ring.UnregisterBufRing] an id outside
-// C's int, whose low 32 bits would name another one.
+// C's int, whose low 32 bits would name another one. A descriptor outside
+// C's int is -1 in an SQE (the kernel's EBADF) and EBADF in
+// [Ring.RegisterFiles], never its low 32 bits.
 //
 // As in C, the raw layer leaves memory lifetime to the caller: a buffer, iovec
 // array, path or timespec recorded in an SQE must stay valid until the kernel
@@ -39,8 +41,11 @@
 // A Ring is not safe for concurrent use, exactly like struct io_uring: one
 // goroutine may submit while another reaps, but each side is single-threaded.
 //
-// Blocking waits (WaitCQE, WaitCQENr, SubmitAndWait and the timeout variants)
-// retry EINTR, which Go's runtime signals cause; see [Ring.WaitCQE].
+// Blocking waits (WaitCQE, WaitCQENr, SubmitAndWait and the timeout variants
+// without a sigmask) retry EINTR, which Go's runtime signals cause; see
+// [Ring.WaitCQE]. WaitCQEs and WaitCQETimeout give ETIME on a timeout on
+// every kernel, where liburing 2.3 returns 1 and no CQE before Linux 5.11
+// (see [Ring.WaitCQEs]).
 //
 // # Handle layer
 //
@@ -85,9 +90,17 @@
 //   - [ErrClosed] after Close; [ErrBusy] when MaxInFlight operations are in
 //     flight (File methods wait instead); [ErrQueueFlags] for setup flags
 //     the handle layer cannot use.
+//   - [ErrLinkTooLong] and [ErrEmptyLink] from Queue.Link; [ErrMultishotDone]
+//     from Multishot.Next after the final CQE; [ErrPending] from
+//     Handle.Result before the CQE; [ErrQueueRing] and [ErrQueueTags] (which
+//     matches unix.EINVAL) for calls on Queue.Ring that would take the ring
+//     from the queue; [ErrWriteAtAppend] from File.WriteAt on an O_APPEND
+//     file. File errors are otherwise *fs.PathError values wrapping the
+//     errno (fs.ErrClosed after File.Close).
 //
 // Everything else is the kernel's errno as a unix.Errno (ENOMEM under a
-// resource limit, NewQueueConfig's naming RLIMIT_MEMLOCK). docs/uring.md
+// resource limit, NewQueueConfig's naming RLIMIT_MEMLOCK), wrapped where a
+// message adds context (errors.Is still matches it). docs/uring.md
 // describes the handle layer and older kernels, docs/design.md resource
 // limits.
 package uring

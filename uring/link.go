@@ -31,10 +31,11 @@ var ErrEmptyLink = errors.New("uring: empty linked chain")
 // (a negative result, or a short read or write) completes every later
 // member with -ECANCELED. With a hard link the chain continues regardless.
 //
-// A Link is only valid inside the build function given to Queue.Link. Each
-// method returns the member's handle, or nil once an earlier method failed
-// (the error is then returned by Queue.Link and no member is submitted) or
-// once the build function has returned. If the build function panics, the
+// A Link is only valid inside the build function given to Queue.Link, and
+// is not safe for concurrent use (the chain's order is the order of the
+// calls). Each method returns the member's handle, or nil once an earlier
+// method failed (the error is then returned by Queue.Link and no member is
+// submitted) or once the build function has returned. If the build function panics, the
 // members it added are released and nothing is submitted.
 type Link struct {
 	q    *Queue

@@ -273,7 +273,10 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 
 // Ring returns the ring under the queue, for io_uring_register_* calls and
 // inspection. Submitting or reaping on it directly would race with the
-// queue and is not allowed.
+// queue and is not allowed. Unlike the Queue's own methods, the Ring's must
+// not run concurrently with Queue.Close, which frees the ring under them
+// (as Ring.Close would; a register call racing it can crash the process);
+// after Close has returned they return ErrClosed.
 func (q *Queue) Ring() *Ring { return q.ring }
 
 // tableSize is the handle table's size for QueueConfig.MaxInFlight

@@ -119,10 +119,10 @@ func ExampleQueue_Prep() {
 	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS}
 	h, err := q.Prep(func(s *uring.SQE) { s.PrepOpenat2(unix.AT_FDCWD, path, how) }, path, how)
 	if err != nil {
-		fmt.Println(err) // an *UnsupportedOpError before Linux 5.6
+		fmt.Println(err) // an *UnsupportedOpError where the probe lacks IORING_OP_OPENAT2
 		return
 	}
-	fd, err := h.Wait(context.Background())
+	fd, err := h.Wait(context.Background()) // EINVAL before Linux 5.6, which has no probe either
 	fmt.Println(fd > 2, err)
 	unix.Close(fd)
 	// Output: true <nil>

@@ -33,7 +33,8 @@ import (
 // dropped).
 
 // ErrMultishotDone is returned by Multishot.Next, for ever, once the
-// stream's final CQE (the one without IORING_CQE_F_MORE) has been returned.
+// stream's final CQE (the one without IORING_CQE_F_MORE) has been returned,
+// until the stream or its queue is closed (Next then returns ErrClosed).
 var ErrMultishotDone = errors.New("uring: multishot request ended")
 
 // Multishot is one multishot request in flight: its CQEs, in the order the

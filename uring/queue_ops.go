@@ -142,7 +142,10 @@ func newTimespec(op *completion.Op, d time.Duration) *KernelTimespec {
 // Timeout submits IORING_OP_TIMEOUT (io_uring_prep_timeout): it completes
 // with -ETIME after d, or with 0 once count other completions have been
 // posted (count 0: only the time counts). flags may be IORING_TIMEOUT_ABS
-// etc.; the timespec is pinned until the completion.
+// etc.: with ABS, d is a time on the timeout's clock (CLOCK_MONOTONIC
+// unless IORING_TIMEOUT_BOOTTIME or REALTIME), counted from that clock's
+// zero, not from now. A negative d is 0. The timespec is pinned until the
+// completion.
 func (q *Queue) Timeout(d time.Duration, count, flags uint32) (*completion.Handle, error) {
 	var ts *KernelTimespec
 	return q.submit(nil, func(op *completion.Op) { ts = newTimespec(op, d) }, func(s *SQE) { s.PrepTimeout(ts, count, flags) })
@@ -172,8 +175,10 @@ func (q *Queue) Accept(fd int, flags int) (*completion.Handle, error) {
 }
 
 // Connect submits IORING_OP_CONNECT (io_uring_prep_connect) to sa
-// (*unix.SockaddrInet4, *unix.SockaddrInet6 or *unix.SockaddrUnix). The raw
-// socket address is built in Go memory and pinned until the completion.
+// (*unix.SockaddrInet4, *unix.SockaddrInet6 or *unix.SockaddrUnix; another
+// type, nil too, is EAFNOSUPPORT and a typed nil EINVAL, before anything is
+// submitted). The raw socket address is built in Go memory and pinned until
+// the completion.
 func (q *Queue) Connect(fd int, sa unix.Sockaddr) (*completion.Handle, error) {
 	raw, n, err := rawSockaddr(sa)
 	if err != nil {

@@ -33,10 +33,12 @@ func (q *Queue) Socket(domain, typ, proto int, flags uint32) (*completion.Handle
 
 // SendmsgBuffers submits IORING_OP_SENDMSG (io_uring_prep_sendmsg), the
 // ring's unix.SendmsgBuffers: one message made of bufs, with control data
-// oob (unix.UnixRights, ...), to address to (nil on a connected socket),
-// with sendmsg(2) flags. The result is the number of bytes sent. The
-// msghdr, the iovec array, every buffer, oob and the encoded address are
-// pinned until the completion.
+// oob (unix.UnixRights, ...), to address to (nil on a connected socket;
+// *unix.SockaddrInet4, *unix.SockaddrInet6 or *unix.SockaddrUnix, where
+// unix.SendmsgBuffers takes more: another type is EAFNOSUPPORT, a typed nil
+// EINVAL, before anything is submitted), with sendmsg(2) flags. The result
+// is the number of bytes sent. The msghdr, the iovec array, every buffer,
+// oob and the encoded address are pinned until the completion.
 func (q *Queue) SendmsgBuffers(fd int, bufs [][]byte, oob []byte, to unix.Sockaddr, flags int) (*completion.Handle, error) {
 	return q.run(sendmsg(fd, bufs, oob, to, flags))
 }
@@ -131,10 +133,13 @@ func (m *Msg) recvmsg(fd int, bufs [][]byte, oob []byte, flags int) (func(op *co
 // Result returns what unix.RecvmsgBuffers returns: the bytes received (n,
 // as the handle reports them), the control bytes written to oob (oobn),
 // the msg_flags the kernel set (recvflags: unix.MSG_TRUNC, MSG_CTRUNC, ...)
-// and the sender's address (from: *unix.SockaddrInet4, *unix.SockaddrInet6
-// or *unix.SockaddrUnix; nil when the socket reported none, as a connected
-// stream socket does). Before the handle is done it returns ErrPending; when
-// the receive failed, its errno.
+// and the sender's address (from: *unix.SockaddrInet4, *unix.SockaddrInet6,
+// *unix.SockaddrUnix, *unix.SockaddrNetlink or *unix.SockaddrLinklayer; nil
+// when the socket reported none, as a connected stream socket does). A
+// sender of another family gives unix.EAFNOSUPPORT with n, oobn and
+// recvflags set (unix.RecvmsgBuffers decodes a few more: AF_VSOCK, ...).
+// Before the handle is done it returns ErrPending; when the receive failed,
+// its errno.
 func (m *Msg) Result() (n, oobn, recvflags int, from unix.Sockaddr, err error) {
 	n, err = m.h.Result()
 	if err != nil {
@@ -145,8 +150,9 @@ func (m *Msg) Result() (n, oobn, recvflags int, from unix.Sockaddr, err error) {
 }
 
 // sockaddrOf decodes the n bytes of rsa that the kernel filled (AF_INET,
-// AF_INET6 or AF_UNIX; n 0 or AF_UNSPEC: no address, nil). The inverse of
-// putSockaddr.
+// AF_INET6, AF_UNIX, AF_NETLINK or AF_PACKET; n 0 or AF_UNSPEC: no address,
+// nil; another family: EAFNOSUPPORT). The inverse of putSockaddr for the
+// first three.
 func sockaddrOf(rsa *unix.RawSockaddrAny, n uint32) (unix.Sockaddr, error) {
 	n = min(n, unix.SizeofSockaddrAny) // the kernel reports the full length of a truncated name
 	if n < uint32(unsafe.Sizeof(rsa.Addr.Family)) || rsa.Addr.Family == unix.AF_UNSPEC {
@@ -178,6 +184,13 @@ func sockaddrOf(rsa *unix.RawSockaddrAny, n uint32) (unix.Sockaddr, error) {
 			}
 		}
 		return &unix.SockaddrUnix{Name: string(path)}, nil
+	case unix.AF_NETLINK: // field by field, as x/sys/unix's anyToSockaddr
+		r := (*unix.RawSockaddrNetlink)(unsafe.Pointer(rsa))
+		return &unix.SockaddrNetlink{Family: r.Family, Pad: r.Pad, Pid: r.Pid, Groups: r.Groups}, nil
+	case unix.AF_PACKET:
+		r := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(rsa))
+		return &unix.SockaddrLinklayer{Protocol: r.Protocol, Ifindex: int(r.Ifindex), Hatype: r.Hatype,
+			Pkttype: r.Pkttype, Halen: r.Halen, Addr: r.Addr}, nil
 	}
 	return nil, unix.EAFNOSUPPORT
 }

@@ -12,7 +12,10 @@ import (
 )
 
 // The io_uring_register_* family. Every method returns the C result: the
-// errno of a negative return as unix.Errno, or ErrClosed after Close.
+// errno of a negative return as unix.Errno, or ErrClosed after Close. A
+// descriptor C's int cannot hold (fd + 1<<32) is EBADF: in the fds of
+// RegisterFiles* before the call (-1 would register an empty slot), and as
+// the kernel's answer to -1 for RegisterEventFD*.
 //
 // Registered buffers are pinned by the kernel page by page, but the kernel
 // keeps using those pages until they are unregistered: Go memory passed here

@@ -146,8 +146,10 @@ func (v oldKernelView) apply(c *C.struct_aiokit_ring, cp *C.struct_io_uring_para
 	}
 }
 
-// QueueInit creates a ring with io_uring_queue_init(entries, ring, flags).
-// Setup flags liburing 2.3 does not know give EINVAL, as in [New].
+// QueueInit creates a ring as io_uring_queue_init(entries, ring, flags)
+// does: io_uring_queue_init_params with only the flags set (it is
+// New(entries, &Params{Flags: flags})). Setup flags liburing 2.3 does not
+// know give EINVAL, as in [New].
 func QueueInit(entries, flags uint32) (*Ring, error) {
 	return New(entries, &Params{Flags: flags})
 }
