@@ -43,7 +43,9 @@
 // exactly once per request and only then unpins the buffer. Handle.Wait with
 // a context that ends asks glibc to cancel the request (aio_cancel). The
 // reaper holds one OS thread while requests are in flight and none while
-// the queue is idle; waiting goroutines hold none.
+// the queue is idle; waiting goroutines hold none. With GOMAXPROCS 1, where
+// that blocking cgo call would hold the only P, the waits move to a thread
+// the queue makes in C (the suspender), and the reaper parks on Go's poller.
 //
 // NewQueueOptions with NotifyThread selects SIGEV_THREAD notification
 // instead: a C trampoline records the request's slot and wakes the reaper

@@ -574,6 +574,90 @@ int pa_reaper_wait(struct pa_reaper *r, uint64_t bell, struct aiocb **list, int 
 	return ret;
 }
 
+static void *pa_suspender_main(void *arg)
+{
+	struct pa_suspender *s = arg;
+	const uint64_t one = 1;
+
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		while (!s->armed && !s->stop)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->armed) { /* stop, with no wait pending */
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+		s->armed = 0;
+		uint64_t bell = s->bell;
+		struct aiocb **list = s->list;
+		int n = s->n;
+		int64_t ns = s->ns;
+		pthread_mutex_unlock(&s->mu);
+		int ret = pa_reaper_wait(s->r, bell, list, n, ns);
+		__atomic_store_n(&s->ret, ret, __ATOMIC_SEQ_CST);
+		/* The eventfd counter cannot reach its maximum: the reaper reads
+		   it after every wait. */
+		while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+	}
+}
+
+int pa_suspender_start(struct pa_suspender *s, struct pa_reaper *r, int efd)
+{
+	sigset_t all, old;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->r = r;
+	s->efd = efd;
+	if ((err = pthread_mutex_init(&s->mu, NULL)) != 0)
+		return -err;
+	if ((err = pthread_cond_init(&s->cv, NULL)) != 0) {
+		pthread_mutex_destroy(&s->mu);
+		return -err;
+	}
+	/* The thread starts with every signal blocked but SIGURG, the one
+	   pa_reaper_wait's callers send to cut its aio_suspend short (Go's
+	   handler ignores it on a thread Go did not make): process signals
+	   stay for Go's threads. */
+	sigfillset(&all);
+	sigdelset(&all, SIGURG);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&s->th, NULL, pa_suspender_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		return -err;
+	}
+	return 0;
+}
+
+void pa_suspender_arm(struct pa_suspender *s, uint64_t bell, struct aiocb **list, int n, int64_t ns)
+{
+	pthread_mutex_lock(&s->mu);
+	s->bell = bell;
+	s->list = list;
+	s->n = n;
+	s->ns = ns;
+	s->armed = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+int pa_suspender_ret(struct pa_suspender *s) { return __atomic_load_n(&s->ret, __ATOMIC_SEQ_CST); }
+
+void pa_suspender_stop(struct pa_suspender *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->th, NULL);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+}
+
 int pa_lio(int mode, struct aiocb **list, int n, struct sigevent *sig)
 {
 	if (lio_listio(mode, list, n, sig) < 0)

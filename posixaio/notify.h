@@ -9,6 +9,7 @@
 #define AIOKIT_POSIXAIO_NOTIFY_H
 
 #include <aio.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -72,6 +73,31 @@ struct pa_reaper {
 #define PA_REAPER_IDLE 1
 #define PA_REAPER_SUSPEND 2
 int pa_reaper_wait(struct pa_reaper *r, uint64_t bell, struct aiocb **list, int n, int64_t ns);
+
+/* The reaper's suspender: a thread of its own (made in C, not by Go) that
+   runs pa_reaper_wait for the reaper and then writes 1 to efd, so that the
+   reaper goroutine waits on Go's poller instead of in a cgo call that holds
+   its P (which, with GOMAXPROCS 1, stalls every other goroutine until
+   sysmon takes the P back). pa_suspender_arm hands it one wait and returns
+   at once; the reaper must not touch list again until efd was written.
+   ret is that wait's pa_reaper_wait result. */
+struct pa_suspender {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	struct pa_reaper *r;
+	int efd;
+	int armed, stop;
+	uint64_t bell;
+	struct aiocb **list;
+	int n;
+	int64_t ns;
+	int ret;
+};
+int pa_suspender_start(struct pa_suspender *s, struct pa_reaper *r, int efd);
+void pa_suspender_arm(struct pa_suspender *s, uint64_t bell, struct aiocb **list, int n, int64_t ns);
+int pa_suspender_ret(struct pa_suspender *s);
+void pa_suspender_stop(struct pa_suspender *s);
 
 int pa_sigrtmin(void);
 int pa_sigrtmax(void);

@@ -33,7 +33,8 @@ import (
 // the buffer and reuses the aiocb. As a safety net against a notification
 // glibc could not deliver (it starts a thread per notification and ignores
 // failure to do so), the NotifyThread reaper also scans every in-flight
-// aiocb when nothing has completed for 250ms.
+// aiocb every 250 ms while requests are in flight (completions of other
+// requests meanwhile do not put the scan off).
 type Queue struct {
 	tab    *completion.Table
 	sink   *ThreadSink
@@ -73,12 +74,14 @@ const (
 	// NotifySuspend (the default): requests carry SIGEV_NONE and the reaper
 	// goroutine waits in aio_suspend on the oldest request of each
 	// descriptor in flight (glibc runs one descriptor's requests in order;
-	// at most listMax of them, the oldest: 2*aio_threads), reaps the
-	// finished ones and builds the next list. A submission the reaper's
+	// at most listMax of them, the oldest: 2*aio_threads, and at least
+	// 16), reaps the finished ones and builds the next list. A submission the reaper's
 	// current aio_suspend does not cover wakes it with a SIGURG to the
 	// thread that runs it (Go ignores SIGURG outside Go code; it only makes
 	// the timed aio_suspend return EINTR). The reaper occupies one OS thread
-	// while requests are in flight; waiting goroutines hold none.
+	// while requests are in flight; waiting goroutines hold none. With
+	// GOMAXPROCS 1 its waits move to a C thread of the queue's (the
+	// suspender) once one of them held up a submission.
 	NotifySuspend NotifyMode = iota
 	// NotifyThread: every request carries a SIGEV_THREAD notification whose C
 	// trampoline wakes the reaper goroutine through an eventfd on Go's
@@ -99,7 +102,10 @@ func NewQueue(size int) (*Queue, error) {
 	return NewQueueOptions(size, QueueOptions{})
 }
 
-// NewQueueOptions is NewQueue with options. Where the Go memory of the
+// NewQueueOptions is NewQueue with options; a Notify other than
+// NotifySuspend and NotifyThread is refused with EINVAL, and a NotifyThread
+// queue fails with NewThreadSink's errors (the eventfd's EMFILE among
+// them). Where the Go memory of the
 // queue's handle table (128 bytes a slot) cannot be had (RLIMIT_AS,
 // RLIMIT_DATA), it fails with an error matching unix.ENOMEM instead of a
 // fatal out-of-memory error of the runtime (completion.CheckGoAlloc); so
@@ -170,6 +176,10 @@ func (q *Queue) slot(i uint32) *C.struct_pa_slot {
 // pinned until the request finished and its aio_return was collected; do
 // not touch it before the handle is done. The handle's result is the byte
 // count or the request's errno (EBADF, EINVAL for a negative offset, ...).
+// Read itself fails, with a nil handle and nothing left pinned, with ErrBusy
+// when size requests are in flight, ErrClosed after Close, and glibc's
+// errno when aio_read refuses the request (EAGAIN: no AIO thread could be
+// started and none runs). The same holds for Write and Fsync.
 func (q *Queue) Read(fd int, buf []byte, off int64) (*completion.Handle, error) {
 	return q.submit(nil, C.LIO_READ, fd, buf, off)
 }
@@ -412,6 +422,7 @@ func (q *Queue) Close() error {
 			q.closeErr = q.sink.Close()
 		}
 		if q.sus != nil {
+			q.sus.stopSuspender()
 			C.free(q.sus.mem)
 		}
 		C.free(unsafe.Pointer(q.slots))

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/aiokit/aio/cgo/completion"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,6 +65,18 @@ type suspendState struct {
 	// the oldest listMax() requests: a new request, younger than all of
 	// them, then needs no signal either.
 	capped atomic.Bool
+
+	// The suspender (notify.h), started the first time the reaper waits
+	// with GOMAXPROCS 1: its thread runs the aio_suspend and wakes the
+	// reaper through spN on Go's poller. Only the reaper uses these, and
+	// Queue.Close once the reaper has returned.
+	sp       *C.struct_pa_suspender // C memory: its thread keeps the pointer
+	spN      *completion.Notifier
+	spFailed bool // it could not be started: the reaper waits in the cgo call
+	oneP     bool // GOMAXPROCS was 1 when last looked at (every 64 waits)
+	spLeft   int  // waits still to go to the suspender (see suspenderWaits)
+	// spWaits counts the waits the suspender ran (tests).
+	spWaits atomic.Uint64
 }
 
 // aioThreads is the aio_threads value of the last AioInit (glibc's
@@ -193,11 +206,91 @@ func (q *Queue) reapSuspend(started chan struct{}) {
 		s.cover(n)
 		s.capped.Store(r&C.PA_COLLECT_CAPPED != 0)
 		s.listed.Store(int64(n))
-		s.waits.Add(1)
+		if s.waits.Add(1)%64 == 1 {
+			s.oneP = runtime.GOMAXPROCS(0) == 1
+		}
 		// EINTR (rung), EAGAIN (timeout), success and "the bell moved" all
 		// lead to a new pass.
+		if s.oneP && s.spLeft > 0 && s.suspender() {
+			s.spLeft--
+			timedOut = s.suspend(bell, n) == -C.EAGAIN
+			continue
+		}
 		timedOut = C.pa_reaper_wait(s.r, C.uint64_t(bell), s.list, C.int(n), C.int64_t(suspendTimeout)) == -C.EAGAIN
+		if s.oneP && atomic.LoadUint64(s.bell()) != bell {
+			// Submissions came while this goroutine held the only P
+			// (sysmon had handed it over): the next waits go to the
+			// suspender.
+			s.spLeft = suspenderWaits
+		}
 	}
+}
+
+// suspenderWaits is how many waits go to the suspender once a direct wait
+// (GOMAXPROCS 1) saw submissions meanwhile, before a direct one is tried
+// again.
+const suspenderWaits = 256
+
+// suspender starts the suspender thread unless it runs already, and says
+// whether it does.
+//
+// With GOMAXPROCS 1 the reaper's own aio_suspend would hold the only P in a
+// cgo call: the goroutines it has just completed, and any other, then wait
+// for sysmon to take the P back (20 us to 10 ms), and the queue goes in
+// lockstep (a quarter of C's rate on cached reads). On the suspender the
+// reaper parks on Go's poller instead. The direct call is cheaper (no
+// thread hop) where nothing else wants the P, as with one request in
+// flight whose goroutine only waits for it: the reaper waits directly until
+// a wait sees submissions arrive meanwhile (which, with one P, only sysmon
+// taking it over allows), then the next suspenderWaits waits go to the
+// suspender. With more Ps the direct call stays.
+func (s *suspendState) suspender() bool {
+	if s.sp != nil || s.spFailed {
+		return s.sp != nil
+	}
+	n, err := completion.NewNotifier()
+	if err != nil {
+		s.spFailed = true
+		return false
+	}
+	sp := (*C.struct_pa_suspender)(C.calloc(1, C.sizeof_struct_pa_suspender))
+	if sp == nil {
+		n.Close()
+		s.spFailed = true
+		return false
+	}
+	if C.pa_suspender_start(sp, s.r, C.int(n.FD())) != 0 {
+		C.free(unsafe.Pointer(sp))
+		n.Close()
+		s.spFailed = true
+		return false
+	}
+	s.sp, s.spN = sp, n
+	return true
+}
+
+// suspend runs pa_reaper_wait(bell, the n listed aiocbs) on the suspender
+// and parks until it has returned; it returns that result.
+func (s *suspendState) suspend(bell uint64, n int) C.int {
+	C.pa_suspender_arm(s.sp, C.uint64_t(bell), s.list, C.int(n), C.int64_t(suspendTimeout))
+	s.spWaits.Add(1)
+	if _, err := s.spN.Wait(); err != nil {
+		// Only Queue.Close closes spN, after the reaper returned.
+		panic("posixaio: suspender notifier closed under the reaper: " + err.Error())
+	}
+	return C.pa_suspender_ret(s.sp)
+}
+
+// stopSuspender ends the suspender thread, if it was started (Queue.Close,
+// after the reaper has returned: no wait is pending).
+func (s *suspendState) stopSuspender() {
+	if s.sp == nil {
+		return
+	}
+	C.pa_suspender_stop(s.sp)
+	C.free(unsafe.Pointer(s.sp))
+	s.sp = nil
+	s.spN.Close()
 }
 
 // cover replaces the covered descriptors by those of the n listed aiocbs.
