@@ -84,9 +84,10 @@ func bufRingSize(entries uint32) int {
 // 32768 is the kernel's EINVAL, before anything is mapped. Release it with
 // FreeBufRing.
 func (r *Ring) SetupBufRing(entries uint32, bgid uint16) (*BufRing, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return nil, ErrClosed
 	}
+	defer r.release()
 	if entries == 0 || entries&(entries-1) != 0 || entries > 1<<15 {
 		return nil, unix.EINVAL
 	}
@@ -96,7 +97,7 @@ func (r *Ring) SetupBufRing(entries uint32, bgid uint16) (*BufRing, error) {
 	}
 	br := (*BufRing)(unsafe.Pointer(&mem[0]))
 	reg := BufReg{RingAddr: uint64(uintptr(unsafe.Pointer(br))), RingEntries: entries, Bgid: bgid}
-	if err := r.RegisterBufRing(&reg, 0); err != nil {
+	if err := r.registerBufRing(&reg, 0); err != nil {
 		unix.Munmap(mem)
 		return nil, err
 	}
@@ -107,13 +108,14 @@ func (r *Ring) SetupBufRing(entries uint32, bgid uint16) (*BufRing, error) {
 // FreeBufRing unregisters buffer group bgid and unmaps br, a ring from
 // SetupBufRing with the same entries (liburing 2.4's io_uring_free_buf_ring).
 func (r *Ring) FreeBufRing(br *BufRing, entries uint32, bgid uint16) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if br == nil {
 		return unix.EFAULT
 	}
-	if err := r.UnregisterBufRing(int(bgid)); err != nil {
+	if err := r.unregisterBufRing(int(bgid)); err != nil {
 		return err
 	}
 	return unix.Munmap(unsafe.Slice((*byte)(unsafe.Pointer(br)), bufRingSize(entries)))

@@ -57,17 +57,19 @@ func registerProbe(ring *C.struct_io_uring, nr uint32) (*Probe, error) {
 // (io_uring_get_probe_ring; implemented with io_uring_register_probe for 256
 // ops, as liburing does, so that the errno is not lost).
 func (r *Ring) Probe() (*Probe, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return nil, ErrClosed
 	}
+	defer r.release()
 	return registerProbe(&r.c.ring, probeOps)
 }
 
 // RegisterProbe fills a probe of nr op slots (io_uring_register_probe).
 func (r *Ring) RegisterProbe(nr uint32) (*Probe, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return nil, ErrClosed
 	}
+	defer r.release()
 	return registerProbe(&r.c.ring, nr)
 }
 

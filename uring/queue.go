@@ -231,6 +231,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		return nil, err
 	}
 	r.owned = true
+	r.guard = new(sync.RWMutex)
 	q := &Queue{
 		ring:       r,
 		ringFd:     r.Fd(),
@@ -273,10 +274,9 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 
 // Ring returns the ring under the queue, for io_uring_register_* calls and
 // inspection. Submitting or reaping on it directly would race with the
-// queue and is not allowed. Unlike the Queue's own methods, the Ring's must
-// not run concurrently with Queue.Close, which frees the ring under them
-// (as Ring.Close would; a register call racing it can crash the process);
-// after Close has returned they return ErrClosed.
+// queue and is not allowed. The Ring methods meant for it (register calls,
+// probes, buffer rings, the flag and counter words) may race Queue.Close:
+// each runs on the live ring or, once Close freed it, returns ErrClosed.
 func (q *Queue) Ring() *Ring { return q.ring }
 
 // tableSize is the handle table's size for QueueConfig.MaxInFlight

@@ -91,9 +91,10 @@ func (r *Ring) checkTags(n int, tags []uint64) error {
 // RegisterBuffers registers fixed buffers for READ_FIXED/WRITE_FIXED
 // (io_uring_register_buffers).
 func (r *Ring) RegisterBuffers(iov []unix.Iovec) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	civ, err := cIovecs(iov)
 	if err != nil {
 		return err
@@ -107,9 +108,10 @@ func (r *Ring) RegisterBuffers(iov []unix.Iovec) error {
 // user_data (io_uring_register_buffers_tags). tags must be nil or
 // len(iov) long (else EINVAL).
 func (r *Ring) RegisterBuffersTags(iov []unix.Iovec, tags []uint64) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if err := r.checkTags(len(iov), tags); err != nil {
 		return err
 	}
@@ -124,18 +126,20 @@ func (r *Ring) RegisterBuffersTags(iov []unix.Iovec, tags []uint64) error {
 // RegisterBuffersSparse registers nr empty buffer slots
 // (io_uring_register_buffers_sparse).
 func (r *Ring) RegisterBuffersSparse(nr uint32) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_register_buffers_sparse(&r.c.ring, C.uint(nr))))
 }
 
 // RegisterBuffersUpdateTag replaces buffer slots from off on and returns how
 // many were updated (io_uring_register_buffers_update_tag).
 func (r *Ring) RegisterBuffersUpdateTag(off uint32, iov []unix.Iovec, tags []uint64) (int, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0, ErrClosed
 	}
+	defer r.release()
 	if err := r.checkTags(len(iov), tags); err != nil {
 		return 0, err
 	}
@@ -149,18 +153,20 @@ func (r *Ring) RegisterBuffersUpdateTag(off uint32, iov []unix.Iovec, tags []uin
 
 // UnregisterBuffers drops all registered buffers (io_uring_unregister_buffers).
 func (r *Ring) UnregisterBuffers() error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_unregister_buffers(&r.c.ring)))
 }
 
 // RegisterFiles registers fixed files; -1 entries are empty slots
 // (io_uring_register_files).
 func (r *Ring) RegisterFiles(fds []int) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	cf, err := cFds(fds)
 	if err != nil {
 		return err
@@ -171,9 +177,10 @@ func (r *Ring) RegisterFiles(fds []int) error {
 // RegisterFilesTags registers fixed files with tags
 // (io_uring_register_files_tags); tags nil or len(fds) long.
 func (r *Ring) RegisterFilesTags(fds []int, tags []uint64) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if err := r.checkTags(len(fds), tags); err != nil {
 		return err
 	}
@@ -187,18 +194,20 @@ func (r *Ring) RegisterFilesTags(fds []int, tags []uint64) error {
 // RegisterFilesSparse registers nr empty fixed-file slots
 // (io_uring_register_files_sparse).
 func (r *Ring) RegisterFilesSparse(nr uint32) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_register_files_sparse(&r.c.ring, C.uint(nr))))
 }
 
 // RegisterFilesUpdateTag replaces fixed-file slots from off on, with tags,
 // and returns how many were updated (io_uring_register_files_update_tag).
 func (r *Ring) RegisterFilesUpdateTag(off uint32, fds []int, tags []uint64) (int, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0, ErrClosed
 	}
+	defer r.release()
 	if err := r.checkTags(len(fds), tags); err != nil {
 		return 0, err
 	}
@@ -213,9 +222,10 @@ func (r *Ring) RegisterFilesUpdateTag(off uint32, fds []int, tags []uint64) (int
 // slot, [RegisterFilesSkip] keeps it) and returns how many were updated
 // (io_uring_register_files_update).
 func (r *Ring) RegisterFilesUpdate(off uint32, fds []int) (int, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0, ErrClosed
 	}
+	defer r.release()
 	cf, err := cFds(fds)
 	if err != nil {
 		return 0, err
@@ -225,36 +235,40 @@ func (r *Ring) RegisterFilesUpdate(off uint32, fds []int) (int, error) {
 
 // UnregisterFiles drops the fixed-file table (io_uring_unregister_files).
 func (r *Ring) UnregisterFiles() error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_unregister_files(&r.c.ring)))
 }
 
 // RegisterEventFD makes the kernel signal eventfd fd on every completion
 // (io_uring_register_eventfd).
 func (r *Ring) RegisterEventFD(fd int) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_register_eventfd(&r.c.ring, C.int(fileio.FD32(fd)))))
 }
 
 // RegisterEventFDAsync is RegisterEventFD for completions that did not
 // complete inline only (io_uring_register_eventfd_async).
 func (r *Ring) RegisterEventFDAsync(fd int) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_register_eventfd_async(&r.c.ring, C.int(fileio.FD32(fd)))))
 }
 
 // UnregisterEventFD removes the registered eventfd (io_uring_unregister_eventfd).
 // ErrQueueRing on a Queue's ring.
 func (r *Ring) UnregisterEventFD() error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if r.owned {
 		return ErrQueueRing
 	}
@@ -279,9 +293,10 @@ func (r *Ring) CQEventFDEnabled() bool {
 // (io_uring_cq_eventfd_toggle); EOPNOTSUPP without CQ ring flags,
 // ErrQueueRing on a Queue's ring.
 func (r *Ring) CQEventFDToggle(enabled bool) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if r.owned {
 		return ErrQueueRing
 	}
@@ -296,18 +311,20 @@ func (r *Ring) cqEventFDToggle(enabled bool) error {
 // RegisterPersonality registers the current credentials and returns the
 // personality ID to put in SQE.Personality (io_uring_register_personality).
 func (r *Ring) RegisterPersonality() (int, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0, ErrClosed
 	}
+	defer r.release()
 	return retInt(int(C.io_uring_register_personality(&r.c.ring)))
 }
 
 // UnregisterPersonality drops personality id (io_uring_unregister_personality).
 // An id outside C's int is EINVAL (it would otherwise name another one).
 func (r *Ring) UnregisterPersonality(id int) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if id != int(int32(id)) {
 		return unix.EINVAL
 	}
@@ -321,9 +338,10 @@ func (r *Ring) UnregisterPersonality(id int) error {
 // Queue's ring: the queue cancels with IORING_OP_ASYNC_CANCEL (Close, ended
 // contexts), which restrictions would refuse (EACCES), leaving Close waiting.
 func (r *Ring) RegisterRestrictions(res []Restriction) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if r.owned {
 		return ErrQueueRing
 	}
@@ -342,9 +360,10 @@ func (r *Ring) RegisterRestrictions(res []Restriction) error {
 // UnregisterIOWQAff, RegisterIOWQMaxWorkers) with runtime.LockOSThread, on
 // the thread that submits, as a C program does on its one thread.
 func (r *Ring) RegisterIOWQAff(cpus *unix.CPUSet) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if cpus == nil {
 		return unix.EFAULT
 	}
@@ -354,9 +373,10 @@ func (r *Ring) RegisterIOWQAff(cpus *unix.CPUSet) error {
 // UnregisterIOWQAff resets the io-wq affinity (io_uring_unregister_iowq_aff),
 // per thread like RegisterIOWQAff.
 func (r *Ring) UnregisterIOWQAff() error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_unregister_iowq_aff(&r.c.ring)))
 }
 
@@ -366,9 +386,10 @@ func (r *Ring) UnregisterIOWQAff() error {
 // SQPOLL the limits are those of the calling thread's io-wq (see
 // RegisterIOWQAff): another thread reads back {0, 0}.
 func (r *Ring) RegisterIOWQMaxWorkers(values *[2]uint32) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if values == nil {
 		return unix.EFAULT
 	}
@@ -388,9 +409,10 @@ func (r *Ring) RegisterIOWQMaxWorkers(values *[2]uint32) error {
 // UnregisterRingFD. Queue never registers its ring fd, and its ring
 // refuses it (ErrQueueRing).
 func (r *Ring) RegisterRingFD() (int, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0, ErrClosed
 	}
+	defer r.release()
 	if r.owned {
 		return 0, ErrQueueRing
 	}
@@ -399,18 +421,25 @@ func (r *Ring) RegisterRingFD() (int, error) {
 
 // UnregisterRingFD undoes RegisterRingFD (io_uring_unregister_ring_fd).
 func (r *Ring) UnregisterRingFD() (int, error) {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0, ErrClosed
 	}
+	defer r.release()
 	return retInt(int(C.io_uring_unregister_ring_fd(&r.c.ring)))
 }
 
 // RegisterBufRing registers a provided-buffer ring described by reg
 // (io_uring_register_buf_ring). See [Ring.SetupBufRing] for the usual path.
 func (r *Ring) RegisterBufRing(reg *BufReg, flags uint32) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
+	return r.registerBufRing(reg, flags)
+}
+
+// registerBufRing is RegisterBufRing for a caller that holds the ring.
+func (r *Ring) registerBufRing(reg *BufReg, flags uint32) error {
 	if reg == nil {
 		return unix.EFAULT
 	}
@@ -421,9 +450,15 @@ func (r *Ring) RegisterBufRing(reg *BufReg, flags uint32) error {
 // (io_uring_unregister_buf_ring). A bgid outside C's int is EINVAL;
 // within it, liburing keeps its low 16 bits, as in C.
 func (r *Ring) UnregisterBufRing(bgid int) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
+	return r.unregisterBufRing(bgid)
+}
+
+// unregisterBufRing is UnregisterBufRing for a caller that holds the ring.
+func (r *Ring) unregisterBufRing(bgid int) error {
 	if bgid != int(int32(bgid)) {
 		return unix.EINVAL
 	}
@@ -434,9 +469,10 @@ func (r *Ring) UnregisterBufRing(bgid int) error {
 // reg.Timeout (-1/-1: forever) (io_uring_register_sync_cancel). ENOENT when
 // nothing matched, ETIME on timeout.
 func (r *Ring) RegisterSyncCancel(reg *SyncCancelReg) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	if reg == nil {
 		return unix.EFAULT
 	}
@@ -446,8 +482,9 @@ func (r *Ring) RegisterSyncCancel(reg *SyncCancelReg) error {
 // RegisterFileAllocRange restricts automatic fixed-file slot allocation to
 // [off, off+n) (io_uring_register_file_alloc_range).
 func (r *Ring) RegisterFileAllocRange(off, n uint32) error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_register_file_alloc_range(&r.c.ring, C.uint(off), C.uint(n))))
 }

@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -53,6 +54,14 @@ type Ring struct {
 	eintr atomic.Int64 // EINTR results retried by blocking waits (for tests)
 
 	owned bool // the ring of a Queue: only Queue.Close tears it down
+	// guard, on the ring of a Queue, is read-locked by the Ring methods a
+	// caller may use on it (register, probe, buffer rings, the flag words)
+	// and write-locked by close, so that Queue.Close cannot free and unmap
+	// the ring under one of them: those wait for close, then see it closed.
+	// The queue's own per-operation calls take no lock (Queue.Close stops
+	// them first). nil on other rings, which are not safe for concurrent use
+	// with their Close.
+	guard *sync.RWMutex
 }
 
 // setupFlagsKnown are the IORING_SETUP_* flags of liburing 2.3's header,
@@ -258,13 +267,51 @@ func (r *Ring) closeFD() {
 }
 
 func (r *Ring) close() error {
-	if r == nil || r.c == nil {
+	if r == nil {
+		return nil
+	}
+	if g := r.guard; g != nil {
+		g.Lock()
+		defer g.Unlock()
+	}
+	if r.c == nil {
 		return nil
 	}
 	C.io_uring_queue_exit(&r.c.ring)
 	C.free(unsafe.Pointer(r.c))
-	*r = Ring{}
+	// Field by field, not *r = Ring{}: guard, and the sizes, flags and
+	// features that Features, Flags, SQEntries and CQEntries read without
+	// it, stay as they were; what pointed into the freed ring goes.
+	r.c = nil
+	r.sqHead, r.sqFlags, r.sqDropped, r.sqeTail, r.sqes = nil, nil, nil, nil, nil
+	r.cqHead, r.cqTail, r.cqFlags, r.cqOverflow, r.cqes = nil, nil, nil, nil, nil
+	r.owned = false
 	return nil
+}
+
+// hold is the start of a Ring method that uses the C ring: false (and
+// nothing held) once the ring is closed; otherwise, on a Queue's ring, it
+// holds guard for reading until release.
+func (r *Ring) hold() bool {
+	if r == nil {
+		return false
+	}
+	if g := r.guard; g != nil {
+		g.RLock()
+		if r.c == nil {
+			g.RUnlock()
+			return false
+		}
+		return true
+	}
+	return r.c != nil
+}
+
+// release ends what hold began.
+func (r *Ring) release() {
+	if g := r.guard; g != nil {
+		g.RUnlock()
+	}
 }
 
 // setPublishedTail sets the SQ tail liburing last published to the kernel
@@ -279,9 +326,10 @@ func (r *Ring) Closed() bool { return r == nil || r.c == nil }
 
 // Fd returns the ring's file descriptor (ring->ring_fd), -1 after Close.
 func (r *Ring) Fd() int {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return -1
 	}
+	defer r.release()
 	return int(r.c.ring.ring_fd)
 }
 
@@ -322,9 +370,10 @@ func (r *Ring) CQEntries() uint32 {
 // io_uring_queue_init_params performs after io_uring_queue_mmap. Only rings
 // made with [QueueMmap] need it.
 func (r *Ring) InitSQArray() error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	arr := unsafe.Slice(u32p(r.c.ring.sq.array), r.sqEntries)
 	for i := range arr {
 		arr[i] = uint32(i)
@@ -335,9 +384,10 @@ func (r *Ring) InitSQArray() error {
 // DontFork calls io_uring_ring_dontfork: madvise(MADV_DONTFORK) on the rings
 // so a forked child does not share them.
 func (r *Ring) DontFork() error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.io_uring_ring_dontfork(&r.c.ring)))
 }
 
@@ -346,9 +396,10 @@ func (r *Ring) DontFork() error {
 // function, so this makes the identical io_uring_register(2) call
 // (IORING_REGISTER_ENABLE_RINGS on the ring fd) through liburing's wrapper.
 func (r *Ring) EnableRings() error {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return ErrClosed
 	}
+	defer r.release()
 	return errRet(int(C.aiokit_enable_rings(&r.c.ring)))
 }
 
@@ -356,9 +407,10 @@ func (r *Ring) EnableRings() error {
 // IORING_SQ_CQ_OVERFLOW, IORING_SQ_TASKRUN), read with a relaxed load like
 // liburing's IO_URING_READ_ONCE. 0 after Close.
 func (r *Ring) SQFlags() uint32 {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0
 	}
+	defer r.release()
 	return atomic.LoadUint32(r.sqFlags)
 }
 
@@ -370,18 +422,20 @@ func (r *Ring) CQHasOverflow() bool { return r.SQFlags()&SQCQOverflow != 0 }
 // (*cq.koverflow). With IORING_FEAT_NODROP the kernel keeps overflowed
 // completions instead and this stays 0 unless it ran out of memory.
 func (r *Ring) CQOverflow() uint32 {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0
 	}
+	defer r.release()
 	return atomic.LoadUint32(r.cqOverflow)
 }
 
 // SQDropped returns the kernel's count of invalid SQ entries it skipped
 // (*sq.kdropped).
 func (r *Ring) SQDropped() uint32 {
-	if r == nil || r.c == nil {
+	if !r.hold() {
 		return 0
 	}
+	defer r.release()
 	return atomic.LoadUint32(r.sqDropped)
 }
 
