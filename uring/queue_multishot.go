@@ -5,12 +5,12 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/kver"
 	"golang.org/x/sys/unix"
 )
 
@@ -430,7 +430,7 @@ func (m *msStream) next(ctx context.Context) (res int32, flags uint32, err error
 // finalErr is the error of a final CQE: -EINVAL as the request's only CQE
 // on a kernel older than the feature is that feature missing.
 func (m *msStream) finalErr(err error, got int) error {
-	if got == 0 && errors.Is(err, unix.EINVAL) && !kernelAtLeast(m.since[0], m.since[1]) {
+	if got == 0 && errors.Is(err, unix.EINVAL) && !kver.AtLeast(m.since[0], m.since[1], true) {
 		return &UnsupportedFeatureError{Feature: m.what, Major: m.since[0], Minor: m.since[1], Err: err}
 	}
 	return err
@@ -504,7 +504,7 @@ type UnsupportedFeatureError struct {
 // Error names the feature and the kernel versions.
 func (e *UnsupportedFeatureError) Error() string {
 	return "uring: " + e.Feature + " needs Linux " + strconv.Itoa(e.Major) + "." + strconv.Itoa(e.Minor) +
-		" (running " + kernelRelease() + "): " + e.Err.Error()
+		" (running " + kver.Release() + "): " + e.Err.Error()
 }
 
 // Unwrap returns the kernel's error.
@@ -512,30 +512,3 @@ func (e *UnsupportedFeatureError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrNotSupported) true.
 func (e *UnsupportedFeatureError) Is(target error) bool { return target == ErrNotSupported }
-
-func kernelRelease() string {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return "unknown"
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
-// kernelAtLeast reports whether uname's release is major.minor or later
-// (true when it cannot be parsed: the kernel's error is then left as it is).
-func kernelAtLeast(major, minor int) bool {
-	parts := strings.SplitN(kernelRelease(), ".", 3)
-	if len(parts) < 2 {
-		return true
-	}
-	ma, err1 := strconv.Atoi(parts[0])
-	mi := parts[1]
-	if i := strings.IndexFunc(mi, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-		mi = mi[:i]
-	}
-	mn, err2 := strconv.Atoi(mi)
-	if err1 != nil || err2 != nil {
-		return true
-	}
-	return ma > major || ma == major && mn >= minor
-}

@@ -10,14 +10,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aiokit/aio/cgo/cmem"
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/kver"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,33 +35,13 @@ func SkipNoPrivilege(t testing.TB, what string) {
 }
 
 // Release returns the running kernel's release string (uname -r).
-func Release() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "unknown"
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
+func Release() string { return kver.Release() }
 
-var kver struct {
-	once         sync.Once
-	major, minor int
-}
-
-// KernelVersion returns the running kernel's major and minor version.
+// KernelVersion returns the running kernel's major and minor version (0, 0
+// when the release does not parse).
 func KernelVersion() (major, minor int) {
-	kver.once.Do(func() {
-		parts := strings.SplitN(Release(), ".", 3)
-		if len(parts) >= 2 {
-			kver.major, _ = strconv.Atoi(parts[0])
-			m := parts[1]
-			if i := strings.IndexFunc(m, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-				m = m[:i]
-			}
-			kver.minor, _ = strconv.Atoi(m)
-		}
-	})
-	return kver.major, kver.minor
+	ma, mi, _ := kver.Version()
+	return ma, mi
 }
 
 // KernelAtLeast reports whether the kernel is major.minor or newer.
