@@ -102,7 +102,8 @@ type Queue struct {
 
 	inline inline.Reader // reads of cached data in the caller (see Read)
 
-	ms multishots // multishot streams that may hold descriptors (queue_multishot.go)
+	ms     multishots   // multishot streams that may hold descriptors (queue_multishot.go)
+	msLive atomic.Int32 // multishot requests whose final CQE has not come yet
 
 	cancels atomic.Int64  // cancel requests submitted (tests and docs)
 	subSeq  atomic.Uint64 // bumped before each io_uring_submit

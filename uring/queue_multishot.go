@@ -280,6 +280,8 @@ func (m *msStream) start(q *Queue, prep func(s *SQE)) (*Multishot, error) {
 		}
 		return nil, err
 	}
+	q.msLive.Add(1)
+	go func() { <-m.h.Done(); q.msLive.Add(-1) }()
 	w := &Multishot{m}
 	// The finalizer runs on the runtime's finalizer goroutine, which close
 	// (waiting for the final CQE) must not hold up.

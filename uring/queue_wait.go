@@ -37,7 +37,7 @@ import (
 // Wait: the queue then stops waiting inline for good (inlineRefused), and
 // the waiters park as on a kernel without EXT_ARG.
 func (q *Queue) waitInline(h *completion.Handle) bool {
-	if q.inlineRefused.Load() || !q.lone.Enter(q.table.Lone()) {
+	if q.inlineRefused.Load() || !q.lone.Enter(q.aloneInFlight()) {
 		return false
 	}
 	defer q.lone.Leave()
@@ -47,7 +47,7 @@ func (q *Queue) waitInline(h *completion.Handle) bool {
 		return false // Close may be about to unmap the ring
 	}
 	for i, yields := 0, 0; i < len(completion.LoneWaitSteps); {
-		if h.IsDone() || !q.table.Lone() {
+		if h.IsDone() || !q.aloneInFlight() {
 			break
 		}
 		// Wait holding the drain lock, as the C loop owns its ring: the
@@ -80,6 +80,19 @@ func (q *Queue) waitInline(h *completion.Handle) bool {
 		i++ // -ETIME or -EINTR: look again, with the next step
 	}
 	return h.IsDone()
+}
+
+// aloneInFlight reports whether one operation is in flight besides the
+// multishot streams, whose slots stay in flight for the life of a stream
+// (a server's multishot accept would otherwise keep every lone request
+// from being waited for in the kernel). Their CQEs reach an inline waiter
+// too; it drains them as any drainer does.
+func (q *Queue) aloneInFlight() bool {
+	if q.table.Lone() {
+		return true
+	}
+	m := q.msLive.Load()
+	return m > 0 && q.table.InFlight() == int(m)+1
 }
 
 // waitInlineDone waits until no goroutine is inside waitInline: Close calls

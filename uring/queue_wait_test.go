@@ -152,3 +152,32 @@ func primeLone(t *testing.T, q *Queue) {
 		t.Fatalf("after %d lone reads the streak is %d", 4*completion.LoneStreak, q.lone.Streak())
 	}
 }
+
+// A live multishot stream (a server's multishot accept, here a multishot
+// poll that never fires) keeps its slot in flight; lone requests besides it
+// are still waited for in the kernel, and the stream goes on working.
+func TestQueueInlineWaitBesideMultishot(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireInlineWait(t, q)
+	pr, pw := testPipe(t)
+	m, err := q.PollMultishot(pr, unix.POLLIN)
+	msStarted(t, q, m, err)
+	primeLone(t, q)
+	lonePipeReads(t, q, 4, 200*time.Microsecond)
+	if q.inlineWaits.Load() == 0 {
+		t.Fatal("lone reads beside a live multishot poll: no wait in io_uring_enter")
+	}
+	if _, err := unix.Write(pw, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if res, flags, err := next(t, m); err != nil || flags&CQEFMore == 0 || res&unix.POLLIN == 0 {
+		t.Fatalf("multishot poll after the inline waits: %#x, %#x, %v", res, flags, err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.Settle(5*time.Second, func() bool { return q.msLive.Load() == 0 }) {
+		t.Errorf("live multishot count %d after Close", q.msLive.Load())
+	}
+}
