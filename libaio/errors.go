@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/errs"
 	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
@@ -39,25 +40,11 @@ var ErrWriteAtAppend = fileio.ErrWriteAtAppend
 // QueueInit, the raw layer, return the plain errno in every case, as C sees it.
 var ErrUnavailable = errors.New("libaio: Linux AIO unavailable")
 
-// unavailableError carries the errno of a refused io_setup.
-type unavailableError struct{ errno unix.Errno }
-
-// Error names the refusal and its errno.
-func (e *unavailableError) Error() string {
-	return "libaio: Linux AIO unavailable: io_setup: " + e.errno.Error()
-}
-
-// Is makes errors.Is(err, ErrUnavailable) true.
-func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
-
-// Unwrap exposes the errno (errors.Is(err, unix.ENOSYS)).
-func (e *unavailableError) Unwrap() error { return e.errno }
-
 // setupErr wraps an io_setup refusal by the system (ENOSYS, EPERM) in ErrUnavailable;
 // other errors are returned as they are.
 func setupErr(err error) error {
 	if err == unix.ENOSYS || err == unix.EPERM {
-		return &unavailableError{errno: err.(unix.Errno)}
+		return errs.NewRefused("libaio: Linux AIO unavailable: io_setup", ErrUnavailable, err.(unix.Errno))
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
+	"github.com/aiokit/aio/internal/errs"
 	"github.com/aiokit/aio/internal/fileio"
 	"golang.org/x/sys/unix"
 )
@@ -27,20 +28,6 @@ var ErrWriteAtAppend = fileio.ErrWriteAtAppend
 // [New] matches both ErrUnavailable and the errno with errors.Is.
 var ErrUnavailable = errors.New("uring: io_uring unavailable")
 
-// unavailableError carries the errno of a refused io_uring_setup.
-type unavailableError struct{ errno unix.Errno }
-
-// Error names the refusal and its errno.
-func (e *unavailableError) Error() string {
-	return "uring: io_uring unavailable: " + e.errno.Error()
-}
-
-// Is makes errors.Is(err, ErrUnavailable) true.
-func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
-
-// Unwrap exposes the errno (errors.Is(err, unix.EPERM)).
-func (e *unavailableError) Unwrap() error { return e.errno }
-
 // setupErr maps a negative io_uring_setup result for a ring with setup
 // flags to an error.
 //
@@ -55,7 +42,7 @@ func setupErr(ret int, flags uint32) error {
 		return ErrSQPollPerm
 	}
 	if e == unix.EPERM || e == unix.ENOSYS {
-		return &unavailableError{errno: e}
+		return errs.NewRefused("uring: io_uring unavailable", ErrUnavailable, e)
 	}
 	return e
 }
