@@ -9,7 +9,7 @@
 #   make dist       reproducible source tarball aiokit-$(VERSION).tar.gz
 #
 # Honoured: GO, GOFLAGS, CC, CFLAGS, CPPFLAGS, LDFLAGS, PREFIX, DESTDIR (and
-# BINDIR, LIBEXECDIR, GOSRCDIR, DOCDIR under PREFIX).
+# BINDIR, LIBEXECDIR, GOSRCDIR, DOCDIR under PREFIX), BENCH_TAGS.
 
 VERSION    := 0.1.0
 MODULE     := github.com/aiokit/aio
@@ -32,17 +32,40 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
+# go build stamps the binaries with the checkout's git state, and fails when
+# git refuses a checkout of another user ("dubious ownership": sudo make
+# install with nothing built yet): there, no stamp.
+ifneq ($(shell [ -e .git ] && [ ! -O .git ] && echo foreign),)
+override GOFLAGS += -buildvcs=false
+endif
+
 # cgo sees the same flags as the C programs.
 export CC
 export CGO_ENABLED := 1
 export CGO_CFLAGS  ?= $(CFLAGS) $(CPPFLAGS)
 export CGO_LDFLAGS ?= $(LDFLAGS)
 
-# iceber/iouring-go (benchmark peer only) links on Go 1.23+ only with
-# -checklinkname=0, a flag Go 1.22's linker does not know (nor needs). Deferred
-# (=): `go env` runs only when aiobench is built.
-ICEBER_FLAGS = -tags iceber $(shell case "$$($(GO) env GOVERSION 2>/dev/null)" in \
-  (go1.2[3-9]*|go1.[3-9][0-9]*|devel*) echo -ldflags=-checklinkname=0;; esac)
+# aiobench's build tags: iceber adds the github.com/iceber/iouring-go engines
+# (a benchmark peer, nothing else needs that module); BENCH_TAGS= builds
+# aiobench without them, e.g. where that module is not packaged.
+BENCH_TAGS ?= iceber
+# iceber/iouring-go links on Go 1.23+ only with -checklinkname=0, a flag Go
+# 1.22's linker does not know (nor needs). aiobench's -tags and -ldflags add
+# to those in GOFLAGS (go takes the last -tags and -ldflags given, so a second
+# one would drop GOFLAGS'). Deferred (=): `go env` runs only when aiobench is
+# built.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+CHECKLINKNAME = $(if $(filter iceber,$(subst $(comma), ,$(AIOBENCH_TAGS))),$(shell \
+  case "$$($(GO) env GOVERSION 2>/dev/null)" in \
+  (go1.2[3-9]*|go1.[3-9][0-9]*|devel*) echo -checklinkname=0;; esac))
+GOFLAGS_TAGS    = $(subst $(comma), ,$(patsubst -tags=%,%,$(lastword $(filter -tags=%,$(GOFLAGS)))))
+GOFLAGS_LDFLAGS = $(patsubst -ldflags=%,%,$(lastword $(filter -ldflags=%,$(GOFLAGS))))
+AIOBENCH_TAGS   = $(subst $(space),$(comma),$(strip $(GOFLAGS_TAGS) $(subst $(comma), ,$(BENCH_TAGS))))
+AIOBENCH_LDFLAGS = $(strip $(GOFLAGS_LDFLAGS) $(CHECKLINKNAME))
+AIOBENCH_FLAGS  = $(filter-out -tags=% -ldflags=%,$(GOFLAGS)) \
+  $(if $(AIOBENCH_TAGS),-tags=$(AIOBENCH_TAGS)) $(if $(AIOBENCH_LDFLAGS),'-ldflags=$(AIOBENCH_LDFLAGS)')
 
 URING_LIBS := $(shell $(PKG_CONFIG) --cflags --libs liburing 2>/dev/null || echo -luring)
 CSRCS      := $(wildcard testdata/c/*.c)
@@ -73,7 +96,7 @@ build/c/%: testdata/c/%.c $(CHDRS)
 
 build/bin/aiobench: FORCE
 	@mkdir -p build/bin
-	$(GO) build $(GOFLAGS) $(ICEBER_FLAGS) -o $@ ./cmd/aiobench
+	$(GO) build $(AIOBENCH_FLAGS) -o $@ ./cmd/aiobench
 
 build/bin/%: FORCE
 	@mkdir -p build/bin
@@ -109,13 +132,18 @@ GOFMT ?= $(shell $(GO) env GOROOT 2>/dev/null)/bin/gofmt
 GIT := git -c safe.directory="$(CURDIR)"
 
 # The gate fails when gofmt cannot run (not found, parse errors), not only on
-# unformatted files.
+# unformatted files. The files: git's only where .git is here (an unpacked tarball inside another
+# repository would get that one's list: none, and gofmt, given no file, reads
+# stdin), else every .go but build/ and vendor/.
 vet:
-	@unformatted="$$($(GOFMT) -l $$($(GIT) ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*'))" || \
+	@files="$$( { [ -e .git ] && $(GIT) ls-files '*.go' 2>/dev/null; } || \
+	  find . -name '*.go' -not -path './build/*' -not -path './vendor/*')"; \
+	  [ -n "$$files" ] || { echo "vet: no Go files found" >&2; exit 1; }; \
+	  unformatted="$$($(GOFMT) -l $$files </dev/null)" || \
 	  { echo "vet: gofmt failed ($(GOFMT)); set GOFMT=/path/to/gofmt" >&2; exit 1; }; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS) ./...
-	$(GO) vet $(GOFLAGS) -tags iceber ./internal/bench/ ./cmd/aiobench/
+	$(if $(AIOBENCH_TAGS),$(GO) vet $(filter-out -tags=%,$(GOFLAGS)) -tags=$(AIOBENCH_TAGS) ./internal/bench/ ./cmd/aiobench/)
 
 test: cprogs
 	$(GO) test $(GOFLAGS) $(TESTFLAGS) ./...
@@ -127,12 +155,20 @@ CGOCHECK_PKGS := ./cgo/... ./uring/ ./libaio/ ./posixaio/ ./internal/inline/ ./i
 cgocheck: cprogs
 	GOEXPERIMENT=cgocheck2 $(GO) test $(GOFLAGS) -count=1 $(CGOCHECK_PKGS)
 
-check: deps vet all test cgocheck
+# One step after the other, also under make -j: deps may install the headers
+# the builds need, and two test runs at once make the timing tests flaky.
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory vet all
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory cgocheck
 
 bench: cprogs build/bin/aiobench
 	build/bin/aiobench -cbin build/c $(BENCHFLAGS)
 
-demo: deps all
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	build/bin/aioprobe
 	build/bin/aiobench -cbin build/c -quick
 
@@ -190,11 +226,13 @@ uninstall:
 # sorted, mtimes the commit's, modes 0644/0755 whatever tar.umask says);
 # elsewhere, the list_sources files with sorted names, fixed owner, modes and
 # mtime SOURCE_DATE_EPOCH. gzip -n leaves out the timestamp.
-SOURCE_DATE_EPOCH ?= $(shell $(GIT) log -1 --format=%ct 2>/dev/null || echo 0)
+SOURCE_DATE_EPOCH ?= $(shell [ -e .git ] && $(GIT) log -1 --format=%ct 2>/dev/null || echo 0)
 DISTNAME := aiokit-$(VERSION)
 dist:
 	@set -e; tar="build/$(DISTNAME).tar"; mkdir -p build; rm -rf build/dist "$$tar"; \
 	if [ -e .git ]; then \
+	  $(GIT) diff --quiet HEAD -- 2>/dev/null || \
+	    echo "dist: warning: uncommitted changes are not in the tarball (it is git archive HEAD)" >&2; \
 	  $(GIT) -c tar.umask=0022 archive --format=tar --prefix="$(DISTNAME)/" -o "$$tar" HEAD; \
 	else \
 	  files="$$($(list_sources))"; \

@@ -42,9 +42,12 @@
 // 1 when nothing could run (no row matches -filter, with -list too; every
 // row skipped; every engine failed or missing), on an error, or when the
 // output cannot be written; 2 for bad usage, including a -cbin that is not a
-// directory holding the C programs; 130 or 143 after SIGINT or SIGTERM, once
-// the C program running is killed (bench.KillC) and what the run wrote in
-// -dir is removed: the temporary file of a data file being written and,
-// unless -keep, the data files it created or rewrote (an intact one it found
-// stays).
+// directory holding the C programs, an empty -dir or -render, and a -dur
+// that is not whole milliseconds (the C programs' unit); 129, 130 or 143
+// after SIGHUP, SIGINT or SIGTERM, once the C program running is killed
+// (bench.KillC) and what the run wrote in -dir is removed: the temporary
+// file of a data file being written and, unless -keep, the data files it
+// created or rewrote (an intact one it found stays); 141, with the same
+// cleanup and no message, when stdout or stderr is a pipe closed before all the
+// output was written (`aiobench | head -1`, `aiobench -v 2>&1 | head`).
 package main

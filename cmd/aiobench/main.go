@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,10 +59,13 @@ func (b *byteSize) Set(s string) error {
 // flag package does), 2 for bad usage (an explicit -cbin without the C
 // programs included) and 1 when the benchmark could not run: nothing
 // matched -filter (with -list too), every engine failed, or stdout could
-// not be written.
+// not be written; cli.BrokenPipe (141) when stdout was a closed pipe.
 func run(args []string, stdout, stderr io.Writer) int {
 	out := &cli.ErrWriter{W: stdout}
 	code := runTo(args, out, stderr)
+	if cli.IsBrokenPipe(out.Err) {
+		return cli.BrokenPipe // `| head -1`: silent, as a SIGPIPE death is
+	}
 	if out.Err != nil {
 		fmt.Fprintf(stderr, "aiobench: writing the output: %v\n", out.Err)
 		return 1
@@ -72,8 +76,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 func runTo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("aiobench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: aiobench [flags]\n       aiobench -render FILE|-\n\nRuns the benchmark matrix (docs/benchmarks.md), every engine side by side with the C programs.\nExit status: 0 something was measured, 1 nothing could run or an error, 2 bad usage,\n128+signal when interrupted (the data files it made are removed first).\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	reps := fs.Int("reps", 5, "repetitions of each engine in each row (median reported)")
-	dur := fs.Duration("dur", 300*time.Millisecond, "duration of one measured run")
+	dur := fs.Duration("dur", 300*time.Millisecond, "duration of one measured run (whole milliseconds: the C programs' unit)")
 	filter := fs.String("filter", "", "regexp on \"<row> <backend>/<engine>\" selecting what runs")
 	quick := fs.Bool("quick", false, "smoke run: 2 reps of 25ms, 8 MiB/4 MiB files, no warm-up (explicit flags win)")
 	dir := fs.String("dir", os.TempDir(), "directory for the data files (the O_DIRECT rows need a disk filesystem and are skipped elsewhere, tmpfs included)")
@@ -101,7 +109,11 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if *render != "" {
+	if set["render"] {
+		if *render == "" {
+			fmt.Fprintln(stderr, "aiobench: -render: empty file name (FILE, or - for stdin)")
+			return 2
+		}
 		if len(set) > 1 {
 			fmt.Fprintln(stderr, "aiobench: -render takes no other flag (it prints a saved report as it is)")
 			return 2
@@ -127,6 +139,15 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 	}
 	if *reps < 1 || *dur <= 0 {
 		fmt.Fprintln(stderr, "aiobench: -reps must be >= 1 and -dur > 0")
+		return 2
+	}
+	if *dur%time.Millisecond != 0 {
+		// The C programs take --ms: they would run longer than the Go engines.
+		fmt.Fprintf(stderr, "aiobench: -dur %v: want whole milliseconds (the C programs run for whole milliseconds)\n", *dur)
+		return 2
+	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "aiobench: -dir: empty directory name")
 		return 2
 	}
 	var re *regexp.Regexp
@@ -233,7 +254,9 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 		err = bench.WriteText(stdout, report)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "aiobench: %v\n", err)
+		if !outputFailed(stdout) { // else run reports it, once
+			fmt.Fprintf(stderr, "aiobench: %v\n", err)
+		}
 		return 1
 	}
 	if !anyOK(report.Rows) {
@@ -483,7 +506,10 @@ func memoryFS(dir string) string {
 // renderReport prints the text table of a JSON report.
 func renderReport(path string, stdout, stderr io.Writer) int {
 	var in io.Reader = os.Stdin
-	if path != "-" {
+	name := path
+	if path == "-" {
+		name = "standard input"
+	} else {
 		f, err := os.Open(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "aiobench: %v\n", err)
@@ -493,18 +519,36 @@ func renderReport(path string, stdout, stderr io.Writer) int {
 		in = f
 	}
 	r, err := bench.ReadJSON(in)
+	var syntax *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF):
+		err = errors.New("empty, not an aiobench -json report")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		err = errors.New("truncated: the JSON ends early")
+	case errors.As(err, &syntax):
+		err = fmt.Errorf("not an aiobench -json report: %v", err)
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "aiobench: %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "aiobench: -render %s: %v\n", name, err)
 		return 1
 	}
 	for i := range r.Rows {
 		r.Rows[i].Summarize()
 	}
 	if err := bench.WriteText(stdout, r); err != nil {
-		fmt.Fprintf(stderr, "aiobench: %v\n", err)
+		if !outputFailed(stdout) { // else run reports it, once
+			fmt.Fprintf(stderr, "aiobench: %v\n", err)
+		}
 		return 1
 	}
 	return 0
+}
+
+// outputFailed reports whether a write to stdout, the cli.ErrWriter of run,
+// failed: run then reports that error (or, for a closed pipe, nothing).
+func outputFailed(stdout io.Writer) bool {
+	w, ok := stdout.(*cli.ErrWriter)
+	return ok && w.Err != nil
 }
 
 // within reports whether path is inside dir (both made absolute, symlinks

@@ -17,7 +17,7 @@ import (
 // (aiobench-<size>.dat) and the temporary files bench.PrepareFile and
 // bench.CheckDirectDir make while it runs (bench.TempPrefix: .aiobench-<pid>-*,
 // so another aiobench's files in the same dir are not touched). The normal end of the
-// run removes the data files unless -keep (remove(false)); SIGINT or SIGTERM
+// run removes the data files unless -keep (remove(false)); a signal
 // removes the temporary files and, unless -keep, the data files too
 // (remove(true), from the handler of watchSignals), then exits.
 type scratch struct {
@@ -109,9 +109,10 @@ func (s *scratch) removeLocked(interrupted bool) []string {
 	return gone
 }
 
-// watchSignals makes SIGINT and SIGTERM kill the C program running (if any),
-// remove the scratch files and exit
-// with status 128+signal (130, 143) until stop is called. The handler keeps
+// watchSignals makes SIGHUP, SIGINT and SIGTERM, and a write to a closed
+// stdout or stderr, kill the C program running (if any), remove the scratch
+// files and exit with status 128+signal (129, 130, 143; 141, silently, for
+// the pipe: cli.WatchSignals) until stop is called. The handler keeps
 // s locked while it exits, so a normal end racing with it cannot return a
 // different status.
 func (s *scratch) watchSignals(stderr io.Writer) (stop func()) {

@@ -180,3 +180,53 @@ func TestRewrittenDataFileRemoved(t *testing.T) {
 		t.Errorf("header does not name just the page-cache file:\n%s\n%s", out.String(), errb.String())
 	}
 }
+
+// A write to a closed pipe on stdout (`aiobench | head -1`) or stderr
+// (`aiobench -v 2>&1 | head`) ends the run with status 141 and no message, as
+// the SIGPIPE death it was, but removes the data files first (the death left
+// them, 1.25 GiB by default); a closed stderr ends it at that write, not at
+// the end of a 30 s row.
+func TestClosedPipe(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		args   []string
+		stderr bool // close stderr, not stdout
+	}{
+		{"stdout", []string{"-quick", "-reps", "1"}, false},
+		{"stderr", []string{"-v", "-warmup=false", "-reps", "1", "-dur", "30s", "-size", "8MiB"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := testutil.TempDir(t)
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+			defer w.Close()
+			cmd := testutil.SelfCommand(append(c.args, "-filter", `^read4k/(cache|direct)/qd1 goroutines/`, "-dir", dir)...)
+			var other bytes.Buffer
+			cmd.Stdout, cmd.Stderr = w, &other
+			if c.stderr {
+				cmd.Stdout, cmd.Stderr = &other, w
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 141 {
+				t.Errorf("exit %v, want status 141\n%s", err, other.String())
+			}
+			if c.stderr && time.Since(t0) > 20*time.Second {
+				t.Errorf("a closed stderr ended the run after %v: not at the first progress line", time.Since(t0))
+			}
+			if !c.stderr && other.Len() != 0 {
+				t.Errorf("a message on stderr: %q", other.String())
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("left in -dir: %v", ents)
+			}
+		})
+	}
+}

@@ -7,12 +7,15 @@
 //
 //	aioprobe [-dir DIR] [-json] [-depth N]
 //
-// DIR is where a scratch file is made (default: the system temporary
-// directory); the file system of DIR is what is probed for O_DIRECT.
+// DIR is where a scratch file of 64 MiB is made (default: the system
+// temporary directory); the file system of DIR is what is probed for
+// O_DIRECT.
 //
 // Exit status: 0 (also for -h), 1 when the probe cannot run or the report
-// cannot be written, 2 for bad usage, 130 or 143 after SIGINT or SIGTERM
-// (the scratch file is removed first).
+// cannot be written, 2 for bad usage (an empty -dir included), 129, 130 or
+// 143 after SIGHUP, SIGINT or SIGTERM (the scratch file is removed first),
+// 141 without a message when stdout is a pipe closed before the report was
+// written (`aioprobe | head -1`; the scratch file is gone by then).
 package main
 
 import (
@@ -60,10 +63,15 @@ func main() {
 }
 
 // run is main without the exit: it returns 0 on success (and for -h, as Go's
-// flag package does), 2 for bad usage and 1 when the probe failed.
+// flag package does), 2 for bad usage, 1 when the probe failed and
+// cli.BrokenPipe when stdout was a closed pipe.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("aioprobe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: aioprobe [-dir DIR] [-json] [-depth N]\n\nReports which asynchronous-I/O interfaces work here and which are truly asynchronous.\nExit status: 0 ok, 1 the probe failed, 2 bad usage, 128+signal when interrupted.\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	dir := fs.String("dir", os.TempDir(), "directory for the scratch file (its file system is probed)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	depth := fs.Int("depth", 32, "reads per submitted batch (1..1024)")
@@ -81,6 +89,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aioprobe: -depth %d: want 1..1024\n", *depth)
 		return 2
 	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "aioprobe: -dir: empty directory name")
+		return 2
+	}
 	defer watchSignals(stderr)()
 	rep, err := Run(*dir, *depth)
 	if err != nil {
@@ -93,6 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = enc.Encode(rep)
 	} else {
 		err = Print(stdout, rep)
+	}
+	if cli.IsBrokenPipe(err) {
+		return cli.BrokenPipe // `| head -1`: silent, as a SIGPIPE death is
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "aioprobe: writing the report: %v\n", err)

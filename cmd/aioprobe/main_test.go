@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -34,10 +35,14 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// SIGINT or SIGTERM while the scratch file exists removes it and exits
-// 128+signal.
+// SIGHUP, SIGINT or SIGTERM while the scratch file exists removes it and
+// exits 128+signal (SIGHUP killed it and left the file).
 func TestSignalRemovesScratch(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		if sig == syscall.SIGHUP && signal.Ignored(sig) {
+			t.Log("SIGHUP is ignored here (nohup), and so in aioprobe: not tested")
+			continue
+		}
 		dir := testutil.TempDir(t)
 		cmd := testutil.SelfCommand("-dir", dir)
 		var errb bytes.Buffer
@@ -188,7 +193,9 @@ func TestProbeTmpfs(t *testing.T) {
 // Bad usage exits 2 with a message, before anything is probed; -h exits 0
 // like Go's flag.ExitOnError (and aiobench).
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"bogus", "-dir", "/dev/shm"}, {"-dir", t.TempDir(), "extra"}, {"-bogus"}, {"-depth", "0"}, {"-depth", "1025"}} {
+	for _, args := range [][]string{{"bogus", "-dir", "/dev/shm"}, {"-dir", t.TempDir(), "extra"}, {"-bogus"}, {"-depth", "0"}, {"-depth", "1025"},
+		{"-dir", ""}, // was "statfs : no such file or directory", exit 1
+	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 || errb.Len() == 0 || out.Len() != 0 {
 			t.Errorf("aioprobe %q: exit %d, stdout %q, stderr %q; want 2 with a message", args, code, out.String(), errb.String())
@@ -273,5 +280,29 @@ func TestNoArguments(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		t.Errorf("SelfCommand() (aioprobe with no arguments): %v\nstderr: %s", err, errb.String())
+	}
+}
+
+// A closed stdout (`aioprobe | head -1`, the reader gone before the report)
+// ends it with status 141 and no message, as a SIGPIPE death does, and no
+// scratch file left.
+func TestClosedStdout(t *testing.T) {
+	dir := testutil.TempDir(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	cmd := testutil.SelfCommand("-dir", dir)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 141 || errb.Len() != 0 {
+		t.Errorf("exit %v, want status 141 and no message; stderr %q", err, errb.String())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left in -dir: %v", ents)
 	}
 }

@@ -24,7 +24,8 @@ func probePosix(d *dataFile, depth int) Backend {
 		b.Async = append(b.Async, posixAsync(d, mode, depth))
 	}
 	b.Facts["implementation"] = "glibc user-space threads (blocking pread/pwrite on helper threads)"
-	b.Facts["threads added"] = fmt.Sprintf("%d (process threads %d before, %d after; idle glibc AIO threads linger about 1 s)", threadCount()-before, before, threadCount())
+	after := threadCount() // once: a lingering glibc thread may exit at any time
+	b.Facts["threads added"] = fmt.Sprintf("%d (process threads %d before, %d after; idle glibc AIO threads linger about 1 s)", after-before, before, after)
 	for _, a := range b.Async {
 		if a.Error != "" && a.Mode == "buffered-warm" {
 			b.Available = false

@@ -34,8 +34,10 @@ func removeScratch(path string) {
 	delete(scratchFiles.paths, path)
 }
 
-// watchSignals makes SIGINT and SIGTERM remove the scratch files and exit
-// with status 128+signal (130, 143) until stop is called.
+// watchSignals makes SIGHUP, SIGINT and SIGTERM, and a write to a closed
+// stdout or stderr, remove the scratch files and exit with status
+// 128+signal (129, 130, 143; 141, silently, for the pipe: cli.WatchSignals)
+// until stop is called.
 func watchSignals(stderr io.Writer) (stop func()) {
 	return cli.WatchSignals("aioprobe", stderr, func() string {
 		scratchFiles.Lock() // held until the exit: no new file

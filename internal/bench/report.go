@@ -303,8 +303,12 @@ var TableColumns = []string{"ROW", "ENGINE", "OPS/S", "SPREAD", "ALLOCS/OP", "VS
 // WriteText writes the system facts, configuration and notes as "# " comment
 // lines, then an aligned table with one line per row and engine (columns
 // TableColumns; "-" where a value does not apply, "ref" for a C reference's
-// VS_C). NOTE holds the status and error of engines that did not run.
-func WriteText(w io.Writer, r *Report) error {
+// VS_C, ALLOCS/OP "-" for every engine that is a C program: RunsC). NOTE
+// holds the status and error of engines that did not run; every line has
+// the cell, empty or not (else a note line away from the header was aligned
+// on its own), and no line ends in blanks.
+func WriteText(out io.Writer, r *Report) error {
+	w := &trimWriter{w: out}
 	s, c := r.System, r.Config
 	fmt.Fprintf(w, "# aiobench %s  kernel %s  %d CPUs (GOMAXPROCS %d) %s  %.1f GiB RAM\n",
 		s.GoVersion, s.Kernel, s.CPUs, s.GOMAXPROCS, s.CPUModel, float64(s.MemTotalKB)/(1<<20))
@@ -325,7 +329,7 @@ func WriteText(w io.Writer, r *Report) error {
 			if e.Status == StatusOK {
 				ops = fmt.Sprintf("%.0f", e.Median)
 				spread = fmt.Sprintf("%.1f%%", 100*e.Spread)
-				if !e.IsC {
+				if !e.RunsC() {
 					allocs = fmt.Sprintf("%.2f", e.MedianAllocs)
 				}
 				if e.IsC {
@@ -339,14 +343,58 @@ func WriteText(w io.Writer, r *Report) error {
 			} else {
 				note = e.Status + ": " + oneLine(e.Error)
 			}
-			line := strings.Join([]string{row.Name, e.Engine, ops, spread, allocs, vsc, vsb}, "\t")
-			if note != "" {
-				line += "\t" + note
-			}
-			fmt.Fprintln(tw, line)
+			fmt.Fprintln(tw, strings.Join([]string{row.Name, e.Engine, ops, spread, allocs, vsc, vsb, note}, "\t"))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// RunsC reports whether the engine runs a C program: the backend's reference
+// (IsC) or another one, named "C-..." (posixaio/C-sigev-thread). Its
+// allocations per op are the Go side's of RunC, not the program's, and the
+// table shows "-" for them.
+func (e *EngineResult) RunsC() bool {
+	return e.IsC || e.Name == "C" || strings.HasPrefix(e.Name, "C-")
+}
+
+// trimWriter passes whole lines on with their trailing blanks removed (the
+// padding tabwriter gives the cell before an empty NOTE). It keeps the
+// first write error.
+type trimWriter struct {
+	w    io.Writer
+	line []byte
+	err  error
+}
+
+func (t *trimWriter) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if t.err != nil {
+			return 0, t.err
+		}
+		if c != '\n' {
+			t.line = append(t.line, c)
+			continue
+		}
+		t.line = append(bytes.TrimRight(t.line, " "), '\n')
+		_, t.err = t.w.Write(t.line)
+		t.line = t.line[:0]
+	}
+	if t.err != nil {
+		return 0, t.err
+	}
+	return len(p), nil
+}
+
+// flush writes a last line that has no newline.
+func (t *trimWriter) flush() error {
+	if t.err == nil && len(t.line) > 0 {
+		_, t.err = t.w.Write(bytes.TrimRight(t.line, " "))
+		t.line = nil
+	}
+	return t.err
 }
 
 func oneLine(s string) string {

@@ -198,3 +198,43 @@ func TestRowNameFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// Every NOTE starts in the header's NOTE column, also on a line away from
+// the header (tabwriter aligned such a line on its own: the cell before NOTE
+// ended with a tab only there), no line ends in blanks, and a C program that
+// is not the reference (posixaio/C-sigev-thread) shows no ALLOCS/OP (it
+// showed the Go side's of RunC).
+func TestWriteTextNoteColumn(t *testing.T) {
+	r := testReport()
+	r.Rows[1].Engines = append(r.Rows[1].Engines,
+		EngineResult{Engine: "posixaio/C-sigev-thread", Backend: "posixaio", Name: "C-sigev-thread", Status: StatusOK, OpsPerSec: []float64{50}, AllocsPerOp: []float64{0.01}},
+		EngineResult{Engine: "uring/handle", Backend: "uring", Name: "handle", Status: StatusError, Error: "EBUSY"})
+	r.Rows[1].Summarize()
+	var buf bytes.Buffer
+	if err := WriteText(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	col, notes := -1, 0
+	for _, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		if strings.HasSuffix(l, " ") {
+			t.Errorf("line ends in blanks: %q", l)
+		}
+		if strings.HasPrefix(l, "ROW") {
+			col = strings.Index(l, "NOTE")
+		}
+		for _, s := range []string{StatusMissing + ":", StatusError + ":"} {
+			if i := strings.Index(l, s); i >= 0 {
+				notes++
+				if i != col {
+					t.Errorf("NOTE at column %d, the header's at %d:\n%s", i, col, buf.String())
+				}
+			}
+		}
+		if f := strings.Fields(l); len(f) > 4 && f[1] == "posixaio/C-sigev-thread" && f[4] != "-" {
+			t.Errorf("ALLOCS/OP of a C program: %q", l)
+		}
+	}
+	if col < 0 || notes != 3 {
+		t.Errorf("header NOTE at %d, %d notes:\n%s", col, notes, buf.String())
+	}
+}
