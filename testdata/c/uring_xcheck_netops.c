@@ -1036,14 +1036,32 @@ static int cancel_ptr(void *marker, int flags, int nreads)
 	return n;
 }
 
+/* Reaps the CQE of the cancel_fd staged with user_data 2 (traced as op) and
+   those of the nreads reads it was after, and traces how many of them it
+   canceled. */
+static void collect_cancel_fd(const char *op, int nreads)
+{
+	unsigned flags;
+	int res, n = 0;
+	__u64 ud;
+
+	for (int i = 0; i <= nreads; i++) {
+		next_cqe(&ring, &ud, &res, &flags);
+		if (ud == 2)
+			trace_neg(op, res);
+		else
+			n += res == -ECANCELED;
+	}
+	trace_line("reads canceled %d", n);
+}
+
 static void sec_cancel(void)
 {
 	static int marker, other;
 	struct io_uring_sqe *s;
 	char b1[8], b2[8];
-	int p[2], res, i, n = 0;
+	int p[2], i;
 	unsigned flags;
-	__u64 ud;
 
 	pipe_or_die(p);
 
@@ -1074,37 +1092,16 @@ static void sec_cancel(void)
 	submit(2);
 	io_uring_prep_cancel_fd(get(2), p[0], 0);
 	submit(1);
-	for (i = 0, n = 0; i < 2; i++) {
-		next_cqe(&ring, &ud, &res, &flags);
-		if (ud == 2)
-			trace_neg("cancel_fd", res);
-		else
-			n += res == -ECANCELED;
-	}
-	trace_line("reads canceled %d", n);
+	collect_cancel_fd("cancel_fd", 1);
 	io_uring_prep_cancel_fd(get(2), p[0], IORING_ASYNC_CANCEL_ALL);
 	submit(1);
-	for (i = 0, n = 0; i < 2; i++) {
-		next_cqe(&ring, &ud, &res, &flags);
-		if (ud == 2)
-			trace_neg("cancel_fd_all", res);
-		else
-			n += res == -ECANCELED;
-	}
-	trace_line("reads canceled %d", n);
+	collect_cancel_fd("cancel_fd_all", 1);
 	io_uring_prep_read(get(0), p[0], b1, sizeof(b1), -1);
 	io_uring_prep_read(get(0), p[0], b2, sizeof(b2), -1);
 	submit(2);
 	io_uring_prep_cancel_fd(get(2), p[0], IORING_ASYNC_CANCEL_ALL);
 	submit(1);
-	for (i = 0, n = 0; i < 3; i++) {
-		next_cqe(&ring, &ud, &res, &flags);
-		if (ud == 2)
-			trace_neg("cancel_fd_all", res);
-		else
-			n += res == -ECANCELED;
-	}
-	trace_line("reads canceled %d", n);
+	collect_cancel_fd("cancel_fd_all", 2);
 	io_uring_prep_cancel_fd(get(0), p[0], 0);
 	trace_neg("cancel_fd_none", run1());
 	io_uring_prep_cancel_fd(get(0), p[0], IORING_ASYNC_CANCEL_ALL);
