@@ -22,7 +22,9 @@
 //	aiobench -render FILE|-
 //
 // -filter is matched against "<row> <backend>/<engine>", e.g.
-// -filter 'direct/qd128 (uring|goroutines)/'. -render takes no other flag
+// -filter 'direct/qd128 (uring|goroutines)/'. -list prints the rows and
+// engines that would run, one row per line (with -json: a JSON array of
+// {"row", "engines"}). -render takes no other flag
 // (exit 2) and refuses a file with no rows, two concatenated reports or data
 // after the report (exit 1). The C reference programs come from -cbin, else
 // $AIOKIT_CBIN, else (in the source tree: the working directory is at or

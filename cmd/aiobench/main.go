@@ -177,12 +177,27 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *list {
+		type listed struct {
+			Row     string   `json:"row"`
+			Engines []string `json:"engines"`
+		}
+		var rows []listed
 		for _, pr := range planned {
 			var ids []string
 			for _, e := range pr.engines {
 				ids = append(ids, e.ID())
 			}
-			fmt.Fprintf(stdout, "%s\t%s\n", pr.row.Name, strings.Join(ids, " "))
+			rows = append(rows, listed{pr.row.Name, ids})
+		}
+		if *jsonOut {
+			b, _ := json.MarshalIndent(rows, "", "  ")
+			if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
+				return 1
+			}
+			return 0
+		}
+		for _, r := range rows {
+			fmt.Fprintf(stdout, "%s\t%s\n", r.Row, strings.Join(r.Engines, " "))
 		}
 		return 0
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -398,6 +399,31 @@ func TestTmpfsDir(t *testing.T) {
 	code = run([]string{"-quick", "-filter", `^read4k/direct/qd1 goroutines/`, "-dir", dir}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "O_DIRECT rows skipped") || !strings.Contains(errb.String(), "nothing left to run") {
 		t.Errorf("only O_DIRECT rows on tmpfs: exit %d, %q", code, errb.String())
+	}
+}
+
+// -list -json prints the same plan as a JSON array of {row, engines}.
+func TestListJSON(t *testing.T) {
+	var text, js, errb bytes.Buffer
+	if code := run([]string{"-list", "-filter", "fds128 "}, &text, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if code := run([]string{"-list", "-json", "-filter", "fds128 "}, &js, &errb); code != 0 {
+		t.Fatalf("-json: exit %d: %s", code, errb.String())
+	}
+	var rows []struct {
+		Row     string   `json:"row"`
+		Engines []string `json:"engines"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &rows); err != nil {
+		t.Fatalf("-list -json output is not JSON: %v\n%s", err, js.String())
+	}
+	var back []string
+	for _, r := range rows {
+		back = append(back, r.Row+"\t"+strings.Join(r.Engines, " "))
+	}
+	if got, want := strings.Join(back, "\n"), strings.TrimSpace(text.String()); got != want {
+		t.Errorf("-list -json says\n%s\nwhere -list says\n%s", got, want)
 	}
 }
 
