@@ -132,6 +132,7 @@ var queueBehaviour = []struct {
 	{"TestFileReadAtContextCancel", TestFileReadAtContextCancel, 0},
 	{"TestFileCloseWhileReading", TestFileCloseWhileReading, 0},
 	{"TestQueueCQOverflow", TestQueueCQOverflow, 505},
+	{"TestQueueOverflowNoWakeup", TestQueueOverflowNoWakeup, 505},
 	{"TestQueue1000Waiters", TestQueue1000Waiters, 505},
 	{"TestQueueUnsupportedOp", TestQueueUnsupportedOp, 506},
 	{"TestQueueInlineWait", TestQueueInlineWait, 511},

@@ -107,6 +107,11 @@ type Queue struct {
 
 	cancels atomic.Int64  // cancel requests submitted (tests and docs)
 	subSeq  atomic.Uint64 // bumped before each io_uring_submit
+
+	// The overflow check (queue_reap.go): nil without IORING_FEAT_NODROP.
+	ovfTimer *time.Timer
+	ovfArmed atomic.Bool  // ovfTimer is set to fire
+	ovfWakes atomic.Int64 // reaper wake-ups by the overflow check (tests)
 }
 
 // staged is one prepared SQE waiting to be copied into the ring.
@@ -269,6 +274,10 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	if q.canWaitInline {
 		q.table.SetWaiter(q.waitInline)
 	}
+	if r.Features()&FeatNodrop != 0 {
+		q.ovfTimer = time.AfterFunc(time.Hour, q.checkOverflow)
+		q.ovfTimer.Stop()
+	}
 	go q.reap()
 	return q, nil
 }
@@ -372,6 +381,9 @@ func (q *Queue) doClose() {
 		time.Sleep(50 * time.Microsecond)
 	}
 	q.waitInlineDone()
+	if q.ovfTimer != nil {
+		q.ovfTimer.Stop() // nothing is in flight: it would not fire again
+	}
 	q.notif.Close()
 	<-q.reaperDone
 	if teardown {

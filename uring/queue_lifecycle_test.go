@@ -314,6 +314,72 @@ func TestQueueCQOverflow(t *testing.T) {
 	}
 }
 
+// A CQE that goes to the kernel's overflow list moves no CQ tail, so the
+// kernel signals no eventfd for it. A drain that freed a full CQ but made
+// its last check of IORING_SQ_CQ_OVERFLOW before a kernel that still saw
+// the CQ full had set it left that CQE, and every later one, on the list
+// with nothing to wake the reaper (TestLinkStressSmallSQ hung so). That
+// state is made here by hand (the CQ taken without the flush, the eventfd
+// read): the overflow check must find the list and have it flushed.
+func TestQueueOverflowNoWakeup(t *testing.T) {
+	const n = 16
+	q := newTestQueue(t, QueueConfig{
+		Entries:     4,
+		Params:      &Params{Flags: SetupCQSize, CQEntries: 4},
+		MaxInFlight: n,
+	})
+	if q.Ring().Features()&FeatNodrop == 0 {
+		t.Fatal("kernel without IORING_FEAT_NODROP")
+	}
+	r, w := testPipe(t)
+	hs := make([]*completion.Handle, n)
+	for i := range hs {
+		var err error
+		if hs[i], err = q.PollAdd(r, unix.POLLIN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+	q.rmu.Lock()
+	unix.Write(w, []byte("x"))
+	deadline := time.Now().Add(5 * time.Second)
+	for !q.ring.CQHasOverflow() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !q.ring.CQHasOverflow() {
+		q.rmu.Unlock()
+		t.Fatal("the CQ never overflowed")
+	}
+	// The reaper, woken by the CQEs that fit, finds the drain lock taken
+	// and parks again.
+	time.Sleep(20 * time.Millisecond)
+	// What the racing drain did: take the CQEs in the CQ, not the list.
+	head, ready := *q.ring.cqHead, q.ring.CQReady()
+	for i := uint32(0); i < ready; i++ {
+		c := q.ring.cqeAt(head + i)
+		q.fin.Add(q.table, c.UserData, int64(c.Res), c.Flags)
+	}
+	q.ring.CQAdvance(ready)
+	q.fin.Flush()
+	q.pending.Store(false)
+	unix.Read(q.notif.FD(), make([]byte, 8)) // the wake-up the reaper took
+	q.rmu.Unlock()
+	for i, h := range hs {
+		select {
+		case <-h.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("poll %d not done 5 s after its CQE went to the overflow list (%d in flight, %d CQEs taken by hand)", i, q.InFlight(), ready)
+		}
+		if n, err := h.Result(); err != nil || n != unix.POLLIN {
+			t.Fatalf("poll %d: %d, %v", i, n, err)
+		}
+	}
+	t.Logf("%d CQEs taken by hand, %d wake-ups by the overflow check", ready, q.ovfWakes.Load())
+	if d := q.Ring().CQOverflow(); d != 0 {
+		t.Fatalf("kernel dropped %d CQEs", d)
+	}
+}
+
 // TestQueueEINTR: with SIGURG sent to every thread of the process every
 // 50 µs, reads through the ring (RingOnly: cached reads would not enter the
 // kernel at all) and timeouts complete with their own results: no EINTR

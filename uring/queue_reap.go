@@ -1,6 +1,9 @@
 package uring
 
-import "runtime"
+import (
+	"runtime"
+	"time"
+)
 
 // reap is the reaper goroutine. It parks on the eventfd that the kernel
 // signals for every CQE it posts (io_uring_register_eventfd) and drains the
@@ -53,7 +56,53 @@ func (q *Queue) drain() int {
 		done += q.drainLocked()
 		q.rmu.Unlock()
 	}
+	q.watchOverflow()
 	return done
+}
+
+// overflowCheck is how often, while operations are in flight, the overflow
+// check looks for completions left on the kernel's overflow list.
+const overflowCheck = 10 * time.Millisecond
+
+// watchOverflow arms the overflow check (checkOverflow) if operations are
+// in flight and it is not armed yet; every drain calls it.
+//
+// With IORING_FEAT_NODROP a CQE that does not fit the CQ goes to the
+// kernel's overflow list (IORING_SQ_CQ_OVERFLOW), and the CQEs after it
+// follow it there until a drain flushes the list (PeekBatchCQE). The kernel
+// signals the eventfd only when the CQ tail moves, so a CQE that goes to
+// the list wakes nobody. A drain that frees a full CQ can make its last
+// check of the flag just before a kernel that still saw the CQ full sets
+// it: that CQE, and every one after it, then waits on the list with no
+// wake-up to come (TestLinkStressSmallSQ hung so, 1 run in a few thousand:
+// a 4-entry SQ and 256 operations in flight). While anything is in flight,
+// a timer therefore looks at the flag every overflowCheck and wakes the
+// reaper when it is set, whose drain flushes the list.
+func (q *Queue) watchOverflow() {
+	if q.ovfTimer == nil || q.ovfArmed.Load() || q.table.InFlight() == 0 {
+		return
+	}
+	if q.ovfArmed.CompareAndSwap(false, true) {
+		q.ovfTimer.Reset(overflowCheck)
+	}
+}
+
+// checkOverflow is the overflow check's timer function: it wakes the
+// reaper if CQEs wait on the overflow list, and fires again while
+// operations are in flight.
+func (q *Queue) checkOverflow() {
+	if q.ring.SQFlags()&SQCQOverflow != 0 { // 0 once Close freed the ring
+		q.ovfWakes.Add(1)
+		q.notif.Signal() // ErrClosed after Close: nothing left to reap
+	}
+	if q.table.InFlight() > 0 {
+		q.ovfTimer.Reset(overflowCheck)
+		return
+	}
+	q.ovfArmed.Store(false)
+	// An operation begun before the Store whose drain found the check
+	// still armed: arm it again for that one.
+	q.watchOverflow()
 }
 
 // drainLocked runs with q.rmu held. It copies CQEs out, advances the CQ
