@@ -2,6 +2,8 @@
 // kernel and filesystem, and which of them are truly asynchronous: whether
 // the submitting call returns before the I/O is done (the kernel queued it),
 // or the work was done inside the call (the "async" interface blocked).
+// For POSIX AIO, whose requests glibc always hands to its own threads, a
+// batch those threads finished before lio_listio returned is "threads".
 //
 // Usage:
 //
@@ -54,7 +56,7 @@ type AsyncResult struct {
 	DoneAtReturn int     `json:"done_at_return"` // completed when the submit call returned
 	SubmitMicros float64 `json:"submit_us"`      // time inside the submit call
 	TotalMicros  float64 `json:"total_us"`       // until the last completion
-	Verdict      string  `json:"verdict"`        // async, inline, or an error
+	Verdict      string  `json:"verdict"`        // async, inline, threads (POSIX AIO), or "" after an error
 	Error        string  `json:"error,omitempty"`
 }
 

@@ -88,7 +88,7 @@ func posixAsync(d *dataFile, mode string, depth int) AsyncResult {
 	}
 	res.SubmitMicros, res.TotalMicros = micros(t1.Sub(t0)), micros(time.Since(t0))
 	if res.Error == "" {
-		res.Verdict = verdict(res.DoneAtReturn, depth)
+		res.Verdict = posixVerdict(res.DoneAtReturn, depth)
 	}
 	return res
 }
