@@ -60,17 +60,27 @@ func iceberCheck(fd int, res iouring.Result) error {
 	return nil
 }
 
+// iceberOpen is specFile and an iceber ring of QD entries (rounded up to a
+// power of two); done closes both. (The module's one epoll descriptor and
+// poller goroutine are process-wide: they stay after the ring is closed.)
+func iceberOpen(s Spec) (fd int, iour *iouring.IOURing, done func(), err error) {
+	fd, closeFile, err := specFile(s)
+	if err != nil {
+		return -1, nil, nil, err
+	}
+	if iour, err = iouring.New(uint(ringEntries(s.QD))); err != nil {
+		closeFile()
+		return -1, nil, nil, fmt.Errorf("bench: iceber: %w", err)
+	}
+	return fd, iour, func() { iour.Close(); closeFile() }, nil
+}
+
 func runIceberBatch(s Spec) (Result, error) {
-	fd, done, err := specFile(s)
+	fd, iour, done, err := iceberOpen(s)
 	if err != nil {
 		return Result{}, err
 	}
 	defer done()
-	iour, err := iouring.New(uint(ringEntries(s.QD)))
-	if err != nil {
-		return Result{}, fmt.Errorf("bench: iceber: %w", err)
-	}
-	defer iour.Close()
 	bufs := make([][]byte, s.QD)
 	for i := range bufs {
 		bufs[i] = alignedBlock(directAlign)
@@ -101,16 +111,11 @@ func runIceberBatch(s Spec) (Result, error) {
 }
 
 func runIceberRequest(s Spec) (Result, error) {
-	fd, done, err := specFile(s)
+	fd, iour, done, err := iceberOpen(s)
 	if err != nil {
 		return Result{}, err
 	}
 	defer done()
-	iour, err := iouring.New(uint(ringEntries(s.QD)))
-	if err != nil {
-		return Result{}, fmt.Errorf("bench: iceber: %w", err)
-	}
-	defer iour.Close()
 	return runWorkers(s, func(int) workerOp {
 		ch := make(chan iouring.Result, 1)
 		return func(buf []byte, rng *Rand) error {
