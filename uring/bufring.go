@@ -102,21 +102,66 @@ func (r *Ring) SetupBufRing(entries uint32, bgid uint16) (*BufRing, error) {
 		return nil, err
 	}
 	br.Init()
+	r.brMu.Lock()
+	if r.bufRings == nil {
+		r.bufRings = make(map[*BufRing]bufRingReg)
+	}
+	r.bufRings[br] = bufRingReg{entries, bgid}
+	r.brMu.Unlock()
 	return br, nil
+}
+
+// bufRingReg is what SetupBufRing set a buffer ring up with.
+type bufRingReg struct {
+	entries uint32
+	bgid    uint16
 }
 
 // FreeBufRing unregisters buffer group bgid and unmaps br, a ring from
 // SetupBufRing with the same entries (liburing 2.4's io_uring_free_buf_ring).
+//
+// Unlike liburing, which unmaps entries slots' worth of memory at br
+// whatever br is, it checks br against the rings this Ring set up: one it
+// did not set up (or freed already), or entries or bgid other than
+// SetupBufRing's, is EINVAL, with nothing unregistered or unmapped. A nil
+// br is EFAULT. When the unregistration fails (ENOENT after
+// UnregisterBufRing) br stays mapped, as in liburing. After Close the
+// ring's registrations are gone with it: FreeBufRing then only unmaps br
+// (Close leaves buffer rings mapped, so that a goroutine still adding
+// buffers does not fault) and returns ErrClosed.
 func (r *Ring) FreeBufRing(br *BufRing, entries uint32, bgid uint16) error {
-	if !r.hold() {
+	if r == nil {
 		return ErrClosed
 	}
-	defer r.release()
-	if br == nil {
+	closed := !r.hold()
+	if !closed {
+		defer r.release()
+	}
+	if br == nil && !closed {
 		return unix.EFAULT
 	}
+	r.brMu.Lock()
+	reg, ok := r.bufRings[br]
+	ok = ok && reg == bufRingReg{entries, bgid}
+	if ok {
+		delete(r.bufRings, br) // no second FreeBufRing of br can unmap it again
+	}
+	r.brMu.Unlock()
+	mem := unsafe.Slice((*byte)(unsafe.Pointer(br)), bufRingSize(entries))
+	switch {
+	case closed:
+		if ok {
+			unix.Munmap(mem)
+		}
+		return ErrClosed
+	case !ok:
+		return unix.EINVAL
+	}
 	if err := r.unregisterBufRing(int(bgid)); err != nil {
+		r.brMu.Lock()
+		r.bufRings[br] = reg
+		r.brMu.Unlock()
 		return err
 	}
-	return unix.Munmap(unsafe.Slice((*byte)(unsafe.Pointer(br)), bufRingSize(entries)))
+	return unix.Munmap(mem)
 }

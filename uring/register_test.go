@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
@@ -457,5 +458,96 @@ func TestRegisterSyncCancel(t *testing.T) {
 	}
 	if err := r.RegisterSyncCancel(nil); !errors.Is(err, unix.EFAULT) {
 		t.Fatalf("nil reg = %v", err)
+	}
+}
+
+// mapped reports whether the page at p (page aligned) is mapped (msync:
+// ENOMEM if not).
+func mapped(t *testing.T, p unsafe.Pointer) bool {
+	t.Helper()
+	err := unix.Msync(unsafe.Slice((*byte)(p), 1), unix.MS_ASYNC)
+	if err != nil && err != unix.ENOMEM {
+		t.Fatalf("msync: %v", err)
+	}
+	return err == nil
+}
+
+// FreeBufRing frees only what SetupBufRing set up, with its entries and
+// group (liburing would unmap entries slots at any address), never twice,
+// and after Close still unmaps what Close left mapped.
+func TestFreeBufRingChecks(t *testing.T) {
+	r := rawRing(t, 8, nil)
+	const entries, bgid = 8, 3
+	br, err := r.SetupBufRing(entries, bgid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notOurs BufRing
+	for _, c := range []struct {
+		name    string
+		br      *BufRing
+		entries uint32
+		bgid    uint16
+		want    error
+	}{
+		{"nil", nil, entries, bgid, unix.EFAULT},
+		{"more entries", br, 2 * entries, bgid, unix.EINVAL},
+		{"fewer entries", br, entries / 2, bgid, unix.EINVAL},
+		{"other group", br, entries, bgid + 1, unix.EINVAL},
+		{"Go memory", &notOurs, entries, bgid, unix.EINVAL},
+	} {
+		if err := r.FreeBufRing(c.br, c.entries, c.bgid); err != c.want {
+			t.Errorf("%s: FreeBufRing = %v, want %v", c.name, err, c.want)
+		}
+	}
+	if !mapped(t, unsafe.Pointer(br)) {
+		t.Fatal("a refused FreeBufRing unmapped the ring")
+	}
+	if _, err := r.SetupBufRing(entries, bgid); !errors.Is(err, unix.EEXIST) {
+		t.Fatalf("group %d after the refused frees: SetupBufRing = %v, want EEXIST (still registered)", bgid, err)
+	}
+	// Unregistered behind its back: ENOENT, and the ring stays mapped.
+	if err := r.UnregisterBufRing(bgid); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FreeBufRing(br, entries, bgid); err != unix.ENOENT {
+		t.Fatalf("FreeBufRing of an unregistered group = %v, want ENOENT", err)
+	}
+	if !mapped(t, unsafe.Pointer(br)) {
+		t.Fatal("FreeBufRing unmapped a ring whose unregistration failed")
+	}
+	br2, err := r.SetupBufRing(entries, bgid+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FreeBufRing(br2, entries, bgid+1); err != nil {
+		t.Fatal(err)
+	}
+	if mapped(t, unsafe.Pointer(br2)) {
+		t.Fatal("FreeBufRing left the ring mapped")
+	}
+	if err := r.FreeBufRing(br2, entries, bgid+1); err != unix.EINVAL {
+		t.Fatalf("second FreeBufRing = %v, want EINVAL", err)
+	}
+	// Close leaves br mapped (its group went with the ring); FreeBufRing
+	// unmaps it then, once.
+	br3, err := r.SetupBufRing(entries, bgid+2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	br3.Add(make([]byte, 1), 0, BufRingMask(entries), 0) // no fault
+	br3.Advance(1)
+	if err := r.FreeBufRing(br3, entries, bgid+2); !errors.Is(err, ErrClosed) {
+		t.Fatalf("FreeBufRing after Close = %v, want ErrClosed", err)
+	}
+	if mapped(t, unsafe.Pointer(br3)) {
+		t.Fatal("FreeBufRing after Close left the ring mapped")
+	}
+	if err := r.FreeBufRing(br3, entries, bgid+2); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second FreeBufRing after Close = %v, want ErrClosed", err)
+	}
+	if err := r.FreeBufRing(br, entries, bgid); !errors.Is(err, ErrClosed) || mapped(t, unsafe.Pointer(br)) {
+		t.Fatalf("FreeBufRing after Close of the ring whose group was unregistered = %v (mapped %v), want ErrClosed and unmapped", err, mapped(t, unsafe.Pointer(br)))
 	}
 }

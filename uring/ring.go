@@ -62,6 +62,11 @@ type Ring struct {
 	// them first). nil on other rings, which are not safe for concurrent use
 	// with their Close.
 	guard *sync.RWMutex
+
+	// bufRings are the buffer rings SetupBufRing mapped and FreeBufRing has
+	// not unmapped yet, each with the entries and group it was set up with.
+	brMu     sync.Mutex
+	bufRings map[*BufRing]bufRingReg
 }
 
 // setupFlagsKnown are the IORING_SETUP_* flags of liburing 2.3's header,
