@@ -3,7 +3,6 @@ package uring
 import (
 	"context"
 	"time"
-	"unsafe"
 
 	"github.com/aiokit/aio/cgo/completion"
 	"golang.org/x/sys/unix"
@@ -175,9 +174,10 @@ func (q *Queue) Accept(fd int, flags int) (*completion.Handle, error) {
 }
 
 // Connect submits IORING_OP_CONNECT (io_uring_prep_connect) to sa
-// (*unix.SockaddrInet4, *unix.SockaddrInet6 or *unix.SockaddrUnix; another
-// type, nil too, is EAFNOSUPPORT and a typed nil EINVAL, before anything is
-// submitted). The raw socket address is built in Go memory and pinned until
+// (*unix.SockaddrInet4, *unix.SockaddrInet6, *unix.SockaddrUnix,
+// *unix.SockaddrNetlink, *unix.SockaddrLinklayer or *unix.SockaddrVM;
+// another type, nil too, is EAFNOSUPPORT and a typed nil EINVAL, before
+// anything is submitted). The raw socket address is built in Go memory and pinned until
 // the completion.
 func (q *Queue) Connect(fd int, sa unix.Sockaddr) (*completion.Handle, error) {
 	raw, n, err := rawSockaddr(sa)
@@ -235,76 +235,6 @@ func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error)
 			s.Off = 1 // tests: refused with -EINVAL at prep, as by a kernel without IORING_OP_CLOSE
 		}
 	})
-}
-
-// rawSockaddr converts sa into its kernel form in a fresh RawSockaddrAny
-// (Go memory, pinned by the caller) and returns it with its length.
-func rawSockaddr(sa unix.Sockaddr) (*unix.RawSockaddrAny, uint32, error) {
-	rsa := new(unix.RawSockaddrAny)
-	n, err := putSockaddr(rsa, sa)
-	if err != nil {
-		return nil, 0, err
-	}
-	return rsa, n, nil
-}
-
-// putSockaddr writes sa in its kernel form into rsa and returns its length.
-func putSockaddr(rsa *unix.RawSockaddrAny, sa unix.Sockaddr) (uint32, error) {
-	port := func(p *uint16, v int) {
-		b := (*[2]byte)(unsafe.Pointer(p))
-		b[0], b[1] = byte(v>>8), byte(v)
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		if a == nil {
-			return 0, unix.EINVAL
-		}
-		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		r.Family = unix.AF_INET
-		r.Addr = a.Addr
-		port(&r.Port, a.Port)
-		return unix.SizeofSockaddrInet4, nil
-	case *unix.SockaddrInet6:
-		if a == nil {
-			return 0, unix.EINVAL
-		}
-		r := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		r.Family = unix.AF_INET6
-		r.Addr = a.Addr
-		r.Scope_id = a.ZoneId
-		port(&r.Port, a.Port)
-		return unix.SizeofSockaddrInet6, nil
-	case *unix.SockaddrUnix:
-		if a == nil {
-			return 0, unix.EINVAL
-		}
-		// As x/sys/unix's SockaddrUnix (what unix.Connect and unix.Bind
-		// pass): a 108-byte name only when abstract; length family +
-		// name + NUL, none for an unnamed one; an abstract name ('@' or a
-		// leading NUL) without the NUL.
-		r := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		name := a.Name
-		if len(name) > len(r.Path) || len(name) == len(r.Path) && name[0] != '@' {
-			return 0, unix.EINVAL
-		}
-		r.Family = unix.AF_UNIX
-		for i := range r.Path {
-			r.Path[i] = 0
-		}
-		for i := 0; i < len(name); i++ {
-			r.Path[i] = int8(name[i])
-		}
-		n := uint32(2)
-		if len(name) > 0 {
-			n += uint32(len(name)) + 1
-		}
-		if r.Path[0] == '@' || r.Path[0] == 0 && n > 3 {
-			r.Path[0] = 0
-			n--
-		}
-		return n, nil
-	}
-	return 0, unix.EAFNOSUPPORT
 }
 
 // Cancel submits IORING_OP_ASYNC_CANCEL (io_uring_prep_cancel64) for the

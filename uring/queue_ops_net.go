@@ -34,9 +34,9 @@ func (q *Queue) Socket(domain, typ, proto int, flags uint32) (*completion.Handle
 // SendmsgBuffers submits IORING_OP_SENDMSG (io_uring_prep_sendmsg), the
 // ring's unix.SendmsgBuffers: one message made of bufs, with control data
 // oob (unix.UnixRights, ...), to address to (nil on a connected socket;
-// *unix.SockaddrInet4, *unix.SockaddrInet6 or *unix.SockaddrUnix, where
-// unix.SendmsgBuffers takes more: another type is EAFNOSUPPORT, a typed nil
-// EINVAL, before anything is submitted), with sendmsg(2) flags. The result
+// the Sockaddr types Connect takes, where unix.SendmsgBuffers takes a few
+// more (AF_CAN, AF_BLUETOOTH, ...): another type is EAFNOSUPPORT, a typed
+// nil EINVAL, before anything is submitted), with sendmsg(2) flags. The result
 // is the number of bytes sent. The msghdr, the iovec array, every buffer,
 // oob and the encoded address are pinned until the completion.
 func (q *Queue) SendmsgBuffers(fd int, bufs [][]byte, oob []byte, to unix.Sockaddr, flags int) (*completion.Handle, error) {
@@ -134,10 +134,11 @@ func (m *Msg) recvmsg(fd int, bufs [][]byte, oob []byte, flags int) (func(op *co
 // as the handle reports them), the control bytes written to oob (oobn),
 // the msg_flags the kernel set (recvflags: unix.MSG_TRUNC, MSG_CTRUNC, ...)
 // and the sender's address (from: *unix.SockaddrInet4, *unix.SockaddrInet6,
-// *unix.SockaddrUnix, *unix.SockaddrNetlink or *unix.SockaddrLinklayer; nil
-// when the socket reported none, as a connected stream socket does). A
-// sender of another family gives unix.EAFNOSUPPORT with n, oobn and
-// recvflags set (unix.RecvmsgBuffers decodes a few more: AF_VSOCK, ...).
+// *unix.SockaddrUnix, *unix.SockaddrNetlink, *unix.SockaddrLinklayer or
+// *unix.SockaddrVM; nil when the socket reported none, as a connected
+// stream socket does). A sender of another family gives unix.EAFNOSUPPORT
+// with n, oobn and recvflags set (unix.RecvmsgBuffers decodes a few more:
+// AF_CAN, AF_BLUETOOTH, ...).
 // Before the handle is done it returns ErrPending; when the receive failed,
 // its errno.
 func (m *Msg) Result() (n, oobn, recvflags int, from unix.Sockaddr, err error) {
@@ -147,50 +148,4 @@ func (m *Msg) Result() (n, oobn, recvflags int, from unix.Sockaddr, err error) {
 	}
 	from, err = sockaddrOf(&m.name, m.hdr.Namelen)
 	return n, int(m.hdr.Controllen), int(m.hdr.Flags), from, err
-}
-
-// sockaddrOf decodes the n bytes of rsa that the kernel filled (AF_INET,
-// AF_INET6, AF_UNIX, AF_NETLINK or AF_PACKET; n 0 or AF_UNSPEC: no address,
-// nil; another family: EAFNOSUPPORT). The inverse of putSockaddr for the
-// first three.
-func sockaddrOf(rsa *unix.RawSockaddrAny, n uint32) (unix.Sockaddr, error) {
-	n = min(n, unix.SizeofSockaddrAny) // the kernel reports the full length of a truncated name
-	if n < uint32(unsafe.Sizeof(rsa.Addr.Family)) || rsa.Addr.Family == unix.AF_UNSPEC {
-		return nil, nil
-	}
-	port := func(p *uint16) int {
-		b := (*[2]byte)(unsafe.Pointer(p))
-		return int(b[0])<<8 | int(b[1])
-	}
-	switch rsa.Addr.Family {
-	case unix.AF_INET:
-		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		return &unix.SockaddrInet4{Port: port(&r.Port), Addr: r.Addr}, nil
-	case unix.AF_INET6:
-		r := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		return &unix.SockaddrInet6{Port: port(&r.Port), ZoneId: r.Scope_id, Addr: r.Addr}, nil
-	case unix.AF_UNIX:
-		r := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		path := unsafe.Slice((*byte)(unsafe.Pointer(&r.Path[0])), min(int(n)-2, len(r.Path)))
-		if len(path) > 0 && path[0] == 0 {
-			// An abstract name: exactly its length, with '@' for the
-			// leading NUL (as putSockaddr and package unix spell it).
-			return &unix.SockaddrUnix{Name: "@" + string(path[1:])}, nil
-		}
-		for i, c := range path {
-			if c == 0 {
-				path = path[:i]
-				break
-			}
-		}
-		return &unix.SockaddrUnix{Name: string(path)}, nil
-	case unix.AF_NETLINK: // field by field, as x/sys/unix's anyToSockaddr
-		r := (*unix.RawSockaddrNetlink)(unsafe.Pointer(rsa))
-		return &unix.SockaddrNetlink{Family: r.Family, Pad: r.Pad, Pid: r.Pid, Groups: r.Groups}, nil
-	case unix.AF_PACKET:
-		r := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(rsa))
-		return &unix.SockaddrLinklayer{Protocol: r.Protocol, Ifindex: int(r.Ifindex), Hatype: r.Hatype,
-			Pkttype: r.Pkttype, Halen: r.Halen, Addr: r.Addr}, nil
-	}
-	return nil, unix.EAFNOSUPPORT
 }
