@@ -747,8 +747,8 @@ func TestQueueSendmsgRights(t *testing.T) {
 		t.Fatalf("Result of a failed recvmsg: %v", err)
 	}
 	// An address type with no kernel form is refused before submission.
-	if h, err := q.SendmsgBuffers(a, nil, nil, &unix.SockaddrNetlink{}, 0); h != nil || !errors.Is(err, unix.EAFNOSUPPORT) {
-		t.Fatalf("SendmsgBuffers to a netlink address = %v, %v", h, err)
+	if h, err := q.SendmsgBuffers(a, nil, nil, &unix.SockaddrCAN{}, 0); h != nil || !errors.Is(err, unix.EAFNOSUPPORT) {
+		t.Fatalf("SendmsgBuffers to a CAN address = %v, %v", h, err)
 	}
 }
 
