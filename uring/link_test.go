@@ -276,3 +276,53 @@ func TestLinkEscapeAndPanic(t *testing.T) {
 	}
 	closeWithin(t, q, 10*time.Second)
 }
+
+// Every Link member the other tests leave out, in two chains whose members
+// depend on the one before: vectored write, fsync, vectored read, statx
+// and close of a file; send, poll, recv and a timeout on a socket pair.
+func TestLinkEveryMember(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	path, fd := tempFile(t, nil)
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := make([]byte, 3), make([]byte, 8)
+	var st unix.Statx_t
+	hs, err := q.Link(func(l *Link) {
+		l.Writev(fd, [][]byte{[]byte("abc"), []byte("defghijk")}, 0)
+		l.Fsync(fd, 0)
+		l.Readv(fd, [][]byte{x, y}, 0)
+		l.Statx(unix.AT_FDCWD, path, 0, unix.STATX_SIZE, &st)
+		l.CloseFD(dup)
+	})
+	if got, want := results(t, hs, err), []int{11, 0, 11, 0, 0}; !equalInts(got, want) {
+		t.Fatalf("file chain: %v, want %v", got, want)
+	}
+	if string(x)+string(y) != "abcdefghijk" || st.Size != 11 || st.Mask&unix.STATX_SIZE == 0 {
+		t.Fatalf("read %q %q, statx size %d (mask %#x)", x, y, st.Size, st.Mask)
+	}
+	if _, err := unix.FcntlInt(uintptr(dup), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Fatalf("F_GETFD of the descriptor the chain closed: %v, want EBADF", err)
+	}
+
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sp[0])
+	defer unix.Close(sp[1])
+	buf := make([]byte, 16)
+	hs, err = q.Link(func(l *Link) {
+		l.Send(sp[0], []byte("ping"), 0)
+		l.PollAdd(sp[1], unix.POLLIN)
+		l.Recv(sp[1], buf, 0)
+		l.Timeout(time.Millisecond, 0, 0)
+	})
+	if got, want := results(t, hs, err), []int{4, unix.POLLIN, 4, -int(unix.ETIME)}; !equalInts(got, want) {
+		t.Fatalf("socket chain: %v, want %v", got, want)
+	}
+	if string(buf[:4]) != "ping" {
+		t.Fatalf("received %q", buf[:4])
+	}
+}
