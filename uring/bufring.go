@@ -147,15 +147,17 @@ func (r *Ring) FreeBufRing(br *BufRing, entries uint32, bgid uint16) error {
 		delete(r.bufRings, br) // no second FreeBufRing of br can unmap it again
 	}
 	r.brMu.Unlock()
-	mem := unsafe.Slice((*byte)(unsafe.Pointer(br)), bufRingSize(entries))
-	switch {
-	case closed:
-		if ok {
-			unix.Munmap(mem)
+	if !ok {
+		// br may be Go memory: no slice over it (checkptr under -race).
+		if closed {
+			return ErrClosed
 		}
-		return ErrClosed
-	case !ok:
 		return unix.EINVAL
+	}
+	mem := unsafe.Slice((*byte)(unsafe.Pointer(br)), bufRingSize(entries))
+	if closed {
+		unix.Munmap(mem)
+		return ErrClosed
 	}
 	if err := r.unregisterBufRing(int(bgid)); err != nil {
 		r.brMu.Lock()
