@@ -432,34 +432,85 @@ static int pa_by_seq(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Takes back and submits again the queue's other requests on fd after a
-   cancel that may have stranded them (see pa_cancel), under the write lock:
-   each is claimed (armed 1 -> 0, so that no reaper collects the ECANCELED of
-   its first submission) and cancelled; those glibc cancelled are submitted
-   again in their old order; a running or finished one keeps its result and
-   is re-armed. Returns 1 when the reaper should scan every slot (any
-   request taken back; one whose new submission failed completes with that
-   errno). */
-static int pa_requeue(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int fd)
+/* Every queue's slots (pa_register), under pa_cancel_lock. */
+static struct pa_queue *pa_queues;
+
+/* Adds slots[0..n) to the list cancels look at; NULL when out of memory. */
+struct pa_queue *pa_register(struct pa_slot *slots, uint32_t n)
 {
-	struct pa_slot **l = malloc((size_t)n * sizeof *l);
-	if (l == NULL)
-		return 1;
-	int k = 0, rescan = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		struct pa_slot *t = &slots[i];
-		int one = 1;
-		if (t != s && pa_pending_on(t, fd) &&
-		    __atomic_compare_exchange_n(&t->armed, &one, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			l[k++] = t;
+	struct pa_queue *q = calloc(1, sizeof *q);
+	if (q == NULL)
+		return NULL;
+	q->slots = slots;
+	q->n = n;
+	pthread_rwlock_wrlock(&pa_cancel_lock);
+	q->next = pa_queues;
+	if (pa_queues != NULL)
+		pa_queues->prev = q;
+	pa_queues = q;
+	pthread_rwlock_unlock(&pa_cancel_lock);
+	return q;
+}
+
+/* Removes q from the list (once it has no request in flight) and frees it:
+   no cancel looks at its slots afterwards. */
+void pa_unregister(struct pa_queue *q)
+{
+	pthread_rwlock_wrlock(&pa_cancel_lock);
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		pa_queues = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	pthread_rwlock_unlock(&pa_cancel_lock);
+	free(q);
+}
+
+/* 1 if a cancel took one of q's requests back since the last call. */
+int pa_take_rescan(struct pa_queue *q)
+{
+	return __atomic_exchange_n(&q->rescan, 0, __ATOMIC_ACQ_REL);
+}
+
+/* Takes back and submits again every queue's requests on fd but s after a
+   cancel that may have stranded them (see pa_cancel), under the write lock,
+   in one list ordered by submission, whichever queue each belongs to: each
+   is claimed (armed 1 -> 0, so that no reaper collects the ECANCELED of its
+   first submission) and cancelled, newest first; those glibc cancelled are
+   submitted again, oldest first; a running or finished one keeps its result
+   and is re-armed. Each queue that had a request taken back gets rescan set:
+   its reaper must scan every slot (a request submitted again was armed after
+   aio_* returned, so a notification that came before that found it unarmed;
+   one whose new submission failed completes with that errno). */
+static void pa_requeue(struct pa_slot *s, int fd)
+{
+	uint32_t total = 0;
+	for (struct pa_queue *q = pa_queues; q != NULL; q = q->next)
+		total += q->n;
+	struct pa_slot **l = malloc((size_t)total * sizeof *l);
+	if (l == NULL) {
+		for (struct pa_queue *q = pa_queues; q != NULL; q = q->next)
+			__atomic_store_n(&q->rescan, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	int k = 0;
+	for (struct pa_queue *q = pa_queues; q != NULL; q = q->next) {
+		for (uint32_t i = 0; i < q->n; i++) {
+			struct pa_slot *t = &q->slots[i];
+			int one = 1;
+			if (t != s && pa_pending_on(t, fd) &&
+			    __atomic_compare_exchange_n(&t->armed, &one, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				l[k++] = t;
+				__atomic_store_n(&q->rescan, 1, __ATOMIC_RELEASE);
+			}
+		}
 	}
 	qsort(l, (size_t)k, sizeof *l, pa_by_seq);
 	for (int i = k - 1; i >= 0; i--) {
 		l[i]->pad = aio_cancel(fd, &l[i]->cb) == AIO_CANCELED; /* 1: to submit again */
-		if (!l[i]->pad) {
+		if (!l[i]->pad)
 			__atomic_store_n(&l[i]->armed, 1, __ATOMIC_SEQ_CST);
-			rescan = 1;
-		}
 	}
 	for (int i = 0; i < k; i++) {
 		struct pa_slot *t = l[i];
@@ -476,26 +527,33 @@ static int pa_requeue(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int 
 			t->cb.__error_code = -r;
 			t->cb.__return_value = -1;
 			__atomic_store_n(&t->armed, 1, __ATOMIC_SEQ_CST);
-			rescan = 1;
 		}
 	}
 	free(l);
-	/* A request submitted again was armed after aio_* returned: a
-	   notification that came before that found it unarmed. */
-	return rescan || k > 0;
 }
 
-/* aio_cancel of slot s's request, working around a glibc 2.36 bug:
+/* 1 if a queue's rescan flag is set: the caller then wakes the reaper of
+   each queue whose pa_take_rescan says so. */
+static int pa_any_rescan(void)
+{
+	for (struct pa_queue *q = pa_queues; q != NULL; q = q->next)
+		if (__atomic_load_n(&q->rescan, __ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
+}
+
+/* aio_cancel of slot s of queue self, working around a glibc 2.36 bug:
    cancelling a descriptor's first request while it is still queued (no
    thread took it yet) marks the next one runnable without putting it on
    glibc's run list, so no thread ever runs it, nor any behind it (a plain C
    program shows it: aio_read A, aio_read B on the same fd, aio_cancel A ->
    AIO_CANCELED, B EINPROGRESS for ever). Which request glibc has first is not
-   known here, so after any successful cancel the queue's other requests on
-   the descriptor are taken back and submitted again (pa_requeue; *rescan is
-   then set when the reaper must look). Requests on the descriptor from
-   outside the queue are not seen. */
-int pa_cancel(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int *rescan)
+   known here, so after any successful cancel the other requests on the
+   descriptor of every registered queue are taken back and submitted again
+   (pa_requeue). Each queue that had one taken back has its rescan flag set,
+   and *rescan is then 1. Requests on the descriptor from outside the queues
+   (the raw API) are not seen. */
+int pa_cancel(struct pa_slot *s, int *rescan)
 {
 	*rescan = 0;
 	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
@@ -505,35 +563,58 @@ int pa_cancel(struct pa_slot *slots, uint32_t n, struct pa_slot *s, int *rescan)
 	int r = aio_cancel(fd, &s->cb);
 	if (r < 0)
 		r = -errno;
-	else if (r == AIO_CANCELED)
-		*rescan = pa_requeue(slots, n, s, fd);
+	else if (r == AIO_CANCELED) {
+		pa_requeue(s, fd);
+		*rescan = pa_any_rescan();
+	}
 	pthread_rwlock_unlock(&pa_cancel_lock);
 	return r;
 }
 
-/* aio_cancel of every request of slots (Close), newest first, none submitted
-   meanwhile: a request a cancel strands (see pa_cancel) is one of the queue's,
-   cancelled too. */
-void pa_cancel_all(struct pa_slot *slots, uint32_t n)
+/* aio_cancel of every request of queue self (Close), newest first, none
+   submitted meanwhile: a request of self that a cancel strands is cancelled
+   too; one of another queue on a descriptor where a cancel succeeded is
+   taken back and submitted again (pa_requeue). Returns 1 when a queue's
+   rescan flag is set (self's too: a running request of self that
+   pa_requeue took back and re-armed). */
+int pa_cancel_all(struct pa_queue *self)
 {
+	struct pa_slot *slots = self->slots;
+	uint32_t n = self->n;
 	struct pa_slot **l = malloc((size_t)n * sizeof *l);
-	int k = 0;
+	int k = 0, rescan;
 	pthread_rwlock_wrlock(&pa_cancel_lock);
 	for (uint32_t i = 0; i < n; i++) {
 		if (__atomic_load_n(&slots[i].armed, __ATOMIC_ACQUIRE) == 0)
 			continue;
-		if (l == NULL)
-			aio_cancel(slots[i].cb.aio_fildes, &slots[i].cb); /* no memory: unordered */
-		else
+		if (l == NULL) {
+			/* No memory: unordered, and every queue rescans. */
+			if (aio_cancel(slots[i].cb.aio_fildes, &slots[i].cb) == AIO_CANCELED)
+				pa_requeue(&slots[i], slots[i].cb.aio_fildes);
+		} else
 			l[k++] = &slots[i];
 	}
 	if (l != NULL) {
 		qsort(l, (size_t)k, sizeof *l, pa_by_seq);
+		/* pad: 1 for a request glibc cancelled. Its descriptor may hold
+		   another queue's request stranded behind it: once per descriptor,
+		   after all of self's are cancelled, those are submitted again. */
 		for (int i = k - 1; i >= 0; i--)
-			aio_cancel(l[i]->cb.aio_fildes, &l[i]->cb);
+			l[i]->pad = aio_cancel(l[i]->cb.aio_fildes, &l[i]->cb) == AIO_CANCELED;
+		for (int i = 0; i < k; i++) {
+			if (!l[i]->pad)
+				continue;
+			int fd = l[i]->cb.aio_fildes;
+			for (int j = i; j < k; j++)
+				if (l[j]->cb.aio_fildes == fd)
+					l[j]->pad = 0;
+			pa_requeue(NULL, fd);
+		}
 		free(l);
 	}
+	rescan = pa_any_rescan();
 	pthread_rwlock_unlock(&pa_cancel_lock);
+	return rescan;
 }
 
 int pa_sigrtmin(void) { return SIGRTMIN; }

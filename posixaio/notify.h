@@ -54,9 +54,22 @@ void pa_sigev_thread(struct sigevent *ev, int id, uint64_t value);
 int pa_reap(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int n, int64_t *res);
 int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int64_t *res);
 int pa_submit(struct pa_slot *s, int op, int early);
+/* A queue's slots in the process-wide list that cancels look at (see
+   pa_cancel): glibc's bug strands the next request of a descriptor, which
+   may be another queue's. rescan is set (under pa_cancel_lock) when a
+   cancel took one of the queue's requests back; pa_take_rescan clears it. */
+struct pa_queue {
+	struct pa_slot *slots;
+	uint32_t n;
+	int rescan;
+	struct pa_queue *prev, *next;
+};
+struct pa_queue *pa_register(struct pa_slot *slots, uint32_t n);
+void pa_unregister(struct pa_queue *q);
+int pa_take_rescan(struct pa_queue *q);
 #define PA_NOT_ARMED (-100000)
-int pa_cancel(struct pa_slot *slots, uint32_t nslots, struct pa_slot *s, int *rescan);
-void pa_cancel_all(struct pa_slot *slots, uint32_t nslots);
+int pa_cancel(struct pa_slot *s, int *rescan);
+int pa_cancel_all(struct pa_queue *q);
 #define PA_COLLECT_CAPPED ((int64_t)1 << 62)
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
 		   const struct aiocb **list, int *fds, struct pa_fdtab *tab, int maxlist);

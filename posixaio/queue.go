@@ -40,7 +40,8 @@ type Queue struct {
 	sink   *ThreadSink
 	slots  *C.struct_pa_slot
 	nslots int
-	cur    []atomic.Uint64 // user data of the request in each slot
+	reg    *C.struct_pa_queue // the slots in the list cancels look at (pa_register)
+	cur    []atomic.Uint64    // user data of the request in each slot
 	mode   NotifyMode
 	sus    *suspendState
 
@@ -130,7 +131,14 @@ func NewQueueOptions(size int, o QueueOptions) (*Queue, error) {
 	}
 	// The Go slices below cannot fail without ending the process: check
 	// them after the C memory, which takes from the same address space.
-	if err := completion.CheckGoAlloc(completion.TableBytes(size) + size*8); err != nil {
+	err := completion.CheckGoAlloc(completion.TableBytes(size) + size*8)
+	var reg *C.struct_pa_queue
+	if err == nil {
+		if reg = C.pa_register((*C.struct_pa_slot)(p), C.uint32_t(size)); reg == nil {
+			err = unix.ENOMEM
+		}
+	}
+	if err != nil {
 		C.free(p)
 		if sink != nil {
 			sink.Close()
@@ -142,6 +150,7 @@ func NewQueueOptions(size int, o QueueOptions) (*Queue, error) {
 		sink:   sink,
 		slots:  (*C.struct_pa_slot)(p),
 		nslots: size,
+		reg:    reg,
 		cur:    make([]atomic.Uint64, size),
 		mode:   o.Notify,
 		reaped: make(chan struct{}),
@@ -155,9 +164,11 @@ func NewQueueOptions(size int, o QueueOptions) (*Queue, error) {
 			q.slot(uint32(i)).cb.aio_sigevent.sigev_notify = C.SIGEV_NONE
 		}
 		if err := q.startSuspendReaper(); err != nil {
+			C.pa_unregister(reg)
 			C.free(p)
 			return nil, err
 		}
+		queues.add(q)
 		return q, nil
 	}
 	for i := 0; i < size; i++ {
@@ -165,7 +176,42 @@ func NewQueueOptions(size int, o QueueOptions) (*Queue, error) {
 	}
 	go q.reap()
 	go q.watchdog()
+	queues.add(q)
 	return q, nil
+}
+
+// queues are the open Queues: a cancel in one may take back and submit
+// again requests of another on the same descriptor (pa_requeue, see
+// pa_cancel), whose reaper must then scan its slots.
+var queues = queueSet{m: make(map[*Queue]struct{})}
+
+type queueSet struct {
+	sync.Mutex
+	m map[*Queue]struct{}
+}
+
+func (qs *queueSet) add(q *Queue) {
+	qs.Lock()
+	qs.m[q] = struct{}{}
+	qs.Unlock()
+}
+
+// wakeRescans wakes, for a scan of every slot, the reaper of each open
+// queue that a cancel took requests back from (pa_take_rescan).
+func wakeRescans() {
+	queues.Lock()
+	defer queues.Unlock()
+	for q := range queues.m {
+		if C.pa_take_rescan(q.reg) != 0 {
+			q.scan.Store(true)
+			if q.sink != nil {
+				q.sink.Wake()
+			}
+			if q.sus != nil {
+				q.sus.ring(-1)
+			}
+		}
+	}
 }
 
 func (q *Queue) slot(i uint32) *C.struct_pa_slot {
@@ -265,17 +311,15 @@ func (q *Queue) cancel(ud uint64) {
 }
 
 // cancelSlot is pa_cancel of slot i (under q.mu): aio_cancel, and after a
-// successful one the queue's other requests on the descriptor taken back
-// and submitted again (a glibc bug could strand them, see notify.c). It
-// wakes the reaper, for a scan of every slot when pa_cancel asks for one.
+// successful one the other requests on the descriptor, of this queue and
+// of every other, taken back and submitted again (a glibc bug could strand
+// them, see notify.c). It wakes the reaper, and for a scan of every slot
+// those of the queues whose requests were taken back.
 func (q *Queue) cancelSlot(i uint32) C.int {
 	var rescan C.int
-	r := C.pa_cancel(q.slots, C.uint32_t(q.nslots), q.slot(i), &rescan)
+	r := C.pa_cancel(q.slot(i), &rescan)
 	if rescan != 0 {
-		q.scan.Store(true)
-		if q.sink != nil {
-			q.sink.Wake()
-		}
+		wakeRescans()
 	}
 	if q.sus != nil {
 		q.sus.ring(-1)
@@ -284,9 +328,10 @@ func (q *Queue) cancelSlot(i uint32) C.int {
 }
 
 // Cancel asks glibc to cancel the request behind h (aio_cancel). It returns
-// Canceled (h will complete with ECANCELED; the queue's other requests on
-// its descriptor are then submitted again, which a glibc 2.36 bug could
-// otherwise strand: see docs/posixaio.md), NotCanceled (a glibc thread is
+// Canceled (h will complete with ECANCELED; the other requests on its
+// descriptor, of this queue and of every other open Queue, are then
+// submitted again, which a glibc 2.36 bug could otherwise strand: see
+// docs/posixaio.md), NotCanceled (a glibc thread is
 // running it; it completes normally) or AllDone (it already finished). A nil
 // h, or one that another queue returned, gives unix.EINVAL: handles of
 // different queues share user data values, so such a handle could otherwise
@@ -399,8 +444,11 @@ func (q *Queue) Close() error {
 		// (Nothing takes mu while it holds glibc's lock, which aio_cancel
 		// takes, so the order mu, then glibc's lock, cannot deadlock.)
 		q.mu.Lock()
-		C.pa_cancel_all(q.slots, C.uint32_t(q.nslots))
+		rescan := C.pa_cancel_all(q.reg)
 		q.mu.Unlock()
+		if rescan != 0 {
+			wakeRescans() // other queues' requests behind ours, taken back
+		}
 		if q.sus != nil {
 			q.sus.ring(-1)
 		}
@@ -410,6 +458,11 @@ func (q *Queue) Close() error {
 		for q.submitters.Load() != 0 {
 			runtime.Gosched()
 		}
+		// Nothing in flight: no cancel needs to see the slots any more.
+		queues.Lock()
+		delete(queues.m, q)
+		queues.Unlock()
+		C.pa_unregister(q.reg)
 		q.stopping.Store(true)
 		if q.sus != nil {
 			q.sus.ring(-1)
