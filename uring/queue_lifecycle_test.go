@@ -269,8 +269,12 @@ func TestQueueCloseRace(t *testing.T) {
 	wg.Wait()
 }
 
-func TestQueueCQOverflow(t *testing.T) {
-	const n = 200
+// overflowPolls makes a queue with a 4-entry CQ and n polls of an empty
+// pipe, takes the drain lock (q.rmu), makes every poll complete, and
+// returns once the kernel has put CQEs on its overflow list
+// (IORING_SQ_CQ_OVERFLOW), with q.rmu still held, or reports false after
+// 5 s without it.
+func overflowPolls(t *testing.T, n int) (*Queue, []*completion.Handle, bool) {
 	q := newTestQueue(t, QueueConfig{
 		Entries:     4,
 		Params:      &Params{Flags: SetupCQSize, CQEntries: 4},
@@ -288,16 +292,20 @@ func TestQueueCQOverflow(t *testing.T) {
 		}
 	}
 	time.Sleep(10 * time.Millisecond)
-	// Hold the CQ so nobody drains while the 200 completions are posted:
-	// they cannot fit, and the kernel must keep the rest on its overflow
-	// list (IORING_SQ_CQ_OVERFLOW).
 	q.rmu.Lock()
 	unix.Write(w, []byte("x"))
 	deadline := time.Now().Add(5 * time.Second)
 	for !q.ring.CQHasOverflow() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	overflowed := q.ring.CQHasOverflow()
+	return q, hs, q.ring.CQHasOverflow()
+}
+
+func TestQueueCQOverflow(t *testing.T) {
+	// Hold the CQ so nobody drains while the 200 completions are posted:
+	// they cannot fit, and the kernel must keep the rest on its overflow
+	// list (IORING_SQ_CQ_OVERFLOW).
+	q, hs, overflowed := overflowPolls(t, 200)
 	q.rmu.Unlock()
 	q.reapInline()
 	if !overflowed {
@@ -322,31 +330,8 @@ func TestQueueCQOverflow(t *testing.T) {
 // state is made here by hand (the CQ taken without the flush, the eventfd
 // read): the overflow check must find the list and have it flushed.
 func TestQueueOverflowNoWakeup(t *testing.T) {
-	const n = 16
-	q := newTestQueue(t, QueueConfig{
-		Entries:     4,
-		Params:      &Params{Flags: SetupCQSize, CQEntries: 4},
-		MaxInFlight: n,
-	})
-	if q.Ring().Features()&FeatNodrop == 0 {
-		t.Fatal("kernel without IORING_FEAT_NODROP")
-	}
-	r, w := testPipe(t)
-	hs := make([]*completion.Handle, n)
-	for i := range hs {
-		var err error
-		if hs[i], err = q.PollAdd(r, unix.POLLIN); err != nil {
-			t.Fatal(err)
-		}
-	}
-	time.Sleep(10 * time.Millisecond)
-	q.rmu.Lock()
-	unix.Write(w, []byte("x"))
-	deadline := time.Now().Add(5 * time.Second)
-	for !q.ring.CQHasOverflow() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if !q.ring.CQHasOverflow() {
+	q, hs, overflowed := overflowPolls(t, 16)
+	if !overflowed {
 		q.rmu.Unlock()
 		t.Fatal("the CQ never overflowed")
 	}
