@@ -75,7 +75,9 @@ func (c *lchaos) worker(id int, r *rand.Rand) {
 			if r.IntN(4) != 0 {
 				continue
 			}
-			c.PipeRead(r, "blocking pipe read", c.blPipes, true, c.q.Read)
+			// EINTR: a signal to the thread blocked in io_submit (Go's SIGURG) ends
+			// the read (TestPipeReadInsideSubmit).
+			c.PipeRead(r, "blocking pipe read", c.blPipes, true, c.q.Read, unix.EINTR)
 		case 11, 12, 13: // File read, buffered or O_DIRECT, maybe bounced
 			fi := r.IntN(len(c.files))
 			f := c.files[fi]

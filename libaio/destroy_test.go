@@ -3,6 +3,7 @@ package libaio
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -55,7 +56,13 @@ func TestDestroyWakesGetEvents(t *testing.T) {
 		time.Sleep(30 * time.Millisecond) // let it block in io_getevents
 		destroyed := make(chan error, 1)
 		go func() { destroyed <- c.Destroy() }()
-		time.Sleep(30 * time.Millisecond)
+		// Until Destroy has started (a fixed sleep may end before the goroutine ran).
+		for deadline := time.Now().Add(10 * time.Second); c.users.Load()&closing == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("Destroy not started after 10 s")
+			}
+		}
+		time.Sleep(30 * time.Millisecond) // and waits for GetEvents
 		within(t, 3*time.Second, "Submit during Destroy", func() {
 			var cb Iocb
 			cb.PrepFsync(0)
@@ -74,8 +81,20 @@ func TestDestroyWakesGetEvents(t *testing.T) {
 	}
 }
 
+// ringHeadTail reads the head and tail of c's completion ring (the kernel's struct
+// aio_ring, mapped at the io_context_t address: id, nr, head, tail, ...).
+func ringHeadTail(c *Context) (head, tail uint32) {
+	p := unsafe.Pointer(c.ctx)
+	return atomic.LoadUint32((*uint32)(unsafe.Add(p, 8))), atomic.LoadUint32((*uint32)(unsafe.Add(p, 12)))
+}
+
 // A GetEvents woken by Destroy returns the events it had already reaped, as one
 // io_getevents returns the events it gathered when its context dies.
+//
+// Destroy comes once the fsync's event has been posted and taken from the ring (by
+// the waiting GetEvents: nothing else reaps): a fixed sleep was too short where the
+// fsync took longer (a disk busy with other writes), and GetEvents then rightly
+// returned ErrClosed with no event.
 func TestDestroyDuringGetEventsKeepsEvents(t *testing.T) {
 	fd, _ := testFile(t, pattern(4096, 30), unix.O_RDWR)
 	c, err := Setup(4)
@@ -103,7 +122,17 @@ func TestDestroyDuringGetEventsKeepsEvents(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(80 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		if head, tail := ringHeadTail(c); tail != 0 && head == tail {
+			break // posted and reaped
+		}
+		if time.Now().After(deadline) {
+			head, tail := ringHeadTail(c)
+			c.Destroy() // ends the GetEvents
+			t.Fatalf("the fsync's event not posted and reaped by GetEvents after 30 s (ring head %d, tail %d)", head, tail)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // it holds the first event, and most likely waits for the second
 	within(t, 3*time.Second, "Destroy with a GetEvents(2) waiting", func() {
 		if err := c.Destroy(); err != nil {
 			t.Errorf("Destroy: %v", err)
@@ -207,8 +236,10 @@ func TestGetEventsLongWait(t *testing.T) {
 	}
 	unix.Read(r, make([]byte, 1))
 
-	// One event now, none later: a 250 ms timeout returns it after 250 ms.
-	sync.PrepFsync(fd)
+	// One event now, none later: a 250 ms timeout returns it after 250 ms. (A buffered
+	// read of cached data, which completes inside io_submit: an fsync may take longer
+	// than 250 ms on a busy disk.)
+	sync.PrepPread(fd, cbuf(t, 4096), 0)
 	if n, err := c.Submit([]*Iocb{&sync}); n != 1 || err != nil {
 		t.Fatalf("Submit: %d, %v", n, err)
 	}

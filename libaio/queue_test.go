@@ -491,8 +491,17 @@ func TestQueueManyGoroutinesGCSignals(t *testing.T) {
 // garbage collections meanwhile must not collect any buffer (they did with the pin
 // removed from Read and Write). Once the requests completed nothing holds the buffers:
 // each is collected, holding what the kernel read into it.
+//
+// A signal to a submitter's thread ends its blocked pipe read or write with EINTR
+// (Go's SIGURG, see blockedAttempt): that request then completes early, its buffer is
+// rightly unpinned, and the attempt is repeated.
 func TestQueuePinsSurviveGC(t *testing.T) {
 	testutil.CheckLeaks(t)
+	blockedAttempts(t, queuePinsSurviveGC)
+}
+
+func queuePinsSurviveGC(a *blockedAttempt) {
+	t := a.t
 	const reads = 3
 	const n = reads + 1 // the last request is the write
 	_, pins0 := completion.Stats()
@@ -550,14 +559,83 @@ func TestQueuePinsSurviveGC(t *testing.T) {
 	for i := 0; i < n; i++ {
 		go func(i int) {
 			h, err := start(i)
+			if h != nil {
+				// An interrupted request completes early (EINTR): mark the attempt.
+				go func() {
+					<-h.Done()
+					_, err := h.Result()
+					a.check(err)
+				}()
+			}
 			res <- result{i, h, err}
 		}(i)
 	}
 
+	// Release them: one byte in each read's pipe, and drain the write's. It returns
+	// what the write put into its pipe after the filling.
+	released := false
+	release := func() []byte {
+		released = true
+		deadline := time.Now().Add(10 * time.Second)
+		for i := 0; i < reads; i++ {
+			if _, err := unix.Write(fds[i][1], []byte{byte('a' + i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		unix.SetNonblock(wr, true)
+		var drained []byte
+		chunk := make([]byte, 8192)
+		for len(drained) < filled+4096 {
+			k, err := unix.Read(wr, chunk)
+			switch {
+			case err == unix.EAGAIN || err == unix.EINTR:
+				if a.intr.Load() {
+					return nil // the pipe is empty: a write still blocked goes through
+				}
+				if time.Now().After(deadline) {
+					a.Errorf("%d of %d bytes through the write's pipe after 10s", len(drained), filled+4096)
+					return nil
+				}
+				time.Sleep(time.Millisecond)
+			case err != nil || k == 0:
+				t.Fatalf("draining the pipe: %d, %v", k, err)
+			default:
+				drained = append(drained, chunk[:k]...)
+			}
+		}
+		return drained[filled:]
+	}
+	// finish, on a failure, releases the requests (unless done already) and waits for
+	// them to complete, so that an interrupted one is seen before the attempt ends.
+	finish := func() {
+		if !released {
+			release()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for k := 0; k < n; k++ {
+			select {
+			case r := <-res:
+				if r.h != nil {
+					_, err := r.h.Wait(ctx)
+					a.check(err)
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+
 	deadline := time.Now().Add(10 * time.Second)
 	for q.InFlight() < n {
+		if a.intr.Load() {
+			finish()
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d requests in flight after 10s", q.InFlight(), n)
+			a.Errorf("%d of %d requests in flight after 10s", q.InFlight(), n)
+			finish()
+			return
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -568,7 +646,7 @@ func TestQueuePinsSurviveGC(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("%d live pins with %d requests in flight, want at least %d", pins, n, pins0+n)
+			a.Errorf("%d live pins with %d requests in flight, want at least %d", pins, n, pins0+n)
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -581,40 +659,21 @@ func TestQueuePinsSurviveGC(t *testing.T) {
 		}
 	}
 	if len(collected) > 0 {
-		// The kernel would write into (or read from) freed memory: end the requests
-		// with EOF and EPIPE at cleanup instead.
-		t.Fatalf("the buffers of requests %v (of %d, all in flight) were collected: nothing pinned them", collected, n)
+		a.Errorf("the buffers of requests %v (of %d, all in flight) were collected: nothing pinned them", collected, n)
+		finish()
+		return
 	}
 	if q.InFlight() != n {
-		t.Fatalf("%d of %d requests in flight before the test released them", q.InFlight(), n)
+		a.Errorf("%d of %d requests in flight before the test released them", q.InFlight(), n)
+		finish()
+		return
 	}
 
-	// Release them: one byte in each read's pipe, and drain the write's.
-	deadline = time.Now().Add(10 * time.Second)
-	for i := 0; i < reads; i++ {
-		if _, err := unix.Write(fds[i][1], []byte{byte('a' + i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	unix.SetNonblock(wr, true)
-	var drained []byte
-	chunk := make([]byte, 8192)
-	for len(drained) < filled+4096 {
-		k, err := unix.Read(wr, chunk)
-		switch {
-		case err == unix.EAGAIN || err == unix.EINTR:
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d bytes through the write's pipe after 10s", len(drained), filled+4096)
-			}
-			time.Sleep(time.Millisecond)
-		case err != nil || k == 0:
-			t.Fatalf("draining the pipe: %d, %v", k, err)
-		default:
-			drained = append(drained, chunk[:k]...)
-		}
-	}
-	if w := drained[filled:]; !bytes.Equal(w, bytes.Repeat([]byte{0xab}, 4096)) {
-		t.Errorf("the write put %q... into the pipe, want its buffer's 0xab bytes", w[:min(16, len(w))])
+	if w := release(); w == nil {
+		finish()
+		return
+	} else if !bytes.Equal(w, bytes.Repeat([]byte{0xab}, 4096)) {
+		a.Errorf("the write put %q... into the pipe, want its buffer's 0xab bytes", w[:min(16, len(w))])
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -624,29 +683,36 @@ func TestQueuePinsSurviveGC(t *testing.T) {
 		select {
 		case r = <-res:
 		case <-ctx.Done():
-			t.Fatalf("%d of %d requests returned from Read or Write after 10s", k, n)
+			a.Errorf("%d of %d requests returned from Read or Write after 10s", k, n)
+			return
 		}
 		if r.err != nil {
-			t.Fatalf("request %d: %v", r.i, r.err)
+			a.Errorf("request %d: %v", r.i, r.err)
+			continue
 		}
 		want := 1
 		if r.i == reads {
 			want = 4096
 		}
-		if got, err := r.h.Wait(ctx); got != want || err != nil {
-			t.Fatalf("request %d: Wait = %d, %v; want %d", r.i, got, err, want)
+		if got, err := r.h.Wait(ctx); got != want || a.check(err) != nil {
+			a.Errorf("request %d: Wait = %d, %v; want %d", r.i, got, err, want)
 		}
 	}
+	if len(a.errs) > 0 || a.intr.Load() {
+		return
+	}
 	// Unpinned and referred to by nothing: collected, with the data the reads brought.
+	deadline = time.Now().Add(10 * time.Second)
 	for i := range gone {
 		for !gone[i].Load() {
 			if time.Now().After(deadline) {
-				t.Fatalf("the buffer of request %d is still not collected after its request completed: is it still pinned?", i)
+				a.Errorf("the buffer of request %d is still not collected after its request completed: is it still pinned?", i)
+				return
 			}
 			collect(1)
 		}
 		if want := byte('a' + i); i < reads && byte(first[i].Load()) != want {
-			t.Errorf("read %d put %q into its buffer, want %q", i, byte(first[i].Load()), want)
+			a.Errorf("read %d put %q into its buffer, want %q", i, byte(first[i].Load()), want)
 		}
 	}
 }
