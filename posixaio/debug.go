@@ -25,6 +25,10 @@ func setDropNotifications(drop bool) {
 	C.pa_set_drop(v)
 }
 
+// notified returns the number of notifications that reached the sink,
+// kept in its ring or dropped as overflow.
+func (s *ThreadSink) notified() uint64 { return uint64(C.pa_sink_notified(s.id)) }
+
 // pinned reports whether the Go object p points into is pinned
 // (runtime.Pinner), as cgo's pointer check sees it: a C call's argument may
 // point to Go memory that holds Go pointers only if those are pinned, so

@@ -17,6 +17,7 @@ struct pa_sink {
 	uint32_t len;
 	int sleeping;     /* the reaper is (about to be) parked on efd */
 	int overflow;     /* a value was dropped: the reaper must scan */
+	uint64_t notified; /* notifications that reached the sink, kept or dropped (tests) */
 	int active;       /* trampolines still writing to efd */
 	int id;           /* generation<<12 | slot: a closed sink's id never names its successor */
 	uint64_t *buf;
@@ -144,6 +145,16 @@ int pa_sink_drain(int id, uint64_t *out, int max, int arm)
 	return overflow ? n | PA_OVERFLOW : n;
 }
 
+/* The number of notifications that reached sink id (0 for no sink). */
+uint64_t pa_sink_notified(int id)
+{
+	pthread_mutex_lock(&pa_mu);
+	struct pa_sink *s = pa_lookup(id);
+	uint64_t n = s != NULL ? s->notified : 0;
+	pthread_mutex_unlock(&pa_mu);
+	return n;
+}
+
 /* The SIGEV_THREAD function. glibc runs it on a fresh thread with all
    signals blocked; it never calls into Go. */
 int pa_drop_notifications; /* tests: simulate notifications glibc failed to deliver */
@@ -161,6 +172,7 @@ void pa_sink_notify(union sigval v)
 		pthread_mutex_unlock(&pa_mu);
 		return;
 	}
+	s->notified++;
 	if (s->len < s->cap) {
 		s->buf[(s->head + s->len) & (s->cap - 1)] = val;
 		s->len++;

@@ -47,6 +47,7 @@ int pa_sink_release(void *sink);
 #define PA_OVERFLOW (1 << 30)
 int pa_sink_drain(int id, uint64_t *out, int max, int arm);
 void pa_sink_notify(union sigval v);
+uint64_t pa_sink_notified(int id);
 extern int pa_drop_notifications;
 void pa_sigev_set_thread(struct sigevent *ev, void *fn, void *attr);
 void pa_sigev_thread(struct sigevent *ev, int id, uint64_t value);
