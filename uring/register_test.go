@@ -254,6 +254,12 @@ func TestRegisterPersonality(t *testing.T) {
 }
 
 func TestRegisterIOWQ(t *testing.T) {
+	// Without SQPOLL these calls act on the calling thread's io-wq (see
+	// RegisterIOWQAff): a goroutine the scheduler moved to a thread that
+	// never used io_uring got EINVAL from UnregisterIOWQAff (3 runs in
+	// 2000). Stay on the thread that creates the ring and submits.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	r := rawRing(t, 4, nil)
 	vals := [2]uint32{0, 0}
 	if err := r.RegisterIOWQMaxWorkers(&vals); err != nil {
