@@ -648,6 +648,28 @@ func TestMultishotBurstWakesAllWaiters(t *testing.T) {
 // endingCtx is a context whose Err turns non-nil (and Done closes) the
 // first time Err is called after end was armed: it stands for a ctx that
 // ends just as its Next is woken for a CQE.
+// waitParkedInNext waits (10 s at most) until n goroutines are parked in
+// the select of a multishot Next: a channel wakes its receivers in the
+// order they parked, which a sleep does not ensure on a loaded machine.
+func waitParkedInNext(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		k := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "uring.(*msStream).next(") {
+				k++
+			}
+		}
+		if k >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines parked in Next after 10 s, want %d", k, n)
+		}
+	}
+}
+
 type endingCtx struct {
 	context.Context
 	armed atomic.Bool
@@ -678,10 +700,10 @@ func TestMultishotCtxEndPassesWakeup(t *testing.T) {
 		ctx := &endingCtx{Context: context.Background(), done: make(chan struct{})}
 		first := make(chan error, 1)
 		go func() { _, _, err := m.Next(ctx); first <- err }()
-		time.Sleep(5 * time.Millisecond) // the first waiter parks first: it gets the signal
+		waitParkedInNext(t, 1) // the first waiter parks first: it gets the signal
 		second := make(chan error, 1)
 		go func() { _, _, err := m.Next(nil); second <- err }()
-		time.Sleep(5 * time.Millisecond)
+		waitParkedInNext(t, 2)
 		ctx.armed.Store(true)
 		if _, err := unix.Write(w, []byte{'x'}); err != nil {
 			t.Fatal(err)
