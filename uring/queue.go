@@ -109,9 +109,13 @@ type Queue struct {
 	subSeq  atomic.Uint64 // bumped before each io_uring_submit
 
 	// The overflow check (queue_reap.go): nil without IORING_FEAT_NODROP.
-	ovfTimer *time.Timer
-	ovfArmed atomic.Bool  // ovfTimer is set to fire
-	ovfWakes atomic.Int64 // reaper wake-ups by the overflow check (tests)
+	ovfTimer  *time.Timer
+	ovfArmed  atomic.Bool  // ovfTimer is set to fire
+	ovfEvery  atomic.Int64 // its interval (ns): overflowCheck, doubling while it finds nothing
+	ovfBusy   atomic.Bool  // a drain took ovfBusyN CQEs at once since the last check
+	ovfBusyN  int          // half the CQ (at most a drain's batch)
+	ovfChecks atomic.Int64 // checks made (tests)
+	ovfWakes  atomic.Int64 // reaper wake-ups by the overflow check (tests)
 }
 
 // staged is one prepared SQE waiting to be copied into the ring.
@@ -277,6 +281,8 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	if r.Features()&FeatNodrop != 0 {
 		q.ovfTimer = time.AfterFunc(time.Hour, q.checkOverflow)
 		q.ovfTimer.Stop()
+		q.ovfEvery.Store(int64(overflowCheck))
+		q.ovfBusyN = max(1, min(len(q.cqes), int(r.CQEntries())/2))
 	}
 	go q.reap()
 	return q, nil

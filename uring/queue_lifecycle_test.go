@@ -365,6 +365,29 @@ func TestQueueOverflowNoWakeup(t *testing.T) {
 	}
 }
 
+// With an operation in flight for good (a poll of an empty pipe, as a
+// server's multishot accept), the overflow check backs off: about 8 checks
+// in 2.5 s (10 ms doubling to 1 s), not the 250 of a fixed 10 ms.
+func TestQueueOverflowCheckBacksOff(t *testing.T) {
+	q := newTestQueue(t, QueueConfig{Entries: 8})
+	if q.ovfTimer == nil {
+		t.Fatal("kernel without IORING_FEAT_NODROP: no overflow check")
+	}
+	r, w := testPipe(t)
+	h, err := q.PollAdd(r, unix.POLLIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	checks := q.ovfChecks.Load()
+	t.Logf("%d overflow checks in 2.5 s, interval now %v", checks, time.Duration(q.ovfEvery.Load()))
+	if checks < 1 || checks > 15 {
+		t.Errorf("%d overflow checks in 2.5 s with one operation in flight; want 1 to 15", checks)
+	}
+	unix.Write(w, []byte("x"))
+	mustRes(t, h, nil, unix.POLLIN)
+}
+
 // TestQueueEINTR: with SIGURG sent to every thread of the process every
 // 50 µs, reads through the ring (RingOnly: cached reads would not enter the
 // kernel at all) and timeouts complete with their own results: no EINTR

@@ -60,9 +60,15 @@ func (q *Queue) drain() int {
 	return done
 }
 
-// overflowCheck is how often, while operations are in flight, the overflow
-// check looks for completions left on the kernel's overflow list.
-const overflowCheck = 10 * time.Millisecond
+// overflowCheck is how soon, once operations are in flight, the overflow
+// check first looks for completions left on the kernel's overflow list;
+// while it finds none and no drain took half the CQ at once, its interval
+// doubles up to overflowCheckMax (a queue with a multishot request always
+// in flight would otherwise wake 100 times a second for ever).
+const (
+	overflowCheck    = 10 * time.Millisecond
+	overflowCheckMax = time.Second
+)
 
 // watchOverflow arms the overflow check (checkOverflow) if operations are
 // in flight and it is not armed yet; every drain calls it.
@@ -77,28 +83,40 @@ const overflowCheck = 10 * time.Millisecond
 // wake-up to come (TestLinkStressSmallSQ hung so, 1 run in a few thousand:
 // a 4-entry SQ and 256 operations in flight). While anything is in flight,
 // a timer therefore looks at the flag every overflowCheck and wakes the
-// reaper when it is set, whose drain flushes the list.
+// reaper when it is set, whose drain flushes the list. Such a race then
+// costs overflowCheck while the CQ is busy (a drain took half of it at
+// once since the last check), at most overflowCheckMax otherwise.
 func (q *Queue) watchOverflow() {
 	if q.ovfTimer == nil || q.ovfArmed.Load() || q.table.InFlight() == 0 {
 		return
 	}
 	if q.ovfArmed.CompareAndSwap(false, true) {
-		q.ovfTimer.Reset(overflowCheck)
+		q.ovfTimer.Reset(time.Duration(q.ovfEvery.Load()))
 	}
 }
 
 // checkOverflow is the overflow check's timer function: it wakes the
 // reaper if CQEs wait on the overflow list, and fires again while
-// operations are in flight.
+// operations are in flight, sooner when the CQ was busy or overflowed.
 func (q *Queue) checkOverflow() {
-	if q.ring.SQFlags()&SQCQOverflow != 0 { // 0 once Close freed the ring
+	q.ovfChecks.Add(1)
+	every := time.Duration(q.ovfEvery.Load())
+	switch {
+	case q.ring.SQFlags()&SQCQOverflow != 0: // 0 once Close freed the ring
 		q.ovfWakes.Add(1)
 		q.notif.Signal() // ErrClosed after Close: nothing left to reap
+		every = overflowCheck
+	case q.ovfBusy.Swap(false):
+		every = overflowCheck
+	default:
+		every = min(2*every, overflowCheckMax)
 	}
 	if q.table.InFlight() > 0 {
-		q.ovfTimer.Reset(overflowCheck)
+		q.ovfEvery.Store(int64(every))
+		q.ovfTimer.Reset(every)
 		return
 	}
+	q.ovfEvery.Store(int64(overflowCheck))
 	q.ovfArmed.Store(false)
 	// An operation begun before the Store whose drain found the check
 	// still armed: arm it again for that one.
@@ -118,6 +136,9 @@ func (q *Queue) drainLocked() int {
 			return total
 		}
 		total += n
+		if n >= q.ovfBusyN && q.ovfTimer != nil && !q.ovfBusy.Load() {
+			q.ovfBusy.Store(true) // the overflow check looks again soon
+		}
 		q.subSeq.Load() // pairs with the Add in flush (race detector only)
 		done := q.done[:0]
 		for _, c := range q.cqes[:n] {
