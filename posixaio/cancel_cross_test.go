@@ -1,8 +1,12 @@
 package posixaio
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,4 +91,113 @@ func TestQueueCloseKeepsOtherQueueRunning(t *testing.T) {
 			waitSecond(t, trial, "Close of the first queue", hb)
 		}
 	})
+}
+
+// Several queues (both notify modes) read the same two descriptors from
+// many goroutines, cancel at random (Cancel, contexts that end) while
+// another goroutine keeps opening, using, cancelling in and closing
+// queues of its own on them: every request completes (a cancel in one
+// queue takes the others' requests back and submits them again), reads
+// return the file's bytes, and nothing leaks.
+func TestQueuesShareDescriptorsStress(t *testing.T) {
+	testutil.CheckLeaks(t)
+	content := pattern(64<<10, 5)
+	fdA, _ := tempFile(t, content)
+	fdB, err := unix.Dup(fdA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fdB)
+	fds := []int{fdA, fdB}
+	// A stranded request also keeps its queue's Close (a cleanup) waiting:
+	// end the test binary with every goroutine's stack rather than at
+	// -timeout. Registered before the queues, so it stops after their Close.
+	watchdog := time.AfterFunc(60*time.Second, func() {
+		panic("TestQueuesShareDescriptorsStress: still running after 60 s (a request stranded?)")
+	})
+	t.Cleanup(func() { watchdog.Stop() })
+	qs := []*Queue{newQueue(t, 16, NotifySuspend), newQueue(t, 16, NotifyThread), newQueue(t, 16, NotifySuspend)}
+	stop := time.Now().Add(1500 * time.Millisecond)
+	// done waits for h, 10 s at most, and checks a finished read.
+	done := func(h *completion.Handle, buf []byte, off int, what string) {
+		select {
+		case <-h.Done():
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: not done 10 s after its submission or cancel", what)
+			return
+		}
+		n, err := h.Result()
+		switch {
+		case errors.Is(err, unix.ECANCELED):
+		case err != nil || n != len(buf):
+			t.Errorf("%s: %d, %v", what, n, err)
+		case !bytes.Equal(buf, content[off:off+n]):
+			t.Errorf("%s: wrong bytes", what)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 12; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			buf := make([]byte, 4096)
+			for i := 0; time.Now().Before(stop); i++ {
+				q := qs[r.IntN(len(qs))]
+				off := r.IntN(len(content)/4096) * 4096
+				h, err := q.Read(fds[r.IntN(2)], buf, int64(off))
+				if errors.Is(err, ErrBusy) {
+					time.Sleep(50 * time.Microsecond)
+					continue
+				}
+				if err != nil {
+					t.Errorf("worker %d: Read: %v", g, err)
+					return
+				}
+				what := fmt.Sprintf("worker %d read %d", g, i)
+				switch r.IntN(3) {
+				case 0:
+					if _, err := q.Cancel(h); err != nil {
+						t.Errorf("%s: Cancel: %v", what, err)
+					}
+				case 1:
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.IntN(200))*time.Microsecond)
+					h.Wait(ctx)
+					cancel()
+				}
+				done(h, buf, off, what)
+			}
+		}(g)
+	}
+	wg.Add(1)
+	go func() { // queues that come and go on the same descriptors
+		defer wg.Done()
+		for round := 0; time.Now().Before(stop); round++ {
+			q, err := NewQueueOptions(8, QueueOptions{Notify: NotifyMode(round % 2)})
+			if err != nil {
+				t.Errorf("NewQueueOptions: %v", err)
+				return
+			}
+			var hs [4]*completion.Handle
+			var bufs [4][]byte
+			for i := range hs {
+				bufs[i] = make([]byte, 4096)
+				if hs[i], err = q.Read(fds[i%2], bufs[i], int64(i*4096)); err != nil {
+					t.Errorf("round %d: Read %d: %v", round, i, err)
+				}
+			}
+			if hs[0] != nil {
+				q.Cancel(hs[0])
+			}
+			if err := q.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			for i, h := range hs {
+				if h != nil {
+					done(h, bufs[i], i*4096, fmt.Sprintf("round %d read %d", round, i))
+				}
+			}
+		}
+	}()
+	wg.Wait()
 }
