@@ -23,11 +23,43 @@ func waitSecond(t *testing.T, trial int, what string, h *completion.Handle) {
 	n, err := h.Wait(ctx)
 	cancel()
 	if errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("trial %d: %s; the other queue's read of the descriptor did not complete in 10 s", trial, what)
+		t.Fatalf("trial %d: %s; the next read of the descriptor did not complete in 10 s", trial, what)
 	}
 	if err != nil || n != 4096 {
-		t.Fatalf("trial %d: other queue's read: %d, %v", trial, n, err)
+		t.Fatalf("trial %d: next read: %d, %v", trial, n, err)
 	}
+}
+
+// cancelKeepsNextRunning submits a read through qa and one of the same
+// block through qb, cancels the first and wants the second done, 500
+// times (TestQueueCancelKeepsNextRunning with qa == qb).
+func cancelKeepsNextRunning(t *testing.T, qa, qb *Queue) {
+	testutil.CheckLeaks(t)
+	fd, _ := tempFile(t, pattern(4096, 1))
+	a, b := make([]byte, 4096), make([]byte, 4096)
+	canceled := 0
+	for trial := 0; trial < 500; trial++ {
+		ha, err := qa.Read(fd, a, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hb, err := qb.Read(fd, b, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := qa.Cancel(ha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r == Canceled {
+			canceled++
+		}
+		waitSecond(t, trial, fmt.Sprintf("Cancel(first read) = %d", r), hb)
+		if _, err := ha.Wait(nil); err != nil && !errors.Is(err, unix.ECANCELED) {
+			t.Fatalf("trial %d: first read: %v", trial, err)
+		}
+	}
+	t.Logf("%d of 500 first reads cancelled", canceled)
 }
 
 // TestQueueCancelKeepsNextRunning across two queues: the read stranded by
@@ -35,33 +67,7 @@ func waitSecond(t *testing.T, trial int, what string, h *completion.Handle) {
 // which the cancelling queue must submit again too.
 func TestQueueCancelKeepsOtherQueueRunning(t *testing.T) {
 	bothModes(t, func(t *testing.T, m NotifyMode) {
-		testutil.CheckLeaks(t)
-		fd, _ := tempFile(t, pattern(4096, 1))
-		qa, qb := newQueue(t, 8, m), newQueue(t, 8, m)
-		a, b := make([]byte, 4096), make([]byte, 4096)
-		canceled := 0
-		for trial := 0; trial < 500; trial++ {
-			ha, err := qa.Read(fd, a, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hb, err := qb.Read(fd, b, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := qa.Cancel(ha)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r == Canceled {
-				canceled++
-			}
-			waitSecond(t, trial, "Cancel of the first queue's read", hb)
-			if _, err := ha.Wait(nil); err != nil && !errors.Is(err, unix.ECANCELED) {
-				t.Fatalf("trial %d: first read: %v", trial, err)
-			}
-		}
-		t.Logf("%d of 500 first reads cancelled", canceled)
+		cancelKeepsNextRunning(t, newQueue(t, 8, m), newQueue(t, 8, m))
 	})
 }
 

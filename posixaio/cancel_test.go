@@ -1,12 +1,7 @@
 package posixaio
 
 import (
-	"context"
-	"errors"
 	"testing"
-	"time"
-
-	"github.com/aiokit/aio/internal/testutil"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,43 +79,11 @@ func TestCancelAnswers(t *testing.T) {
 // marks the next one runnable without putting it on its run list: no thread
 // ever ran it (nor later requests of the descriptor) until Close cancelled
 // them. A stress test found it; pa_cancel (notify.c) now submits the
-// queue's other requests on the descriptor again after a successful cancel.
+// other requests on the descriptor, of every queue, again after a
+// successful cancel (cancelKeepsNextRunning, cancel_cross_test.go).
 func TestQueueCancelKeepsNextRunning(t *testing.T) {
 	bothModes(t, func(t *testing.T, m NotifyMode) {
-		testutil.CheckLeaks(t)
-		fd, _ := tempFile(t, pattern(4096, 1))
 		q := newQueue(t, 8, m)
-		a, b := make([]byte, 4096), make([]byte, 4096)
-		canceled := 0
-		for trial := 0; trial < 500; trial++ {
-			ha, err := q.Read(fd, a, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hb, err := q.Read(fd, b, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := q.Cancel(ha)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r == Canceled {
-				canceled++
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			n, err := hb.Wait(ctx)
-			cancel()
-			if errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("trial %d: Cancel(first read) = %d; the second read of the descriptor did not complete in 2s (status %v)", trial, r, err)
-			}
-			if err != nil || n != 4096 {
-				t.Fatalf("trial %d: second read: %d, %v", trial, n, err)
-			}
-			if _, err := ha.Wait(nil); err != nil && !errors.Is(err, unix.ECANCELED) {
-				t.Fatalf("trial %d: first read: %v", trial, err)
-			}
-		}
-		t.Logf("%d of 500 first reads cancelled", canceled)
+		cancelKeepsNextRunning(t, q, q)
 	})
 }
