@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiokit/aio/internal/schedyield"
 	"golang.org/x/sys/unix"
 )
 
@@ -170,5 +171,33 @@ func TestLioWaitUnderSignals(t *testing.T) {
 	}
 	if !<-signaled {
 		t.Fatal("LIO_WAIT did not get 5 signals before each completion in 10s")
+	}
+}
+
+// AioSuspend waits through suspendGate (internal/schedyield): a wait that
+// may block yields to the scheduler when none did for schedyield.Every; a
+// zero timeout (a poll) does not count.
+func TestAioSuspendYields(t *testing.T) {
+	fd, _ := tempFile(t, pattern(4096, 3))
+	a := newCb(t, fd, make([]byte, 4096), 0)
+	if err := a.Read(); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, a)
+	before := suspendGate.Last()
+	if err := AioSuspend([]*Aiocb{a}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if suspendGate.Last() != before {
+		t.Fatal("a polling AioSuspend went through the gate")
+	}
+	time.Sleep(schedyield.Every)
+	for i := 0; i < schedyield.ClockEvery; i++ { // one call in ClockEvery reads the clock
+		if err := AioSuspend([]*Aiocb{a}, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if suspendGate.Last() == before {
+		t.Fatalf("%d AioSuspend waits %v after the last yield: none yielded", schedyield.ClockEvery, schedyield.Every)
 	}
 }
