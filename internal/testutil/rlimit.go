@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,8 +283,33 @@ func WarmGoHeap() {
 	runtime.GC()
 }
 
+// WarmThreads makes the runtime start n OS threads at once and leaves them
+// idle, for it to reuse later: under a tight RLIMIT_AS a thread the runtime
+// would start (pthread_create maps the new thread's stack) fails, and the
+// runtime then aborts the process ("runtime/cgo: pthread_create failed",
+// seen once in a CI run of TestRlimitAS under -race).
+func WarmThreads(n int) {
+	var ready, done sync.WaitGroup
+	release := make(chan struct{})
+	for i := 0; i < n; i++ {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread() // each on a thread of its own meanwhile
+			ready.Done()
+			<-release
+			runtime.UnlockOSThread() // the thread goes back to the runtime
+		}()
+	}
+	ready.Wait()
+	close(release)
+	done.Wait()
+}
+
 // LeaveAddressSpace leaves the process about 1 MiB of address space for
-// the rest of the test: it warms the Go heap (WarmGoHeap), sets a soft
+// the rest of the test: it starts spare threads (WarmThreads), warms the
+// Go heap (WarmGoHeap), sets a soft
 // RLIMIT_AS 64 MiB above what the process uses, fills that with 1 MiB
 // PROT_NONE mappings and unmaps the last one. Mappings above 1 MiB (a big
 // ring, C memory) then fail with ENOMEM, small ones and the runtime's
@@ -293,6 +319,7 @@ func WarmGoHeap() {
 // still needs a new heap arena under the limit ends the process.
 func LeaveAddressSpace(t testing.TB) (release func()) {
 	t.Helper()
+	WarmThreads(8)
 	WarmGoHeap()
 	SetSoftRlimit(t, unix.RLIMIT_AS, VMSize(t)+64<<20)
 	var maps [][]byte
