@@ -494,8 +494,9 @@ int pa_take_rescan(struct pa_queue *q)
    and is re-armed. Each queue that had a request taken back gets rescan set:
    its reaper must scan every slot (a request submitted again was armed after
    aio_* returned, so a notification that came before that found it unarmed;
-   one whose new submission failed completes with that errno). */
-static void pa_requeue(struct pa_slot *s, int fd)
+   one whose new submission failed completes with that errno). Returns 1 when
+   it set a rescan flag (every queue's when out of memory). */
+static int pa_requeue(struct pa_slot *s, int fd)
 {
 	uint32_t total = 0;
 	for (struct pa_queue *q = pa_queues; q != NULL; q = q->next)
@@ -504,7 +505,7 @@ static void pa_requeue(struct pa_slot *s, int fd)
 	if (l == NULL) {
 		for (struct pa_queue *q = pa_queues; q != NULL; q = q->next)
 			__atomic_store_n(&q->rescan, 1, __ATOMIC_RELEASE);
-		return;
+		return 1;
 	}
 	int k = 0;
 	for (struct pa_queue *q = pa_queues; q != NULL; q = q->next) {
@@ -542,16 +543,7 @@ static void pa_requeue(struct pa_slot *s, int fd)
 		}
 	}
 	free(l);
-}
-
-/* 1 if a queue's rescan flag is set: the caller then wakes the reaper of
-   each queue whose pa_take_rescan says so. */
-static int pa_any_rescan(void)
-{
-	for (struct pa_queue *q = pa_queues; q != NULL; q = q->next)
-		if (__atomic_load_n(&q->rescan, __ATOMIC_ACQUIRE))
-			return 1;
-	return 0;
+	return k > 0;
 }
 
 /* aio_cancel of slot s of queue self, working around a glibc 2.36 bug:
@@ -563,7 +555,8 @@ static int pa_any_rescan(void)
    known here, so after any successful cancel the other requests on the
    descriptor of every registered queue are taken back and submitted again
    (pa_requeue). Each queue that had one taken back has its rescan flag set,
-   and *rescan is then 1. Requests on the descriptor from outside the queues
+   and *rescan is then 1: the caller wakes the reaper of each queue whose
+   pa_take_rescan says so. Requests on the descriptor from outside the queues
    (the raw API) are not seen. */
 int pa_cancel(struct pa_slot *s, int *rescan)
 {
@@ -576,8 +569,7 @@ int pa_cancel(struct pa_slot *s, int *rescan)
 	if (r < 0)
 		r = -errno;
 	else if (r == AIO_CANCELED) {
-		pa_requeue(s, fd);
-		*rescan = pa_any_rescan();
+		*rescan = pa_requeue(s, fd);
 	}
 	pthread_rwlock_unlock(&pa_cancel_lock);
 	return r;
@@ -586,15 +578,15 @@ int pa_cancel(struct pa_slot *s, int *rescan)
 /* aio_cancel of every request of queue self (Close), newest first, none
    submitted meanwhile: a request of self that a cancel strands is cancelled
    too; one of another queue on a descriptor where a cancel succeeded is
-   taken back and submitted again (pa_requeue). Returns 1 when a queue's
-   rescan flag is set (self's too: a running request of self that
+   taken back and submitted again (pa_requeue). Returns 1 when that set a
+   queue's rescan flag (self's too: a running request of self that
    pa_requeue took back and re-armed). */
 int pa_cancel_all(struct pa_queue *self)
 {
 	struct pa_slot *slots = self->slots;
 	uint32_t n = self->n;
 	struct pa_slot **l = malloc((size_t)n * sizeof *l);
-	int k = 0, rescan;
+	int k = 0, rescan = 0;
 	pthread_rwlock_wrlock(&pa_cancel_lock);
 	for (uint32_t i = 0; i < n; i++) {
 		if (__atomic_load_n(&slots[i].armed, __ATOMIC_ACQUIRE) == 0)
@@ -602,7 +594,7 @@ int pa_cancel_all(struct pa_queue *self)
 		if (l == NULL) {
 			/* No memory: unordered, and every queue rescans. */
 			if (aio_cancel(slots[i].cb.aio_fildes, &slots[i].cb) == AIO_CANCELED)
-				pa_requeue(&slots[i], slots[i].cb.aio_fildes);
+				rescan |= pa_requeue(&slots[i], slots[i].cb.aio_fildes);
 		} else
 			l[k++] = &slots[i];
 	}
@@ -620,11 +612,10 @@ int pa_cancel_all(struct pa_queue *self)
 			for (int j = i; j < k; j++)
 				if (l[j]->cb.aio_fildes == fd)
 					l[j]->pad = 0;
-			pa_requeue(NULL, fd);
+			rescan |= pa_requeue(NULL, fd);
 		}
 		free(l);
 	}
-	rescan = pa_any_rescan();
 	pthread_rwlock_unlock(&pa_cancel_lock);
 	return rescan;
 }

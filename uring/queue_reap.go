@@ -82,8 +82,9 @@ const (
 // it: that CQE, and every one after it, then waits on the list with no
 // wake-up to come (TestLinkStressSmallSQ hung so, 1 run in a few thousand:
 // a 4-entry SQ and 256 operations in flight). While anything is in flight,
-// a timer therefore looks at the flag every overflowCheck and wakes the
-// reaper when it is set, whose drain flushes the list. Such a race then
+// a timer therefore looks at the flag (first after overflowCheck, then
+// less often: see there) and wakes the reaper when it is set, whose drain
+// flushes the list. Such a race then
 // costs overflowCheck while the CQ is busy (a drain took half of it at
 // once since the last check), at most overflowCheckMax otherwise.
 func (q *Queue) watchOverflow() {
