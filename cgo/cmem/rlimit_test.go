@@ -49,7 +49,7 @@ func TestRlimitAS(t *testing.T) {
 		return
 	}
 	testutil.CheckLeaks(t)
-	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, testutil.VMSize(t)+256<<20)
+	testutil.LimitAddressSpace(t, 256<<20)
 	for i := 0; i < 3; i++ {
 		allocFails(t, 1<<30, 4096)
 	}

@@ -26,7 +26,7 @@ func TestRlimitAS(t *testing.T) {
 		}
 		return
 	}
-	testutil.SetSoftRlimit(t, unix.RLIMIT_AS, testutil.VMSize(t)+100<<20)
+	testutil.LimitAddressSpace(t, 100<<20)
 	if err := completion.CheckGoAlloc(big); !errors.Is(err, unix.ENOMEM) {
 		t.Errorf("CheckGoAlloc(%d) with 100 MiB of address space left: %v, want ENOMEM", big, err)
 	}

@@ -307,6 +307,17 @@ func WarmThreads(n int) {
 	done.Wait()
 }
 
+// LimitAddressSpace sets a soft RLIMIT_AS room bytes above the address
+// space the process uses now (VMSize), for the rest of the test, after
+// starting spare threads (WarmThreads) that a thread the runtime needs
+// under the limit would otherwise have to map a stack for. Run it in a
+// child process (InChild).
+func LimitAddressSpace(t testing.TB, room uint64) {
+	t.Helper()
+	WarmThreads(8)
+	SetSoftRlimit(t, unix.RLIMIT_AS, VMSize(t)+room)
+}
+
 // LeaveAddressSpace leaves the process about 1 MiB of address space for
 // the rest of the test: it starts spare threads (WarmThreads), warms the
 // Go heap (WarmGoHeap), sets a soft
@@ -319,9 +330,8 @@ func WarmThreads(n int) {
 // still needs a new heap arena under the limit ends the process.
 func LeaveAddressSpace(t testing.TB) (release func()) {
 	t.Helper()
-	WarmThreads(8)
 	WarmGoHeap()
-	SetSoftRlimit(t, unix.RLIMIT_AS, VMSize(t)+64<<20)
+	LimitAddressSpace(t, 64<<20)
 	var maps [][]byte
 	for {
 		m, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
