@@ -620,6 +620,28 @@ int pa_cancel_all(struct pa_queue *self)
 	return rescan;
 }
 
+/* aio_cancel(fd, cb) of the raw layer (AioCancel, Aiocb.Cancel). glibc's answer
+   is returned unchanged (-errno for -1), but after a successful cancel of one
+   request the queues' requests on fd are taken back and submitted again, as
+   pa_cancel does: the cancelled raw request may have been the descriptor's
+   first, still queued, and glibc 2.36 then strands the next one, which may be a
+   queue's (its handle never completed). Raw requests behind it are left as glibc
+   leaves them, as in C. Cancelling every request of fd (cb NULL) strands
+   nothing: glibc removes the whole queue of the descriptor. *rescan as for
+   pa_cancel. */
+int pa_raw_cancel(int fd, struct aiocb *cb, int *rescan)
+{
+	*rescan = 0;
+	pthread_rwlock_wrlock(&pa_cancel_lock);
+	int r = aio_cancel(fd, cb);
+	if (r < 0)
+		r = errno != 0 ? -errno : -EIO;
+	else if (r == AIO_CANCELED && cb != NULL)
+		*rescan = pa_requeue(NULL, fd);
+	pthread_rwlock_unlock(&pa_cancel_lock);
+	return r;
+}
+
 int pa_sigrtmin(void) { return SIGRTMIN; }
 int pa_sigrtmax(void) { return SIGRTMAX; }
 

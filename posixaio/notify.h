@@ -71,6 +71,7 @@ int pa_take_rescan(struct pa_queue *q);
 #define PA_NOT_ARMED (-100000)
 int pa_cancel(struct pa_slot *s, int *rescan);
 int pa_cancel_all(struct pa_queue *q);
+int pa_raw_cancel(int fd, struct aiocb *cb, int *rescan);
 #define PA_COLLECT_CAPPED ((int64_t)1 << 62)
 int64_t pa_collect(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int64_t *res, int maxk,
 		   const struct aiocb **list, int *fds, struct pa_fdtab *tab, int maxlist);

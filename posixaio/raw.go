@@ -153,10 +153,18 @@ func AioCancel(fd int, a *Aiocb) (int, error) {
 	return cancel(fd, a.cb)
 }
 
+// cancel is aio_cancel(fd, cb) through pa_raw_cancel: after it cancelled one
+// request, the Queues' requests on fd that glibc 2.36 may have stranded behind it
+// are submitted again (see pa_raw_cancel), and the reapers of the Queues that had
+// one taken back scan their slots.
 func cancel(fd int, cb *C.struct_aiocb) (int, error) {
-	r, err := C.aio_cancel(cFd(fd), cb)
+	var rescan C.int
+	r := C.pa_raw_cancel(cFd(fd), cb, &rescan)
+	if rescan != 0 {
+		wakeRescans()
+	}
 	if r < 0 {
-		return -1, errnoOf(-1, err)
+		return -1, unix.Errno(-r)
 	}
 	return int(r), nil
 }
