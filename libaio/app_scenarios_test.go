@@ -30,127 +30,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// appHang bounds one phase of a scenario (all workers returning, a Close).
-const appHang = 30 * time.Second
-
-// appContent returns n bytes (n a multiple of 8) whose 8-byte word at offset 8i
-// depends on i and seed alone and differs from every other word of the file (the
-// multiplier is odd, so i -> word is a bijection): data from a wrong offset, shifted
-// or torn never matches.
-func appContent(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	for i := 0; i < n; i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], uint64(i/8)*0x9E3779B97F4A7C15+seed)
-	}
-	return b
-}
-
-// appSeed returns a seed for the scenario's random choices, logged so that a
-// failure can be replayed with AIOKIT_APP_SEED.
-func appSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("AIOKIT_APP_SEED"); s != "" {
-		fmt.Sscan(s, &seed)
-	}
-	t.Logf("seed %d (AIOKIT_APP_SEED=%d replays it)", seed, seed)
-	return seed
-}
-
-var errAppHung = errors.New("handle not done 10 s after its request was made")
-
-// appAwait waits for h for at most 10 s (a hang guard, callable from any
-// goroutine) and returns its result, or errAppHung.
-func appAwait(h *completion.Handle) (int, error) {
-	select {
-	case <-h.Done():
-		return h.Result()
-	case <-time.After(10 * time.Second):
-		return 0, errAppHung
-	}
-}
-
-// appCtx returns the context of attempt number attempt of one request: none on
-// half the attempts and from the fourth on (so that every request gets through),
-// else one that ends after 0-2 ms, often while the request is in flight.
-func appCtx(r *rand.Rand, attempt int) (context.Context, context.CancelFunc) {
-	if attempt >= 3 || r.IntN(2) == 0 {
-		if r.IntN(2) == 0 {
-			// No Done channel: Handle.Wait takes its other path (the table's
-			// waiter, then the gate).
-			return context.Background(), func() {}
-		}
-		return context.WithCancel(context.Background())
-	}
-	return context.WithTimeout(context.Background(), time.Duration(r.IntN(2000))*time.Microsecond)
-}
-
-func isCtxErr(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
-// appDataFile writes content to a new file in a directory that supports O_DIRECT
-// (testutil.TempDir skips the test, by name, where there is none), drops it from the
-// page cache, and returns its path.
-func appDataFile(t *testing.T, dir, name string, content []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fd := appOpen(t, path, unix.O_RDONLY)
-	unix.Fdatasync(fd)
-	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
-	return path
-}
-
-// appOpen opens path (O_CLOEXEC added) and closes it at cleanup.
-func appOpen(t *testing.T, path string, flags int) int {
-	t.Helper()
-	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return fd
-}
-
-// appPipe is a pipe whose write end the test may close early (EOF for the reader);
-// cleanup closes only what is still open, so that it never closes a number reused
-// by another descriptor meanwhile.
-type appPipe struct {
-	r, w int
-	wmu  sync.Mutex
-}
-
-func newAppPipe(t *testing.T, nonblockRead bool) *appPipe {
-	t.Helper()
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	if nonblockRead {
-		if err := unix.SetNonblock(p[0], true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ap := &appPipe{r: p[0], w: p[1]}
-	t.Cleanup(func() {
-		unix.Close(ap.r)
-		ap.closeW()
-	})
-	return ap
-}
-
-func (p *appPipe) closeW() {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	if p.w >= 0 {
-		unix.Close(p.w)
-		p.w = -1
-	}
-}
-
 // appCopy copies a file chunk by chunk through one Queue from many goroutines.
 type appCopy struct {
 	t        *testing.T
@@ -224,7 +103,7 @@ func (w *appCopier) copyChunk(idx int) error {
 // error for any result but the exact count.
 func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) (bool, error) {
 	c := w.c
-	ctx, cancel := appCtx(w.r, attempt)
+	ctx, cancel := testutil.AppCtx(w.r, attempt)
 	defer cancel()
 	if useFile {
 		var n int
@@ -234,7 +113,7 @@ func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) 
 		} else {
 			n, err = c.src.ReadAtContext(ctx, buf, off)
 		}
-		if isCtxErr(err) && ctx.Err() != nil {
+		if testutil.IsCtxErr(err) && ctx.Err() != nil {
 			c.timeouts.Add(1)
 			w.gbuf = nil // the request may still use it: never touch it again
 			return false, nil
@@ -271,11 +150,11 @@ func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) 
 		return false, fmt.Errorf("submit: %w", err)
 	}
 	n, err := h.Wait(ctx)
-	if isCtxErr(err) {
+	if testutil.IsCtxErr(err) {
 		// Cancelled (io_cancel cannot stop a read or write): the handle must still
 		// complete, and only then may its buffer be used again.
 		c.timeouts.Add(1)
-		n, err = appAwait(h)
+		n, err = testutil.AppAwait(h)
 		switch {
 		case errors.Is(err, unix.ECANCELED): // dropped before io_submit took it
 		case err != nil || n != len(buf):
@@ -297,17 +176,17 @@ func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) 
 func appParallelCopy(t *testing.T, direct bool) {
 	testutil.CheckLeaks(t)
 	const size, chunk, workers = 32 << 20, 128 << 10, 16
-	seed := appSeed(t)
+	seed := testutil.AppSeed(t)
 	dir := testutil.TempDir(t)
-	content := appContent(size, seed|1)
-	srcPath := appDataFile(t, dir, "src", content)
+	content := testutil.AppContent(size, seed|1)
+	srcPath := testutil.AppDataFile(t, dir, "src", content)
 	dstPath := filepath.Join(dir, "dst")
 	flags := 0
 	if direct {
 		flags = unix.O_DIRECT
 	}
-	sfd := appOpen(t, srcPath, unix.O_RDONLY|flags)
-	dfd := appOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|flags)
+	sfd := testutil.AppOpen(t, srcPath, unix.O_RDONLY|flags)
+	dfd := testutil.AppOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|flags)
 	if err := unix.Ftruncate(dfd, size); err != nil {
 		t.Fatal(err)
 	}
@@ -352,12 +231,12 @@ func appParallelCopy(t *testing.T, direct bool) {
 			}
 		}()
 	}
-	appWaitGroup(t, &wg, "copy workers")
+	testutil.AppWaitGroup(t, &wg, "copy workers")
 	if err := dst.Sync(); err != nil {
 		t.Errorf("Sync: %v", err)
 	}
 	// Close waits for the requests that timed out and are still in flight.
-	if err := testutil.CloseWithin(t, q, appHang, "Queue"); err != nil {
+	if err := testutil.CloseWithin(t, q, testutil.AppHang, "Queue"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if n := q.InFlight(); n != 0 {
@@ -376,18 +255,6 @@ func appParallelCopy(t *testing.T, direct bool) {
 		}
 	}
 	t.Logf("%d attempts timed out (%d of their handles completed with the data later)", c.timeouts.Load(), c.late.Load())
-}
-
-// appWaitGroup waits for wg, failing the test after appHang.
-func appWaitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(appHang):
-		t.Fatalf("%s still running after %v\n%s", what, appHang, testutil.GoroutineDump())
-	}
 }
 
 // TestAppParallelCopyDirect: a 32 MiB O_DIRECT copy (page cache dropped, so reads are
@@ -410,16 +277,16 @@ func TestAppParallelCopyBuffered(t *testing.T) { appParallelCopy(t, false) }
 func TestAppCloseUnderLoad(t *testing.T) {
 	testutil.CheckLeaks(t)
 	const size, workers = 4 << 20, 56
-	seed := appSeed(t)
+	seed := testutil.AppSeed(t)
 	dir := testutil.TempDir(t)
-	content := appContent(size, seed|1)
-	dataPath := appDataFile(t, dir, "data", content)
-	dfd := appOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT)
-	bfd := appOpen(t, dataPath, unix.O_RDONLY)
-	scratchPath := appDataFile(t, dir, "scratch", content)
-	sfd := appOpen(t, scratchPath, unix.O_RDWR)
-	silent := newAppPipe(t, false) // never written to: polls of it wait for Close
-	fed := newAppPipe(t, true)
+	content := testutil.AppContent(size, seed|1)
+	dataPath := testutil.AppDataFile(t, dir, "data", content)
+	dfd := testutil.AppOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT)
+	bfd := testutil.AppOpen(t, dataPath, unix.O_RDONLY)
+	scratchPath := testutil.AppDataFile(t, dir, "scratch", content)
+	sfd := testutil.AppOpen(t, scratchPath, unix.O_RDWR)
+	silent := testutil.NewAppPipe(t, false) // never written to: polls of it wait for Close
+	fed := testutil.NewAppPipe(t, true)
 	g0, fd0 := runtime.NumGoroutine(), testutil.FDCount()
 
 	q, err := NewQueue(24)
@@ -450,7 +317,7 @@ func TestAppCloseUnderLoad(t *testing.T) {
 				return
 			case <-time.After(200 * time.Microsecond):
 			}
-			unix.Write(fed.w, []byte("PPPP"))
+			unix.Write(fed.W, []byte("PPPP"))
 		}
 	}()
 
@@ -468,7 +335,7 @@ func TestAppCloseUnderLoad(t *testing.T) {
 			}
 			// await checks that a submitted request ends, with a result check.
 			await := func(h *completion.Handle, what string, ok func(n int, err error) bool) bool {
-				n, err := appAwait(h)
+				n, err := testutil.AppAwait(h)
 				if !ok(n, err) {
 					fail("%s: %d, %v (closing %v)", what, n, err, closing.Load())
 					return false
@@ -525,22 +392,22 @@ func TestAppCloseUnderLoad(t *testing.T) {
 					}
 				case 4: // poll of a pipe nobody writes to: ends when Close cancels it
 					var h *completion.Handle
-					if h, err = q.Poll(silent.r, unix.POLLIN); err == nil {
+					if h, err = q.Poll(silent.R, unix.POLLIN); err == nil {
 						if !await(h, "silent poll", func(n int, err error) bool { return err == nil && n == 0 && closing.Load() }) {
 							return
 						}
 					}
 				case 5: // poll of a pipe that gets data, then a non-blocking read
 					var h *completion.Handle
-					if h, err = q.Poll(fed.r, unix.POLLIN); err == nil {
+					if h, err = q.Poll(fed.R, unix.POLLIN); err == nil {
 						if !await(h, "poll", func(n int, err error) bool {
 							return err == nil && (n&unix.POLLIN != 0 || n == 0 && closing.Load())
 						}) {
 							return
 						}
 						buf := make([]byte, 64)
-						if h, err = q.Read(fed.r, buf, 0); err == nil {
-							n, rerr := appAwait(h)
+						if h, err = q.Read(fed.R, buf, 0); err == nil {
+							n, rerr := testutil.AppAwait(h)
 							if rerr != unix.EAGAIN && (rerr != nil || n == 0 || !testutil.PipeBytesOK(buf[:n])) {
 								fail("pipe read: %d, %v", n, rerr)
 								return
@@ -551,7 +418,7 @@ func TestAppCloseUnderLoad(t *testing.T) {
 					ln := 1 + r.IntN(64<<10)
 					off := r.IntN(size - ln)
 					buf := make([]byte, ln)
-					ctx, cancel := appCtx(r, 0)
+					ctx, cancel := testutil.AppCtx(r, 0)
 					var n int
 					n, err = fileB.ReadAtContext(ctx, buf, int64(off))
 					ended := ctx.Err() != nil
@@ -560,7 +427,7 @@ func TestAppCloseUnderLoad(t *testing.T) {
 					case err == nil && (n != ln || !bytes.Equal(buf, content[off:off+ln])):
 						fail("File.ReadAtContext at %d: %d bytes, or wrong bytes", off, n)
 						return
-					case isCtxErr(err) && ended:
+					case testutil.IsCtxErr(err) && ended:
 						err = nil
 					}
 				case 7: // fsync, fdatasync
@@ -590,11 +457,11 @@ func TestAppCloseUnderLoad(t *testing.T) {
 		}
 	}
 	closing.Store(true)
-	if err := testutil.CloseWithin(t, q, appHang, "Queue under load"); err != nil {
+	if err := testutil.CloseWithin(t, q, testutil.AppHang, "Queue under load"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	inflight := q.InFlight()
-	appWaitGroup(t, &wg, "workers after Close")
+	testutil.AppWaitGroup(t, &wg, "workers after Close")
 	close(stopFeed)
 	<-feedDone
 	if inflight != 0 {
@@ -616,7 +483,7 @@ func TestAppCloseUnderLoad(t *testing.T) {
 		"Writev2": func() (*completion.Handle, error) { return q.Writev2(sfd, [][]byte{buf}, 0, 0) },
 		"Fsync":   func() (*completion.Handle, error) { return q.Fsync(sfd) },
 		"Fdsync":  func() (*completion.Handle, error) { return q.Fdsync(sfd) },
-		"Poll":    func() (*completion.Handle, error) { return q.Poll(fed.r, unix.POLLIN) },
+		"Poll":    func() (*completion.Handle, error) { return q.Poll(fed.R, unix.POLLIN) },
 	} {
 		if h, err := call(); h != nil || !errors.Is(err, ErrClosed) {
 			t.Errorf("%s after Close: %v, %v; want nil, ErrClosed", name, h, err)
@@ -662,11 +529,11 @@ func TestAppCloseUnderLoad(t *testing.T) {
 func TestAppPipesEventLoop(t *testing.T) {
 	testutil.CheckLeaks(t)
 	const pipes, records = 8, 1500
-	seed := appSeed(t)
+	seed := testutil.AppSeed(t)
 	q := testQueue(t, 32)
-	ps := make([]*appPipe, pipes)
+	ps := make([]*testutil.AppPipe, pipes)
 	for i := range ps {
-		ps[i] = newAppPipe(t, i%2 == 0)
+		ps[i] = testutil.NewAppPipe(t, i%2 == 0)
 	}
 	var cancels, lateReads atomic.Int64
 	var wg sync.WaitGroup
@@ -682,19 +549,19 @@ func TestAppPipesEventLoop(t *testing.T) {
 			// wait waits for h with a context that may end; it returns the result,
 			// which the handle gives in the end either way.
 			wait := func(h *completion.Handle) (int, error, bool) {
-				ctx, cancel := appCtx(r, 0)
+				ctx, cancel := testutil.AppCtx(r, 0)
 				n, err := h.Wait(ctx)
 				cancel()
-				if !isCtxErr(err) {
+				if !testutil.IsCtxErr(err) {
 					return n, err, false
 				}
 				cancels.Add(1)
-				n, err = appAwait(h)
+				n, err = testutil.AppAwait(h)
 				return n, err, true
 			}
 			next := uint64(0)
 			for {
-				h, err := q.Poll(p.r, unix.POLLIN)
+				h, err := q.Poll(p.R, unix.POLLIN)
 				if err != nil {
 					fail("Poll: %v", err)
 					return
@@ -709,9 +576,9 @@ func TestAppPipesEventLoop(t *testing.T) {
 				}
 				buf := make([]byte, 8*(1+r.IntN(32)))
 				if i%2 == 0 {
-					h, err = q.Read(p.r, buf, 0)
+					h, err = q.Read(p.R, buf, 0)
 				} else {
-					h, err = q.Readv2(p.r, [][]byte{buf}, 0, RWFNowait)
+					h, err = q.Readv2(p.R, [][]byte{buf}, 0, RWFNowait)
 				}
 				if err != nil {
 					fail("read: %v", err)
@@ -765,12 +632,12 @@ func TestAppPipesEventLoop(t *testing.T) {
 			for j := uint64(0); j < k; j++ {
 				binary.LittleEndian.PutUint64(b[8*j:], uint64(i)<<32|(sent[i]+j))
 			}
-			if n, err := unix.Write(ps[i].w, b); n != len(b) || err != nil {
+			if n, err := unix.Write(ps[i].W, b); n != len(b) || err != nil {
 				t.Errorf("pipe %d: write %d bytes: %d, %v", i, len(b), n, err)
 				return
 			}
 			if sent[i] += k; sent[i] == records {
-				ps[i].closeW()
+				ps[i].CloseW()
 				open--
 			}
 			if r.IntN(4) == 0 {
@@ -778,7 +645,7 @@ func TestAppPipesEventLoop(t *testing.T) {
 			}
 		}
 	}()
-	appWaitGroup(t, &wg, "pipe readers and writer")
+	testutil.AppWaitGroup(t, &wg, "pipe readers and writer")
 	if n := q.InFlight(); n != 0 {
 		t.Errorf("%d requests in flight after every reader ended", n)
 	}
@@ -798,14 +665,14 @@ func TestAppGCPressure(t *testing.T) {
 	testutil.CheckLeaks(t)
 	defer debug.SetGCPercent(debug.SetGCPercent(5))
 	const size, readers, writers, rounds = 8 << 20, 6, 4, 40
-	seed := appSeed(t)
+	seed := testutil.AppSeed(t)
 	dir := testutil.TempDir(t)
-	content := appContent(size, seed|1)
-	dataPath := appDataFile(t, dir, "data", content)
-	dfd := appOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT)
-	bfd := appOpen(t, dataPath, unix.O_RDONLY)
+	content := testutil.AppContent(size, seed|1)
+	dataPath := testutil.AppDataFile(t, dir, "data", content)
+	dfd := testutil.AppOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT)
+	bfd := testutil.AppOpen(t, dataPath, unix.O_RDONLY)
 	outPath := filepath.Join(dir, "out")
-	ofd := appOpen(t, outPath, unix.O_RDWR|unix.O_CREAT|unix.O_DIRECT)
+	ofd := testutil.AppOpen(t, outPath, unix.O_RDWR|unix.O_CREAT|unix.O_DIRECT)
 	if err := unix.Ftruncate(ofd, size); err != nil {
 		t.Fatal(err)
 	}
@@ -949,7 +816,7 @@ func TestAppGCPressure(t *testing.T) {
 					for _, pc := range p.pieces {
 						want += len(pc.inner)
 					}
-					n, err := appAwait(p.h)
+					n, err := testutil.AppAwait(p.h)
 					if err != nil || n != want || !check(p.pieces, p.off) {
 						t.Errorf("reader %d: read of %d at %d into %d buffers: %d, %v, or wrong bytes or guards", g, want, p.off, len(p.pieces), n, err)
 						return
@@ -969,7 +836,7 @@ func TestAppGCPressure(t *testing.T) {
 			var wants []int
 			flush := func() bool {
 				for i, h := range hs {
-					if n, err := appAwait(h); err != nil || n != wants[i] {
+					if n, err := testutil.AppAwait(h); err != nil || n != wants[i] {
 						t.Errorf("writer %d: write: %d, %v; want %d", g, n, err, wants[i])
 						return false
 					}
@@ -1011,7 +878,7 @@ func TestAppGCPressure(t *testing.T) {
 			flush()
 		}(g)
 	}
-	appWaitGroup(t, &wg, "readers and writers")
+	testutil.AppWaitGroup(t, &wg, "readers and writers")
 	close(stop)
 	bg.Wait()
 	got, err := os.ReadFile(outPath)

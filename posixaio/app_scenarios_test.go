@@ -32,133 +32,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// appHang bounds one phase of a scenario (all workers returning, a Close).
-const appHang = 30 * time.Second
-
-// appContent returns n bytes (n a multiple of 8) whose 8-byte word at offset 8i
-// depends on i and seed alone and differs from every other word (the multiplier is
-// odd, so i -> word is a bijection): data from a wrong offset, shifted, repeated or
-// torn never matches.
-func appContent(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	for i := 0; i < n; i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], uint64(i/8)*0x9E3779B97F4A7C15+seed)
-	}
-	return b
-}
-
-// appSeed returns a seed for the scenario's random choices, logged so that a
-// failure can be replayed with AIOKIT_APP_SEED.
-func appSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("AIOKIT_APP_SEED"); s != "" {
-		fmt.Sscan(s, &seed)
-	}
-	t.Logf("seed %d (AIOKIT_APP_SEED=%d replays it)", seed, seed)
-	return seed
-}
-
-var errAppHung = errors.New("handle not done 10 s after its request was made")
-
-// appAwait waits for h for at most 10 s (a hang guard, callable from any
-// goroutine) and returns its result, or errAppHung.
-func appAwait(h *completion.Handle) (int, error) {
-	select {
-	case <-h.Done():
-		return h.Result()
-	case <-time.After(10 * time.Second):
-		return 0, errAppHung
-	}
-}
-
-// appCtx returns the context of attempt number attempt of one request: none on
-// half the attempts and from the fourth on (so that every request gets through),
-// else one that ends after 0-2 ms, often while the request is queued or running.
-func appCtx(r *rand.Rand, attempt int) (context.Context, context.CancelFunc) {
-	if attempt >= 3 || r.IntN(2) == 0 {
-		if r.IntN(2) == 0 {
-			// No Done channel: Handle.Wait takes its other path (the table's
-			// waiter, then the gate).
-			return context.Background(), func() {}
-		}
-		return context.WithCancel(context.Background())
-	}
-	return context.WithTimeout(context.Background(), time.Duration(r.IntN(2000))*time.Microsecond)
-}
-
-func isCtxErr(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
-// appDataFile writes content to a new file in dir, drops it from the page cache
-// and returns its path.
-func appDataFile(t *testing.T, dir, name string, content []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fd := appOpen(t, path, unix.O_RDONLY)
-	unix.Fdatasync(fd)
-	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
-	return path
-}
-
-// appOpen opens path (O_CLOEXEC added) and closes it at cleanup.
-func appOpen(t *testing.T, path string, flags int) int {
-	t.Helper()
-	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return fd
-}
-
-// appPipe is a blocking pipe whose write end the test may close early (end of file
-// for the readers); cleanup closes only what is still open, so that it never
-// closes a number reused by another descriptor meanwhile.
-type appPipe struct {
-	r, w int
-	wmu  sync.Mutex
-}
-
-func newAppPipe(t *testing.T) *appPipe {
-	t.Helper()
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	ap := &appPipe{r: p[0], w: p[1]}
-	t.Cleanup(func() {
-		unix.Close(ap.r)
-		ap.closeW()
-	})
-	return ap
-}
-
-func (p *appPipe) closeW() {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	if p.w >= 0 {
-		unix.Close(p.w)
-		p.w = -1
-	}
-}
-
-// appWaitGroup waits for wg, failing the test after appHang.
-func appWaitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(appHang):
-		t.Fatalf("%s still running after %v\n%s", what, appHang, testutil.GoroutineDump())
-	}
-}
-
 // appAligned returns n bytes of Go memory at a multiple of 4096, for O_DIRECT
 // (posixaio's File does not bounce buffers).
 func appAligned(n int) []byte { return testutil.AlignedBuf(n) }
@@ -241,7 +114,7 @@ func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) 
 		files = c.dst
 	}
 	f := files[w.r.IntN(len(files))]
-	ctx, cancel := appCtx(w.r, attempt)
+	ctx, cancel := testutil.AppCtx(w.r, attempt)
 	defer cancel()
 	if useFile {
 		var n int
@@ -251,7 +124,7 @@ func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) 
 		} else {
 			n, err = f.ReadAtContext(ctx, buf, off)
 		}
-		if isCtxErr(err) && ctx.Err() != nil {
+		if testutil.IsCtxErr(err) && ctx.Err() != nil {
 			c.timeouts.Add(1)
 			w.gbuf = nil // the request may still use it: never touch it again
 			return false, nil
@@ -278,11 +151,11 @@ func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) 
 		return false, fmt.Errorf("submit: %w", err)
 	}
 	n, err := h.Wait(ctx)
-	if isCtxErr(err) {
+	if testutil.IsCtxErr(err) {
 		// aio_cancel: a queued request ends with ECANCELED, a running one with its
 		// count. Only once the handle is done may its buffer be used again.
 		c.timeouts.Add(1)
-		n, err = appAwait(h)
+		n, err = testutil.AppAwait(h)
 		switch {
 		case errors.Is(err, unix.ECANCELED):
 		case err != nil || n != len(buf):
@@ -304,10 +177,10 @@ func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) 
 func appParallelCopy(t *testing.T, mode NotifyMode, direct bool) {
 	testutil.CheckLeaks(t)
 	const size, chunk, workers, fds = 32 << 20, 128 << 10, 16, 4
-	seed := appSeed(t)
+	seed := testutil.AppSeed(t)
 	dir := testutil.TempDir(t) // skips, by name, where O_DIRECT is refused
-	content := appContent(size, seed|1)
-	srcPath := appDataFile(t, dir, "src", content)
+	content := testutil.AppContent(size, seed|1)
+	srcPath := testutil.AppDataFile(t, dir, "src", content)
 	dstPath := filepath.Join(dir, "dst")
 	flags := 0
 	if direct {
@@ -320,8 +193,8 @@ func appParallelCopy(t *testing.T, mode NotifyMode, direct bool) {
 	defer q.Close()
 	c := &appCopy{q: q, content: content, chunk: chunk, direct: direct}
 	for i := 0; i < fds; i++ {
-		c.src = append(c.src, NewFile(q, appOpen(t, srcPath, unix.O_RDONLY|flags)))
-		dfd := appOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|flags)
+		c.src = append(c.src, NewFile(q, testutil.AppOpen(t, srcPath, unix.O_RDONLY|flags)))
+		dfd := testutil.AppOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|flags)
 		if i == 0 {
 			if err := unix.Ftruncate(dfd, size); err != nil {
 				t.Fatal(err)
@@ -357,14 +230,14 @@ func appParallelCopy(t *testing.T, mode NotifyMode, direct bool) {
 			}
 		}()
 	}
-	appWaitGroup(t, &wg, "copy workers")
+	testutil.AppWaitGroup(t, &wg, "copy workers")
 	for _, f := range c.dst {
 		if err := f.Datasync(); err != nil {
 			t.Errorf("Datasync: %v", err)
 		}
 	}
 	// Close waits for the requests that timed out and still run.
-	if err := testutil.CloseWithin(t, q, appHang, "Queue"); err != nil {
+	if err := testutil.CloseWithin(t, q, testutil.AppHang, "Queue"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if n := q.InFlight(); n != 0 {
@@ -411,18 +284,18 @@ func TestAppCloseUnderLoad(t *testing.T) { bothModes(t, appCloseUnderLoad) }
 func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
 	const size, workers = 4 << 20, 56
-	seed := appSeed(t)
+	seed := testutil.AppSeed(t)
 	dir := testutil.TempDir(t)
-	content := appContent(size, seed|1)
-	dataPath := appDataFile(t, dir, "data", content)
+	content := testutil.AppContent(size, seed|1)
+	dataPath := testutil.AppDataFile(t, dir, "data", content)
 	var bfds, dfds []int
 	for i := 0; i < 3; i++ {
-		bfds = append(bfds, appOpen(t, dataPath, unix.O_RDONLY))
-		dfds = append(dfds, appOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT))
+		bfds = append(bfds, testutil.AppOpen(t, dataPath, unix.O_RDONLY))
+		dfds = append(dfds, testutil.AppOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT))
 	}
-	scratchPath := appDataFile(t, dir, "scratch", content)
-	sfd := appOpen(t, scratchPath, unix.O_RDWR)
-	p := newAppPipe(t)
+	scratchPath := testutil.AppDataFile(t, dir, "scratch", content)
+	sfd := testutil.AppOpen(t, scratchPath, unix.O_RDWR)
+	p := testutil.NewAppPipe(t, false)
 	g0, fd0 := runtime.NumGoroutine(), testutil.FDCount()
 
 	q, err := NewQueueOptions(16, QueueOptions{Notify: mode})
@@ -442,7 +315,7 @@ func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
 				return
 			case <-time.After(200 * time.Microsecond):
 			}
-			unix.Write(p.w, []byte("PPPP"))
+			unix.Write(p.W, []byte("PPPP"))
 		}
 	}()
 
@@ -468,7 +341,7 @@ func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
 				return false
 			}
 			await := func(h *completion.Handle, what string, ok func(int, error) bool) bool {
-				n, err := appAwait(h)
+				n, err := testutil.AppAwait(h)
 				return result(what, n, err, ok)
 			}
 			full := func(want int) func(int, error) bool {
@@ -526,7 +399,7 @@ func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
 				case 4: // read of the pipe: a glibc thread blocks until the writer sends
 					buf := make([]byte, 64)
 					var h *completion.Handle
-					if h, err = q.Read(p.r, buf, 0); err == nil {
+					if h, err = q.Read(p.R, buf, 0); err == nil {
 						if !await(h, "pipe read", func(n int, err error) bool { return err == nil && n > 0 }) {
 							return
 						}
@@ -539,13 +412,13 @@ func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
 					ln := 1 + r.IntN(64<<10)
 					off := r.IntN(size - ln)
 					buf := make([]byte, ln)
-					ctx, cancel := appCtx(r, 0)
+					ctx, cancel := testutil.AppCtx(r, 0)
 					var n int
 					n, err = fileB.ReadAtContext(ctx, buf, int64(off))
 					ended := ctx.Err() != nil
 					cancel()
 					switch {
-					case isCtxErr(err) && ended:
+					case testutil.IsCtxErr(err) && ended:
 						err = nil
 					case err == nil || errors.Is(err, unix.ECANCELED):
 						if !result("File.ReadAtContext", n, err, full(ln)) {
@@ -572,7 +445,7 @@ func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
 							}
 							cancelled = cr == Canceled
 						}
-						n, werr := appAwait(h)
+						n, werr := testutil.AppAwait(h)
 						if cancelled && !errors.Is(werr, unix.ECANCELED) {
 							fail("Cancel said Canceled, result %d, %v", n, werr)
 							return
@@ -612,13 +485,13 @@ func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
 		}
 	}
 	closing.Store(true)
-	if err := testutil.CloseWithin(t, q, appHang, "Queue under load"); err != nil {
+	if err := testutil.CloseWithin(t, q, testutil.AppHang, "Queue under load"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	inflight := q.InFlight()
 	close(stopFeed)
 	<-feedDone
-	appWaitGroup(t, &wg, "workers after Close")
+	testutil.AppWaitGroup(t, &wg, "workers after Close")
 	if inflight != 0 {
 		t.Errorf("%d requests in flight after Close returned", inflight)
 	}
@@ -681,13 +554,13 @@ func TestAppPipesBlockingReads(t *testing.T) { bothModes(t, appPipesBlockingRead
 func appPipesBlockingReads(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
 	const pipes, streamLen, window = 24, 16 << 10, 3
-	seed := appSeed(t)
+	seed := testutil.AppSeed(t)
 	q := newQueue(t, pipes*window, mode)
-	ps := make([]*appPipe, pipes)
+	ps := make([]*testutil.AppPipe, pipes)
 	streams := make([][]byte, pipes)
 	for i := range ps {
-		ps[i] = newAppPipe(t)
-		streams[i] = appContent(streamLen, seed+uint64(i)<<40)
+		ps[i] = testutil.NewAppPipe(t, false)
+		streams[i] = testutil.AppContent(streamLen, seed+uint64(i)<<40)
 	}
 	var cancels, canceled atomic.Int64
 	var wg sync.WaitGroup
@@ -709,7 +582,7 @@ func appPipesBlockingReads(t *testing.T, mode NotifyMode) {
 			for !eof || len(pend) > 0 {
 				for !eof && len(pend) < window {
 					buf := make([]byte, 1+r.IntN(512))
-					h, err := q.Read(ps[i].r, buf, 0)
+					h, err := q.Read(ps[i].R, buf, 0)
 					if err != nil {
 						fail("Read: %v", err)
 						return
@@ -718,8 +591,8 @@ func appPipesBlockingReads(t *testing.T, mode NotifyMode) {
 				}
 				// Wait for one of them, maybe giving up (which cancels it).
 				k := r.IntN(len(pend))
-				ctx, cancel := appCtx(r, 0)
-				if _, err := pend[k].h.Wait(ctx); isCtxErr(err) {
+				ctx, cancel := testutil.AppCtx(r, 0)
+				if _, err := pend[k].h.Wait(ctx); testutil.IsCtxErr(err) {
 					cancels.Add(1)
 				}
 				cancel()
@@ -745,13 +618,13 @@ func appPipesBlockingReads(t *testing.T, mode NotifyMode) {
 				if len(pend) > 0 && !eof && len(pend) == window {
 					// The oldest is still running: wait for it (hang guard) so the
 					// window moves.
-					if _, err := appAwait(pend[0].h); err == errAppHung {
+					if _, err := testutil.AppAwait(pend[0].h); err == testutil.ErrAppHung {
 						fail("oldest read of the pipe not done after 10 s (%d bytes so far)", len(got))
 						return
 					}
 				} else if eof {
 					for _, p := range pend {
-						if n, err := appAwait(p.h); err != nil && !errors.Is(err, unix.ECANCELED) || n != 0 {
+						if n, err := testutil.AppAwait(p.h); err != nil && !errors.Is(err, unix.ECANCELED) || n != 0 {
 							fail("read after end of file: %d, %v", n, err)
 							return
 						}
@@ -779,12 +652,12 @@ func appPipesBlockingReads(t *testing.T, mode NotifyMode) {
 				continue
 			}
 			k := min(1+r.IntN(700), streamLen-sent[i])
-			if n, err := unix.Write(ps[i].w, streams[i][sent[i]:sent[i]+k]); n != k || err != nil {
+			if n, err := unix.Write(ps[i].W, streams[i][sent[i]:sent[i]+k]); n != k || err != nil {
 				t.Errorf("pipe %d: write %d bytes: %d, %v", i, k, n, err)
 				return
 			}
 			if sent[i] += k; sent[i] == streamLen {
-				ps[i].closeW()
+				ps[i].CloseW()
 				open--
 			}
 			if r.IntN(3) == 0 {
@@ -792,7 +665,7 @@ func appPipesBlockingReads(t *testing.T, mode NotifyMode) {
 			}
 		}
 	}()
-	appWaitGroup(t, &wg, "pipe readers and writer")
+	testutil.AppWaitGroup(t, &wg, "pipe readers and writer")
 	if n := q.InFlight(); n != 0 {
 		t.Errorf("%d requests in flight after every reader ended", n)
 	}
@@ -814,19 +687,19 @@ func appGCPressure(t *testing.T, mode NotifyMode) {
 	testutil.CheckLeaks(t)
 	defer debug.SetGCPercent(debug.SetGCPercent(5))
 	const size, readers, writers, rounds = 4 << 20, 6, 4, 30
-	seed := appSeed(t)
+	seed := testutil.AppSeed(t)
 	dir := testutil.TempDir(t)
-	content := appContent(size, seed|1)
-	dataPath := appDataFile(t, dir, "data", content)
+	content := testutil.AppContent(size, seed|1)
+	dataPath := testutil.AppDataFile(t, dir, "data", content)
 	var bfds, dfds []int
 	for i := 0; i < 2; i++ {
-		bfds = append(bfds, appOpen(t, dataPath, unix.O_RDONLY))
-		dfds = append(dfds, appOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT))
+		bfds = append(bfds, testutil.AppOpen(t, dataPath, unix.O_RDONLY))
+		dfds = append(dfds, testutil.AppOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT))
 	}
 	outPath := filepath.Join(dir, "out")
 	var ofds []int // buffered and O_DIRECT
 	for _, fl := range []int{0, unix.O_DIRECT} {
-		ofds = append(ofds, appOpen(t, outPath, unix.O_RDWR|unix.O_CREAT|fl))
+		ofds = append(ofds, testutil.AppOpen(t, outPath, unix.O_RDWR|unix.O_CREAT|fl))
 	}
 	if err := unix.Ftruncate(ofds[0], size); err != nil {
 		t.Fatal(err)
@@ -939,7 +812,7 @@ func appGCPressure(t *testing.T, mode NotifyMode) {
 					ps = append(ps, p)
 				}
 				for _, p := range ps {
-					n, err := appAwait(p.h)
+					n, err := testutil.AppAwait(p.h)
 					if err != nil || n != len(p.inner) || !bytes.Equal(p.inner, content[p.off:p.off+n]) || !guardsOK(p.whole, p.inner) {
 						t.Errorf("reader %d: read of %d at %d: %d, %v, or wrong bytes or guards", g, len(p.inner), p.off, n, err)
 						return
@@ -959,7 +832,7 @@ func appGCPressure(t *testing.T, mode NotifyMode) {
 			var wants []int
 			flush := func() bool {
 				for i, h := range hs {
-					if n, err := appAwait(h); err != nil || n != wants[i] {
+					if n, err := testutil.AppAwait(h); err != nil || n != wants[i] {
 						t.Errorf("writer %d: write: %d, %v; want %d", g, n, err, wants[i])
 						return false
 					}
@@ -1001,7 +874,7 @@ func appGCPressure(t *testing.T, mode NotifyMode) {
 			flush()
 		}(g)
 	}
-	appWaitGroup(t, &wg, "readers and writers")
+	testutil.AppWaitGroup(t, &wg, "readers and writers")
 	close(stop)
 	bg.Wait()
 	got, err := os.ReadFile(outPath)
@@ -1029,7 +902,7 @@ func (x *appRaw) await() (int, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for x.a.Error() == unix.EINPROGRESS {
 		if time.Now().After(deadline) {
-			return 0, errAppHung
+			return 0, testutil.ErrAppHung
 		}
 		if err := Suspend([]*Aiocb{x.a}, 50*time.Millisecond); err != nil && err != unix.EAGAIN {
 			return 0, err
@@ -1053,12 +926,12 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 	testutil.CheckLeaks(t)
 	aiocbs0 := LiveAiocbs()
 	const size, records = 1 << 20, 4000
-	seed := appSeed(t)
-	content := appContent(size, seed|1)
+	seed := testutil.AppSeed(t)
+	content := testutil.AppContent(size, seed|1)
 	dir := t.TempDir()
-	path := appDataFile(t, dir, "data", content)
-	fds := []int{appOpen(t, path, unix.O_RDWR), appOpen(t, path, unix.O_RDWR)}
-	p := newAppPipe(t)
+	path := testutil.AppDataFile(t, dir, "data", content)
+	fds := []int{testutil.AppOpen(t, path, unix.O_RDWR), testutil.AppOpen(t, path, unix.O_RDWR)}
+	p := testutil.NewAppPipe(t, false)
 	qs := []*Queue{newQueue(t, 16, NotifySuspend), newQueue(t, 16, NotifyThread), newQueue(t, 16, NotifySuspend)}
 	stop := time.Now().Add(1500 * time.Millisecond)
 	var canceledQ, canceledRaw, cancelAlls atomic.Int64
@@ -1097,7 +970,7 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 					t.Errorf("queue worker %d: submit: %v", g, err)
 					return
 				}
-				n, err := appAwait(h)
+				n, err := testutil.AppAwait(h)
 				switch {
 				case errors.Is(err, unix.ECANCELED):
 					canceledQ.Add(1)
@@ -1226,7 +1099,7 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 			last := int64(-1)
 			for {
 				buf := make([]byte, 8)
-				h, err := qs[g].Read(p.r, buf, 0)
+				h, err := qs[g].Read(p.R, buf, 0)
 				if err == ErrBusy {
 					runtime.Gosched()
 					continue
@@ -1235,7 +1108,7 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 					t.Errorf("%s: Read: %v", who, err)
 					return
 				}
-				n, err := appAwait(h)
+				n, err := testutil.AppAwait(h)
 				switch {
 				case errors.Is(err, unix.ECANCELED):
 					canceledQ.Add(1)
@@ -1259,7 +1132,7 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 		defer x.a.Free()
 		last := int64(-1)
 		for {
-			if err := x.a.Prep(p.r, x.buf, 0); err != nil {
+			if err := x.a.Prep(p.R, x.buf, 0); err != nil {
 				t.Errorf("raw pipe reader: Prep: %v", err)
 				return
 			}
@@ -1287,7 +1160,7 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer p.closeW()
+		defer p.CloseW()
 		r := rand.New(rand.NewPCG(seed, 99))
 		for sent := 0; sent < records; {
 			k := min(1+r.IntN(8), records-sent)
@@ -1295,7 +1168,7 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 			for j := 0; j < k; j++ {
 				binary.LittleEndian.PutUint64(b[8*j:], uint64(sent+j))
 			}
-			if n, err := unix.Write(p.w, b); n != len(b) || err != nil {
+			if n, err := unix.Write(p.W, b); n != len(b) || err != nil {
 				t.Errorf("pipe write: %d, %v", n, err)
 				return
 			}
@@ -1309,7 +1182,7 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 	go func() {
 		defer close(cancelDone)
 		r := rand.New(rand.NewPCG(seed, 77))
-		all := []int{fds[0], fds[1], p.r}
+		all := []int{fds[0], fds[1], p.R}
 		for {
 			select {
 			case <-cancelStop:
@@ -1324,11 +1197,11 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 			cancelAlls.Add(1)
 		}
 	}()
-	appWaitGroup(t, &wg, "workers sharing the descriptors")
+	testutil.AppWaitGroup(t, &wg, "workers sharing the descriptors")
 	close(cancelStop)
 	<-cancelDone
 	for i, q := range qs {
-		if err := testutil.CloseWithin(t, q, appHang, fmt.Sprintf("Queue %d", i)); err != nil {
+		if err := testutil.CloseWithin(t, q, testutil.AppHang, fmt.Sprintf("Queue %d", i)); err != nil {
 			t.Errorf("Close of Queue %d: %v", i, err)
 		}
 		if n := q.InFlight(); n != 0 {
@@ -1362,7 +1235,7 @@ func TestAppRawAndQueuesShareDescriptors(t *testing.T) {
 func TestAppRawCancelKeepsQueueRequests(t *testing.T) {
 	bothModes(t, func(t *testing.T, m NotifyMode) {
 		testutil.CheckLeaks(t)
-		content := appContent(64<<10, 5)
+		content := testutil.AppContent(64<<10, 5)
 		fd, _ := tempFile(t, content)
 		q := newQueue(t, 8, m)
 		x := &appRaw{a: NewAiocb(), buf: make([]byte, 4096)}
@@ -1385,8 +1258,8 @@ func TestAppRawCancelKeepsQueueRequests(t *testing.T) {
 			if err != nil || cr != Canceled && cr != NotCanceled && cr != AllDone {
 				t.Fatalf("trial %d: raw Cancel: %d, %v", trial, cr, err)
 			}
-			n, err := appAwait(h)
-			if err == errAppHung {
+			n, err := testutil.AppAwait(h)
+			if err == testutil.ErrAppHung {
 				AioCancel(fd, nil) // frees the stranded request for the cleanup
 				t.Fatalf("trial %d: raw Cancel = %d (Canceled %d) stranded the Queue's read behind it", trial, cr, Canceled)
 			}

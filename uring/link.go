@@ -11,8 +11,10 @@ import (
 // ErrLinkTooLong is returned by Queue.Link when a chain has more members
 // than the submission queue has entries, or more than 8 on a queue with
 // IORING_SETUP_SQPOLL: a chain must reach the kernel in one submission to
-// stay a chain.
-var ErrLinkTooLong = errors.New("uring: linked chain too long (longer than the submission queue, or than 8 members with SQPOLL)")
+// stay a chain. It is also returned for a chain of more members than
+// MaxInFlight, which can never be in flight at once (ErrBusy would have a
+// caller retry for ever).
+var ErrLinkTooLong = errors.New("uring: linked chain too long (longer than the submission queue or MaxInFlight, or than 8 members with SQPOLL)")
 
 // sqpollChainMax is the longest chain an SQPOLL queue takes: an SQ thread
 // that serves several rings (IORING_SETUP_ATTACH_WQ, by this ring or by
@@ -46,6 +48,10 @@ type Link struct {
 	// built is set when the build function has returned: a Link kept
 	// beyond it adds nothing (its methods return nil).
 	built bool
+	// asked counts the members the build function added, also those after
+	// an error (link turns an ErrBusy of a chain longer than MaxInFlight
+	// into ErrLinkTooLong).
+	asked int
 }
 
 var errLinkPanicked = errors.New("uring: the Link build function panicked")
@@ -81,6 +87,9 @@ func (q *Queue) link(build func(l *Link), flag uint8) ([]*completion.Handle, err
 	build(l)
 	built = true
 	l.built = true
+	if errors.Is(l.err, completion.ErrBusy) && l.asked > q.table.Size() {
+		l.err = ErrLinkTooLong // never fits, however many slots are free
+	}
 	if l.err == nil && len(l.sqes) == 0 {
 		l.err = ErrEmptyLink
 	}
@@ -107,7 +116,18 @@ func (q *Queue) link(build func(l *Link), flag uint8) ([]*completion.Handle, err
 
 // add begins one member and returns its zeroed SQE, or nil after an error.
 func (l *Link) add() (*completion.Handle, *completion.Op, *SQE) {
-	if l.err != nil || l.built {
+	if l.built {
+		return nil, nil, nil
+	}
+	l.asked++
+	if l.err != nil {
+		return nil, nil, nil
+	}
+	if l.asked > l.q.table.Size() {
+		// More members than the table holds: the chain can never be in
+		// flight whole, and Begin's ErrBusy would say "try again" for ever,
+		// also on an idle queue.
+		l.err = ErrLinkTooLong
 		return nil, nil, nil
 	}
 	h, op, err := l.q.table.Begin()

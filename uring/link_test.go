@@ -142,17 +142,37 @@ func TestLinkErrors(t *testing.T) {
 	// A failed member (no free slot) aborts the whole chain: nothing is
 	// submitted and every begun member's slot is released.
 	small := newTestQueue(t, QueueConfig{Entries: 4, MaxInFlight: 2})
-	var h3 *completion.Handle
+	pr, _ := testPipe(t)
+	busy, err := small.Read(pr, make([]byte, 1), 0) // holds one of the 2 slots
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h2, h3 *completion.Handle
+	_, err = small.Link(func(l *Link) {
+		l.Nop()
+		h2 = l.Nop()
+	})
+	if !errors.Is(err, completion.ErrBusy) || h2 != nil {
+		t.Fatalf("chain of 2 with 1 slot free: %v", err)
+	}
+	if small.InFlight() != 1 {
+		t.Fatalf("InFlight after aborted chain = %d", small.InFlight())
+	}
+	// A chain longer than MaxInFlight can never be in flight whole:
+	// ErrLinkTooLong, not an ErrBusy that would never clear.
 	_, err = small.Link(func(l *Link) {
 		l.Nop()
 		l.Nop()
 		h3 = l.Nop()
 	})
-	if !errors.Is(err, completion.ErrBusy) || h3 != nil {
+	if !errors.Is(err, ErrLinkTooLong) || h3 != nil {
 		t.Fatalf("chain longer than MaxInFlight: %v", err)
 	}
+	h, err := small.Cancel(busy)
+	mustRes(t, h, err, 0)
+	mustErrno(t, busy, nil, unix.ECANCELED)
 	if small.InFlight() != 0 {
-		t.Fatalf("InFlight after aborted chain = %d", small.InFlight())
+		t.Fatalf("InFlight after the cancelled read = %d", small.InFlight())
 	}
 	// The chain's members are submitted even when the SQ is nearly full.
 	for i := 0; i < 20; i++ {
