@@ -7,11 +7,14 @@ package posixaio
 // threads with cancels, buffers in flight under constant garbage collection, and
 // several Queues and the raw Aiocb API sharing descriptors while every request of a
 // descriptor is cancelled now and then. Each asserts its results exactly; the time
-// bounds are hang guards only.
+// bounds are hang guards only. What these scenarios share with libaio's (the copy,
+// the Close-under-load frame, the GC pressure's readers and writers, the pipe
+// writer) is internal/testutil's (app.go); this file gives it what posixaio does
+// differently: the calls, its several descriptors per file and its error
+// expectations (ECANCELED once Close began).
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,9 +27,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
-	"github.com/aiokit/aio/cgo/cmem"
 	"github.com/aiokit/aio/cgo/completion"
 	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
@@ -36,226 +37,53 @@ import (
 // (posixaio's File does not bounce buffers).
 func appAligned(n int) []byte { return testutil.AlignedBuf(n) }
 
-// appCopy copies a file chunk by chunk through one Queue from many goroutines.
-// glibc runs one descriptor's requests one at a time, so the source and the copy
-// are opened four times each, as a program wanting parallel I/O would.
-type appCopy struct {
-	q        *Queue
-	src, dst []*File
-	content  []byte
-	chunk    int
-	direct   bool
-	timeouts atomic.Int64 // attempts whose context ended before their request
-	late     atomic.Int64 // of those, handles that still completed with the data
-}
-
-// appCopier is one worker's state: a C buffer for the handle path (reused only once
-// its handle is done) and a Go buffer for the File path, dropped after a timeout
-// (the request may still read into it or write from it).
-type appCopier struct {
-	c    *appCopy
-	r    *rand.Rand
-	cbuf *cmem.Buf
-	gbuf []byte
-}
-
-func (w *appCopier) goBuf() []byte {
-	if w.gbuf == nil {
-		if w.c.direct {
-			w.gbuf = appAligned(w.c.chunk)
-		} else {
-			w.gbuf = make([]byte, w.c.chunk+1)[1:]
-		}
-	}
-	return w.gbuf
-}
-
-// copyChunk copies chunk idx, retrying it until one attempt got through both its
-// read and its write without its context ending.
-func (w *appCopier) copyChunk(idx int) error {
-	c := w.c
-	off := int64(idx) * int64(c.chunk)
-	want := c.content[off : off+int64(c.chunk)]
-	for attempt := 0; attempt < 10; attempt++ {
-		useFile := w.r.IntN(2) == 0
-		var buf []byte
-		if useFile {
-			buf = w.goBuf()
-		} else {
-			buf = w.cbuf.Bytes()
-		}
-		ok, err := w.rw(useFile, false, buf, off, attempt)
-		if err != nil {
-			return fmt.Errorf("chunk %d: read (file %v, attempt %d): %w", idx, useFile, attempt, err)
-		}
-		if !ok {
-			continue
-		}
-		if !bytes.Equal(buf, want) {
-			return fmt.Errorf("chunk %d: read (file %v, attempt %d) returned other bytes than the source's", idx, useFile, attempt)
-		}
-		if ok, err = w.rw(useFile, true, buf, off, attempt); err != nil {
-			return fmt.Errorf("chunk %d: write (file %v, attempt %d): %w", idx, useFile, attempt, err)
-		}
-		if ok {
-			return nil
-		}
-	}
-	return fmt.Errorf("chunk %d: 10 attempts timed out (attempts from the fourth have no timeout)", idx)
-}
-
-// rw reads or writes all of buf at off, through one of the Files or a handle on one
-// of the descriptors, with the context of this attempt. It returns false, nil when
-// the context ended first (retry), and an error for any result but the exact count.
-func (w *appCopier) rw(useFile, write bool, buf []byte, off int64, attempt int) (bool, error) {
-	c := w.c
-	files := c.src
-	if write {
-		files = c.dst
-	}
-	f := files[w.r.IntN(len(files))]
-	ctx, cancel := testutil.AppCtx(w.r, attempt)
-	defer cancel()
-	if useFile {
-		var n int
-		var err error
-		if write {
-			n, err = f.WriteAtContext(ctx, buf, off)
-		} else {
-			n, err = f.ReadAtContext(ctx, buf, off)
-		}
-		if testutil.IsCtxErr(err) && ctx.Err() != nil {
-			c.timeouts.Add(1)
-			w.gbuf = nil // the request may still use it: never touch it again
-			return false, nil
-		}
-		if err != nil || n != len(buf) {
-			return false, fmt.Errorf("File: %d, %v; want %d", n, err, len(buf))
-		}
-		return true, nil
-	}
-	var h *completion.Handle
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if write {
-			h, err = c.q.Write(f.Fd(), buf, off)
-		} else {
-			h, err = c.q.Read(f.Fd(), buf, off)
-		}
-		if err != ErrBusy || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Microsecond) // every slot in flight
-	}
-	if err != nil {
-		return false, fmt.Errorf("submit: %w", err)
-	}
-	n, err := h.Wait(ctx)
-	if testutil.IsCtxErr(err) {
-		// aio_cancel: a queued request ends with ECANCELED, a running one with its
-		// count. Only once the handle is done may its buffer be used again.
-		c.timeouts.Add(1)
-		n, err = testutil.AppAwait(h)
-		switch {
-		case errors.Is(err, unix.ECANCELED):
-		case err != nil || n != len(buf):
-			return false, fmt.Errorf("handle after its context ended: %d, %v; want %d or ECANCELED", n, err, len(buf))
-		default:
-			c.late.Add(1)
-		}
-		return false, nil
-	}
-	if err != nil || n != len(buf) {
-		return false, fmt.Errorf("handle: %d, %v; want %d", n, err, len(buf))
-	}
-	return true, nil
-}
-
 // appParallelCopy copies a 32 MiB file through Files and handles from 16 goroutines
 // taking 128 KiB chunks in random order, with contexts that end at random (timed-out
-// chunks are retried), and wants the copy to equal the source byte for byte.
+// chunks are retried), and wants the copy to equal the source byte for byte
+// (testutil.AppCopy). glibc runs one descriptor's requests one at a time, so the
+// source and the copy are opened four times each, as a program wanting parallel
+// I/O would.
 func appParallelCopy(t *testing.T, mode NotifyMode, direct bool) {
-	testutil.CheckLeaks(t)
 	const size, chunk, workers, fds = 32 << 20, 128 << 10, 16, 4
-	seed := testutil.AppSeed(t)
-	dir := testutil.TempDir(t) // skips, by name, where O_DIRECT is refused
-	content := testutil.AppContent(size, seed|1)
-	srcPath := testutil.AppDataFile(t, dir, "src", content)
-	dstPath := filepath.Join(dir, "dst")
-	flags := 0
-	if direct {
-		flags = unix.O_DIRECT
-	}
+	c := testutil.NewAppCopy(t, size, chunk, direct)
 	q, err := NewQueueOptions(8, QueueOptions{Notify: mode}) // fewer slots than workers
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	c := &appCopy{q: q, content: content, chunk: chunk, direct: direct}
+	var dst []*File
 	for i := 0; i < fds; i++ {
-		c.src = append(c.src, NewFile(q, testutil.AppOpen(t, srcPath, unix.O_RDONLY|flags)))
-		dfd := testutil.AppOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|flags)
+		c.Src = append(c.Src, NewFile(q, testutil.AppOpen(t, c.SrcPath, unix.O_RDONLY|c.Flags)))
+		dfd := testutil.AppOpen(t, c.DstPath, unix.O_RDWR|unix.O_CREAT|c.Flags)
 		if i == 0 {
 			if err := unix.Ftruncate(dfd, size); err != nil {
 				t.Fatal(err)
 			}
 		}
-		c.dst = append(c.dst, NewFile(q, dfd))
+		dst = append(dst, NewFile(q, dfd))
+		c.Dst = append(c.Dst, dst[i])
 	}
-
-	order := rand.New(rand.NewPCG(seed, 0)).Perm(size / chunk)
-	next := make(chan int, len(order))
-	for _, i := range order {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for g := 0; g < workers; g++ {
-		cb, err := cmem.Alloc(chunk, 4096)
-		if err != nil {
-			t.Fatal(err)
+	c.GoBuf = func(*rand.Rand) []byte {
+		if direct {
+			return appAligned(chunk)
 		}
-		w := &appCopier{c: c, r: rand.New(rand.NewPCG(seed, uint64(g+1))), cbuf: cb}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer cb.Free() // each of its handles is done by then
-			for idx := range next {
-				if err := w.copyChunk(idx); err != nil {
-					t.Error(err)
-					for range next { // let the others stop too
-					}
-					return
-				}
-			}
-		}()
+		return make([]byte, chunk+1)[1:]
 	}
-	testutil.AppWaitGroup(t, &wg, "copy workers")
-	for _, f := range c.dst {
+	// aio_cancel: a queued request ends with ECANCELED, a running one with its
+	// count.
+	c.Submit = func(_ *rand.Rand, write bool, fd int, buf []byte, off int64) (*completion.Handle, error) {
+		if write {
+			return q.Write(fd, buf, off)
+		}
+		return q.Read(fd, buf, off)
+	}
+	c.Run(t, workers)
+	for _, f := range dst {
 		if err := f.Datasync(); err != nil {
 			t.Errorf("Datasync: %v", err)
 		}
 	}
-	// Close waits for the requests that timed out and still run.
-	if err := testutil.CloseWithin(t, q, testutil.AppHang, "Queue"); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if n := q.InFlight(); n != 0 {
-		t.Errorf("%d requests in flight after Close", n)
-	}
-	got, err := os.ReadFile(dstPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != size {
-		t.Fatalf("copy has %d bytes, want %d", len(got), size)
-	}
-	for i := 0; i < size; i += chunk {
-		if !bytes.Equal(got[i:i+chunk], content[i:i+chunk]) {
-			t.Errorf("copy differs from the source in chunk %d", i/chunk)
-		}
-	}
-	t.Logf("%d attempts timed out (%d of their handles completed with the data later)", c.timeouts.Load(), c.late.Load())
+	c.Finish(t, q)
 }
 
 // TestAppParallelCopyDirect: a 32 MiB O_DIRECT copy (page cache dropped) over four
@@ -282,21 +110,17 @@ func TestAppParallelCopyBuffered(t *testing.T) {
 func TestAppCloseUnderLoad(t *testing.T) { bothModes(t, appCloseUnderLoad) }
 
 func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
-	testutil.CheckLeaks(t)
 	const size, workers = 4 << 20, 56
-	seed := testutil.AppSeed(t)
-	dir := testutil.TempDir(t)
-	content := testutil.AppContent(size, seed|1)
-	dataPath := testutil.AppDataFile(t, dir, "data", content)
+	l := testutil.NewAppLoad(t, size)
+	l.CanceledOnClose = true // Close cancels what glibc still has queued
+	content, sfd := l.Content, l.Sfd
 	var bfds, dfds []int
 	for i := 0; i < 3; i++ {
-		bfds = append(bfds, testutil.AppOpen(t, dataPath, unix.O_RDONLY))
-		dfds = append(dfds, testutil.AppOpen(t, dataPath, unix.O_RDONLY|unix.O_DIRECT))
+		bfds = append(bfds, testutil.AppOpen(t, l.DataPath, unix.O_RDONLY))
+		dfds = append(dfds, testutil.AppOpen(t, l.DataPath, unix.O_RDONLY|unix.O_DIRECT))
 	}
-	scratchPath := testutil.AppDataFile(t, dir, "scratch", content)
-	sfd := testutil.AppOpen(t, scratchPath, unix.O_RDWR)
 	p := testutil.NewAppPipe(t, false)
-	g0, fd0 := runtime.NumGoroutine(), testutil.FDCount()
+	l.Mark()
 
 	q, err := NewQueueOptions(16, QueueOptions{Notify: mode})
 	if err != nil {
@@ -304,238 +128,119 @@ func appCloseUnderLoad(t *testing.T, mode NotifyMode) {
 	}
 	defer q.Close()
 	fileD, fileB, fileS := NewFile(q, dfds[0]), NewFile(q, bfds[0]), NewFile(q, sfd)
+	stopFeed := testutil.AppFeed(p.W) // the pipe's writer, until Close returned: Close waits for a running read
 
-	stopFeed := make(chan struct{})
-	feedDone := make(chan struct{})
-	go func() { // the pipe's writer, until Close returned: Close waits for a running read
-		defer close(feedDone)
-		for {
-			select {
-			case <-stopFeed:
-				return
-			case <-time.After(200 * time.Microsecond):
+	full := testutil.AppFull
+	l.Go(workers, func(w *testutil.AppWorker) error {
+		r := w.R
+		var err error
+		switch w.G % 8 {
+		case 0: // buffered read at any offset, ErrBusy when full
+			ln := 1 + r.IntN(32<<10)
+			off := r.IntN(size - ln)
+			buf := make([]byte, ln)
+			var h *completion.Handle
+			if h, err = q.Read(bfds[r.IntN(3)], buf, int64(off)); err == nil && !w.AwaitRead(h, "read", buf, off) {
+				return testutil.ErrAppStop
 			}
-			unix.Write(p.W, []byte("PPPP"))
+		case 1: // File.ReadAt on O_DIRECT; waits for a slot
+			ln := 4096 * (1 + r.IntN(8))
+			off := 4096 * r.IntN((size-ln)/4096)
+			buf := appAligned(ln)
+			var n int
+			n, err = fileD.ReadAt(buf, int64(off))
+			if err == nil || errors.Is(err, unix.ECANCELED) {
+				if !w.Read("File.ReadAt", buf, off, n, err) {
+					return testutil.ErrAppStop
+				}
+				err = nil
+			}
+		case 2: // write of the bytes already there
+			ln := 1 + r.IntN(32<<10)
+			off := r.IntN(size - ln)
+			var h *completion.Handle
+			if h, err = q.Write(sfd, content[off:off+ln], int64(off)); err == nil && !w.Await(h, "write", full(ln)) {
+				return testutil.ErrAppStop
+			}
+		case 3: // fsync, fdatasync
+			op := OSync
+			if r.IntN(2) == 0 {
+				op = ODsync
+			}
+			var h *completion.Handle
+			if h, err = q.Fsync(sfd, op); err == nil && !w.Await(h, "fsync", full(0)) {
+				return testutil.ErrAppStop
+			}
+		case 4: // read of the pipe: a glibc thread blocks until the writer sends
+			buf := make([]byte, 64)
+			var h *completion.Handle
+			if h, err = q.Read(p.R, buf, 0); err == nil {
+				if !w.Await(h, "pipe read", func(n int, err error) bool { return err == nil && n > 0 }) {
+					return testutil.ErrAppStop
+				}
+				if n := h.Res(); n > 0 && !testutil.PipeBytesOK(buf[:n]) {
+					w.Fail("pipe read: bytes the writer did not send")
+					return testutil.ErrAppStop
+				}
+			}
+		case 5: // File reads with contexts that end
+			off, buf, ended, n, ferr := w.CtxRead(fileB)
+			err = ferr
+			switch {
+			case testutil.IsCtxErr(err) && ended:
+				err = nil
+			case err == nil || errors.Is(err, unix.ECANCELED):
+				if !w.Read("File.ReadAtContext", buf, off, n, err) {
+					return testutil.ErrAppStop
+				}
+				err = nil
+			}
+		case 6: // O_DIRECT read cancelled with Queue.Cancel at once, or waited for
+			ln := 4096 * (1 + r.IntN(4))
+			off := 4096 * r.IntN((size-ln)/4096)
+			buf := appAligned(ln)
+			var h *completion.Handle
+			if h, err = q.Read(dfds[r.IntN(3)], buf, int64(off)); err == nil {
+				cancelled := false
+				if r.IntN(2) == 0 {
+					cr, cerr := q.Cancel(h)
+					if cerr != nil || cr != Canceled && cr != NotCanceled && cr != AllDone {
+						w.Fail("Cancel: %d, %v", cr, cerr)
+						return testutil.ErrAppStop
+					}
+					cancelled = cr == Canceled
+				}
+				n, werr := testutil.AppAwait(h)
+				if cancelled && !errors.Is(werr, unix.ECANCELED) {
+					w.Fail("Cancel said Canceled, result %d, %v", n, werr)
+					return testutil.ErrAppStop
+				}
+				// (Cancelled, it ended with ECANCELED: no bytes to check.)
+				if !cancelled && !w.Read("O_DIRECT read", buf, off, n, werr) {
+					return testutil.ErrAppStop
+				}
+			}
+		case 7: // File.Sync, File.Datasync
+			if r.IntN(2) == 0 {
+				err = fileS.Sync()
+			} else {
+				err = fileS.Datasync()
+			}
+			if errors.Is(err, unix.ECANCELED) && l.Closing.Load() {
+				err = nil
+			}
 		}
-	}()
-
-	var ops atomic.Int64
-	var closing atomic.Bool
-	lastErr := make([]error, workers)
-	var wg sync.WaitGroup
-	for g := 0; g < workers; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, uint64(g+1)))
-			fail := func(format string, args ...any) {
-				t.Errorf("worker %d (kind %d): %s", g, g%8, fmt.Sprintf(format, args...))
-			}
-			// result checks a request's result: ok, or ECANCELED once Close began.
-			result := func(what string, n int, err error, ok func(int, error) bool) bool {
-				if errors.Is(err, unix.ECANCELED) && closing.Load() || ok(n, err) {
-					ops.Add(1)
-					return true
-				}
-				fail("%s: %d, %v (closing %v)", what, n, err, closing.Load())
-				return false
-			}
-			await := func(h *completion.Handle, what string, ok func(int, error) bool) bool {
-				n, err := testutil.AppAwait(h)
-				return result(what, n, err, ok)
-			}
-			full := func(want int) func(int, error) bool {
-				return func(n int, err error) bool { return err == nil && n == want }
-			}
-			for {
-				var err error
-				switch g % 8 {
-				case 0: // buffered read at any offset, ErrBusy when full
-					ln := 1 + r.IntN(32<<10)
-					off := r.IntN(size - ln)
-					buf := make([]byte, ln)
-					var h *completion.Handle
-					if h, err = q.Read(bfds[r.IntN(3)], buf, int64(off)); err == nil {
-						if !await(h, "read", full(ln)) {
-							return
-						}
-						if h.Res() >= 0 && !bytes.Equal(buf, content[off:off+ln]) {
-							fail("read at %d: wrong bytes", off)
-							return
-						}
-					}
-				case 1: // File.ReadAt on O_DIRECT; waits for a slot
-					ln := 4096 * (1 + r.IntN(8))
-					off := 4096 * r.IntN((size-ln)/4096)
-					buf := appAligned(ln)
-					var n int
-					n, err = fileD.ReadAt(buf, int64(off))
-					if err == nil || errors.Is(err, unix.ECANCELED) {
-						if !result("File.ReadAt", n, err, full(ln)) {
-							return
-						}
-						if err == nil && !bytes.Equal(buf, content[off:off+ln]) {
-							fail("File.ReadAt at %d: wrong bytes", off)
-							return
-						}
-						err = nil
-					}
-				case 2: // write of the bytes already there
-					ln := 1 + r.IntN(32<<10)
-					off := r.IntN(size - ln)
-					var h *completion.Handle
-					if h, err = q.Write(sfd, content[off:off+ln], int64(off)); err == nil && !await(h, "write", full(ln)) {
-						return
-					}
-				case 3: // fsync, fdatasync
-					op := OSync
-					if r.IntN(2) == 0 {
-						op = ODsync
-					}
-					var h *completion.Handle
-					if h, err = q.Fsync(sfd, op); err == nil && !await(h, "fsync", full(0)) {
-						return
-					}
-				case 4: // read of the pipe: a glibc thread blocks until the writer sends
-					buf := make([]byte, 64)
-					var h *completion.Handle
-					if h, err = q.Read(p.R, buf, 0); err == nil {
-						if !await(h, "pipe read", func(n int, err error) bool { return err == nil && n > 0 }) {
-							return
-						}
-						if n := h.Res(); n > 0 && !testutil.PipeBytesOK(buf[:n]) {
-							fail("pipe read: bytes the writer did not send")
-							return
-						}
-					}
-				case 5: // File reads with contexts that end
-					ln := 1 + r.IntN(64<<10)
-					off := r.IntN(size - ln)
-					buf := make([]byte, ln)
-					ctx, cancel := testutil.AppCtx(r, 0)
-					var n int
-					n, err = fileB.ReadAtContext(ctx, buf, int64(off))
-					ended := ctx.Err() != nil
-					cancel()
-					switch {
-					case testutil.IsCtxErr(err) && ended:
-						err = nil
-					case err == nil || errors.Is(err, unix.ECANCELED):
-						if !result("File.ReadAtContext", n, err, full(ln)) {
-							return
-						}
-						if err == nil && !bytes.Equal(buf, content[off:off+ln]) {
-							fail("File.ReadAtContext at %d: wrong bytes", off)
-							return
-						}
-						err = nil
-					}
-				case 6: // O_DIRECT read cancelled with Queue.Cancel at once, or waited for
-					ln := 4096 * (1 + r.IntN(4))
-					off := 4096 * r.IntN((size-ln)/4096)
-					buf := appAligned(ln)
-					var h *completion.Handle
-					if h, err = q.Read(dfds[r.IntN(3)], buf, int64(off)); err == nil {
-						cancelled := false
-						if r.IntN(2) == 0 {
-							cr, cerr := q.Cancel(h)
-							if cerr != nil || cr != Canceled && cr != NotCanceled && cr != AllDone {
-								fail("Cancel: %d, %v", cr, cerr)
-								return
-							}
-							cancelled = cr == Canceled
-						}
-						n, werr := testutil.AppAwait(h)
-						if cancelled && !errors.Is(werr, unix.ECANCELED) {
-							fail("Cancel said Canceled, result %d, %v", n, werr)
-							return
-						}
-						if !cancelled && !result("O_DIRECT read", n, werr, full(ln)) {
-							return
-						}
-						if werr == nil && !bytes.Equal(buf, content[off:off+ln]) {
-							fail("O_DIRECT read at %d: wrong bytes", off)
-							return
-						}
-					}
-				case 7: // File.Sync, File.Datasync
-					if r.IntN(2) == 0 {
-						err = fileS.Sync()
-					} else {
-						err = fileS.Datasync()
-					}
-					if errors.Is(err, unix.ECANCELED) && closing.Load() {
-						err = nil
-					}
-				}
-				if err == ErrBusy {
-					runtime.Gosched()
-					continue
-				}
-				if err != nil {
-					lastErr[g] = err
-					return
-				}
-			}
-		}(g)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ops.Load() < 300; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d requests done in 10 s before Close", ops.Load())
-		}
-	}
-	closing.Store(true)
-	if err := testutil.CloseWithin(t, q, testutil.AppHang, "Queue under load"); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	inflight := q.InFlight()
-	close(stopFeed)
-	<-feedDone
-	testutil.AppWaitGroup(t, &wg, "workers after Close")
-	if inflight != 0 {
-		t.Errorf("%d requests in flight after Close returned", inflight)
-	}
-	for g, err := range lastErr {
-		if !errors.Is(err, ErrClosed) {
-			t.Errorf("worker %d (kind %d) stopped with %v, want ErrClosed", g, g%8, err)
-		}
-	}
+		return err
+	})
+	inflight := l.Close(q)
+	stopFeed()
+	l.Wait()
 	buf := appAligned(4096)
-	for name, call := range map[string]func() (*completion.Handle, error){
+	l.Check(inflight, map[string]func() (*completion.Handle, error){
 		"Read":  func() (*completion.Handle, error) { return q.Read(bfds[0], buf, 0) },
 		"Write": func() (*completion.Handle, error) { return q.Write(sfd, buf, 0) },
 		"Fsync": func() (*completion.Handle, error) { return q.Fsync(sfd, OSync) },
-	} {
-		if h, err := call(); h != nil || !errors.Is(err, ErrClosed) {
-			t.Errorf("%s after Close: %v, %v; want nil, ErrClosed", name, h, err)
-		}
-	}
-	if _, err := fileB.ReadAt(buf, 0); !errors.Is(err, ErrClosed) {
-		t.Errorf("File.ReadAt after Close: %v", err)
-	}
-	if _, err := fileD.ReadAtContext(context.Background(), buf, 0); !errors.Is(err, ErrClosed) {
-		t.Errorf("File.ReadAtContext after Close: %v", err)
-	}
-	if _, err := fileS.WriteAt(buf, 0); !errors.Is(err, ErrClosed) {
-		t.Errorf("File.WriteAt after Close: %v", err)
-	}
-	if err := fileS.Sync(); !errors.Is(err, ErrClosed) {
-		t.Errorf("File.Sync after Close: %v", err)
-	}
-	if err := fileS.Datasync(); !errors.Is(err, ErrClosed) {
-		t.Errorf("File.Datasync after Close: %v", err)
-	}
-	if !testutil.Settle(5*time.Second, func() bool { return runtime.NumGoroutine() <= g0 }) {
-		t.Errorf("goroutines %d -> %d after Close\n%s", g0, runtime.NumGoroutine(), testutil.GoroutineDump())
-	}
-	if fd := testutil.FDCount(); fd != fd0 {
-		t.Errorf("descriptors %d -> %d after Close\n%s", fd0, fd, testutil.ListFDs())
-	}
-	got, err := os.ReadFile(scratchPath)
-	if err != nil || !bytes.Equal(got, content) {
-		t.Errorf("scratch file after the rewrites differs from its content (%v)", err)
-	}
-	t.Logf("%d requests done before Close returned", ops.Load())
+	}, fileB, fileD, fileS, buf)
 }
 
 // TestAppPipesBlockingReads: 24 blocking pipes, a reader goroutine each that keeps
@@ -641,30 +346,10 @@ func appPipesBlockingReads(t *testing.T, mode NotifyMode) {
 			}
 		}(i)
 	}
-	wg.Add(1)
-	go func() { // the writer
-		defer wg.Done()
-		r := rand.New(rand.NewPCG(seed, 0))
-		sent := make([]int, pipes)
-		for open := pipes; open > 0; {
-			i := r.IntN(pipes)
-			if sent[i] == streamLen {
-				continue
-			}
-			k := min(1+r.IntN(700), streamLen-sent[i])
-			if n, err := unix.Write(ps[i].W, streams[i][sent[i]:sent[i]+k]); n != k || err != nil {
-				t.Errorf("pipe %d: write %d bytes: %d, %v", i, k, n, err)
-				return
-			}
-			if sent[i] += k; sent[i] == streamLen {
-				ps[i].CloseW()
-				open--
-			}
-			if r.IntN(3) == 0 {
-				time.Sleep(time.Duration(r.IntN(500)) * time.Microsecond)
-			}
-		}
-	}()
+	// The writer: bursts of 1-700 bytes to random pipes.
+	testutil.AppPipeWriter(t, &wg, seed, ps, streamLen, func(r *rand.Rand, i, sent int) []byte {
+		return streams[i][sent : sent+min(1+r.IntN(700), streamLen-sent)]
+	}, 3, 500*time.Microsecond)
 	testutil.AppWaitGroup(t, &wg, "pipe readers and writer")
 	if n := q.InFlight(); n != 0 {
 		t.Errorf("%d requests in flight after every reader ended", n)
@@ -684,13 +369,9 @@ func appPipesBlockingReads(t *testing.T, mode NotifyMode) {
 func TestAppGCPressure(t *testing.T) { bothModes(t, appGCPressure) }
 
 func appGCPressure(t *testing.T, mode NotifyMode) {
-	testutil.CheckLeaks(t)
 	defer debug.SetGCPercent(debug.SetGCPercent(5))
 	const size, readers, writers, rounds = 4 << 20, 6, 4, 30
-	seed := testutil.AppSeed(t)
-	dir := testutil.TempDir(t)
-	content := testutil.AppContent(size, seed|1)
-	dataPath := testutil.AppDataFile(t, dir, "data", content)
+	seed, content, dir, dataPath := testutil.AppData(t, size, "data")
 	var bfds, dfds []int
 	for i := 0; i < 2; i++ {
 		bfds = append(bfds, testutil.AppOpen(t, dataPath, unix.O_RDONLY))
@@ -706,186 +387,40 @@ func appGCPressure(t *testing.T, mode NotifyMode) {
 	}
 	q := newQueue(t, 64, mode)
 	fileB := NewFile(q, bfds[1])
-
-	stop := make(chan struct{})
-	var bg sync.WaitGroup
-	bg.Add(2)
-	go func() {
-		defer bg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				runtime.GC()
-			}
-		}
-	}()
-	go func() {
-		defer bg.Done()
-		var keep [][]byte
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			b := make([]byte, 4096<<(len(keep)%5))
-			for i := range b {
-				b[i] = 0xEE
-			}
-			if keep = append(keep, b); len(keep) > 32 {
-				keep = nil
-			}
-		}
-	}()
-
-	const guard = 64
-	guarded := func(n int, aligned bool) (whole, inner []byte) {
-		if aligned {
-			whole = appAligned(n + 2*4096)
-			inner = whole[4096 : 4096+n]
-		} else {
-			whole = make([]byte, n+2*guard)
-			inner = whole[guard : guard+n]
-		}
-		for i := range whole {
-			whole[i] = 0xA5
-		}
-		return whole, inner
-	}
-	guardsOK := func(whole, inner []byte) bool {
-		start := int(uintptr(unsafe.Pointer(&inner[0])) - uintptr(unsafe.Pointer(&whole[0])))
-		for i, x := range whole {
-			if (i < start || i >= start+len(inner)) && x != 0xA5 {
-				return false
-			}
-		}
-		return true
-	}
+	stopGC := testutil.AppGC(true)
 
 	var wg sync.WaitGroup
-	for g := 0; g < readers; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, uint64(g+1)))
-			type pending struct {
-				h            *completion.Handle
-				whole, inner []byte
-				off          int
-			}
-			for round := 0; round < rounds; round++ {
-				var ps []pending
-				for k := 1 + r.IntN(8); k > 0; k-- {
-					var p pending
-					var err error
-					switch r.IntN(3) {
-					case 0: // O_DIRECT read
-						n := 4096 * (1 + r.IntN(16))
-						p.off = 4096 * r.IntN((size-n)/4096)
-						p.whole, p.inner = guarded(n, true)
-						p.h, err = q.Read(dfds[r.IntN(2)], p.inner, int64(p.off))
-					case 1: // buffered read at an odd offset
-						n := 1 + r.IntN(20000)
-						p.off = r.IntN(size - n)
-						p.whole, p.inner = guarded(n, false)
-						p.h, err = q.Read(bfds[r.IntN(2)], p.inner, int64(p.off))
-					case 2: // File.ReadAt, waited for here
-						n := 1 + r.IntN(20000)
-						off := r.IntN(size - n)
-						whole, inner := guarded(n, false)
-						m, err := fileB.ReadAt(inner, int64(off))
-						if err != nil || m != n || !bytes.Equal(inner, content[off:off+n]) || !guardsOK(whole, inner) {
-							t.Errorf("reader %d: File.ReadAt at %d: %d, %v, or wrong bytes or guards", g, off, m, err)
-							return
-						}
-						continue
-					}
-					if err == ErrBusy {
-						continue
-					}
-					if err != nil {
-						t.Errorf("reader %d: submit: %v", g, err)
-						return
-					}
-					ps = append(ps, p)
-				}
-				for _, p := range ps {
-					n, err := testutil.AppAwait(p.h)
-					if err != nil || n != len(p.inner) || !bytes.Equal(p.inner, content[p.off:p.off+n]) || !guardsOK(p.whole, p.inner) {
-						t.Errorf("reader %d: read of %d at %d: %d, %v, or wrong bytes or guards", g, len(p.inner), p.off, n, err)
-						return
-					}
-				}
-			}
-		}(g)
-	}
-	// Writers: writer g writes the 64 KiB blocks g, g+writers, ... of the file once, in
-	// 4-64 KiB pieces, buffered or O_DIRECT, up to 8 in flight, holding only handles.
-	for g := 0; g < writers; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(seed, uint64(100+g)))
-			var hs []*completion.Handle
-			var wants []int
-			flush := func() bool {
-				for i, h := range hs {
-					if n, err := testutil.AppAwait(h); err != nil || n != wants[i] {
-						t.Errorf("writer %d: write: %d, %v; want %d", g, n, err, wants[i])
-						return false
-					}
-				}
-				hs, wants = hs[:0], wants[:0]
-				return true
-			}
-			for blk := g * (64 << 10); blk < size; blk += writers * (64 << 10) {
-				for off := blk; off < blk+64<<10; {
-					n := min(4096*(1+r.IntN(16)), blk+64<<10-off)
-					var h *completion.Handle
-					var err error
-					for {
-						direct := r.IntN(2)
-						var buf []byte
-						if direct == 1 {
-							buf = appAligned(n)
-						} else {
-							buf = make([]byte, n)
-						}
-						copy(buf, content[off:off+n])
-						h, err = q.Write(ofds[direct], buf, int64(off))
-						if err != ErrBusy {
-							break // from here only the handle (its pin) keeps buf
-						}
-						runtime.Gosched()
-					}
-					if err != nil {
-						t.Errorf("writer %d: submit: %v", g, err)
-						return
-					}
-					hs, wants = append(hs, h), append(wants, n)
-					off += n
-					if len(hs) == 8 && !flush() {
-						return
-					}
-				}
-			}
-			flush()
-		}(g)
-	}
-	testutil.AppWaitGroup(t, &wg, "readers and writers")
-	close(stop)
-	bg.Wait()
-	got, err := os.ReadFile(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < size; i += 4096 {
-		if !bytes.Equal(got[i:i+4096], content[i:i+4096]) {
-			t.Fatalf("written file differs from the data at block %d (offset %d): a buffer freed or reused in flight?", i/4096, i)
+	testutil.AppGCReaders(t, &wg, readers, rounds, seed, content, func(r *rand.Rand) (p testutil.AppGCRead, err error) {
+		switch r.IntN(3) {
+		case 0: // O_DIRECT read
+			p = testutil.NewAppGCRead(r, size, true)
+			p.H, err = q.Read(dfds[r.IntN(2)], p.Bufs[0].Inner, int64(p.Off))
+		case 1: // buffered read at an odd offset
+			p = testutil.NewAppGCRead(r, size, false)
+			p.H, err = q.Read(bfds[r.IntN(2)], p.Bufs[0].Inner, int64(p.Off))
+		case 2: // File.ReadAt, waited for here
+			p = testutil.NewAppGCRead(r, size, false)
+			p.N, p.Err = fileB.ReadAt(p.Bufs[0].Inner, int64(p.Off))
 		}
-	}
+		return p, err
+	})
+	// Writers: writer g writes the 64 KiB blocks g, g+writers, ... of the file once, in
+	// 4-64 KiB pieces, buffered or O_DIRECT, up to 8 in flight, holding only handles:
+	// once a write is submitted, only its handle (its pin) keeps its buffer.
+	testutil.AppGCWriters(t, &wg, writers, seed, content, func(r *rand.Rand, off, n int) (*completion.Handle, error) {
+		direct := r.IntN(2)
+		var buf []byte
+		if direct == 1 {
+			buf = appAligned(n)
+		} else {
+			buf = make([]byte, n)
+		}
+		copy(buf, content[off:off+n])
+		return q.Write(ofds[direct], buf, int64(off))
+	})
+	testutil.AppWaitGroup(t, &wg, "readers and writers")
+	stopGC()
+	testutil.AppCheckWritten(t, outPath, content)
 }
 
 // appRaw is a raw request of the shared-descriptor scenario: an Aiocb of its own,

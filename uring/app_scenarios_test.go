@@ -28,9 +28,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// appSubmit calls submit until the queue stops answering ErrBusy, as a
-// loaded server waits for a free slot.
-func appSubmit(submit func() (*completion.Handle, error)) (*completion.Handle, error) {
+// appSubmit calls submit (of a handle, a Link's handles or a Multishot)
+// until the queue stops answering ErrBusy, as a loaded server waits for a
+// free slot.
+func appSubmit[T any](submit func() (T, error)) (T, error) {
 	for i := 0; ; i++ {
 		h, err := submit()
 		if !errors.Is(err, ErrBusy) {
@@ -177,15 +178,7 @@ func (s *echoServer) acceptLoop(multishot bool) {
 			s.acceptE = err
 			return
 		}
-		var m *Multishot
-		var err error
-		for {
-			m, err = s.q.AcceptMultishot(s.lfd, unix.SOCK_CLOEXEC)
-			if !errors.Is(err, ErrBusy) {
-				break
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
+		m, err := appSubmit(func() (*Multishot, error) { return s.q.AcceptMultishot(s.lfd, unix.SOCK_CLOEXEC) })
 		if err != nil {
 			s.acceptE = err
 			return
@@ -252,14 +245,15 @@ func (s *echoServer) serve(fd int) {
 	}()
 }
 
-// sendAll sends all of b (IORING_OP_SEND may send less on a stream socket).
-func (s *echoServer) sendAll(fd int, b []byte) error {
+// appSendAll sends all of b on fd through q (IORING_OP_SEND may send less on
+// a stream socket); what names the sends in a hang report.
+func appSendAll(q *Queue, fd int, b []byte, what string) error {
 	for len(b) > 0 {
-		h, err := appSubmit(func() (*completion.Handle, error) { return s.q.Send(fd, b, unix.MSG_NOSIGNAL) })
+		h, err := appSubmit(func() (*completion.Handle, error) { return q.Send(fd, b, unix.MSG_NOSIGNAL) })
 		if err != nil {
 			return err
 		}
-		n, err := appWait(h, "send")
+		n, err := appWait(h, what)
 		if err != nil {
 			return err
 		}
@@ -271,31 +265,30 @@ func (s *echoServer) sendAll(fd int, b []byte) error {
 	return nil
 }
 
+// sendAll sends all of b to the connection fd.
+func (s *echoServer) sendAll(fd int, b []byte) error { return appSendAll(s.q, fd, b, "send") }
+
 // servePlain echoes with Recv and Send handles (on some connections a
 // Recv -> LinkTimeout chain, a receive with an idle timeout); a Recv of 0
 // is the peer's end.
 func (s *echoServer) servePlain(fd int) error {
 	buf := make([]byte, 1+rand.IntN(64<<10))
 	for {
+		var n int
+		var err error
 		if fd%5 == 0 {
 			// A receive with an idle timeout: Recv -> LinkTimeout.
-			var hs []*completion.Handle
-			var err error
-			for {
-				hs, err = s.q.Link(func(l *Link) {
+			hs, lerr := appSubmit(func() ([]*completion.Handle, error) {
+				return s.q.Link(func(l *Link) {
 					l.Recv(fd, buf, 0)
 					l.LinkTimeout(testutil.AppHang, 0)
 				})
-				if !errors.Is(err, ErrBusy) {
-					break
-				}
-				time.Sleep(50 * time.Microsecond)
-			}
-			if err != nil {
-				return err
+			})
+			if lerr != nil {
+				return lerr
 			}
 			s.park(2)
-			n, err := appWait(hs[0], "recv")
+			n, err = appWait(hs[0], "recv")
 			_, terr := appWait(hs[1], "link timeout")
 			s.park(-2)
 			// The timeout ends with ECANCELED when the Recv ended first
@@ -304,29 +297,19 @@ func (s *echoServer) servePlain(fd int) error {
 			if !errors.Is(terr, unix.ECANCELED) {
 				return fmt.Errorf("recv's link timeout: %v (recv: %d, %v)", terr, n, err)
 			}
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return nil
-			}
-			if err := s.sendAll(fd, buf[:n]); err != nil {
-				return err
-			}
-			continue
-		}
-		h, err := appSubmit(func() (*completion.Handle, error) { return s.q.Recv(fd, buf, 0) })
-		if err != nil {
-			return err
-		}
-		var n int
-		s.park(1)
-		if fd%3 == 0 {
-			n, err = h.Wait(nil) // a nil context: may wait in the kernel when alone
 		} else {
-			n, err = appWait(h, "recv")
+			h, serr := appSubmit(func() (*completion.Handle, error) { return s.q.Recv(fd, buf, 0) })
+			if serr != nil {
+				return serr
+			}
+			s.park(1)
+			if fd%3 == 0 {
+				n, err = h.Wait(nil) // a nil context: may wait in the kernel when alone
+			} else {
+				n, err = appWait(h, "recv")
+			}
+			s.park(-1)
 		}
-		s.park(-1)
 		if err != nil {
 			return err
 		}
@@ -344,15 +327,7 @@ func (s *echoServer) servePlain(fd int) error {
 // a last buffer (CQ full).
 func (s *echoServer) serveMultishot(fd int, ring *echoRing) error {
 	for {
-		var m *Multishot
-		var err error
-		for {
-			m, err = s.q.RecvMultishot(fd, ring.bgid, 0)
-			if !errors.Is(err, ErrBusy) {
-				break
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
+		m, err := appSubmit(func() (*Multishot, error) { return s.q.RecvMultishot(fd, ring.bgid, 0) })
 		if err != nil {
 			return err
 		}
@@ -457,23 +432,7 @@ func dialRing(q *Queue, sa unix.Sockaddr) (appConn, error) {
 	return &ringConn{q, fd}, nil
 }
 
-func (c *ringConn) WriteAll(b []byte) error {
-	for len(b) > 0 {
-		h, err := appSubmit(func() (*completion.Handle, error) { return c.q.Send(c.fd, b, unix.MSG_NOSIGNAL) })
-		if err != nil {
-			return err
-		}
-		n, err := appWait(h, "client send")
-		if err != nil {
-			return err
-		}
-		if n <= 0 || n > len(b) {
-			return fmt.Errorf("send of %d bytes: %d", len(b), n)
-		}
-		b = b[n:]
-	}
-	return nil
-}
+func (c *ringConn) WriteAll(b []byte) error { return appSendAll(c.q, c.fd, b, "client send") }
 
 func (c *ringConn) ReadSome(b []byte) (int, error) {
 	h, err := appSubmit(func() (*completion.Handle, error) { return c.q.Recv(c.fd, b, 0) })
@@ -525,14 +484,7 @@ func (c *ringConn) Close() error {
 // (IORING_FEAT_NODROP) and the kernel ends multishot requests with a last
 // CQE; and an SQPOLL queue.
 func TestAppTCPEchoServer(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		cfg  QueueConfig
-	}{
-		{"default", QueueConfig{Entries: 256, MaxInFlight: 1024}},
-		{"overflow", QueueConfig{Entries: 4, Params: &Params{Flags: SetupCQSize, CQEntries: 8}, MaxInFlight: 1024}},
-		{"sqpoll", QueueConfig{Entries: 256, Params: &Params{Flags: SetupSQPoll, SQThreadIdle: 2}, MaxInFlight: 1024}},
-	} {
+	for _, c := range appServerQueueConfigs() {
 		t.Run(c.name, func(t *testing.T) { echoScenario(t, c.cfg) })
 	}
 }
@@ -777,6 +729,16 @@ func TestAppFileCopy(t *testing.T) {
 	}
 	defer out.Close()
 
+	// copySpan copies s through ReadAt and WriteAt into b.
+	copySpan := func(b []byte, s appSpan) error {
+		if n, err := in.ReadAt(b, int64(s.off)); n != s.n || err != nil {
+			return fmt.Errorf("ReadAt %d@%d: %d, %v", s.n, s.off, n, err)
+		}
+		if n, err := out.WriteAt(b, int64(s.off)); n != s.n || err != nil {
+			return fmt.Errorf("WriteAt %d@%d: %d, %v", s.n, s.off, n, err)
+		}
+		return nil
+	}
 	spans := appChunks(r0, size)
 	work := make(chan appSpan, len(spans))
 	for _, s := range spans {
@@ -806,12 +768,8 @@ func TestAppFileCopy(t *testing.T) {
 				modes[mode].Add(1)
 				switch mode {
 				case 0:
-					if n, err := in.ReadAt(b, off); n != s.n || err != nil {
-						t.Errorf("ReadAt %d@%d: %d, %v", s.n, s.off, n, err)
-						return
-					}
-					if n, err := out.WriteAt(b, off); n != s.n || err != nil {
-						t.Errorf("WriteAt %d@%d: %d, %v", s.n, s.off, n, err)
+					if err := copySpan(b, s); err != nil {
+						t.Error(err)
 						return
 					}
 				case 1:
@@ -821,19 +779,13 @@ func TestAppFileCopy(t *testing.T) {
 					}
 					rb := back[:s.n]
 					clear(rb)
-					var hs []*completion.Handle
-					var err error
-					for {
-						hs, err = q.Link(func(l *Link) {
+					hs, err := appSubmit(func() ([]*completion.Handle, error) {
+						return q.Link(func(l *Link) {
 							l.Write(out.Fd(), b, uint64(off))
 							l.Fsync(out.Fd(), FsyncDatasync)
 							l.Read(out.Fd(), rb, uint64(off))
 						})
-						if !errors.Is(err, ErrBusy) {
-							break
-						}
-						time.Sleep(50 * time.Microsecond)
-					}
+					})
 					if err != nil {
 						t.Errorf("Link: %v", err)
 						return
@@ -912,18 +864,12 @@ func TestAppFileCopy(t *testing.T) {
 					// The kernel copies on its own: ReadFixed -> WriteFixed
 					// through the worker's registered buffer, one chain.
 					rb := reg[w][:s.n]
-					var hs []*completion.Handle
-					var err error
-					for {
-						hs, err = q.Link(func(l *Link) {
+					hs, err := appSubmit(func() ([]*completion.Handle, error) {
+						return q.Link(func(l *Link) {
 							l.ReadFixed(in.Fd(), rb, uint64(off), w)
 							l.WriteFixed(out.Fd(), rb, uint64(off), w)
 						})
-						if !errors.Is(err, ErrBusy) {
-							break
-						}
-						time.Sleep(50 * time.Microsecond)
-					}
+					})
 					if err != nil {
 						t.Errorf("fixed Link: %v", err)
 						return
@@ -946,12 +892,8 @@ func TestAppFileCopy(t *testing.T) {
 	}
 	buf := make([]byte, 4<<10+1<<20)
 	for _, s := range retry {
-		b := buf[:s.n]
-		if n, err := in.ReadAt(b, int64(s.off)); n != s.n || err != nil {
-			t.Fatalf("retry ReadAt %d@%d: %d, %v", s.n, s.off, n, err)
-		}
-		if n, err := out.WriteAt(b, int64(s.off)); n != s.n || err != nil {
-			t.Fatalf("retry WriteAt %d@%d: %d, %v", s.n, s.off, n, err)
+		if err := copySpan(buf[:s.n], s); err != nil {
+			t.Fatalf("retry %v", err)
 		}
 	}
 	if err := out.Sync(); err != nil {
@@ -979,6 +921,47 @@ func TestAppFileCopy(t *testing.T) {
 // appStream is byte i of data pipe p's stream.
 func appStream(p, i int) byte { return byte(i*7 + i>>8 + p*31) }
 
+// appStreamData is the first n bytes of data pipe p's stream.
+func appStreamData(p, n int) []byte {
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = appStream(p, i)
+	}
+	return data
+}
+
+// appCheckStreams wants got[p] to be data pipe p's stream of streamLen
+// bytes, for every p.
+func appCheckStreams(t *testing.T, got [][]byte, streamLen int) {
+	t.Helper()
+	for p := range got {
+		if len(got[p]) != streamLen {
+			t.Errorf("pipe %d: received %d bytes, want %d", p, len(got[p]), streamLen)
+			continue
+		}
+		for i, c := range got[p] {
+			if c != appStream(p, i) {
+				t.Errorf("pipe %d: byte %d is %#x, want %#x (data lost, repeated or out of order)", p, i, c, appStream(p, i))
+				break
+			}
+		}
+	}
+}
+
+// appStreamsEnd waits for the goroutines of a streaming scenario (wg; what
+// names them), wants got to be the streams of streamLen bytes
+// (appCheckStreams) and nothing in flight on q.
+func appStreamsEnd(t *testing.T, q *Queue, wg *sync.WaitGroup, what string, got [][]byte, streamLen int) {
+	t.Helper()
+	if !testutil.WaitGroupWithin(wg, testutil.AppHang) {
+		t.Fatalf("%s still running after %v (%d in flight)", what, testutil.AppHang, q.InFlight())
+	}
+	appCheckStreams(t, got, streamLen)
+	if n := q.InFlight(); n != 0 {
+		t.Errorf("InFlight at the end = %d", n)
+	}
+}
+
 // TestAppCancelStorm: 64 goroutines read pipes nobody writes to and end
 // their reads through contexts at random times (a deadline of 0-3 ms, a
 // cancel from another goroutine, a context ended before the Wait, a File
@@ -998,20 +981,31 @@ func TestAppCancelStorm(t *testing.T) {
 	}
 }
 
+// appQueueConfig is a queue a scenario runs on, and its subtest's name.
+type appQueueConfig struct {
+	name string
+	cfg  QueueConfig
+}
+
 // appQueueConfigs are the queues a scenario runs on: default, a CQ that
 // overflows all the time (IORING_FEAT_NODROP keeps what does not fit) and
 // SQPOLL.
-func appQueueConfigs() []struct {
-	name string
-	cfg  QueueConfig
-} {
-	return []struct {
-		name string
-		cfg  QueueConfig
-	}{
+func appQueueConfigs() []appQueueConfig {
+	return []appQueueConfig{
 		{"default", QueueConfig{Entries: 128}},
 		{"overflow", QueueConfig{Entries: 4, Params: &Params{Flags: SetupCQSize, CQEntries: 8}, MaxInFlight: 512}},
 		{"sqpoll", QueueConfig{Entries: 128, Params: &Params{Flags: SetupSQPoll, SQThreadIdle: 2}}},
+	}
+}
+
+// appServerQueueConfigs are the same three queues for a server: a 256-entry
+// SQ (4 entries where the CQ is to overflow) and room for 1024 operations in
+// flight.
+func appServerQueueConfigs() []appQueueConfig {
+	return []appQueueConfig{
+		{"default", QueueConfig{Entries: 256, MaxInFlight: 1024}},
+		{"overflow", QueueConfig{Entries: 4, Params: &Params{Flags: SetupCQSize, CQEntries: 8}, MaxInFlight: 1024}},
+		{"sqpoll", QueueConfig{Entries: 256, Params: &Params{Flags: SetupSQPoll, SQThreadIdle: 2}, MaxInFlight: 1024}},
 	}
 }
 
@@ -1059,18 +1053,12 @@ func cancelStorm(t *testing.T, cfg QueueConfig) {
 					continue
 				}
 				if way == 5 {
-					var hs []*completion.Handle
-					var err error
-					for {
-						hs, err = q.Link(func(l *Link) {
+					hs, err := appSubmit(func() ([]*completion.Handle, error) {
+						return q.Link(func(l *Link) {
 							l.Read(pr, buf, 0)
 							l.LinkTimeout(d, 0)
 						})
-						if !errors.Is(err, ErrBusy) {
-							break
-						}
-						time.Sleep(50 * time.Microsecond)
-					}
+					})
 					if err != nil {
 						t.Errorf("Link: %v", err)
 						return
@@ -1140,10 +1128,7 @@ func cancelStorm(t *testing.T, cfg QueueConfig) {
 			defer wg.Done()
 			defer closeW() // the reader's EOF
 			r := rand.New(rand.NewPCG(seed, 4))
-			data := make([]byte, streamLen)
-			for i := range data {
-				data[i] = appStream(p, i)
-			}
+			data := appStreamData(p, streamLen)
 			for off := 0; off < streamLen; {
 				n := min(streamLen-off, 1+r.IntN(32<<10))
 				h, err := appSubmit(func() (*completion.Handle, error) { return q.Write(pw, data[off:off+n], 0) })
@@ -1201,24 +1186,7 @@ func cancelStorm(t *testing.T, cfg QueueConfig) {
 			got[p] = all
 		}()
 	}
-	if !testutil.WaitGroupWithin(&wg, testutil.AppHang) {
-		t.Fatalf("storm goroutines still running after %v (%d in flight)", testutil.AppHang, q.InFlight())
-	}
-	for p := range got {
-		if len(got[p]) != streamLen {
-			t.Errorf("pipe %d: received %d bytes, want %d", p, len(got[p]), streamLen)
-			continue
-		}
-		for i, c := range got[p] {
-			if c != appStream(p, i) {
-				t.Errorf("pipe %d: byte %d is %#x, want %#x (data lost, repeated or out of order)", p, i, c, appStream(p, i))
-				break
-			}
-		}
-	}
-	if n := q.InFlight(); n != 0 {
-		t.Errorf("InFlight at the end = %d", n)
-	}
+	appStreamsEnd(t, q, &wg, "storm goroutines", got, streamLen)
 	t.Logf("idle ways %d/%d/%d/%d/%d/%d, %d data reads timed out", ways[0].Load(), ways[1].Load(),
 		ways[2].Load(), ways[3].Load(), ways[4].Load(), ways[5].Load(), dataCancels.Load())
 	closeWithin(t, q, testutil.AppHang)
@@ -1262,6 +1230,20 @@ func TestAppFDReuse(t *testing.T) {
 		}
 		return true
 	}
+	// read makes a read of n bytes on fd (submit), reporting a failure, which
+	// what names.
+	read := func(what string, fd, n int, submit func() (*completion.Handle, error)) {
+		h, err := appSubmit(submit)
+		if err == nil {
+			var m int
+			if m, err = appWait(h, what); m != n {
+				err = fmt.Errorf("count %d, %v", m, err)
+			}
+		}
+		if err != nil {
+			t.Errorf("%s fd %d: %v", what, fd, err)
+		}
+	}
 	var wg sync.WaitGroup
 	var ways [5]atomic.Int32
 	for w := 0; w < workers; w++ {
@@ -1300,31 +1282,13 @@ func TestAppFDReuse(t *testing.T) {
 							t.Errorf("ReadAt: %d, %v", m, err)
 						}
 					case 1:
-						h, err := appSubmit(func() (*completion.Handle, error) { return q.Read(fd, b, uint64(off)) })
-						if err == nil {
-							var m int
-							if m, err = appWait(h, "read"); m != n {
-								err = fmt.Errorf("count %d, %v", m, err)
-							}
-						}
-						if err != nil {
-							t.Errorf("Queue.Read fd %d: %v", fd, err)
-						}
+						read("Queue.Read", fd, n, func() (*completion.Handle, error) { return q.Read(fd, b, uint64(off)) })
 					case 2:
 						parts := [][]byte{b[:n/2], b[n/2:]}
 						if direct { // keep every piece a multiple of 4 KiB
 							parts = [][]byte{b}
 						}
-						h, err := appSubmit(func() (*completion.Handle, error) { return q.Readv(fd, parts, uint64(off)) })
-						if err == nil {
-							var m int
-							if m, err = appWait(h, "readv"); m != n {
-								err = fmt.Errorf("count %d, %v", m, err)
-							}
-						}
-						if err != nil {
-							t.Errorf("Queue.Readv fd %d: %v", fd, err)
-						}
+						read("Queue.Readv", fd, n, func() (*completion.Handle, error) { return q.Readv(fd, parts, uint64(off)) })
 					}
 					if err := f.Close(); err != nil {
 						t.Errorf("File.Close: %v", err)
@@ -1342,16 +1306,7 @@ func TestAppFDReuse(t *testing.T) {
 						t.Errorf("Openat: %v", err)
 						return
 					}
-					h, err = appSubmit(func() (*completion.Handle, error) { return q.Read(fd, b, uint64(off)) })
-					if err == nil {
-						var m int
-						if m, err = appWait(h, "read"); m != n {
-							err = fmt.Errorf("count %d, %v", m, err)
-						}
-					}
-					if err != nil {
-						t.Errorf("Queue.Read fd %d: %v", fd, err)
-					}
+					read("Queue.Read", fd, n, func() (*completion.Handle, error) { return q.Read(fd, b, uint64(off)) })
 					h, err = appSubmit(func() (*completion.Handle, error) { return q.CloseFD(fd) })
 					if err == nil {
 						_, err = appWait(h, "closefd")
@@ -1366,16 +1321,7 @@ func TestAppFDReuse(t *testing.T) {
 						t.Errorf("open: %v", err)
 						return
 					}
-					h, err := appSubmit(func() (*completion.Handle, error) { return q.Read(fd, b, uint64(off)) })
-					if err == nil {
-						var m int
-						if m, err = appWait(h, "read"); m != n {
-							err = fmt.Errorf("count %d, %v", m, err)
-						}
-					}
-					if err != nil {
-						t.Errorf("Queue.Read fd %d: %v", fd, err)
-					}
+					read("Queue.Read", fd, n, func() (*completion.Handle, error) { return q.Read(fd, b, uint64(off)) })
 					unix.Close(fd)
 				}
 				if !check(fmt.Sprintf("way %d (direct %v)", way, direct), k, off, b) {
@@ -1444,21 +1390,7 @@ func TestAppLargeIovecs(t *testing.T) {
 	q := newTestQueue(t, QueueConfig{Entries: 32})
 	_, fd := tempFile(t, nil)
 	r := appRand(t, 8)
-	stop := make(chan struct{})
-	var gc sync.WaitGroup
-	gc.Add(1)
-	go func() {
-		defer gc.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				runtime.GC()
-			}
-		}
-	}()
-	defer func() { close(stop); gc.Wait() }()
+	defer testutil.AppGC(false)()
 
 	pieces := func() ([][]byte, []byte) {
 		bs := make([][]byte, iovs)
@@ -1591,6 +1523,9 @@ func closeRacesSubmittersRound(t *testing.T, cfg QueueConfig, seed uint64) {
 	var handles []result
 	var streams []*Multishot
 	var closing atomic.Bool
+	one := func(h *completion.Handle, err error) ([]*completion.Handle, error) {
+		return []*completion.Handle{h}, err
+	}
 	var wg sync.WaitGroup
 	r := rand.New(rand.NewPCG(seed, 9))
 	for w := 0; w < workers; w++ {
@@ -1607,19 +1542,13 @@ func closeRacesSubmittersRound(t *testing.T, cfg QueueConfig, seed uint64) {
 				switch r.IntN(9) {
 				case 0:
 					what = "nop"
-					var h *completion.Handle
-					h, err = q.Nop()
-					hs = []*completion.Handle{h}
+					hs, err = one(q.Nop())
 				case 1:
 					what = "idle pipe read"
-					var h *completion.Handle
-					h, err = q.Read(pr, make([]byte, 64), 0)
-					hs = []*completion.Handle{h}
+					hs, err = one(q.Read(pr, make([]byte, 64), 0))
 				case 2:
 					what = "file write"
-					var h *completion.Handle
-					h, err = q.Write(fd, wbuf, uint64(r.IntN(16))*4096)
-					hs = []*completion.Handle{h}
+					hs, err = one(q.Write(fd, wbuf, uint64(r.IntN(16))*4096))
 				case 3:
 					what = "write->fsync chain"
 					hs, err = q.Link(func(l *Link) {
@@ -1628,14 +1557,10 @@ func closeRacesSubmittersRound(t *testing.T, cfg QueueConfig, seed uint64) {
 					})
 				case 4:
 					what = "timeout"
-					var h *completion.Handle
-					h, err = q.Timeout(time.Hour, 0, 0)
-					hs = []*completion.Handle{h}
+					hs, err = one(q.Timeout(time.Hour, 0, 0))
 				case 5:
 					what = "poll"
-					var h *completion.Handle
-					h, err = q.PollAdd(pr, unix.POLLIN)
-					hs = []*completion.Handle{h}
+					hs, err = one(q.PollAdd(pr, unix.POLLIN))
 				case 6:
 					what = "File.ReadAt"
 					b := make([]byte, 4096)
@@ -1659,9 +1584,7 @@ func closeRacesSubmittersRound(t *testing.T, cfg QueueConfig, seed uint64) {
 					}
 				case 8:
 					what = "read of the file"
-					var h *completion.Handle
-					h, err = q.Read(fd, make([]byte, 4096), uint64(r.IntN(16))*4096)
-					hs = []*completion.Handle{h}
+					hs, err = one(q.Read(fd, make([]byte, 4096), uint64(r.IntN(16))*4096))
 				}
 				if errors.Is(err, ErrBusy) {
 					runtime.Gosched()
@@ -1762,21 +1685,7 @@ func TestAppGCPressureBuffers(t *testing.T) {
 	r0 := appRand(t, 11)
 	appFill(r0, content)
 	_, fd := tempFile(t, content)
-	stop := make(chan struct{})
-	var gc sync.WaitGroup
-	gc.Add(1)
-	go func() {
-		defer gc.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				runtime.GC()
-			}
-		}
-	}()
-	defer func() { close(stop); gc.Wait() }()
+	defer testutil.AppGC(false)()
 
 	// Reads of pipes (Read, and Readv into three buffers) and receives of
 	// datagrams (RecvmsgBuffers: the kernel also writes the msghdr and the
@@ -1917,10 +1826,7 @@ func TestAppGCPressureBuffers(t *testing.T) {
 // stretches that discarded buffers held missing.
 func TestAppRecvMultishotBufferAccounting(t *testing.T) {
 	testutil.RequireKernel(t, 6, 0, "IORING_RECV_MULTISHOT")
-	for _, c := range []struct {
-		name string
-		cfg  QueueConfig
-	}{
+	for _, c := range []appQueueConfig{
 		{"default", QueueConfig{Entries: 64}},
 		{"overflow", QueueConfig{Entries: 4, Params: &Params{Flags: SetupCQSize, CQEntries: 8}, MaxInFlight: 64}},
 	} {
@@ -2412,21 +2318,15 @@ func pollLoop(t *testing.T, cfg QueueConfig) {
 	got := make([][]byte, pipes)
 	var rearms atomic.Int32
 	for p := 0; p < pipes; p++ {
-		ap := testutil.NewAppPipe(t, false)
+		ap := testutil.NewAppPipe(t, true)
 		pr, pw, closeW := ap.R, ap.W, ap.CloseW
-		if err := unix.SetNonblock(pr, true); err != nil {
-			t.Fatal(err)
-		}
 		seed := r0.Uint64()
 		wg.Add(2)
 		go func() { // writer
 			defer wg.Done()
 			defer closeW()
 			r := rand.New(rand.NewPCG(seed, 17))
-			data := make([]byte, streamLen)
-			for i := range data {
-				data[i] = appStream(p, i)
-			}
+			data := appStreamData(p, streamLen)
 			for off := 0; off < streamLen; {
 				n := min(streamLen-off, 1+r.IntN(8<<10))
 				m, err := unix.Write(pw, data[off:off+n])
@@ -2469,15 +2369,7 @@ func pollLoop(t *testing.T, cfg QueueConfig) {
 			}
 			done := func() bool { mu.Lock(); defer mu.Unlock(); return eof }
 			for !done() && !t.Failed() {
-				var m *Multishot
-				var err error
-				for {
-					m, err = q.PollMultishot(pr, unix.POLLIN)
-					if !errors.Is(err, ErrBusy) {
-						break
-					}
-					time.Sleep(50 * time.Microsecond)
-				}
+				m, err := appSubmit(func() (*Multishot, error) { return q.PollMultishot(pr, unix.POLLIN) })
 				if err != nil {
 					t.Errorf("pipe %d: PollMultishot: %v", p, err)
 					return
@@ -2539,24 +2431,7 @@ func pollLoop(t *testing.T, cfg QueueConfig) {
 			mu.Unlock()
 		}()
 	}
-	if !testutil.WaitGroupWithin(&wg, testutil.AppHang) {
-		t.Fatalf("event loops still running after %v (%d in flight)", testutil.AppHang, q.InFlight())
-	}
-	for p := range got {
-		if len(got[p]) != streamLen {
-			t.Errorf("pipe %d: received %d bytes, want %d", p, len(got[p]), streamLen)
-			continue
-		}
-		for i, c := range got[p] {
-			if c != appStream(p, i) {
-				t.Errorf("pipe %d: byte %d is %#x, want %#x", p, i, c, appStream(p, i))
-				break
-			}
-		}
-	}
-	if n := q.InFlight(); n != 0 {
-		t.Errorf("InFlight at the end = %d", n)
-	}
+	appStreamsEnd(t, q, &wg, "event loops", got, streamLen)
 	t.Logf("%d streams armed", rearms.Load())
 	closeWithin(t, q, testutil.AppHang)
 	appNoGoroutineLeak(t, base)
@@ -2571,14 +2446,7 @@ func pollLoop(t *testing.T, cfg QueueConfig) {
 // A read that received a record but was reported cancelled, or a CQE
 // given to the wrong handle, loses or duplicates one.
 func TestAppCloseDataAccounting(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		cfg  QueueConfig
-	}{
-		{"default", QueueConfig{Entries: 256, MaxInFlight: 1024}},
-		{"overflow", QueueConfig{Entries: 4, Params: &Params{Flags: SetupCQSize, CQEntries: 8}, MaxInFlight: 1024}},
-		{"sqpoll", QueueConfig{Entries: 256, Params: &Params{Flags: SetupSQPoll, SQThreadIdle: 2}, MaxInFlight: 1024}},
-	} {
+	for _, c := range appServerQueueConfigs() {
 		t.Run(c.name, func(t *testing.T) {
 			for round := 0; round < 3 && !t.Failed(); round++ {
 				closeDataAccounting(t, c.cfg, uint64(round))
@@ -2770,9 +2638,8 @@ func TestAppInlineWaitBesideStreams(t *testing.T) {
 	var wg sync.WaitGroup
 	got := make([][]byte, pipes)
 	for p := 0; p < pipes; p++ {
-		ap := testutil.NewAppPipe(t, false)
+		ap := testutil.NewAppPipe(t, true)
 		pr, pw, closeW := ap.R, ap.W, ap.CloseW
-		unix.SetNonblock(pr, true)
 		seed := r0.Uint64()
 		m, err := q.PollMultishot(pr, unix.POLLIN)
 		if err != nil {
@@ -2783,13 +2650,10 @@ func TestAppInlineWaitBesideStreams(t *testing.T) {
 			defer wg.Done()
 			defer closeW()
 			r := rand.New(rand.NewPCG(seed, 22))
+			data := appStreamData(p, streamLen)
 			for off := 0; off < streamLen; {
 				n := min(streamLen-off, 1+r.IntN(2048))
-				b := make([]byte, n)
-				for i := range b {
-					b[i] = appStream(p, off+i)
-				}
-				m, err := unix.Write(pw, b)
+				m, err := unix.Write(pw, data[off:off+n])
 				if err != nil {
 					t.Errorf("pipe %d: write: %v", p, err)
 					return
@@ -2839,18 +2703,7 @@ func TestAppInlineWaitBesideStreams(t *testing.T) {
 	if !testutil.WaitGroupWithin(&wg, testutil.AppHang) {
 		t.Fatalf("event loops still running after %v", testutil.AppHang)
 	}
-	for p := range got {
-		if len(got[p]) != streamLen {
-			t.Errorf("pipe %d: %d bytes, want %d", p, len(got[p]), streamLen)
-			continue
-		}
-		for i, c := range got[p] {
-			if c != appStream(p, i) {
-				t.Errorf("pipe %d: byte %d is %#x, want %#x", p, i, c, appStream(p, i))
-				break
-			}
-		}
-	}
+	appCheckStreams(t, got, streamLen)
 	// Close under the reader.
 	closeWithin(t, q, testutil.AppHang)
 	select {
