@@ -33,15 +33,28 @@ func (r *Ring) CQReady() uint32 {
 // CQAdvance marks n completions as consumed (io_uring_cq_advance): a release
 // store of head+n to the kernel's CQ head, after which the kernel may reuse
 // those entries.
+//
+// Unlike liburing, n is held to the completions ready (CQReady): C stores
+// head+n whatever n is, and a head past the kernel's tail (CQESeen twice on
+// the last CQE, CQAdvance of more than PeekBatchCQE returned) makes
+// io_uring_cq_ready report 2^32-1, the peeks return stale entries as
+// completions, and the CQEs the kernel posts next land under the head and
+// are never seen. A caller that consumes only what it was given cannot tell
+// the difference (TestRawAppCQOverrun).
 func (r *Ring) CQAdvance(n uint32) {
 	if n == 0 || r == nil || r.c == nil {
 		return
 	}
-	atomic.StoreUint32(r.cqHead, *r.cqHead+n)
+	head := *r.cqHead
+	if ready := atomic.LoadUint32(r.cqTail) - head; n > ready {
+		n = ready
+	}
+	atomic.StoreUint32(r.cqHead, head+n)
 }
 
 // CQESeen marks one completion returned by PeekCQE/WaitCQE* as consumed
-// (io_uring_cqe_seen); c == nil is a no-op.
+// (io_uring_cqe_seen); c == nil is a no-op, and so is a call with no
+// completion ready (see CQAdvance).
 func (r *Ring) CQESeen(c *CQE) {
 	if c != nil {
 		r.CQAdvance(1)
