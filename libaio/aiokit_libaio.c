@@ -2,10 +2,32 @@
 #include "_cgo_export.h"
 
 static void aiokit_callback(io_context_t ctx, struct iocb *iocb, long res, long res2) {
-	aiokitGoCallback(ctx, iocb, res, res2);
+	(void)aiokitGoCallback(ctx, iocb, res, res2);
 }
 
 io_callback_t aiokit_callback_ptr(void) { return aiokit_callback; }
+
+/* io_queue_run's loop (libaio 0.3.113: io_getevents(ctx, 0, 1, &ev, {0, 0})
+   until it returns anything but 1, calling each event's data as an
+   io_callback_t), except for an event that loop would crash on or lose:
+   one whose data is not aiokit_callback (a NULL or foreign function
+   pointer) or whose iocb has no Go callback (a copy of an iocb given one).
+   Such an event is not called back: it is stored in *stray and the loop
+   ends with 1, for QueueRun to return it in an error. */
+int aiokit_queue_run(io_context_t ctx, struct io_event *stray)
+{
+	struct timespec timeout = {0, 0};
+	struct io_event ev;
+	int ret;
+	while ((ret = io_getevents(ctx, 0, 1, &ev, &timeout)) == 1) {
+		if ((io_callback_t)(uintptr_t)ev.data != aiokit_callback ||
+		    !aiokitGoCallback(ctx, ev.obj, ev.res, ev.res2)) {
+			*stray = ev;
+			return 1;
+		}
+	}
+	return ret;
+}
 
 #define FIELD(T, f) { #f, offsetof(T, f), sizeof(((T *)0)->f) }
 

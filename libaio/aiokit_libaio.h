@@ -52,6 +52,8 @@ static inline int aiokit_reap(io_context_t ctx, long nr, struct io_event *events
 
 /* Address of the io_callback_t that forwards io_queue_run callbacks to Go. */
 io_callback_t aiokit_callback_ptr(void);
+/* QueueRun's io_queue_run (see aiokit_libaio.c). */
+int aiokit_queue_run(io_context_t ctx, struct io_event *stray);
 
 /* Layout of struct iocb and struct io_event as the C compiler sees it (tests). */
 struct aiokit_field { const char *name; size_t off, size; };

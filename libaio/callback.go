@@ -6,6 +6,7 @@ package libaio
 import "C"
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -87,22 +88,33 @@ var trampoline = uint64(uintptr(unsafe.Pointer(C.aiokit_callback_ptr())))
 // callback of each (set with SetCallback), on this goroutine. It returns io_queue_run's
 // result: 0 when the ring is empty, or the errno of io_getevents.
 //
-// As in C, the Data of every event reaped here is called as a function: each request
-// submitted on a Context drained with QueueRun must have been given SetCallback.
+// As in C, each request submitted on a Context drained with QueueRun must have been
+// given SetCallback. Where C would call whatever Data names (a NULL Data crashes the
+// process) or call a function that finds no Go callback (a copy of an Iocb given one:
+// the callback is kept by the Iocb's address), QueueRun stops at that event instead,
+// calls nothing for it and returns it in a *NoCallbackError (count 0): the events
+// before it were called back, the ones after it stay in the ring for the next call.
+// It runs io_queue_run's own loop for that (io_getevents of one event at a time with a
+// zero timeout, aiokit_queue_run), so its results are otherwise C's.
+//
 // Callbacks must not Destroy the Context. A callback that panics does not stop the
-// others of the run: the first panic is raised again from QueueRun once io_queue_run has
+// others of the run: the first panic is raised again from QueueRun once the loop has
 // returned (with its value; its stack is gone by then).
 func (c *Context) QueueRun() (int, error) {
 	ctx, err := c.enter()
 	if err != nil {
 		return 0, err
 	}
+	var stray C.struct_io_event
 	r := func() C.int {
 		defer c.leave() // also when a callback calls runtime.Goexit
-		return C.io_queue_run(ctx)
+		return C.aiokit_queue_run(ctx, &stray)
 	}()
 	if p := c.takePanic(); p != nil {
 		panic(p)
+	}
+	if r == 1 {
+		return 0, &NoCallbackError{Event: *(*Event)(unsafe.Pointer(&stray))}
 	}
 	if r < 0 {
 		return 0, errnoErr(r)
@@ -110,17 +122,35 @@ func (c *Context) QueueRun() (int, error) {
 	return int(r), nil
 }
 
+// NoCallbackError is QueueRun's error for an event it reaped but could not call back:
+// its Data is not the trampoline SetCallback stores, or its iocb (by address) has no Go
+// callback. The event is reaped (it is no longer in the ring): Event holds it whole.
+type NoCallbackError struct {
+	Event Event
+}
+
+func (e *NoCallbackError) Error() string {
+	return fmt.Sprintf("libaio: QueueRun: event of iocb %#x (data %#x, res %d) has no callback set with SetCallback",
+		e.Event.Obj, e.Event.Data, e.Event.Res)
+}
+
+// aiokitGoCallback is called by aiokit_callback (a C io_queue_run) and by
+// aiokit_queue_run (QueueRun) for an event whose Data names the trampoline. It
+// returns 0, calling nothing, when the iocb has no Go callback.
+//
 //export aiokitGoCallback
-func aiokitGoCallback(ctx C.io_context_t, iocb *C.struct_iocb, res, res2 C.long) {
+func aiokitGoCallback(ctx C.io_context_t, iocb *C.struct_iocb, res, res2 C.long) C.int {
 	key := uintptr(unsafe.Pointer(iocb))
 	callbacks.Lock()
 	fn := callbacks.byIocb[key] // kept: the Iocb's Data still names it, as in C
 	c := callbacks.ctxs[uintptr(unsafe.Pointer(ctx))]
 	callbacks.Unlock()
-	if fn != nil {
-		callBack(c, fn, (*Iocb)(unsafe.Pointer(iocb)), int64(res), int64(res2))
+	if fn == nil {
+		return 0
 	}
+	callBack(c, fn, (*Iocb)(unsafe.Pointer(iocb)), int64(res), int64(res2))
 	runtime.KeepAlive(iocb)
+	return 1
 }
 
 // callBack calls fn for QueueRun. A panic must not unwind through io_queue_run,

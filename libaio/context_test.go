@@ -659,6 +659,74 @@ func TestCallbackQueueRun(t *testing.T) {
 	cbs[0].SetCallback(nil)
 }
 
+// TestQueueRunNoCallback: an event QueueRun cannot call back (an iocb without
+// SetCallback, whose NULL Data C's io_queue_run would call, and a copy of an iocb
+// given one, whose callback is kept by the original's address) ends the run with a
+// *NoCallbackError holding the event, without a crash and without losing events: the
+// one before it was called back, the one after it is called by the next run.
+func TestQueueRunNoCallback(t *testing.T) {
+	content := pattern(4*4096, 11)
+	fd, _ := testFile(t, content, unix.O_RDONLY)
+	c, err := QueueInit(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.QueueRelease()
+	buf := cbuf(t, 4*4096)
+	cbs := make([]Iocb, 3)
+	var called []*Iocb
+	record := func(_ *Context, cb *Iocb, res, _ int64) {
+		if res != 4096 {
+			t.Errorf("callback res %d, want 4096", res)
+		}
+		called = append(called, cb)
+	}
+	for i := range cbs {
+		cbs[i].PrepPread(fd, buf[i*4096:(i+1)*4096], int64(i)*4096)
+	}
+	cbs[0].SetCallback(record)
+	cbs[2].SetCallback(record)
+	// Buffered reads are done inside io_submit, one at a time: the ring holds the
+	// events in submission order.
+	if n, err := c.Submit([]*Iocb{&cbs[0], &cbs[1], &cbs[2]}); n != 3 || err != nil {
+		t.Fatal(n, err)
+	}
+	n, err := c.QueueRun()
+	var nc *NoCallbackError
+	if n != 0 || !errors.As(err, &nc) || !nc.Event.ObjIs(&cbs[1]) || nc.Event.Data != 0 || nc.Event.Res != 4096 {
+		t.Fatalf("QueueRun over an iocb without a callback = %d, %v", n, err)
+	}
+	if len(called) != 1 || called[0] != &cbs[0] {
+		t.Fatalf("callbacks before the stray event: %v, want cbs[0]", called)
+	}
+	if n, err := c.QueueRun(); n != 0 || err != nil || len(called) != 2 || called[1] != &cbs[2] {
+		t.Fatalf("next QueueRun = %d, %v, callbacks %v", n, err, called)
+	}
+	mustEqual(t, "reads", buf[:3*4096], content[:3*4096])
+
+	// A copy of an iocb given a callback: Data names the trampoline, but the callback
+	// is kept by the original's address.
+	cbs[0].PrepPread(fd, buf[3*4096:], 3*4096)
+	cbs[0].SetCallback(record)
+	cp := new(Iocb)
+	*cp = cbs[0]
+	if n, err := c.Submit([]*Iocb{cp}); n != 1 || err != nil {
+		t.Fatal(n, err)
+	}
+	n, err = c.QueueRun()
+	if n != 0 || !errors.As(err, &nc) || !nc.Event.ObjIs(cp) || nc.Event.Data != cbs[0].Data || nc.Event.Res != 4096 {
+		t.Fatalf("QueueRun over a copied iocb = %d, %v", n, err)
+	}
+	if len(called) != 2 {
+		t.Errorf("the copy's event called a callback: %v", called)
+	}
+	if n, err := c.QueueRun(); n != 0 || err != nil {
+		t.Fatalf("QueueRun on the drained ring = %d, %v", n, err)
+	}
+	cbs[0].SetCallback(nil)
+	mustEqual(t, "read of the copy", buf[3*4096:], content[3*4096:])
+}
+
 // io_destroy waits for the requests in flight: when Destroy returns, the O_DIRECT reads
 // submitted just before it have written their buffers (so freeing them is safe). An
 // attempt in which every read had completed before Destroy shows nothing: up to 5 are
