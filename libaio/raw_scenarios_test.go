@@ -191,29 +191,11 @@ func TestRawAppBatchCopy(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("copy: %d of %d bytes after %v (%d in flight)", written, size, testutil.AppHang, inflight)
 		}
-		var idle []int
-		for i := range st {
-			if !st[i].busy {
-				idle = append(idle, i)
-			}
-		}
-		if next < size && len(idle) > 0 {
-			rnd.Shuffle(len(idle), func(a, b int) { idle[a], idle[b] = idle[b], idle[a] })
-			for _, i := range idle[:1+rnd.IntN(len(idle))] {
-				if next >= size {
-					break
-				}
-				n := block * (1 + rnd.IntN(maxIO/block))
-				if rnd.IntN(3) == 0 {
-					n = maxIO
-				}
-				n = min(n, (size-next+block-1)/block*block)
-				st[i] = slot{busy: true, off: next, want: n}
-				next += n
-				restore(i)
-				prep(i)
-			}
-		}
+		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].busy }, &next, size, block, maxIO, func(i, off, n int) {
+			st[i] = slot{busy: true, off: off, want: n}
+			restore(i)
+			prep(i)
+		})
 		// io_submit in batches of random size; a short count is resubmitted.
 		for len(queue) > 0 {
 			k := 1 + rnd.IntN(len(queue))

@@ -192,28 +192,10 @@ func TestRawAppBatchCopy(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("copy: %d of %d bytes after %v", written, size, testutil.AppHang)
 		}
-		var idle []int
-		for i := range st {
-			if !st[i].busy {
-				idle = append(idle, i)
-			}
-		}
-		if next < size && len(idle) > 0 {
-			rnd.Shuffle(len(idle), func(a, b int) { idle[a], idle[b] = idle[b], idle[a] })
-			for _, i := range idle[:1+rnd.IntN(len(idle))] {
-				if next >= size {
-					break
-				}
-				n := block * (1 + rnd.IntN(maxIO/block))
-				if rnd.IntN(3) == 0 {
-					n = maxIO
-				}
-				n = min(n, (size-next+block-1)/block*block)
-				st[i].busy, st[i].write, st[i].off, st[i].want, st[i].done = true, false, next, n, 0
-				next += n
-				prep(i)
-			}
-		}
+		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].busy }, &next, size, block, maxIO, func(i, off, n int) {
+			st[i].busy, st[i].write, st[i].off, st[i].want, st[i].done = true, false, off, n, 0
+			prep(i)
+		})
 		submit()
 		// aio_suspend on a random subset of the busy aiocbs (nil entries too).
 		var list []*Aiocb

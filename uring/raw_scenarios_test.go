@@ -1201,28 +1201,10 @@ func TestRawAppBatchCopy(t *testing.T) {
 			t.Fatalf("copy: %d of %d bytes after %v (%d in flight)", written, size, testutil.AppHang, inflight)
 		}
 		// Queue a batch of reads of random sizes into idle slots.
-		var idle []int
-		for i := range st {
-			if !st[i].busy {
-				idle = append(idle, i)
-			}
-		}
-		if next < size && len(idle) > 0 {
-			rnd.Shuffle(len(idle), func(a, b int) { idle[a], idle[b] = idle[b], idle[a] })
-			for _, i := range idle[:1+rnd.IntN(len(idle))] {
-				if next >= size {
-					break
-				}
-				n := block * (1 + rnd.IntN(maxIO/block))
-				if rnd.IntN(3) == 0 {
-					n = maxIO
-				}
-				n = min(n, (size-next+block-1)/block*block)
-				st[i] = slot{busy: true, off: next, want: n}
-				next += n
-				prepRead(i)
-			}
-		}
+		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].busy }, &next, size, block, maxIO, func(i, off, n int) {
+			st[i] = slot{busy: true, off: off, want: n}
+			prepRead(i)
+		})
 		if _, err := r.Submit(); err != nil {
 			t.Fatalf("Submit: %v", err)
 		}

@@ -934,3 +934,36 @@ func AppPipeWriter(t testing.TB, wg *sync.WaitGroup, seed uint64, ps []*AppPipe,
 		}
 	}()
 }
+
+// AppStartSpans is the scheduling step of the raw batch copies: while the
+// file has bytes not yet handed out (*next < size), it gives the next spans,
+// one each, to a random subset (in random order, at least one) of the nslots
+// slots for which busy is false. A span is a random multiple of block up to
+// maxIO (maxIO itself one time in three), cut at the file's end rounded up
+// to a whole block; start(i, off, n) takes slot i for the n bytes at off,
+// and *next moves past them.
+func AppStartSpans(r *rand.Rand, nslots int, busy func(i int) bool, next *int, size, block, maxIO int, start func(i, off, n int)) {
+	var idle []int
+	for i := 0; i < nslots; i++ {
+		if !busy(i) {
+			idle = append(idle, i)
+		}
+	}
+	if *next >= size || len(idle) == 0 {
+		return
+	}
+	r.Shuffle(len(idle), func(a, b int) { idle[a], idle[b] = idle[b], idle[a] })
+	for _, i := range idle[:1+r.IntN(len(idle))] {
+		if *next >= size {
+			return
+		}
+		n := block * (1 + r.IntN(maxIO/block))
+		if r.IntN(3) == 0 {
+			n = maxIO
+		}
+		n = min(n, (size-*next+block-1)/block*block)
+		off := *next
+		*next += n
+		start(i, off, n)
+	}
+}
