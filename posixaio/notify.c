@@ -558,21 +558,14 @@ static int pa_requeue(struct pa_slot *s, int fd)
    and *rescan is then 1: the caller wakes the reaper of each queue whose
    pa_take_rescan says so. Requests on the descriptor from outside the queues
    (the raw API) are not seen. */
+static int cancel_requeue(int fd, struct aiocb *cb, struct pa_slot *skip, int *rescan);
+
 int pa_cancel(struct pa_slot *s, int *rescan)
 {
 	*rescan = 0;
 	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
 		return PA_NOT_ARMED;
-	int fd = s->cb.aio_fildes;
-	pthread_rwlock_wrlock(&pa_cancel_lock);
-	int r = aio_cancel(fd, &s->cb);
-	if (r < 0)
-		r = -errno;
-	else if (r == AIO_CANCELED) {
-		*rescan = pa_requeue(s, fd);
-	}
-	pthread_rwlock_unlock(&pa_cancel_lock);
-	return r;
+	return cancel_requeue(s->cb.aio_fildes, &s->cb, s, rescan);
 }
 
 /* aio_cancel of every request of queue self (Close), newest first, none
@@ -631,13 +624,21 @@ int pa_cancel_all(struct pa_queue *self)
    pa_cancel. */
 int pa_raw_cancel(int fd, struct aiocb *cb, int *rescan)
 {
+	return cancel_requeue(fd, cb, NULL, rescan);
+}
+
+/* pa_cancel and pa_raw_cancel: aio_cancel(fd, cb) (-errno for -1) under
+   pa_cancel_lock and, after a successful cancel of one request, pa_requeue of
+   the queues' other requests on fd (all but skip's). */
+static int cancel_requeue(int fd, struct aiocb *cb, struct pa_slot *skip, int *rescan)
+{
 	*rescan = 0;
 	pthread_rwlock_wrlock(&pa_cancel_lock);
 	int r = aio_cancel(fd, cb);
 	if (r < 0)
 		r = errno != 0 ? -errno : -EIO;
 	else if (r == AIO_CANCELED && cb != NULL)
-		*rescan = pa_requeue(NULL, fd);
+		*rescan = pa_requeue(skip, fd);
 	pthread_rwlock_unlock(&pa_cancel_lock);
 	return r;
 }
