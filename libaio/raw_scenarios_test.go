@@ -9,8 +9,6 @@ package libaio
 import (
 	"errors"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -83,13 +81,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 		block = 4096
 		maxIO = 256 << 10
 	)
-	seed := testutil.AppSeed(t)
-	rnd := rand.New(rand.NewPCG(seed, 1))
-	dir := testutil.TempDir(t)
-	content := testutil.AppContent(size, seed)
-	src := testutil.AppOpen(t, testutil.AppDataFile(t, dir, "src", content), unix.O_RDONLY|unix.O_DIRECT)
-	dstPath := filepath.Join(dir, "dst")
-	dst := testutil.AppOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|unix.O_DIRECT)
+	rnd, content, src, dst, dstPath := testutil.AppDirectCopyFiles(t, size, 1)
 	efd := rawAppEventfd(t)
 	c := testContext(t, slots)
 
@@ -274,11 +266,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 	if efdCount != uint64(events+1) {
 		t.Fatalf("eventfd counted %d completions, %d events were reaped", efdCount, events+1)
 	}
-	out, err := os.ReadFile(dstPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustEqual(t, "copy", out, content)
+	testutil.AppCheckCopy(t, dstPath, content)
 	if shortEOF != 1 {
 		t.Fatalf("%d short reads at the end of the file, want 1", shortEOF)
 	}

@@ -9,8 +9,6 @@ package posixaio
 import (
 	"bytes"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -43,13 +41,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 		block = 4096
 		maxIO = 256 << 10
 	)
-	seed := testutil.AppSeed(t)
-	rnd := rand.New(rand.NewPCG(seed, 1))
-	dir := testutil.TempDir(t)
-	content := testutil.AppContent(size, seed)
-	src := testutil.AppOpen(t, testutil.AppDataFile(t, dir, "src", content), unix.O_RDONLY|unix.O_DIRECT)
-	dstPath := filepath.Join(dir, "dst")
-	dst := testutil.AppOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|unix.O_DIRECT)
+	rnd, content, src, dst, dstPath := testutil.AppDirectCopyFiles(t, size, 1)
 	mem, err := cmem.Alloc(slots*maxIO, block)
 	if err != nil {
 		t.Fatal(err)
@@ -276,17 +268,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 	if n, _ := nop.Return(); n != 0 {
 		t.Fatalf("the LIO_NOP aiocb was run: aio_return %d", n)
 	}
-	out, err := os.ReadFile(dstPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out, content) {
-		i := 0
-		for i < len(out) && i < len(content) && out[i] == content[i] {
-			i++
-		}
-		t.Fatalf("copy differs at byte %d (length %d, want %d)", i, len(out), len(content))
-	}
+	testutil.AppCheckCopy(t, dstPath, content)
 	if shortEOF != 1 {
 		t.Fatalf("%d short reads at the end of the file, want 1", shortEOF)
 	}

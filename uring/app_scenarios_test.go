@@ -78,20 +78,6 @@ func appNoGoroutineLeak(t *testing.T, base int) {
 	}
 }
 
-// appFirstDiff describes the first difference of got and want.
-func appFirstDiff(got, want []byte) string {
-	if len(got) != len(want) {
-		return fmt.Sprintf("length %d, want %d", len(got), len(want))
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			j := min(i+16, len(got))
-			return fmt.Sprintf("first difference at byte %d: % x, want % x", i, got[i:j], want[i:j])
-		}
-	}
-	return "equal"
-}
-
 // appRand returns the test's generator, seeded from the clock or from
 // $AIOKIT_APP_SEED (to draw a logged run's choices again; timing still
 // differs); n tells the generators of one run apart.
@@ -568,7 +554,7 @@ func echoScenario(t *testing.T, cfg QueueConfig) {
 					return
 				}
 				if !bytes.Equal(got, msg) {
-					t.Errorf("client %d round %d: echo of %d bytes differs: %s", c, k, len(msg), appFirstDiff(got, msg))
+					t.Errorf("client %d round %d: echo of %d bytes differs: %s", c, k, len(msg), testutil.AppFirstDiff(got, msg))
 					return
 				}
 			}
@@ -800,7 +786,7 @@ func TestAppFileCopy(t *testing.T) {
 						return
 					}
 					if !bytes.Equal(rb, b) {
-						t.Errorf("chain read-back %d@%d: %s", s.n, s.off, appFirstDiff(rb, b))
+						t.Errorf("chain read-back %d@%d: %s", s.n, s.off, testutil.AppFirstDiff(rb, b))
 						return
 					}
 				case 2:
@@ -904,7 +890,7 @@ func TestAppFileCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, src) {
-		t.Fatalf("copy differs from the source: %s", appFirstDiff(got, src))
+		t.Fatalf("copy differs from the source: %s", testutil.AppFirstDiff(got, src))
 	}
 	// And through the File, in one call.
 	clear(got)
@@ -912,7 +898,7 @@ func TestAppFileCopy(t *testing.T) {
 		t.Fatalf("ReadAt of the whole copy: %d, %v", n, err)
 	}
 	if !bytes.Equal(got, src) {
-		t.Fatalf("copy read through the File differs: %s", appFirstDiff(got, src))
+		t.Fatalf("copy read through the File differs: %s", testutil.AppFirstDiff(got, src))
 	}
 	t.Logf("%d chunks, modes %d/%d/%d/%d/%d, %d timed out and retried", len(spans),
 		modes[0].Load(), modes[1].Load(), modes[2].Load(), modes[3].Load(), modes[4].Load(), timeouts.Load())
@@ -1420,7 +1406,7 @@ func TestAppLargeIovecs(t *testing.T) {
 		h, err = q.Readv(fd, rb, off)
 		mustRes(t, h, err, len(want))
 		if !bytes.Equal(arr, want) {
-			t.Fatalf("round %d: Readv of %d iovecs: %s", round, iovs, appFirstDiff(arr, want))
+			t.Fatalf("round %d: Readv of %d iovecs: %s", round, iovs, testutil.AppFirstDiff(arr, want))
 		}
 
 		// The same as a chain, with RWF flags.
@@ -1435,7 +1421,7 @@ func TestAppLargeIovecs(t *testing.T) {
 			t.Fatalf("round %d: Writev2 -> Readv2 chain: %v, want %d each", round, got, len(want))
 		}
 		if !bytes.Equal(arr, want) {
-			t.Fatalf("round %d: chained Readv2 of %d iovecs: %s", round, iovs, appFirstDiff(arr, want))
+			t.Fatalf("round %d: chained Readv2 of %d iovecs: %s", round, iovs, testutil.AppFirstDiff(arr, want))
 		}
 	}
 
@@ -1467,7 +1453,7 @@ func TestAppLargeIovecs(t *testing.T) {
 			t.Fatalf("round %d: recvmsg of %d buffers: %d bytes, flags %#x; want %d", round, len(rb), n, flags, len(want))
 		}
 		if !bytes.Equal(arr[:n], want) || arr[n] != 0xEE {
-			t.Fatalf("round %d: recvmsg data: %s", round, appFirstDiff(arr[:n], want))
+			t.Fatalf("round %d: recvmsg data: %s", round, testutil.AppFirstDiff(arr[:n], want))
 		}
 	}
 }
@@ -1784,7 +1770,7 @@ func TestAppGCPressureBuffers(t *testing.T) {
 					return
 				}
 				if !bytes.Equal(b, content[off:off+n]) {
-					t.Errorf("read %d@%d: %s", n, off, appFirstDiff(b, content[off:off+n]))
+					t.Errorf("read %d@%d: %s", n, off, testutil.AppFirstDiff(b, content[off:off+n]))
 					return
 				}
 				for j := 0; j < 64; j++ {
@@ -2628,7 +2614,7 @@ func TestAppInlineWaitBesideStreams(t *testing.T) {
 				return
 			}
 			if n != chunk || !bytes.Equal(buf, content[off:off+chunk]) {
-				readerDone <- fmt.Errorf("read %d@%d: %d bytes, %s", chunk, off, n, appFirstDiff(buf[:n], content[off:off+n]))
+				readerDone <- fmt.Errorf("read %d@%d: %d bytes, %s", chunk, off, n, testutil.AppFirstDiff(buf[:n], content[off:off+n]))
 				return
 			}
 			chunks.Add(1)

@@ -14,8 +14,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -454,7 +452,7 @@ func rawEchoClient(peers *rawAppPeers, addr string, id int, seed uint64) (int, e
 		return 0, fmt.Errorf("client %d: read: %w", id, err)
 	}
 	if !bytes.Equal(got, data) {
-		return 0, fmt.Errorf("client %d: echo of %d bytes: %s", id, total, appFirstDiff(got, data))
+		return 0, fmt.Errorf("client %d: echo of %d bytes: %s", id, total, testutil.AppFirstDiff(got, data))
 	}
 	return total, nil
 }
@@ -868,7 +866,7 @@ func TestRawAppUDPRecvmsgMultishot(t *testing.T) {
 					return
 				}
 				if want := dg[:min(n, room)]; !bytes.Equal(got[:k], want) {
-					peers.errorf("client %d seq %d: echo of %d bytes: %s", id, seq, n, appFirstDiff(got[:k], want))
+					peers.errorf("client %d seq %d: echo of %d bytes: %s", id, seq, n, testutil.AppFirstDiff(got[:k], want))
 					return
 				}
 				echoed.Add(1)
@@ -1044,7 +1042,7 @@ func TestRawAppPipeFanInBufRing(t *testing.T) {
 	testutil.AppWaitGroup(t, &peers.wg, "pipe writers")
 	for i := range got {
 		if !bytes.Equal(got[i], want[i]) {
-			t.Fatalf("pipe %d: %s", i, appFirstDiff(got[i], want[i]))
+			t.Fatalf("pipe %d: %s", i, testutil.AppFirstDiff(got[i], want[i]))
 		}
 	}
 	if r.CQReady() != 0 {
@@ -1077,13 +1075,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 		block = 4096
 		maxIO = 256 << 10
 	)
-	seed := testutil.AppSeed(t)
-	rnd := rand.New(rand.NewPCG(seed, 3))
-	dir := testutil.TempDir(t)
-	content := testutil.AppContent(size, seed)
-	src := testutil.AppOpen(t, testutil.AppDataFile(t, dir, "src", content), unix.O_RDONLY|unix.O_DIRECT)
-	dstPath := filepath.Join(dir, "dst")
-	dst := testutil.AppOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|unix.O_DIRECT)
+	rnd, content, src, dst, dstPath := testutil.AppDirectCopyFiles(t, size, 3)
 
 	r := rawRing(t, 8, nil) // SQ 8, CQ 16
 	if r.Features()&FeatNodrop == 0 {
@@ -1261,13 +1253,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 	if err := r.UnregisterFiles(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.ReadFile(dstPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out, content) {
-		t.Fatalf("copy differs: %s", appFirstDiff(out, content))
-	}
+	testutil.AppCheckCopy(t, dstPath, content)
 	if shortEOF != 1 {
 		t.Fatalf("%d short reads at the end of the file, want 1", shortEOF)
 	}
@@ -1596,7 +1582,7 @@ func TestRawAppGCPressure(t *testing.T) {
 			got = unsafe.Slice(rd.one, rd.n)
 		}
 		if !bytes.Equal(got, rd.want) {
-			t.Errorf("read %d (%d iovecs): %s", c.UserData, len(rd.iov), appFirstDiff(got, rd.want))
+			t.Errorf("read %d (%d iovecs): %s", c.UserData, len(rd.iov), testutil.AppFirstDiff(got, rd.want))
 		}
 		rd.pin.Unpin()
 		gotReads++

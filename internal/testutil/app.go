@@ -967,3 +967,47 @@ func AppStartSpans(r *rand.Rand, nslots int, busy func(i int) bool, next *int, s
 		start(i, off, n)
 	}
 }
+
+// AppDirectCopyFiles sets up a raw O_DIRECT batch copy of size bytes: the
+// scenario's generator (seed AppSeed, stream), the source content
+// (AppContent), the source opened O_RDONLY|O_DIRECT after AppDataFile
+// dropped it from the page cache, and an empty destination opened
+// O_RDWR|O_DIRECT, both in a TempDir and closed at cleanup.
+func AppDirectCopyFiles(t testing.TB, size int, stream uint64) (rnd *rand.Rand, content []byte, src, dst int, dstPath string) {
+	t.Helper()
+	seed := AppSeed(t)
+	rnd = rand.New(rand.NewPCG(seed, stream))
+	dir := TempDir(t)
+	content = AppContent(size, seed)
+	src = AppOpen(t, AppDataFile(t, dir, "src", content), unix.O_RDONLY|unix.O_DIRECT)
+	dstPath = filepath.Join(dir, "dst")
+	dst = AppOpen(t, dstPath, unix.O_RDWR|unix.O_CREAT|unix.O_TRUNC|unix.O_DIRECT)
+	return rnd, content, src, dst, dstPath
+}
+
+// AppCheckCopy fails the test unless the file at path holds exactly want,
+// naming the first difference (AppFirstDiff).
+func AppCheckCopy(t testing.TB, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("copy differs: %s", AppFirstDiff(got, want))
+	}
+}
+
+// AppFirstDiff describes the first difference of got and want.
+func AppFirstDiff(got, want []byte) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf("length %d, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			j := min(i+16, len(got))
+			return fmt.Sprintf("first difference at byte %d: % x, want % x", i, got[i:j], want[i:j])
+		}
+	}
+	return "equal"
+}
