@@ -234,8 +234,9 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		return nil, &eventFDError{errno: err}
 	}
 	size := tableSize(c.MaxInFlight, int(c.Entries), int(p.CQEntries), p.Features)
+	reserve := reserveSize(size, int(c.Entries), int(p.CQEntries), p.Features)
 	// The handle table's Go memory cannot fail without ending the process.
-	if err := completion.CheckGoAlloc(completion.TableBytes(size)); err != nil {
+	if err := completion.CheckGoAlloc(completion.TableBytes(size + reserve)); err != nil {
 		n.Close()
 		r.Close()
 		return nil, err
@@ -245,7 +246,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 	q := &Queue{
 		ring:       r,
 		ringFd:     r.Fd(),
-		table:      completion.NewTable(size),
+		table:      completion.NewTableReserve(size, reserve),
 		notif:      n,
 		staged:     make([]staged, 0, 64),
 		batch:      make([]staged, 0, 64),
@@ -315,8 +316,31 @@ func tableSize(maxInFlight, entries, cqEntries int, features uint32) int {
 	return maxInFlight
 }
 
+// controlReserve is the number of slots beyond MaxInFlight that only
+// Cancel, PollRemove and TimeoutRemove take (Queue.control), when the
+// kernel keeps every CQE (IORING_FEAT_NODROP).
+const controlReserve = 4
+
+// reserveSize is the number of reserve slots for a table of size ordinary
+// slots: controlReserve with IORING_FEAT_NODROP; without it only what still
+// fits in the half of the CQ that tableSize keeps for cancel CQEs (every
+// slot in flight may cost a CQE of its own and one of a cancel), which is
+// nothing when MaxInFlight was left to its default.
+func reserveSize(size, entries, cqEntries int, features uint32) int {
+	if features&FeatNodrop != 0 {
+		return controlReserve
+	}
+	if cqEntries <= 0 {
+		cqEntries = 2 * entries
+	}
+	return max(0, min(controlReserve, cqEntries/2-size))
+}
+
 // MaxInFlight returns the number of operations that may be in flight at
-// once; beyond it methods return ErrBusy.
+// once; beyond it methods return ErrBusy. Cancel, PollRemove and
+// TimeoutRemove may still take one of a few reserve slots beyond it (on
+// kernels with IORING_FEAT_NODROP, Linux 5.5+), so that operations holding
+// every slot can be removed.
 func (q *Queue) MaxInFlight() int { return q.table.Size() }
 
 // InFlight returns the number of operations submitted and not yet reaped.

@@ -242,13 +242,16 @@ func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error)
 // own result: 0 when the kernel found and cancelled the operation, -ENOENT
 // when it was not found (for example already completed) and -EALREADY when
 // it is running and cannot be stopped. The target still completes through
-// its own handle, usually with -ECANCELED. A nil target is EINVAL.
+// its own handle, usually with -ECANCELED. A nil target is EINVAL. With
+// MaxInFlight operations in flight, Cancel, PollRemove and TimeoutRemove
+// take one of a few reserve slots (see MaxInFlight) instead of failing with
+// ErrBusy.
 func (q *Queue) Cancel(target *completion.Handle) (*completion.Handle, error) {
 	ud, err := q.targetUserData(target)
 	if err != nil {
 		return nil, err
 	}
-	return q.submit(nil, nil, func(s *SQE) {
+	return q.control(func(s *SQE) {
 		s.PrepCancel64(ud, 0)
 		if testKernel.noAsyncCancel {
 			s.Opcode = 0xff // tests: -EINVAL, as from a kernel without the opcode
@@ -267,7 +270,7 @@ func (q *Queue) PollRemove(target *completion.Handle) (*completion.Handle, error
 	if err != nil {
 		return nil, err
 	}
-	return q.submit(nil, nil, func(s *SQE) { s.PrepPollRemove(ud) })
+	return q.control(func(s *SQE) { s.PrepPollRemove(ud) })
 }
 
 // TimeoutRemove submits IORING_OP_TIMEOUT_REMOVE
@@ -282,7 +285,7 @@ func (q *Queue) TimeoutRemove(target *completion.Handle, flags uint32) (*complet
 	if err != nil {
 		return nil, err
 	}
-	return q.submit(nil, nil, func(s *SQE) { s.PrepTimeoutRemove(ud, flags) })
+	return q.control(func(s *SQE) { s.PrepTimeoutRemove(ud, flags) })
 }
 
 // targetUserData is the user data that Cancel, PollRemove and TimeoutRemove

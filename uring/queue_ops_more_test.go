@@ -2,11 +2,14 @@ package uring
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -982,5 +985,96 @@ func TestWideFdFields(t *testing.T) {
 	}
 	if err := r.RegisterEventFD(w + 1<<32); !errors.Is(err, unix.EBADF) {
 		t.Errorf("RegisterEventFD(fd+2^32) = %v, want EBADF", err)
+	}
+}
+
+// TestQueueRemoveOnFullTable: operations that never end by themselves (a
+// poll and a read on an empty pipe, a timeout of an hour) hold every one of
+// MaxInFlight slots. Further operations get ErrBusy, but Cancel,
+// PollRemove and TimeoutRemove must still go through (on a reserve slot):
+// an application that could not remove what fills its queue would be stuck
+// with it until Close.
+func TestQueueRemoveOnFullTable(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{Entries: 16, MaxInFlight: 4})
+	if q.Ring().Features()&FeatNodrop == 0 {
+		testutil.SkipNoFeature(t, "IORING_FEAT_NODROP (reserve slots for removals)", unix.ENOTSUP)
+	}
+	pr, _ := testPipe(t)
+	fill := func() (poll, read, timeout, read2 *completion.Handle) {
+		t.Helper()
+		var err error
+		if poll, err = q.PollAdd(pr, unix.POLLIN); err != nil {
+			t.Fatal(err)
+		}
+		if read, err = q.Read(pr, make([]byte, 1), 0); err != nil {
+			t.Fatal(err)
+		}
+		if timeout, err = q.Timeout(time.Hour, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if read2, err = q.Read(pr, make([]byte, 1), 0); err != nil {
+			t.Fatal(err)
+		}
+		if h, err := q.Nop(); !errors.Is(err, ErrBusy) {
+			t.Fatalf("Nop with MaxInFlight operations in flight = %v, %v; want ErrBusy", h, err)
+		}
+		return
+	}
+	poll, read, timeout, read2 := fill()
+	h, err := q.Cancel(read)
+	mustRes(t, h, err, 0)
+	mustErrno(t, read, nil, unix.ECANCELED)
+	// read's slot is free again: fill it, then remove the others on the
+	// reserve, one after the other.
+	if read, err = q.Read(pr, make([]byte, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	h, err = q.PollRemove(poll)
+	mustRes(t, h, err, 0)
+	mustErrno(t, poll, nil, unix.ECANCELED)
+	h, err = q.TimeoutRemove(timeout, 0)
+	mustRes(t, h, err, 0)
+	mustErrno(t, timeout, nil, unix.ECANCELED)
+	for _, r := range []*completion.Handle{read, read2} {
+		h, err = q.Cancel(r)
+		mustRes(t, h, err, 0)
+		mustErrno(t, r, nil, unix.ECANCELED)
+	}
+	// Removals of operations that ended (-ENOENT) on a full table, from
+	// goroutines at once: more than the reserve may be refused with ErrBusy
+	// for a moment, never for good.
+	poll, read, timeout, read2 = fill()
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				h, err := q.Cancel(completion.Completed(0))
+				if errors.Is(err, ErrBusy) && time.Now().Before(deadline) {
+					runtime.Gosched()
+					continue
+				}
+				if err != nil {
+					t.Errorf("Cancel on a full table: %v", err)
+					return
+				}
+				if n, err := h.Wait(context.Background()); !errors.Is(err, unix.ENOENT) {
+					t.Errorf("Cancel of a completed operation = %d, %v; want ENOENT", n, err)
+				}
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range []*completion.Handle{poll, read, timeout, read2} {
+		h, err = q.Cancel(r)
+		mustRes(t, h, err, 0)
+		mustErrno(t, r, nil, unix.ECANCELED)
+	}
+	if n := q.InFlight(); n != 0 {
+		t.Fatalf("InFlight at the end = %d", n)
 	}
 }

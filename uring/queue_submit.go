@@ -34,6 +34,25 @@ func (q *Queue) submit(ctx context.Context, pin func(op *completion.Op), prep fu
 	if err != nil {
 		return nil, err
 	}
+	return q.stage(op, pin, prep)
+}
+
+// control submits an operation that acts on another one (Cancel,
+// PollRemove, TimeoutRemove): submit without a context, but once every
+// ordinary slot is in flight it takes one of the table's reserve slots
+// (controlReserve), so that operations which never end by themselves and
+// hold every slot can still be removed. The kernel answers such requests at
+// once, so the reserve is held only briefly.
+func (q *Queue) control(prep func(s *SQE)) (*completion.Handle, error) {
+	_, op, err := q.table.BeginReserved()
+	if err != nil {
+		return nil, err
+	}
+	return q.stage(op, nil, prep)
+}
+
+// stage is submit's part after the slot was taken: pin, stage, commit.
+func (q *Queue) stage(op *completion.Op, pin func(op *completion.Op), prep func(s *SQE)) (*completion.Handle, error) {
 	if pin != nil {
 		pin(op)
 	}

@@ -127,7 +127,9 @@ func (op *Op) release() {
 // Visit, Each, Close) take locks.
 type Table struct {
 	ops      []Op
+	size     int           // ordinary slots: ops[:size]; the rest are the reserve
 	head     atomic.Uint64 // free stack: modification count << 32 | (index+1)
+	rhead    atomic.Uint64 // free stack of the reserve slots, the same way
 	inflight counter       // by slot, like liveOps: both change twice per operation
 	closed   atomic.Bool
 	closedCh chan struct{}
@@ -150,19 +152,30 @@ const MaxTableSize = 1 << 20
 
 // NewTable returns a table for at most size operations in flight (1 to
 // MaxTableSize; a size out of that range is taken as the nearest bound).
-func NewTable(size int) *Table {
+func NewTable(size int) *Table { return NewTableReserve(size, 0) }
+
+// NewTableReserve is NewTable with reserve more slots that only
+// BeginReserved takes, once the size ordinary slots are all in flight: a
+// backend keeps them for short operations that act on others (a cancel, a
+// poll or timeout removal), which must not be refused for ever because the
+// operations they would end hold every ordinary slot. Size reports the
+// ordinary slots only; size+reserve is at most MaxTableSize (the reserve
+// is lowered to fit) and a negative reserve is taken as 0.
+func NewTableReserve(size, reserve int) *Table {
 	size = min(size, MaxTableSize)
 	if size < 1 {
 		size = 1
 	}
+	reserve = max(0, min(reserve, MaxTableSize-size))
 	t := &Table{
-		ops:      make([]Op, size),
+		ops:      make([]Op, size+reserve),
+		size:     size,
 		closedCh: make(chan struct{}),
 		drained:  make(chan struct{}),
 		freed:    make(chan struct{}),
 	}
 	// Slot 0 on top, so the first operations get small indexes.
-	for i := size - 1; i >= 0; i-- {
+	for i := len(t.ops) - 1; i >= 0; i-- {
 		t.ops[i].idx = uint32(i)
 		t.ops[i].gen = 1
 		t.push(&t.ops[i])
@@ -170,26 +183,39 @@ func NewTable(size int) *Table {
 	return t
 }
 
-// push puts op on the free stack.
-func (t *Table) push(op *Op) { t.pushChain(op, op) }
+// reserved reports whether op is one of the reserve slots.
+func (t *Table) reserved(op *Op) bool { return int(op.idx) >= t.size }
+
+// push puts op on its free stack (the reserve's for a reserve slot).
+func (t *Table) push(op *Op) {
+	if t.reserved(op) {
+		pushChain(&t.rhead, op, op)
+	} else {
+		pushChain(&t.head, op, op)
+	}
+}
 
 // pushChain puts the slots linked from first to last (through next) on the
-// free stack with one compare-and-swap.
-func (t *Table) pushChain(first, last *Op) {
+// free stack whose head is head, with one compare-and-swap.
+func pushChain(head *atomic.Uint64, first, last *Op) {
 	for {
-		old := t.head.Load()
+		old := head.Load()
 		last.next.Store(uint32(old))
 		nw := (old>>32+1)<<32 | uint64(first.idx+1)
-		if t.head.CompareAndSwap(old, nw) {
+		if head.CompareAndSwap(old, nw) {
 			return
 		}
 	}
 }
 
-// pop takes a slot off the free stack, or returns nil when none is free.
-func (t *Table) pop() *Op {
+// pop takes a slot off the ordinary free stack, or returns nil when none
+// is free.
+func (t *Table) pop() *Op { return t.popFrom(&t.head) }
+
+// popFrom takes a slot off the free stack whose head is head.
+func (t *Table) popFrom(head *atomic.Uint64) *Op {
 	for {
-		old := t.head.Load()
+		old := head.Load()
 		top := uint32(old)
 		if top == 0 {
 			return nil
@@ -198,14 +224,15 @@ func (t *Table) pop() *Op {
 		// op.next may be stale if op was popped and pushed again since the
 		// load; the modification count in head then makes the CAS fail.
 		nw := (old>>32+1)<<32 | uint64(op.next.Load())
-		if t.head.CompareAndSwap(old, nw) {
+		if head.CompareAndSwap(old, nw) {
 			return op
 		}
 	}
 }
 
-// Size returns the table's capacity.
-func (t *Table) Size() int { return len(t.ops) }
+// Size returns the table's capacity in ordinary slots (without the
+// reserve of NewTableReserve).
+func (t *Table) Size() int { return t.size }
 
 // SetWaiter sets a function that Handle.Wait without a context calls
 // before it parks: the backend may wait for the operation in the kernel
@@ -240,6 +267,26 @@ func (t *Table) Begin() (*Handle, *Op, error) {
 		return nil, nil, ErrClosed
 	}
 	op := t.pop()
+	if op == nil {
+		if t.closed.Load() {
+			return nil, nil, ErrClosed
+		}
+		return nil, nil, ErrBusy
+	}
+	return t.take(op)
+}
+
+// BeginReserved is Begin, but when every ordinary slot is in flight it
+// takes a reserve slot (see NewTableReserve). It fails with ErrBusy only
+// when the reserve is in flight too.
+func (t *Table) BeginReserved() (*Handle, *Op, error) {
+	if t.closed.Load() {
+		return nil, nil, ErrClosed // before pop, as in Begin
+	}
+	op := t.pop()
+	if op == nil {
+		op = t.popFrom(&t.rhead)
+	}
 	if op == nil {
 		if t.closed.Load() {
 			return nil, nil, ErrClosed
@@ -448,9 +495,10 @@ func (t *Table) claim(ud uint64) (*Op, *Handle) {
 // operation. Its zero value is ready; Flush completes what Add collected.
 // A Batch is not safe for concurrent use.
 type Batch struct {
-	t           *Table
-	first, last *Op
-	done        []batched
+	t             *Table
+	first, last   *Op // chain of ordinary slots
+	rfirst, rlast *Op // chain of reserve slots (see NewTableReserve)
+	done          []batched
 }
 
 type batched struct {
@@ -472,12 +520,11 @@ func (b *Batch) Add(t *Table, ud uint64, res int64, flags uint32) bool {
 		return false
 	}
 	b.t = t
-	if b.first == nil {
-		b.first = op
+	if t.reserved(op) {
+		b.rfirst, b.rlast = link(b.rfirst, b.rlast, op)
 	} else {
-		b.last.next.Store(op.idx + 1)
+		b.first, b.last = link(b.first, b.last, op)
 	}
-	b.last = op
 	b.done = append(b.done, batched{h: h, op: op, res: res, flags: flags})
 	return true
 }
@@ -490,7 +537,12 @@ func (b *Batch) Flush() {
 	if t == nil {
 		return
 	}
-	t.pushChain(b.first, b.last)
+	if b.first != nil {
+		pushChain(&t.head, b.first, b.last)
+	}
+	if b.rfirst != nil {
+		pushChain(&t.rhead, b.rfirst, b.rlast)
+	}
 	t.wakeWaiters()
 	for i := range b.done {
 		d := &b.done[i]
@@ -499,7 +551,17 @@ func (b *Batch) Flush() {
 		*d = batched{}
 	}
 	b.done = b.done[:0]
-	b.t, b.first, b.last = nil, nil, nil
+	b.t, b.first, b.last, b.rfirst, b.rlast = nil, nil, nil, nil, nil
+}
+
+// link appends op to the chain from first to last and returns the chain's
+// new ends.
+func link(first, last, op *Op) (*Op, *Op) {
+	if first == nil {
+		return op, op
+	}
+	last.next.Store(op.idx + 1)
+	return first, op
 }
 
 // InFlight returns the number of operations begun and not yet completed.

@@ -286,3 +286,94 @@ func TestBeginWaitNilContext(t *testing.T) {
 		t.Fatalf("BeginWait(nil) = %v", err)
 	}
 }
+
+// TestReserve: the reserve slots of NewTableReserve go only to
+// BeginReserved, and only once every ordinary slot is in flight; freed
+// reserve slots (by Complete or by a Batch that mixes both kinds) go back
+// to the reserve, never to Begin; Size counts the ordinary slots.
+func TestReserve(t *testing.T) {
+	tab := NewTableReserve(2, 2)
+	if tab.Size() != 2 {
+		t.Fatalf("Size = %d, want 2", tab.Size())
+	}
+	var ord []*Handle
+	for i := 0; i < 2; i++ {
+		h, op, err := tab.BeginReserved()
+		if err != nil || tab.reserved(op) {
+			t.Fatalf("BeginReserved %d on a table with free ordinary slots: %v, reserve slot %v", i, err, err == nil && tab.reserved(op))
+		}
+		ord = append(ord, h)
+	}
+	if _, _, err := tab.Begin(); err != ErrBusy {
+		t.Fatalf("Begin with only the reserve free = %v, want ErrBusy", err)
+	}
+	var res []*Handle
+	for i := 0; i < 2; i++ {
+		h, op, err := tab.BeginReserved()
+		if err != nil || !tab.reserved(op) {
+			t.Fatalf("BeginReserved %d on a full table: %v (want a reserve slot)", i, err)
+		}
+		res = append(res, h)
+	}
+	if _, _, err := tab.BeginReserved(); err != ErrBusy {
+		t.Fatalf("BeginReserved with the reserve in flight = %v, want ErrBusy", err)
+	}
+	if tab.InFlight() != 4 {
+		t.Fatalf("InFlight = %d, want 4", tab.InFlight())
+	}
+	// A freed reserve slot is not an ordinary one.
+	tab.Complete(res[0].UserData(), 7, 0)
+	if n, _ := res[0].Result(); n != 7 {
+		t.Fatalf("reserve handle = %d, want 7", n)
+	}
+	if _, _, err := tab.Begin(); err != ErrBusy {
+		t.Fatalf("Begin after a reserve slot was freed = %v, want ErrBusy", err)
+	}
+	h, op, err := tab.BeginReserved()
+	if err != nil || !tab.reserved(op) {
+		t.Fatalf("BeginReserved after a reserve slot was freed: %v", err)
+	}
+	res[0] = h
+	// One batch frees both kinds: each goes back to its own stack.
+	var b Batch
+	for _, h := range []*Handle{ord[0], res[0], ord[1], res[1]} {
+		if !b.Add(tab, h.UserData(), 1, 0) {
+			t.Fatalf("Add(%#x) = false", h.UserData())
+		}
+	}
+	b.Flush()
+	if tab.InFlight() != 0 {
+		t.Fatalf("InFlight after Flush = %d", tab.InFlight())
+	}
+	seen := map[uint32]bool{}
+	var left []*Op
+	for i := 0; i < 2; i++ {
+		_, op, err := tab.Begin()
+		left = append(left, op)
+		if err != nil || tab.reserved(op) || seen[op.idx] {
+			t.Fatalf("Begin %d after Flush: %v (slot %d)", i, err, op.idx)
+		}
+		seen[op.idx] = true
+	}
+	if _, _, err := tab.Begin(); err != ErrBusy {
+		t.Fatalf("third Begin = %v, want ErrBusy", err)
+	}
+	for i := 0; i < 2; i++ {
+		_, op, err := tab.BeginReserved()
+		left = append(left, op)
+		if err != nil || !tab.reserved(op) || seen[op.idx] {
+			t.Fatalf("BeginReserved %d after Flush: %v (slot %d)", i, err, op.idx)
+		}
+		seen[op.idx] = true
+	}
+	for _, op := range left {
+		tab.Complete(op.UserData(), 0, 0)
+	}
+	tab.Close()
+	if _, _, err := tab.BeginReserved(); err != ErrClosed {
+		t.Fatalf("BeginReserved after Close = %v, want ErrClosed", err)
+	}
+	if plain := NewTable(3); len(plain.ops) != 3 || plain.Size() != 3 {
+		t.Fatalf("NewTable(3): %d slots, Size %d", len(plain.ops), plain.Size())
+	}
+}
