@@ -106,14 +106,11 @@ func TestRawAppBatchCopy(t *testing.T) {
 		}
 	}()
 
-	type slot struct {
-		busy, write     bool
-		off, want, done int
-	}
-	st := make([]slot, slots)
+	st := make([]testutil.AppCopySpan, slots)
+	var tally testutil.AppCopyTally
 	var queue []*Iocb // prepared, not yet accepted by io_submit
-	next, written, inflight, events := 0, 0, 0, 0
-	var readvs, shortEOF, runs, pgets, gets int
+	next, inflight, events := 0, 0, 0
+	var readvs, runs, pgets, gets int
 	var handle func(i int, res, res2 int64)
 	callback := func(_ *Context, cb *Iocb, res, res2 int64) {
 		runs++
@@ -122,18 +119,18 @@ func TestRawAppBatchCopy(t *testing.T) {
 	prep := func(i int) {
 		s, cb := &st[i], &iocbs[i]
 		switch {
-		case !s.write && s.done == 0 && s.want == maxIO && rnd.IntN(4) == 0:
-			cb.PrepPreadv(src, halves[i], int64(s.off))
+		case !s.Write && s.Done == 0 && s.Want == maxIO && rnd.IntN(4) == 0:
+			cb.PrepPreadv(src, halves[i], int64(s.Off))
 			readvs++
-		case !s.write:
-			cb.PrepPread(src, bufs[i][s.done:s.want], int64(s.off+s.done))
+		case !s.Write:
+			cb.PrepPread(src, bufs[i][s.Done:s.Want], int64(s.Off+s.Done))
 		case rnd.IntN(2) == 0:
-			cb.PrepPwrite(dst, bufs[i][s.done:s.want], int64(s.off+s.done))
+			cb.PrepPwrite(dst, bufs[i][s.Done:s.Want], int64(s.Off+s.Done))
 		default:
 			v := unsafe.Slice(&halves[i][0], 1) // first iovec, resized for the range
-			off := s.done
-			setIov(&v[0], bufs[i][off:s.want])
-			cb.PrepPwritev2(dst, v, int64(s.off+off), 0)
+			off := s.Done
+			setIov(&v[0], bufs[i][off:s.Want])
+			cb.PrepPwritev2(dst, v, int64(s.Off+off), 0)
 		}
 		cb.SetEventfd(efd)
 		cb.SetCallback(callback)
@@ -144,30 +141,14 @@ func TestRawAppBatchCopy(t *testing.T) {
 		events++
 		inflight--
 		s := &st[i]
-		if !s.busy {
-			t.Fatalf("event for idle slot %d", i)
-		}
 		if res < 0 || res2 != 0 {
-			t.Fatalf("slot %d (write %v) at %d: res %d res2 %d", i, s.write, s.off+s.done, res, res2)
+			t.Fatalf("slot %d (write %v) at %d: res %d res2 %d", i, s.Write, s.Off+s.Done, res, res2)
 		}
-		s.done += int(res)
-		switch {
-		case !s.write && s.done < s.want && s.off+s.done == size:
-			shortEOF++
-			clear(bufs[i][s.done:s.want])
-			s.write, s.done = true, 0
+		if err := s.Step(int(res), size, block, bufs[i], &tally); err != nil {
+			t.Fatalf("slot %d: %v", i, err)
+		}
+		if s.Busy {
 			prep(i)
-		case s.done < s.want:
-			if res == 0 || s.done%block != 0 {
-				t.Fatalf("slot %d (write %v) at %d: %d of %d bytes", i, s.write, s.off, s.done, s.want)
-			}
-			prep(i)
-		case !s.write:
-			s.write, s.done = true, 0
-			prep(i)
-		default:
-			written += min(s.want, size-s.off)
-			s.busy = false
 		}
 	}
 	// The halves' first iovec is rewritten by the pwritev2 path: restore it
@@ -179,12 +160,12 @@ func TestRawAppBatchCopy(t *testing.T) {
 	urg.Val[(unix.SIGURG-1)/64] |= 1 << ((uint(unix.SIGURG) - 1) % 64)
 	var efdCount uint64
 	deadline := time.Now().Add(testutil.AppHang)
-	for written < size {
+	for tally.Written < size {
 		if time.Now().After(deadline) {
-			t.Fatalf("copy: %d of %d bytes after %v (%d in flight)", written, size, testutil.AppHang, inflight)
+			t.Fatalf("copy: %d of %d bytes after %v (%d in flight)", tally.Written, size, testutil.AppHang, inflight)
 		}
-		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].busy }, &next, size, block, maxIO, func(i, off, n int) {
-			st[i] = slot{busy: true, off: off, want: n}
+		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].Busy }, &next, size, block, maxIO, func(i, off, n int) {
+			st[i] = testutil.AppCopySpan{Busy: true, Off: off, Want: n}
 			restore(i)
 			prep(i)
 		})
@@ -267,8 +248,8 @@ func TestRawAppBatchCopy(t *testing.T) {
 		t.Fatalf("eventfd counted %d completions, %d events were reaped", efdCount, events+1)
 	}
 	testutil.AppCheckCopy(t, dstPath, content)
-	if shortEOF != 1 {
-		t.Fatalf("%d short reads at the end of the file, want 1", shortEOF)
+	if tally.ShortEOF != 1 {
+		t.Fatalf("%d short reads at the end of the file, want 1", tally.ShortEOF)
 	}
 	t.Logf("%d events: %d by io_queue_run callbacks, %d io_getevents, %d io_pgetevents calls; %d preadv", events, runs, gets, pgets, readvs)
 }

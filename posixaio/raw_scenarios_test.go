@@ -54,9 +54,8 @@ func TestRawAppBatchCopy(t *testing.T) {
 	defer sink.Close()
 
 	type slot struct {
-		a               *Aiocb
-		busy, write     bool
-		off, want, done int
+		a *Aiocb
+		testutil.AppCopySpan
 	}
 	st := make([]slot, slots)
 	for i := range st {
@@ -78,17 +77,18 @@ func TestRawAppBatchCopy(t *testing.T) {
 	nop.Prep(src, mem.Bytes()[:block], 0) // would read, if glibc did not skip LIO_NOP
 	nop.SetLioOpcode(LioNop)
 
-	next, written := 0, 0
-	var shortEOF, lists, notified, listWaits, singles, suspends int
+	next := 0
+	var tally testutil.AppCopyTally
+	var lists, notified, listWaits, singles, suspends int
 	var queue []int // slots prepared and not yet submitted
 	buf := func(i int) []byte { return mem.Bytes()[i*maxIO : (i+1)*maxIO] }
 	prep := func(i int) {
 		s := &st[i]
 		fd, op := src, LioRead
-		if s.write {
+		if s.Write {
 			fd, op = dst, LioWrite
 		}
-		if err := s.a.Prep(fd, buf(i)[s.done:s.want], int64(s.off+s.done)); err != nil {
+		if err := s.a.Prep(fd, buf(i)[s.Done:s.Want], int64(s.Off+s.Done)); err != nil {
 			t.Fatalf("slot %d: Prep: %v", i, err)
 		}
 		if err := s.a.SetLioOpcode(op); err != nil {
@@ -139,7 +139,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 			default:
 				for _, i := range batch {
 					var err error
-					if st[i].write {
+					if st[i].Write {
 						err = AioWrite(st[i].a)
 					} else {
 						err = AioRead(st[i].a)
@@ -156,43 +156,30 @@ func TestRawAppBatchCopy(t *testing.T) {
 		s := &st[i]
 		n, err := AioReturn(s.a)
 		if err != nil || n < 0 {
-			t.Fatalf("slot %d (write %v) at %d: aio_return %d, %v", i, s.write, s.off+s.done, n, err)
+			t.Fatalf("slot %d (write %v) at %d: aio_return %d, %v", i, s.Write, s.Off+s.Done, n, err)
 		}
-		s.done += n
-		switch {
-		case !s.write && s.done < s.want && s.off+s.done == size:
-			shortEOF++
-			clear(buf(i)[s.done:s.want])
-			s.write, s.done = true, 0
+		if err := s.Step(n, size, block, buf(i), &tally); err != nil {
+			t.Fatalf("slot %d: %v", i, err)
+		}
+		if s.Busy {
 			prep(i)
-		case s.done < s.want:
-			if n == 0 || s.done%block != 0 {
-				t.Fatalf("slot %d (write %v) at %d: %d of %d bytes", i, s.write, s.off, s.done, s.want)
-			}
-			prep(i)
-		case !s.write:
-			s.write, s.done = true, 0
-			prep(i)
-		default:
-			written += min(s.want, size-s.off)
-			s.busy = false
 		}
 	}
 	vals := make([]uint64, 64)
 	deadline := time.Now().Add(testutil.AppHang)
-	for written < size {
+	for tally.Written < size {
 		if time.Now().After(deadline) {
-			t.Fatalf("copy: %d of %d bytes after %v", written, size, testutil.AppHang)
+			t.Fatalf("copy: %d of %d bytes after %v", tally.Written, size, testutil.AppHang)
 		}
-		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].busy }, &next, size, block, maxIO, func(i, off, n int) {
-			st[i].busy, st[i].write, st[i].off, st[i].want, st[i].done = true, false, off, n, 0
+		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].Busy }, &next, size, block, maxIO, func(i, off, n int) {
+			st[i].AppCopySpan = testutil.AppCopySpan{Busy: true, Off: off, Want: n}
 			prep(i)
 		})
 		submit()
 		// aio_suspend on a random subset of the busy aiocbs (nil entries too).
 		var list []*Aiocb
 		for i := range st {
-			if st[i].busy && rnd.IntN(2) == 0 {
+			if st[i].Busy && rnd.IntN(2) == 0 {
 				list = append(list, st[i].a)
 			}
 			if rnd.IntN(8) == 0 {
@@ -217,7 +204,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 		}
 		suspends++
 		for i := range st {
-			if !st[i].busy {
+			if !st[i].Busy {
 				continue
 			}
 			switch err := AioError(st[i].a); err {
@@ -225,7 +212,7 @@ func TestRawAppBatchCopy(t *testing.T) {
 			case nil:
 				finish(i)
 			default:
-				t.Fatalf("slot %d (write %v) at %d: aio_error %v", i, st[i].write, st[i].off+st[i].done, err)
+				t.Fatalf("slot %d (write %v) at %d: aio_error %v", i, st[i].Write, st[i].Off+st[i].Done, err)
 			}
 		}
 		if n, overflow, err := sink.Drain(vals, false); err != nil || overflow {
@@ -269,8 +256,8 @@ func TestRawAppBatchCopy(t *testing.T) {
 		t.Fatalf("the LIO_NOP aiocb was run: aio_return %d", n)
 	}
 	testutil.AppCheckCopy(t, dstPath, content)
-	if shortEOF != 1 {
-		t.Fatalf("%d short reads at the end of the file, want 1", shortEOF)
+	if tally.ShortEOF != 1 {
+		t.Fatalf("%d short reads at the end of the file, want 1", tally.ShortEOF)
 	}
 	t.Logf("%d notified LIO_NOWAIT lists (%d notifications), %d LIO_WAIT lists, %d single submissions, %d suspends", lists, notified, listWaits, singles, suspends)
 }

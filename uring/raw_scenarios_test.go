@@ -1117,25 +1117,19 @@ func TestRawAppBatchCopy(t *testing.T) {
 		defer civ[i].Free()
 	}
 
-	type slot struct {
-		busy  bool
-		write bool
-		off   int // file offset of the slot's chunk
-		want  int // bytes the chunk holds (read) or must write
-		done  int // bytes read or written so far
-	}
-	st := make([]slot, slots)
-	next, written, inflight := 0, 0, 0
-	var readvs, shortEOF, waits int
+	st := make([]testutil.AppCopySpan, slots)
+	var tally testutil.AppCopyTally
+	next, inflight := 0, 0
+	var readvs, waits int
 	const opRead, opWrite = 1, 2
 	prepRead := func(i int) {
 		s := &st[i]
 		sqe := rawAppSQE(t, r)
-		if s.done == 0 && s.want == maxIO && rnd.IntN(4) == 0 {
-			sqe.PrepReadv(srcIdx, unsafe.Slice((*unix.Iovec)(civ[i].Ptr()), 2), uint64(s.off))
+		if s.Done == 0 && s.Want == maxIO && rnd.IntN(4) == 0 {
+			sqe.PrepReadv(srcIdx, unsafe.Slice((*unix.Iovec)(civ[i].Ptr()), 2), uint64(s.Off))
 			readvs++
 		} else {
-			sqe.PrepReadFixed(srcIdx, bufs[i][s.done:s.want], uint64(s.off+s.done), i)
+			sqe.PrepReadFixed(srcIdx, bufs[i][s.Done:s.Want], uint64(s.Off+s.Done), i)
 		}
 		sqe.Flags |= SQEFixedFile
 		sqe.SetUserData(uint64(opRead)<<32 | uint64(i))
@@ -1144,57 +1138,42 @@ func TestRawAppBatchCopy(t *testing.T) {
 	prepWrite := func(i int) {
 		s := &st[i]
 		sqe := rawAppSQE(t, r)
-		sqe.PrepWriteFixed(dstIdx, bufs[i][s.done:s.want], uint64(s.off+s.done), i)
+		sqe.PrepWriteFixed(dstIdx, bufs[i][s.Done:s.Want], uint64(s.Off+s.Done), i)
 		sqe.Flags |= SQEFixedFile
 		sqe.SetUserData(uint64(opWrite)<<32 | uint64(i))
 		inflight++
 	}
 	handle := func(c CQE) {
 		op, i := int(c.UserData>>32), int(uint32(c.UserData))
-		if op != opRead && op != opWrite || i >= slots || !st[i].busy {
+		if op != opRead && op != opWrite || i >= slots || !st[i].Busy || st[i].Write != (op == opWrite) {
 			t.Fatalf("CQE %+v for no request in flight", c)
 		}
 		inflight--
 		s := &st[i]
 		if c.Res < 0 {
-			t.Fatalf("slot %d %s at %d: %v", i, map[int]string{opRead: "read", opWrite: "write"}[op], s.off+s.done, unix.Errno(-c.Res))
+			t.Fatalf("slot %d %s at %d: %v", i, map[int]string{opRead: "read", opWrite: "write"}[op], s.Off+s.Done, unix.Errno(-c.Res))
 		}
-		s.done += int(c.Res)
+		// The short read at the end of the file writes the whole block
+		// (zeros after the data); the copy is truncated later.
+		if err := s.Step(int(c.Res), size, block, bufs[i], &tally); err != nil {
+			t.Fatalf("slot %d: %v", i, err)
+		}
 		switch {
-		case op == opRead && s.done < s.want && s.off+s.done == size:
-			// The short read at the end of the file: write the whole block
-			// (zeros after the data) and truncate later.
-			shortEOF++
-			clear(bufs[i][s.done:s.want])
-			s.write, s.done = true, 0
+		case s.Busy && s.Write:
 			prepWrite(i)
-		case op == opRead && s.done < s.want:
-			if c.Res == 0 || s.done%block != 0 {
-				t.Fatalf("slot %d: read at %d gave %d bytes of %d before the end of the file", i, s.off, s.done, s.want)
-			}
+		case s.Busy:
 			prepRead(i)
-		case op == opRead:
-			s.write, s.done = true, 0
-			prepWrite(i)
-		case s.done < s.want:
-			if c.Res == 0 || s.done%block != 0 {
-				t.Fatalf("slot %d: write at %d wrote %d bytes of %d", i, s.off, s.done, s.want)
-			}
-			prepWrite(i)
-		default:
-			written += min(s.want, size-s.off)
-			s.busy = false
 		}
 	}
 	cqes := make([]*CQE, 4)
 	deadline := time.Now().Add(testutil.AppHang)
-	for written < size {
+	for tally.Written < size {
 		if time.Now().After(deadline) {
-			t.Fatalf("copy: %d of %d bytes after %v (%d in flight)", written, size, testutil.AppHang, inflight)
+			t.Fatalf("copy: %d of %d bytes after %v (%d in flight)", tally.Written, size, testutil.AppHang, inflight)
 		}
 		// Queue a batch of reads of random sizes into idle slots.
-		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].busy }, &next, size, block, maxIO, func(i, off, n int) {
-			st[i] = slot{busy: true, off: off, want: n}
+		testutil.AppStartSpans(rnd, len(st), func(i int) bool { return st[i].Busy }, &next, size, block, maxIO, func(i, off, n int) {
+			st[i] = testutil.AppCopySpan{Busy: true, Off: off, Want: n}
 			prepRead(i)
 		})
 		if _, err := r.Submit(); err != nil {
@@ -1254,8 +1233,8 @@ func TestRawAppBatchCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.AppCheckCopy(t, dstPath, content)
-	if shortEOF != 1 {
-		t.Fatalf("%d short reads at the end of the file, want 1", shortEOF)
+	if tally.ShortEOF != 1 {
+		t.Fatalf("%d short reads at the end of the file, want 1", tally.ShortEOF)
 	}
 	t.Logf("%d bytes copied; %d READV, %d WaitCQENr", size, readvs, waits)
 }

@@ -968,6 +968,52 @@ func AppStartSpans(r *rand.Rand, nslots int, busy func(i int) bool, next *int, s
 	}
 }
 
+// AppCopySpan is one slot of a raw batch copy: the span of the file it
+// copies (Want bytes at Off, from AppStartSpans), whether it is writing the
+// span back (else reading it), and how many bytes of that step are done.
+type AppCopySpan struct {
+	Busy, Write     bool
+	Off, Want, Done int
+}
+
+// AppCopyTally is what a raw batch copy's completions have accounted for:
+// the bytes of the file copied (whole spans), and the short reads at the
+// end of the file.
+type AppCopyTally struct{ Written, ShortEOF int }
+
+// Step is the per-completion step of the raw batch copies, for a request of
+// s that transferred n bytes (n >= 0: the caller fails on errors first) of
+// a file of size bytes in blocks of block bytes; buf is the slot's buffer
+// of Want bytes. Afterwards s says what comes next: the rest of the step
+// (Busy, Done < Want), the write of the span once it is read (Busy, Write,
+// Done 0), or nothing (not Busy: the span is copied and added to
+// t.Written). A read that stops at the end of the file is the short one
+// there: its block is written whole, zeros after the data (a direct write
+// must be whole blocks), and counted in t.ShortEOF. Any other short count
+// that is 0 or not a whole number of blocks is an error.
+func (s *AppCopySpan) Step(n, size, block int, buf []byte, t *AppCopyTally) error {
+	if !s.Busy {
+		return fmt.Errorf("completion for an idle slot (span %d at %d)", s.Want, s.Off)
+	}
+	s.Done += n
+	switch {
+	case !s.Write && s.Done < s.Want && s.Off+s.Done == size:
+		t.ShortEOF++
+		clear(buf[s.Done:s.Want])
+		s.Write, s.Done = true, 0
+	case s.Done < s.Want:
+		if n == 0 || s.Done%block != 0 {
+			return fmt.Errorf("%s at %d: %d of %d bytes", map[bool]string{false: "read", true: "write"}[s.Write], s.Off, s.Done, s.Want)
+		}
+	case !s.Write:
+		s.Write, s.Done = true, 0
+	default:
+		t.Written += min(s.Want, size-s.Off)
+		s.Busy = false
+	}
+	return nil
+}
+
 // AppDirectCopyFiles sets up a raw O_DIRECT batch copy of size bytes: the
 // scenario's generator (seed AppSeed, stream), the source content
 // (AppContent), the source opened O_RDONLY|O_DIRECT after AppDataFile
