@@ -1078,3 +1078,45 @@ func TestQueueRemoveOnFullTable(t *testing.T) {
 		t.Fatalf("InFlight at the end = %d", n)
 	}
 }
+
+// TestQueueSpliceCancelRunning: a splice from an empty pipe runs on an
+// io-wq worker, blocked. Cancel cannot stop it the way it stops a poll
+// (the kernel answers -EALREADY) but interrupts the worker: the splice
+// completes, with the value the kernel gives, which on Linux 6.x is its
+// internal -ERESTARTSYS (512), passed through as liburing passes it
+// (docs/uring.md, "Results"); nothing leaks and nothing hangs.
+func TestQueueSpliceCancelRunning(t *testing.T) {
+	testutil.CheckLeaks(t)
+	q := newTestQueue(t, QueueConfig{})
+	requireOp(t, q, 5, 7, OpSplice)
+	pr, _ := testPipe(t)
+	_, pw := testPipe(t)
+	h, err := q.Splice(pr, -1, pw, -1, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Give the worker time to start it (then Cancel answers EALREADY; a
+	// request still queued would be cancelled with 0 and ECANCELED).
+	time.Sleep(50 * time.Millisecond)
+	deadline := time.Now().Add(testutil.AppHang)
+	for !h.IsDone() {
+		c, err := q.Cancel(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := c.Wait(context.Background())
+		if err != nil && !errors.Is(err, unix.EALREADY) && !errors.Is(err, unix.ENOENT) {
+			t.Fatalf("Cancel of a running splice = %d, %v", n, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("splice not done %v after cancels began", testutil.AppHang)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	const erestartsys = unix.Errno(512)
+	n, err := h.Wait(context.Background())
+	if !errors.Is(err, erestartsys) && !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.ECANCELED) {
+		t.Fatalf("cancelled splice = %d, %v (res %d); want ERESTARTSYS (512), EINTR or ECANCELED", n, err, h.Res())
+	}
+	t.Logf("cancelled splice: res %d", h.Res())
+}
