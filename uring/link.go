@@ -29,9 +29,14 @@ var ErrEmptyLink = errors.New("uring: empty linked chain")
 
 // Link collects the members of a chain of linked SQEs (IOSQE_IO_LINK, or
 // IOSQE_IO_HARDLINK for Queue.HardLink). The kernel starts a member only
-// after the previous one completed; with a plain link a member that fails
-// (a negative result, or a short read or write) completes every later
-// member with -ECANCELED. With a hard link the chain continues regardless.
+// after the previous one completed; with a plain link a member that the
+// kernel marks failed (a negative result of most opcodes, or a short read
+// or write) completes every later member with -ECANCELED. Which negative
+// results break a link is the kernel's choice per opcode: on Linux 6.x a
+// failed Statx, Mkdirat, Unlinkat, Renameat, Symlinkat, Linkat or Madvise
+// does not, and the next member runs as after a success (the handles
+// report what the kernel did, as liburing does). With a hard link the
+// chain continues regardless.
 //
 // A Link is only valid inside the build function given to Queue.Link, and
 // is not safe for concurrent use (the chain's order is the order of the

@@ -228,13 +228,27 @@ func (q *Queue) CloseFD(fd int) (*completion.Handle, error) {
 	return q.closeFD(nil, fd)
 }
 
+// closeFD stages IORING_OP_CLOSE of fd: CloseFD (a nil ctx: ErrBusy when
+// MaxInFlight operations are in flight) and File's close of its descriptor.
+// With a ctx (File's last release) it may take a reserve slot, as Cancel
+// does, and waits only while the reserve is in flight too: File.Close must
+// not wait for operations of other descriptors that may never end (idle
+// pipe reads, multishot accepts) to free an ordinary slot.
 func (q *Queue) closeFD(ctx context.Context, fd int) (*completion.Handle, error) {
-	return q.submit(ctx, nil, func(s *SQE) {
+	prep := func(s *SQE) {
 		s.PrepClose(fd)
 		if testKernel.noOpClose {
 			s.Off = 1 // tests: refused with -EINVAL at prep, as by a kernel without IORING_OP_CLOSE
 		}
-	})
+	}
+	if ctx == nil {
+		return q.submit(nil, nil, prep)
+	}
+	_, op, err := q.table.BeginWaitReserved(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.stage(op, nil, prep)
 }
 
 // Cancel submits IORING_OP_ASYNC_CANCEL (io_uring_prep_cancel64) for the

@@ -145,9 +145,9 @@ type Table struct {
 	waiter   func(h *Handle) bool // see SetWaiter; set before the table is used
 }
 
-// MaxTableSize is the most operations a table holds (each slot takes 128
-// bytes): the backends refuse a larger queue size with EINVAL before they
-// make one.
+// MaxTableSize is the most ordinary slots a table holds (each slot takes
+// 128 bytes; NewTableReserve adds its few reserve slots beyond them): the
+// backends refuse a larger queue size with EINVAL before they make one.
 const MaxTableSize = 1 << 20
 
 // NewTable returns a table for at most size operations in flight (1 to
@@ -159,14 +159,14 @@ func NewTable(size int) *Table { return NewTableReserve(size, 0) }
 // backend keeps them for short operations that act on others (a cancel, a
 // poll or timeout removal), which must not be refused for ever because the
 // operations they would end hold every ordinary slot. Size reports the
-// ordinary slots only; size+reserve is at most MaxTableSize (the reserve
-// is lowered to fit) and a negative reserve is taken as 0.
+// ordinary slots only. The reserve may take the table beyond MaxTableSize
+// (it is at most MaxTableSize itself); a negative reserve is taken as 0.
 func NewTableReserve(size, reserve int) *Table {
 	size = min(size, MaxTableSize)
 	if size < 1 {
 		size = 1
 	}
-	reserve = max(0, min(reserve, MaxTableSize-size))
+	reserve = max(0, min(reserve, MaxTableSize))
 	t := &Table{
 		ops:      make([]Op, size+reserve),
 		size:     size,
@@ -283,10 +283,7 @@ func (t *Table) BeginReserved() (*Handle, *Op, error) {
 	if t.closed.Load() {
 		return nil, nil, ErrClosed // before pop, as in Begin
 	}
-	op := t.pop()
-	if op == nil {
-		op = t.popFrom(&t.rhead)
-	}
+	op := t.popReserved()
 	if op == nil {
 		if t.closed.Load() {
 			return nil, nil, ErrClosed
@@ -300,14 +297,41 @@ func (t *Table) BeginReserved() (*Handle, *Op, error) {
 // flight. It returns ctx.Err() if ctx ends first and ErrClosed if the table
 // is closed meanwhile. A nil ctx never ends (as for Handle.Wait).
 func (t *Table) BeginWait(ctx context.Context) (*Handle, *Op, error) {
+	return t.beginWait(ctx, false)
+}
+
+// BeginWaitReserved is BeginWait, but a reserve slot (see NewTableReserve)
+// will do when every ordinary slot is in flight, as for BeginReserved; it
+// waits only while the reserve is in flight too.
+func (t *Table) BeginWaitReserved(ctx context.Context) (*Handle, *Op, error) {
+	return t.beginWait(ctx, true)
+}
+
+// popReserved takes an ordinary slot, or else a reserve slot; nil when none
+// is free.
+func (t *Table) popReserved() *Op {
+	if op := t.pop(); op != nil {
+		return op
+	}
+	return t.popFrom(&t.rhead)
+}
+
+// beginWait is BeginWait, and BeginWaitReserved with reserve set.
+func (t *Table) beginWait(ctx context.Context, reserve bool) (*Handle, *Op, error) {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	pop := func() *Op {
+		if reserve {
+			return t.popReserved()
+		}
+		return t.pop()
 	}
 	for {
 		if t.closed.Load() {
 			return nil, nil, ErrClosed // before pop, as in Begin
 		}
-		if op := t.pop(); op != nil {
+		if op := pop(); op != nil {
 			return t.take(op)
 		}
 		t.wmu.Lock()
@@ -316,7 +340,7 @@ func (t *Table) BeginWait(ctx context.Context) (*Handle, *Op, error) {
 		t.wmu.Unlock()
 		// A slot freed between the failed pop and the increment above was
 		// pushed before finish looked at waiters: look again.
-		op := t.pop()
+		op := pop()
 		if op == nil {
 			select {
 			case <-ch:

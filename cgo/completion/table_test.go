@@ -377,3 +377,46 @@ func TestReserve(t *testing.T) {
 		t.Fatalf("NewTable(3): %d slots, Size %d", len(plain.ops), plain.Size())
 	}
 }
+
+// TestBeginWaitReserved: BeginWaitReserved takes an ordinary slot, then a
+// reserve slot, then waits until either kind is freed (here a reserve
+// slot), and gives up with the context.
+func TestBeginWaitReserved(t *testing.T) {
+	tab := NewTableReserve(1, 1)
+	h1, op1, err := tab.BeginWaitReserved(context.Background())
+	if err != nil || tab.reserved(op1) {
+		t.Fatalf("first BeginWaitReserved: %v (reserve %v)", err, err == nil && tab.reserved(op1))
+	}
+	h2, op2, err := tab.BeginWaitReserved(nil)
+	if err != nil || !tab.reserved(op2) {
+		t.Fatalf("second BeginWaitReserved: %v, want a reserve slot", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := tab.BeginWaitReserved(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("BeginWaitReserved with both kinds in flight = %v, want the context's error", err)
+	}
+	got := make(chan *Op, 1)
+	go func() {
+		_, op, err := tab.BeginWaitReserved(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- op
+	}()
+	time.Sleep(10 * time.Millisecond)
+	tab.Complete(h2.UserData(), 0, 0) // frees the reserve slot
+	select {
+	case op := <-got:
+		if op == nil || !tab.reserved(op) {
+			t.Fatal("the waiter did not get the freed reserve slot")
+		}
+		tab.Complete(op.UserData(), 0, 0)
+	case <-time.After(5 * time.Second):
+		t.Fatal("BeginWaitReserved still waiting after a reserve slot was freed")
+	}
+	tab.Complete(h1.UserData(), 0, 0)
+	if tab.InFlight() != 0 {
+		t.Fatalf("InFlight = %d", tab.InFlight())
+	}
+}
