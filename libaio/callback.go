@@ -54,7 +54,8 @@ func unregisterContext(c *Context) {
 // also after GetEvents or PGetEvents reaped an event of cb without calling it. A Prep*
 // method (which clears cb, as io_prep_* do) or SetCallback(nil) releases the entry; an
 // Iocb dropped with its callback set keeps fn, and what it captures, alive: release it
-// first.
+// first. SetCallback(nil) stores 0 in Data, as io_set_callback(iocb, NULL) stores NULL
+// (so GetEvents reports Data 0 for its events, and QueueRun a *NoCallbackError).
 func (cb *Iocb) SetCallback(fn Callback) {
 	key := uintptr(unsafe.Pointer(cb))
 	callbacks.Lock()
@@ -67,7 +68,11 @@ func (cb *Iocb) SetCallback(fn Callback) {
 		callbacks.byIocb[key] = fn
 	}
 	callbacks.Unlock()
-	cb.Data = trampoline
+	if fn == nil {
+		cb.Data = 0 // io_set_callback(iocb, NULL): data = NULL
+	} else {
+		cb.Data = trampoline
+	}
 }
 
 // dropCallback releases the callback of cb, about to be cleared by a Prep*

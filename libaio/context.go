@@ -216,7 +216,9 @@ func eventsPtr(events []Event) *C.struct_io_event {
 // available then, possibly fewer than minNr or 0, with a nil error. A signal delivered
 // to the waiting thread before any event arrived gives EINTR, as in C (after some
 // arrived, the call returns them); Go's runtime sends such signals (SIGURG) at any
-// time, so callers retry on EINTR. minNr > len(events) or minNr < 0 gives EINVAL.
+// time, so callers retry on EINTR. minNr > len(events) or minNr < 0 gives EINVAL, except
+// with a zero timeout on an empty ring: libaio answers that in user space with 0, as C's
+// io_getevents does, before the kernel could check the arguments.
 //
 // A wait longer than 50 ms is made of several io_getevents calls of at most 50 ms each,
 // asking each for the events still missing, so that Destroy never waits long for it:

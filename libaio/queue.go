@@ -484,8 +484,8 @@ func (q *Queue) abandon(err error) {
 // (ENOSYS, EPERM) and only polls are left, for about 100 ms, Close calls io_destroy
 // (which cancels the polls and waits in the kernel for the other requests) and fails
 // the requests left with the io_getevents error, or ECANCELED for the polls; if
-// io_destroy fails too, their memory stays pinned (the kernel may still use it) and
-// Close returns the errors.
+// io_destroy fails too, their memory stays pinned (the kernel may still use it), the
+// Queue's C memory (its iocbs) stays allocated, and Close returns the errors.
 func (q *Queue) Close() error {
 	q.closeOnce.Do(func() {
 		q.table.Close()
@@ -527,9 +527,11 @@ func (q *Queue) Close() error {
 				q.abandon(unix.ECANCELED) // the polls io_cancel could not cancel
 			}
 		}
-		if err := q.mem.Free(); q.closeErr == nil {
-			q.closeErr = err
-		}
+		if q.table.InFlight() == 0 {
+			if err := q.mem.Free(); q.closeErr == nil {
+				q.closeErr = err
+			}
+		} // else io_destroy failed: the iocbs and q.ptrs stay, for the cancels of waits that end later
 		if q.closeErr == nil && reapErr != nil {
 			q.closeErr = reapErr
 		}
