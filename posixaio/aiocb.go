@@ -328,10 +328,10 @@ func (a *Aiocb) SetSigevent(ev Sigevent) error {
 	return nil
 }
 
-// Sigevent returns what SetSigevent set (SIGEV_NONE for a fresh aiocb and
-// for a nil *Aiocb).
+// Sigevent returns what SetSigevent set (SIGEV_NONE for a fresh aiocb, after
+// Free and for a nil *Aiocb).
 func (a *Aiocb) Sigevent() Sigevent {
-	if a == nil {
+	if a == nil || a.cb == nil { // after Free, as for nil (the type's doc)
 		return Sigevent{Notify: SigevNone}
 	}
 	return a.sig

@@ -291,10 +291,22 @@ static int pa_submit_locked(struct pa_slot *s, int op, int early);
    before glibc queued it would make aio_suspend return at once (glibc finds
    no request for it), and the reaper would spin until aio_read returns. The
    submitter rings the reaper after this returns, so it sees the slot. */
-int pa_submit(struct pa_slot *s, int op, int early)
+int pa_submit(struct pa_queue *q, struct pa_slot *s, int op, int early)
 {
 	pthread_rwlock_rdlock(&pa_cancel_lock);
-	int r = pa_submit_locked(s, op, early);
+	int r;
+	if (q->closing) {
+		/* Close has cancelled the queue's queued requests (pa_cancel_all):
+		   one that reaches glibc now would not be cancelled, and could
+		   keep Close waiting for ever (a read queued behind a running one
+		   on a pipe). It completes as cancelled instead, never submitted;
+		   PA_SUBMIT_CLOSING tells the caller to have its slot reaped. */
+		s->cb.__error_code = ECANCELED;
+		s->cb.__return_value = -1;
+		__atomic_store_n(&s->armed, 1, __ATOMIC_SEQ_CST);
+		r = PA_SUBMIT_CLOSING;
+	} else
+		r = pa_submit_locked(s, op, early);
 	pthread_rwlock_unlock(&pa_cancel_lock);
 	return r;
 }
@@ -559,13 +571,21 @@ static int pa_requeue(struct pa_slot *s, int fd)
    pa_take_rescan says so. Requests on the descriptor from outside the queues
    (the raw API) are not seen. */
 static int cancel_requeue(int fd, struct aiocb *cb, struct pa_slot *skip, int *rescan);
+static int cancel_requeue_locked(int fd, struct aiocb *cb, struct pa_slot *skip, int *rescan);
 
 int pa_cancel(struct pa_slot *s, int *rescan)
 {
 	*rescan = 0;
-	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) == 0)
-		return PA_NOT_ARMED;
-	return cancel_requeue(s->cb.aio_fildes, &s->cb, s, rescan);
+	/* armed is looked at under the write lock: a pa_requeue of another
+	   cancel (another queue's, or the raw layer's, which do not hold this
+	   queue's mutex) clears it while it takes the request back and submits
+	   it again, and the request, still queued, was then taken for done. */
+	pthread_rwlock_wrlock(&pa_cancel_lock);
+	int r = PA_NOT_ARMED;
+	if (__atomic_load_n(&s->armed, __ATOMIC_ACQUIRE) != 0)
+		r = cancel_requeue_locked(s->cb.aio_fildes, &s->cb, s, rescan);
+	pthread_rwlock_unlock(&pa_cancel_lock);
+	return r;
 }
 
 /* aio_cancel of every request of queue self (Close), newest first, none
@@ -581,6 +601,7 @@ int pa_cancel_all(struct pa_queue *self)
 	struct pa_slot **l = malloc((size_t)n * sizeof *l);
 	int k = 0, rescan = 0;
 	pthread_rwlock_wrlock(&pa_cancel_lock);
+	self->closing = 1;
 	for (uint32_t i = 0; i < n; i++) {
 		if (__atomic_load_n(&slots[i].armed, __ATOMIC_ACQUIRE) == 0)
 			continue;
@@ -632,21 +653,84 @@ int pa_raw_cancel(int fd, struct aiocb *cb, int *rescan)
    the queues' other requests on fd (all but skip's). */
 static int cancel_requeue(int fd, struct aiocb *cb, struct pa_slot *skip, int *rescan)
 {
-	*rescan = 0;
 	pthread_rwlock_wrlock(&pa_cancel_lock);
+	int r = cancel_requeue_locked(fd, cb, skip, rescan);
+	pthread_rwlock_unlock(&pa_cancel_lock);
+	return r;
+}
+
+/* cancel_requeue with pa_cancel_lock held for writing. */
+static int cancel_requeue_locked(int fd, struct aiocb *cb, struct pa_slot *skip, int *rescan)
+{
+	*rescan = 0;
 	int r = aio_cancel(fd, cb);
 	if (r < 0)
 		r = errno != 0 ? -errno : -EIO;
 	else if (r == AIO_CANCELED && cb != NULL)
 		*rescan = pa_requeue(skip, fd);
-	pthread_rwlock_unlock(&pa_cancel_lock);
 	return r;
 }
 
 int pa_sigrtmin(void) { return SIGRTMIN; }
 int pa_sigrtmax(void) { return SIGRTMAX; }
 
-/* aio_suspend with a relative timeout in ns (< 0: none). Returns 0 or -errno. */
+/* glibc 2.36's aio_suspend and lio_listio keep arrays of nent entries on
+   the caller's stack (variable-length arrays: 40 bytes an entry in
+   aio_suspend, 8 in lio_listio, NULL and LIO_NOP entries included): a long
+   list overflowed the calling thread's stack (aio_suspend of 2^20 NULL
+   entries, lio_listio of 2^21, died with SIGSEGV). A list longer than
+   PA_STACK_LIST entries is therefore handed to a thread of its own whose
+   stack has room for those arrays (PA_ENTRY_STACK bytes an entry, plus
+   PA_STACK_SLACK), with every signal blocked; the caller waits for it. */
+#define PA_STACK_LIST 4096
+#define PA_ENTRY_STACK 64
+#define PA_STACK_SLACK (256 * 1024)
+
+struct pa_big {
+	int lio; /* 0: aio_suspend, 1: lio_listio */
+	int mode;
+	struct aiocb **list;
+	int n;
+	const struct timespec *tp;
+	struct sigevent *sig;
+	int ret;
+};
+
+static void *pa_big_main(void *arg)
+{
+	struct pa_big *b = arg;
+	int r = b->lio ? lio_listio(b->mode, b->list, b->n, b->sig)
+		       : aio_suspend((const struct aiocb *const *)b->list, b->n, b->tp);
+	b->ret = r < 0 ? -errno : 0;
+	return NULL;
+}
+
+/* Runs b on a thread with a stack for its n entries; -nospace when that
+   thread cannot be made. */
+static int pa_big_call(struct pa_big *b, int nospace)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+	if (pthread_attr_init(&attr) != 0)
+		return -nospace;
+	if (pthread_attr_setstacksize(&attr, (size_t)b->n * PA_ENTRY_STACK + PA_STACK_SLACK) != 0) {
+		pthread_attr_destroy(&attr);
+		return -nospace;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&th, &attr, pa_big_main, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err != 0)
+		return -nospace;
+	pthread_join(th, NULL);
+	return b->ret;
+}
+
+/* aio_suspend with a relative timeout in ns (< 0: none). Returns 0 or -errno
+   (ENOMEM: a long list found no thread to run on, see PA_STACK_LIST). */
 int pa_suspend(struct aiocb **list, int n, int64_t ns)
 {
 	struct timespec ts, *tp = NULL;
@@ -654,6 +738,10 @@ int pa_suspend(struct aiocb **list, int n, int64_t ns)
 		ts.tv_sec = ns / 1000000000;
 		ts.tv_nsec = ns % 1000000000;
 		tp = &ts;
+	}
+	if (n > PA_STACK_LIST) {
+		struct pa_big b = {.lio = 0, .list = list, .n = n, .tp = tp};
+		return pa_big_call(&b, ENOMEM);
 	}
 	if (aio_suspend((const struct aiocb *const *)list, n, tp) < 0)
 		return -errno;
@@ -765,8 +853,14 @@ void pa_suspender_stop(struct pa_suspender *s)
 	pthread_mutex_destroy(&s->mu);
 }
 
+/* lio_listio; a long list runs on a thread of its own (see PA_STACK_LIST),
+   EAGAIN when none can be made. */
 int pa_lio(int mode, struct aiocb **list, int n, struct sigevent *sig)
 {
+	if (n > PA_STACK_LIST) {
+		struct pa_big b = {.lio = 1, .mode = mode, .list = list, .n = n, .sig = sig};
+		return pa_big_call(&b, EAGAIN);
+	}
 	if (lio_listio(mode, list, n, sig) < 0)
 		return -errno;
 	return 0;

@@ -54,7 +54,9 @@ void pa_sigev_thread(struct sigevent *ev, int id, uint64_t value);
 
 int pa_reap(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int n, int64_t *res);
 int pa_scan(struct pa_slot *slots, uint32_t nslots, uint64_t *idx, int max, int64_t *res);
-int pa_submit(struct pa_slot *s, int op, int early);
+#define PA_SUBMIT_CLOSING 1
+struct pa_queue;
+int pa_submit(struct pa_queue *q, struct pa_slot *s, int op, int early);
 /* A queue's slots in the process-wide list that cancels look at (see
    pa_cancel): glibc's bug strands the next request of a descriptor, which
    may be another queue's. rescan is set (under pa_cancel_lock) when a
@@ -63,6 +65,7 @@ struct pa_queue {
 	struct pa_slot *slots;
 	uint32_t n;
 	int rescan;
+	int closing; /* set by pa_cancel_all (under pa_cancel_lock): pa_submit submits no more */
 	struct pa_queue *prev, *next;
 };
 struct pa_queue *pa_register(struct pa_slot *slots, uint32_t n);

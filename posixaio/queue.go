@@ -281,7 +281,8 @@ func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off in
 	if q.sus == nil {
 		early = 1
 	}
-	if r := C.pa_submit(s, op, early); r < 0 {
+	r := C.pa_submit(q.reg, s, op, early)
+	if r < 0 {
 		q.mu.Lock()
 		q.tab.Abort(o, unix.Errno(-r))
 		q.mu.Unlock()
@@ -289,6 +290,17 @@ func (q *Queue) submit(ctx context.Context, op C.int, fd int, buf []byte, off in
 	}
 	if q.afterSubmit != nil {
 		q.afterSubmit()
+	}
+	if r == C.PA_SUBMIT_CLOSING {
+		// Close cancelled the queued requests before this one reached
+		// glibc: it was not submitted and completes with ECANCELED, found
+		// by a scan (no notification comes, and the descriptor's listed
+		// request may not finish soon).
+		q.scan.Store(true)
+		if q.sink != nil {
+			q.sink.Wake()
+		}
+		fd = -1
 	}
 	if q.sus != nil {
 		q.sus.ring(fd)
@@ -429,7 +441,10 @@ func (q *Queue) watchdog() {
 }
 
 // Close stops new submissions (they fail with ErrClosed), asks glibc to
-// cancel every queued request, waits until every request in flight has
+// cancel every queued request (a Read, Write or Fsync call that got its
+// slot before Close but reaches glibc only after those cancels returns a
+// handle that completes with ECANCELED, the request not submitted), waits
+// until every request in flight has
 // finished and been reaped and every Read, Write or Fsync call that got a
 // slot before Close has returned (calls refused with ErrClosed are not
 // waited for), and frees the C memory. A request a glibc thread

@@ -171,8 +171,10 @@ func cancel(fd int, cb *C.struct_aiocb) (int, error) {
 
 var listPool = sync.Pool{New: func() any { s := make([]*C.struct_aiocb, 0, 64); return &s }}
 
-// cList copies the aiocbs of list (nil entries as NULL) into a pooled C
-// array; the caller puts it back into listPool.
+// cList copies the aiocbs of list into a pooled C array, leaving the nil
+// entries out: aio_suspend and lio_listio skip NULL entries, and they would
+// only lengthen the arrays glibc keeps on the stack (see pa_suspend). The
+// caller puts it back into listPool.
 func cList(list []*Aiocb) (*[]*C.struct_aiocb, error) {
 	for _, a := range list {
 		if a != nil && a.cb == nil {
@@ -182,11 +184,9 @@ func cList(list []*Aiocb) (*[]*C.struct_aiocb, error) {
 	p := listPool.Get().(*[]*C.struct_aiocb)
 	l := (*p)[:0]
 	for _, a := range list {
-		if a == nil {
-			l = append(l, nil)
-			continue
+		if a != nil {
+			l = append(l, a.cb)
 		}
-		l = append(l, a.cb)
 	}
 	*p = l
 	return p, nil
@@ -199,7 +199,10 @@ func cList(list []*Aiocb) (*[]*C.struct_aiocb, error) {
 // in progress (finished, or never submitted) and for a list with no entry
 // but nil ones. Like the C call it can fail with unix.EINTR when
 // a signal handler runs on the thread (Go's SIGURG preemption, os/signal
-// deliveries); Suspend retries for you.
+// deliveries); Suspend retries for you. glibc keeps 40 bytes per entry on
+// the calling thread's stack, so a list of more than 4096 entries (nil
+// ones aside) waits on a C thread with a stack of its own, where no signal
+// interrupts it; unix.ENOMEM if that thread cannot be made.
 func AioSuspend(list []*Aiocb, timeout time.Duration) error {
 	p, err := cList(list)
 	if err != nil {
@@ -278,6 +281,10 @@ func Suspend(list []*Aiocb, timeout time.Duration) error {
 // queued and later writes to the caller's dead stack frame when they finish
 // (see docs/posixaio.md). Instead it submits with LIO_NOWAIT and waits with
 // Suspend, so signals can neither cut the wait short nor corrupt memory.
+//
+// As for AioSuspend, a list of more than 4096 entries (nil ones aside) is
+// submitted from a C thread with room on its stack for glibc's per-entry
+// array (unix.EAGAIN, nothing queued, if that thread cannot be made).
 func LioListio(mode int, list []*Aiocb, sig *Sigevent) error {
 	if mode != int(int32(mode)) {
 		return unix.EINVAL // glibc's answer to a bad mode (its low 32 bits could be LIO_WAIT)

@@ -85,21 +85,28 @@ func (s *ThreadSink) Sigevent(value uint64) Sigevent {
 // that values were dropped since the last Drain (the reader must then find
 // the finished requests another way, e.g. by polling Error). With park set and
 // nothing queued, the next notification will signal the eventfd (use Wait).
+// An empty out moves nothing and never parks; it still reports (and clears)
+// overflow, and ErrClosed after Close.
 func (s *ThreadSink) Drain(out []uint64, park bool) (n int, overflow bool, err error) {
 	if s == nil || s.n == nil {
 		return 0, false, ErrClosed
-	}
-	if len(out) == 0 {
-		return 0, false, nil
 	}
 	if len(out) > C.PA_OVERFLOW-1 {
 		out = out[:C.PA_OVERFLOW-1]
 	}
 	a := C.int(0)
-	if park {
+	if park && len(out) > 0 {
 		a = 1
 	}
-	r := C.pa_sink_drain(s.id, (*C.uint64_t)(unsafe.Pointer(&out[0])), C.int(len(out)), a)
+	// An empty out still asks the sink (which moves nothing into it, nor
+	// parks the reader, as values may be queued): a closed sink then gives
+	// ErrClosed, as the zero one does.
+	var none C.uint64_t
+	p := &none
+	if len(out) > 0 {
+		p = (*C.uint64_t)(unsafe.Pointer(&out[0]))
+	}
+	r := C.pa_sink_drain(s.id, p, C.int(len(out)), a)
 	if r < 0 {
 		return 0, false, ErrClosed
 	}
