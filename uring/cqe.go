@@ -101,7 +101,10 @@ func (r *Ring) PeekCQE() (*CQE, error) {
 	}
 	cqe, _, err := r.peek()
 	if err != nil {
-		return nil, err
+		// As io_uring_peek_cqe: the error of the first peek (the -ETIME
+		// of a liburing timeout CQE it consumed, before Linux 5.11) is
+		// not returned; io_uring_wait_cqe_nr(0) looks again.
+		return r.WaitCQENr(0)
 	}
 	if cqe != nil {
 		return cqe, nil
@@ -181,11 +184,10 @@ func (r *Ring) WaitCQE() (*CQE, error) {
 	if r == nil || r.c == nil {
 		return nil, ErrClosed
 	}
-	cqe, _, err := r.peek()
-	if err != nil {
-		return nil, err
-	}
-	if cqe != nil {
+	// As io_uring_wait_cqe: an error of the first peek (the -ETIME of a
+	// liburing timeout CQE it consumed, before Linux 5.11) is not
+	// returned; io_uring_wait_cqe_nr(1) looks again, and waits.
+	if cqe, _, err := r.peek(); err == nil && cqe != nil {
 		return cqe, nil
 	}
 	return r.WaitCQENr(1)

@@ -33,10 +33,12 @@
 //
 // As in C, the raw layer leaves memory lifetime to the caller: a buffer, iovec
 // array, path or timespec recorded in an SQE must stay valid until the kernel
-// is done with it (until Submit returns for paths and timespecs, until the
-// completion for data buffers). Go memory must then be pinned with
-// runtime.Pinner (or be C/mmap memory), because the SQE holds its address as
-// a plain integer that the garbage collector does not see.
+// is done with it (paths and timespecs until the kernel consumed the SQE:
+// when Submit returns, for the SQEs it counts, but on a [SetupSQPoll] ring
+// the SQ thread reads them after Submit returned, until SQReady no longer
+// counts them; data buffers until the completion). Go memory must then be
+// pinned with runtime.Pinner (or be C/mmap memory), because the SQE holds
+// its address as a plain integer that the garbage collector does not see.
 //
 // A Ring is not safe for concurrent use, exactly like struct io_uring: one
 // goroutine may submit while another reaps, but each side is single-threaded.

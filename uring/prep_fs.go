@@ -8,7 +8,9 @@ import (
 
 // Paths are NUL-terminated C strings given as *byte (unix.BytePtrFromString).
 // The kernel copies them while the SQE is submitted, so they must stay valid
-// (and pinned, for Go memory) until Submit returns.
+// (and pinned, for Go memory) until the kernel consumed the SQE: when Submit
+// returns on a ring without SQPOLL; on a [SetupSQPoll] ring the SQ thread
+// reads them after Submit returned, until SQReady no longer counts the SQE.
 
 func bp(p *byte) uint64 { return ptrAddr(unsafe.Pointer(p)) }
 

@@ -3,7 +3,10 @@ package uring
 import "unsafe"
 
 // The kernel reads a timeout's KernelTimespec while the SQE is submitted, so
-// ts must stay valid (and pinned, for Go memory) until Submit returns.
+// ts must stay valid (and pinned, for Go memory) until the kernel consumed
+// the SQE: when Submit returns on a ring without SQPOLL; on a [SetupSQPoll]
+// ring the SQ thread reads it after Submit returned, until SQReady no longer
+// counts the SQE.
 
 // PrepTimeout prepares an IORING_OP_TIMEOUT that completes after ts, or once
 // count other completions arrived; flags are IORING_TIMEOUT_*

@@ -44,10 +44,17 @@ func (o *RecvmsgOut) NameBytes(msgh *unix.Msghdr) []byte {
 // CmsgFirstHdr returns the first control message, or nil when there is none
 // (io_uring_recvmsg_cmsg_firsthdr).
 func (o *RecvmsgOut) CmsgFirstHdr(msgh *unix.Msghdr) *unix.Cmsghdr {
-	if uintptr(o.Controllen) < unsafe.Sizeof(unix.Cmsghdr{}) {
+	if uint64(o.controlLen(msgh)) < uint64(unsafe.Sizeof(unix.Cmsghdr{})) {
 		return nil
 	}
 	return (*unix.Cmsghdr)(unsafe.Add(o.Name(), msgh.Namelen))
+}
+
+// controlLen is the control data the kernel wrote: Controllen, which it
+// never sets above msgh.Controllen (the area RecvmsgValidate checked), held
+// to that area in a malformed buffer, as NameBytes holds the name.
+func (o *RecvmsgOut) controlLen(msgh *unix.Msghdr) uint64 {
+	return min(uint64(o.Controllen), uint64(msgh.Controllen))
 }
 
 // cmsgAlign is CMSG_ALIGN.
@@ -57,7 +64,10 @@ func cmsgAlign(n uint64) uint64 {
 }
 
 // CmsgNextHdr returns the control message after cmsg, or nil at the end
-// (io_uring_recvmsg_cmsg_nexthdr).
+// (io_uring_recvmsg_cmsg_nexthdr). A cmsg_len that reaches past the control
+// data (a malformed buffer) is the end too: C's pointer sums wrap there
+// (CMSG_ALIGN of a length near 2^64 is 0, or a small negative step), and
+// would give cmsg itself again or a header before the buffer.
 func (o *RecvmsgOut) CmsgNextHdr(msgh *unix.Msghdr, cmsg *unix.Cmsghdr) *unix.Cmsghdr {
 	if uint64(cmsg.Len) < uint64(unsafe.Sizeof(unix.Cmsghdr{})) {
 		return nil
@@ -68,13 +78,19 @@ func (o *RecvmsgOut) CmsgNextHdr(msgh *unix.Msghdr, cmsg *unix.Cmsghdr) *unix.Cm
 		// data there is no next header either.
 		return nil
 	}
-	end := uintptr(unsafe.Pointer(first)) + uintptr(o.Controllen)
-	next := uintptr(unsafe.Pointer(cmsg)) + uintptr(cmsgAlign(uint64(cmsg.Len)))
-	if next+unsafe.Sizeof(unix.Cmsghdr{}) > end {
+	end := uintptr(unsafe.Pointer(first)) + uintptr(o.controlLen(msgh))
+	at := uintptr(unsafe.Pointer(cmsg))
+	// fits reports whether n bytes from p end by end, without wrapping.
+	fits := func(p uintptr, n uint64) bool { return p <= end && n <= uint64(end-p) }
+	if !fits(at, uint64(cmsg.Len)) {
 		return nil
 	}
-	nc := (*unix.Cmsghdr)(unsafe.Add(unsafe.Pointer(cmsg), cmsgAlign(uint64(cmsg.Len))))
-	if next+uintptr(cmsgAlign(uint64(nc.Len))) > end {
+	step := cmsgAlign(uint64(cmsg.Len))
+	if !fits(at, step) || !fits(at+uintptr(step), uint64(unsafe.Sizeof(unix.Cmsghdr{}))) {
+		return nil
+	}
+	nc := (*unix.Cmsghdr)(unsafe.Add(unsafe.Pointer(cmsg), step))
+	if !fits(at+uintptr(step), cmsgAlign(uint64(nc.Len))) {
 		return nil
 	}
 	return nc
@@ -94,7 +110,12 @@ func (o *RecvmsgOut) PayloadLength(bufLen int, msgh *unix.Msghdr) uint32 {
 }
 
 // PayloadBytes returns the payload as a slice of the buffer; bufLen is the
-// CQE's Res.
+// CQE's Res. A bufLen that ends before the payload starts (a failed CQE's
+// negative Res, a truncated buffer), where PayloadLength wraps as in C, gives
+// nil rather than a slice past the buffer.
 func (o *RecvmsgOut) PayloadBytes(bufLen int, msgh *unix.Msghdr) []byte {
+	if bufLen < 0 || uint64(bufLen) < uint64(unsafe.Sizeof(RecvmsgOut{}))+uint64(msgh.Namelen)+uint64(msgh.Controllen) {
+		return nil
+	}
 	return unsafe.Slice((*byte)(o.Payload(msgh)), o.PayloadLength(bufLen, msgh))
 }

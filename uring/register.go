@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/aiokit/aio/internal/fileio"
@@ -283,10 +284,14 @@ func (r *Ring) unregisterEventFD() error {
 // CQEventFDEnabled reports whether eventfd notifications are on
 // (io_uring_cq_eventfd_enabled; true when the kernel has no CQ flags).
 func (r *Ring) CQEventFDEnabled() bool {
-	if r == nil || r.c == nil || r.cqFlags == nil {
+	// Under hold, as the other flag words: on a Queue's ring it may race
+	// Queue.Close, which unmaps cq.kflags (and the queue toggles the flag
+	// from C meanwhile: an atomic load, as liburing's READ_ONCE).
+	if !r.hold() {
 		return true
 	}
-	return *r.cqFlags&CQEventFDDisabled == 0
+	defer r.release()
+	return r.cqFlags == nil || atomic.LoadUint32(r.cqFlags)&CQEventFDDisabled == 0
 }
 
 // CQEventFDToggle turns eventfd notifications on or off

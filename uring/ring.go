@@ -254,10 +254,24 @@ func newRing(c *C.struct_aiokit_ring) *Ring {
 // [ErrQueueRing], since the queue's reaper and waiters still use it;
 // Queue.Close closes it.
 func (r *Ring) Close() error {
-	if r != nil && r.owned {
+	if r.queueOwned() {
 		return ErrQueueRing
 	}
 	return r.close()
+}
+
+// queueOwned reports whether r is still the ring of an open Queue. owned is
+// read under guard: Queue.Close clears it in close, which may run at the
+// same time.
+func (r *Ring) queueOwned() bool {
+	if r == nil {
+		return false
+	}
+	if g := r.guard; g != nil {
+		g.RLock()
+		defer g.RUnlock()
+	}
+	return r.owned
 }
 
 // closeFD closes the ring's descriptor and leaves the rings mapped, for
@@ -326,8 +340,15 @@ func (r *Ring) setPublishedTail(tail uint32) {
 	atomic.StoreUint32((*uint32)(unsafe.Pointer(r.c.ring.sq.ktail)), tail)
 }
 
-// Closed reports whether Close has been called.
-func (r *Ring) Closed() bool { return r == nil || r.c == nil }
+// Closed reports whether Close has been called (on a Queue's ring: whether
+// Queue.Close freed it, which it may race).
+func (r *Ring) Closed() bool {
+	if !r.hold() {
+		return true
+	}
+	r.release()
+	return false
+}
 
 // Fd returns the ring's file descriptor (ring->ring_fd), -1 after Close.
 func (r *Ring) Fd() int {
