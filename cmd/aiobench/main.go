@@ -497,6 +497,7 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 				why += " (raise `ulimit -l`, or run with CAP_IPC_LOCK, as root usually has)"
 			}
 			resident = nil
+			fl.cache = "" // no page-cache row runs: the report names no such file
 			drop(false, why)
 		} else if fs := memoryFS(dir); fs != "" {
 			notes = append(notes, "the page-cache rows read a file on "+fs+" (shared memory), not a disk filesystem's page cache")

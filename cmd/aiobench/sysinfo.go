@@ -71,6 +71,10 @@ func mountOf(dir string) (fstype, source string) {
 			abs = r
 		}
 	}
+	if _, err := os.Stat(abs); err != nil {
+		// Not the filesystem of "/" (the longest prefix of any missing path).
+		return "unknown", "unknown"
+	}
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return "unknown", "unknown"
