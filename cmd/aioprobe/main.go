@@ -3,7 +3,9 @@
 // the submitting call returns before the I/O is done (the kernel queued it),
 // or the work was done inside the call (the "async" interface blocked).
 // For POSIX AIO, whose requests glibc always hands to its own threads, a
-// batch those threads finished before lio_listio returned is "threads".
+// batch those threads finished before lio_listio returned is "threads"; an
+// io_uring batch of a file system without RWF_NOWAIT reads (tmpfs), which
+// io_uring hands to its io-wq workers, is "workers" in that case.
 //
 // Usage:
 //
@@ -56,7 +58,7 @@ type AsyncResult struct {
 	DoneAtReturn int     `json:"done_at_return"` // completed when the submit call returned
 	SubmitMicros float64 `json:"submit_us"`      // time inside the submit call
 	TotalMicros  float64 `json:"total_us"`       // until the last completion
-	Verdict      string  `json:"verdict"`        // async, inline, threads (POSIX AIO), or "" after an error
+	Verdict      string  `json:"verdict"`        // async, inline, workers (io_uring's io-wq), threads (POSIX AIO), or "" after an error
 	Error        string  `json:"error,omitempty"`
 }
 

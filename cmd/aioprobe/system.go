@@ -52,6 +52,10 @@ type dataFile struct {
 	path   string
 	direct bool
 	rng    *rand.Rand
+	// noNowait: the file system refuses RWF_NOWAIT reads (EOPNOTSUPP: its
+	// files lack FMODE_NOWAIT, as tmpfs and ramfs files do), so io_uring
+	// hands every buffered read of it to its io-wq worker threads.
+	noNowait bool
 }
 
 func (d *dataFile) Close() { removeScratch(d.path) }
@@ -131,7 +135,7 @@ func probeSystem(dir string) (System, *dataFile, error) {
 		d.Close()
 		return s, nil, err
 	}
-	s.NowaitRead, s.NowaitReadError = probeNowait(d.path)
+	s.NowaitRead, s.NowaitReadError, d.noNowait = probeNowait(d.path)
 	fd, err := unix.Open(d.path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
 	if err != nil {
 		s.DirectIOError = err.Error()
@@ -169,25 +173,26 @@ func dioAlignWhy(fd int) string {
 // probeNowait reads the first byte of the (just written, so cached) file at
 // path with preadv2(RWF_NOWAIT), as the handle layers' inline reads do.
 // EAGAIN (the page was not cached after all) still shows that the kernel
-// takes the flag.
-func probeNowait(path string) (bool, string) {
+// takes the flag. fsNo is set for EOPNOTSUPP: the kernel knows the flag but
+// this file system's files do not take it (no FMODE_NOWAIT).
+func probeNowait(path string) (ok bool, why string, fsNo bool) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false, "open: " + err.Error()
+		return false, "open: " + err.Error(), false
 	}
 	defer unix.Close(fd)
 	_, err = unix.Preadv2(fd, [][]byte{make([]byte, 1)}, 0, unix.RWF_NOWAIT)
 	switch err {
 	case nil, unix.EAGAIN:
-		return true, ""
+		return true, "", false
 	case unix.ENOSYS:
-		return false, "preadv2: " + err.Error() + " (no preadv2: Linux before 4.6, or refused by a seccomp filter)"
+		return false, "preadv2: " + err.Error() + " (no preadv2: Linux before 4.6, or refused by a seccomp filter)", false
 	case unix.EOPNOTSUPP, unix.EINVAL:
-		return false, "preadv2(RWF_NOWAIT): " + err.Error() + " (no RWF_NOWAIT reads: Linux before 4.14, or this file system)"
+		return false, "preadv2(RWF_NOWAIT): " + err.Error() + " (no RWF_NOWAIT reads: Linux before 4.14, or this file system)", err == unix.EOPNOTSUPP
 	case unix.EPERM:
-		return false, "preadv2: " + err.Error() + " (refused by a seccomp filter)"
+		return false, "preadv2: " + err.Error() + " (refused by a seccomp filter)", false
 	}
-	return false, "preadv2(RWF_NOWAIT): " + err.Error()
+	return false, "preadv2(RWF_NOWAIT): " + err.Error(), false
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -242,6 +247,22 @@ func verdict(done, batch int) string {
 		return "async"
 	}
 	return "inline"
+}
+
+// uringVerdict is verdict for io_uring reads of the data file (in any
+// mode: O_DIRECT files of such a file system lack FMODE_NOWAIT as well).
+// io_uring first tries a read without blocking, which a file without
+// FMODE_NOWAIT (tmpfs, ramfs: RWF_NOWAIT's EOPNOTSUPP) refuses, and then
+// hands it to an io-wq worker thread: a batch those workers finished while
+// io_uring_submit was still queueing the rest was not read inline but by
+// "workers" (as POSIX AIO's "threads"); they show as iou-wrk-* threads of
+// the process.
+func uringVerdict(d *dataFile, done, batch int) string {
+	v := verdict(done, batch)
+	if v == "inline" && d.noNowait {
+		return "workers"
+	}
+	return v
 }
 
 // posixVerdict is verdict for POSIX AIO. glibc's lio_listio never reads in

@@ -191,7 +191,7 @@ func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int, vectored boo
 	done()
 	res.SubmitMicros, res.TotalMicros = micros(t1.Sub(t0)), micros(time.Since(t0))
 	if res.Error == "" {
-		res.Verdict = verdict(res.DoneAtReturn, depth)
+		res.Verdict = uringVerdict(d, res.DoneAtReturn, depth)
 	}
 	return res, ok
 }

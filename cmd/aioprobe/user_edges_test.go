@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/aiokit/aio/internal/testutil"
 )
 
 // On tmpfs the text said "O_DIRECT accepted (memory alignment 4096, offset
@@ -46,4 +49,59 @@ func TestUserDirectRowWithoutODirect(t *testing.T) {
 	if fd != -1 || !strings.Contains(msg, "O_DIRECT not supported") || strings.Contains(msg, "invalid argument") {
 		t.Errorf("readSetup(direct) without O_DIRECT: fd %d, msg %q", fd, msg)
 	}
+}
+
+// On tmpfs io_uring hands every buffered read to its io-wq workers (the
+// files refuse RWF_NOWAIT), and on 2 CPUs they often finish a batch before
+// io_uring_submit returns: that was reported "inline", "the call did them
+// all", which it did not. It is "workers"; a kernel that read them inline
+// would make this test fail, as it checks that io-wq threads exist then.
+func TestUserUringWorkersOnTmpfs(t *testing.T) {
+	dir := testutil.TmpfsDir(t)
+	rep, err := Run(dir, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := false
+	for _, a := range rep.Uring.Async {
+		if a.Error != "" || rep.System.NowaitRead {
+			continue // (a tmpfs that takes RWF_NOWAIT reads inline, truly)
+		}
+		switch a.Verdict {
+		case "inline":
+			t.Errorf("uring %s on tmpfs: verdict inline (%d of %d done at return); want async or workers", a.Mode, a.DoneAtReturn, a.Batch)
+		case "workers":
+			workers = true
+		}
+	}
+	if workers && ioWorkers(t) == 0 {
+		t.Error(`verdict "workers" but the process has no iou-wrk thread`)
+	}
+	for _, c := range []struct {
+		noNowait    bool
+		done, batch int
+		want        string
+	}{
+		{true, 32, 32, "workers"}, {true, 31, 32, "async"}, {false, 32, 32, "inline"}, {false, 0, 32, "async"},
+	} {
+		if got := uringVerdict(&dataFile{noNowait: c.noNowait}, c.done, c.batch); got != c.want {
+			t.Errorf("uringVerdict(noNowait %v, %d/%d) = %q, want %q", c.noNowait, c.done, c.batch, got, c.want)
+		}
+	}
+}
+
+// ioWorkers counts the io_uring worker threads (comm iou-wrk-<tid>) of
+// this process.
+func ioWorkers(t *testing.T) int {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		testutil.SkipNoFeature(t, "/proc/self/task", err)
+	}
+	n := 0
+	for _, e := range tasks {
+		if comm, err := os.ReadFile("/proc/self/task/" + e.Name() + "/comm"); err == nil && strings.HasPrefix(string(comm), "iou-wrk-") {
+			n++
+		}
+	}
+	return n
 }
