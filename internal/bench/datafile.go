@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"unsafe"
@@ -157,6 +158,9 @@ func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 	if intact {
 		return path, nil
 	}
+	if err := checkSpace(dir, size); err != nil {
+		return "", err
+	}
 	tmp, err := os.CreateTemp(dir, TempPrefix+"*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("bench: %w", err)
@@ -198,6 +202,24 @@ func prepareFile(dir string, size int64, direct bool) (path string, err error) {
 		}
 	}
 	return path, nil
+}
+
+// checkSpace fails with ENOSPC, before anything is written, when dir's file
+// system has less than size bytes available to this user: writing the file
+// would only fill the disk (a mistyped -size of 1TiB did) and then fail.
+// A statfs error is not one: the write then tells.
+func checkSpace(dir string, size int64) error {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil || st.Bsize <= 0 {
+		return nil
+	}
+	avail := st.Bavail
+	if b := uint64(st.Bsize); avail > math.MaxInt64/b {
+		return nil
+	} else if int64(avail*b) < size {
+		return fmt.Errorf("bench: data file of %d bytes does not fit in %s (%d bytes available): %w", size, dir, avail*b, unix.ENOSPC)
+	}
+	return nil
 }
 
 // fillBlock writes the content of block number blk into b (len 4096).

@@ -236,3 +236,34 @@ func TestCheckDirectReadOnlyDir(t *testing.T) {
 		t.Errorf("read-only dir: CheckDirectDir %v, CheckDirect without a kept file %v; want EROFS", r.probe, r.other)
 	}
 }
+
+// A data file larger than the free space is refused with ENOSPC before a
+// byte is written (a mistyped -size of 1TiB filled the disk), for both
+// kinds of data file; one that fits is still made.
+func TestPrepareFileNoSpace(t *testing.T) {
+	dir := testutil.TempDir(t)
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	huge := (int64(st.Bavail)*st.Bsize/BlockSize + 1) * BlockSize
+	for _, prep := range []func(string, int64) (string, error){PrepareFile, PrepareCacheFile} {
+		start := time.Now()
+		path, err := prep(dir, huge)
+		if !errors.Is(err, unix.ENOSPC) || path != "" {
+			t.Fatalf("data file of %d bytes with %d available: %q, %v; want ENOSPC", huge, int64(st.Bavail)*st.Bsize, path, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("refusal took %v: it wrote first", d)
+		}
+		left, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, f := range left {
+			if strings.HasPrefix(filepath.Base(f), TempPrefix) || strings.HasPrefix(filepath.Base(f), "aiobench-") {
+				t.Errorf("left behind: %s", f)
+			}
+		}
+	}
+	if _, err := PrepareCacheFile(dir, 4*BlockSize); err != nil {
+		t.Fatalf("a small data file: %v", err)
+	}
+}
