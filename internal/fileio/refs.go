@@ -71,6 +71,12 @@ func (r *Refs) Closing() bool { return r.closing.Load() }
 // error then goes to that operation's Release, and is lost if that was an
 // Acquire backing out). A second Close returns ok false and does nothing.
 func (r *Refs) Close(busy func()) (ok bool, err error) {
+	if r.closing.Load() {
+		// A later Close takes no reference: its Release could be the last
+		// one, run Final in place of the operation that ends meanwhile and
+		// lose Final's error. (Two first Closes at once still can.)
+		return false, nil
+	}
 	r.shards[0].n.Add(1) // Close's own reference keeps the descriptor open for busy
 	if !r.closing.CompareAndSwap(false, true) {
 		r.Release(0)

@@ -182,7 +182,9 @@ func (r *Reader) TryBuffered(fd int, buf []byte, off int64) bool {
 // try is Try (buffered false: fd may be O_DIRECT, see isDirect) and
 // TryBuffered (buffered true).
 func (r *Reader) try(fd int, buf []byte, off int64, buffered bool) bool {
-	if len(buf) == 0 || off < 0 || fd < 0 || r.off.Load() {
+	// A wide fd (FD32 -1) is never read, and must not touch the skip and
+	// direct entries of the descriptor its low 32 bits name.
+	if len(buf) == 0 || off < 0 || fileio.FD32(fd) < 0 || r.off.Load() {
 		return false
 	}
 	unsup := r.unsup.Load()
