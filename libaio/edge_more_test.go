@@ -212,16 +212,7 @@ func TestEdgeGoexitInCallback(t *testing.T) {
 		t.Errorf("callback results %v, want [5 5]", res)
 	}
 	mu.Unlock()
-	destroyed := make(chan error, 1)
-	go func() { destroyed <- c.Destroy() }()
-	select {
-	case err := <-destroyed:
-		if err != nil {
-			t.Fatalf("Destroy: %v", err)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("Destroy waits for a QueueRun whose callback called Goexit")
-	}
+	destroyWithin(t, c, "Destroy waits for a QueueRun whose callback called Goexit")
 }
 
 // TestEdgeDestroyRacesCalls: Destroy while goroutines loop on Submit (reads and polls),
@@ -286,16 +277,7 @@ func TestEdgeDestroyRacesCalls(t *testing.T) {
 			}(g)
 		}
 		time.Sleep(time.Duration(iter%4) * time.Millisecond)
-		destroyed := make(chan error, 1)
-		go func() { destroyed <- c.Destroy() }()
-		select {
-		case err := <-destroyed:
-			if err != nil {
-				t.Fatalf("Destroy: %v", err)
-			}
-		case <-time.After(3 * time.Second):
-			t.Fatal("Destroy hangs")
-		}
+		destroyWithin(t, c, "Destroy hangs")
 		wg.Wait()
 		close(bad)
 		for err := range bad {
@@ -466,5 +448,21 @@ func TestEdgeQueueArgs(t *testing.T) {
 	}
 	if err := q.Close(); err != nil {
 		t.Errorf("second Close: %v, want the first's nil", err)
+	}
+}
+
+// destroyWithin runs c.Destroy and fails the test with hang if it has not
+// returned within 3 s, or with its error.
+func destroyWithin(t *testing.T, c *Context, hang string) {
+	t.Helper()
+	destroyed := make(chan error, 1)
+	go func() { destroyed <- c.Destroy() }()
+	select {
+	case err := <-destroyed:
+		if err != nil {
+			t.Fatalf("Destroy: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal(hang)
 	}
 }

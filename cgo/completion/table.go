@@ -268,12 +268,18 @@ func (t *Table) Begin() (*Handle, *Op, error) {
 	}
 	op := t.pop()
 	if op == nil {
-		if t.closed.Load() {
-			return nil, nil, ErrClosed
-		}
-		return nil, nil, ErrBusy
+		return nil, nil, t.noSlot()
 	}
 	return t.take(op)
+}
+
+// noSlot is Begin's error when no slot was free: ErrClosed if Close ran
+// meanwhile, else ErrBusy.
+func (t *Table) noSlot() error {
+	if t.closed.Load() {
+		return ErrClosed
+	}
+	return ErrBusy
 }
 
 // BeginReserved is Begin, but when every ordinary slot is in flight it
@@ -285,10 +291,7 @@ func (t *Table) BeginReserved() (*Handle, *Op, error) {
 	}
 	op := t.popReserved()
 	if op == nil {
-		if t.closed.Load() {
-			return nil, nil, ErrClosed
-		}
-		return nil, nil, ErrBusy
+		return nil, nil, t.noSlot()
 	}
 	return t.take(op)
 }

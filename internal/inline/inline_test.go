@@ -123,14 +123,7 @@ func TestReadLeavesStreams(t *testing.T) {
 // and not tried again until retryAfter reads have passed it by, while
 // other descriptors still read inline.
 func TestReaderSkipsUnsupportedFiles(t *testing.T) {
-	mfd, err := unix.MemfdCreate("inline-test", unix.MFD_CLOEXEC)
-	if err != nil {
-		testutil.SkipNoFeature(t, "memfd_create", err)
-	}
-	defer unix.Close(mfd)
-	if _, err := unix.Pwrite(mfd, []byte("0123456789"), 0); err != nil {
-		t.Fatal(err)
-	}
+	mfd := testMemfd(t, []byte("0123456789"))
 	buf := make([]byte, 4)
 	if r := Read(mfd, buf, 0); r != Unsupported {
 		testutil.SkipNoFeature(t, "a file without RWF_NOWAIT reads (memfd gives EOPNOTSUPP on Linux 6.18)",

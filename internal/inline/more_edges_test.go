@@ -15,14 +15,7 @@ import (
 // (it used to count a skip of that descriptor, so that one was retried
 // early, or reset its entry).
 func TestMoreWideFD(t *testing.T) {
-	mfd, err := unix.MemfdCreate("inline-hunt", unix.MFD_CLOEXEC)
-	if err != nil {
-		testutil.SkipNoFeature(t, "memfd_create", err)
-	}
-	defer unix.Close(mfd)
-	if _, err := unix.Pwrite(mfd, []byte("0123456789"), 0); err != nil {
-		t.Fatal(err)
-	}
+	mfd := testMemfd(t, []byte("0123456789"))
 	buf := make([]byte, 4)
 	var r Reader
 	r.Count(true)
@@ -86,4 +79,19 @@ func TestMoreReaderEdges(t *testing.T) {
 	if r.off.Load() {
 		t.Error("a short read disabled the Reader")
 	}
+}
+
+// testMemfd returns a memfd holding content (a file whose reads are never
+// RWF_NOWAIT-able: tmpfs), closed at the end of the test.
+func testMemfd(t *testing.T, content []byte) int {
+	t.Helper()
+	mfd, err := unix.MemfdCreate("inline-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		testutil.SkipNoFeature(t, "memfd_create", err)
+	}
+	t.Cleanup(func() { unix.Close(mfd) })
+	if _, err := unix.Pwrite(mfd, content, 0); err != nil {
+		t.Fatal(err)
+	}
+	return mfd
 }
