@@ -449,7 +449,11 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 		if direct {
 			kind = "O_DIRECT"
 		}
-		notes = append(notes, fmt.Sprintf("%d %s rows skipped: %s", n, kind, why))
+		rows := "rows"
+		if n == 1 {
+			rows = "row"
+		}
+		notes = append(notes, fmt.Sprintf("%d %s %s skipped: %s", n, kind, rows, why))
 	}
 	need := func(direct bool) bool {
 		for _, pr := range planned {

@@ -387,8 +387,8 @@ func TestTmpfsDir(t *testing.T) {
 	if got, want := strings.Join(rows, " "), "nop/qd1 read4k/cache/qd1"; got != want && got != "read4k/cache/qd1" {
 		t.Errorf("rows %q, want %q (nop/qd1 only where io_uring works)", got, want)
 	}
-	if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "O_DIRECT rows skipped") || !strings.Contains(r.Notes[0], "-dir on a disk filesystem") ||
-		!strings.Contains(errb.String(), "note: 1 O_DIRECT rows skipped") {
+	if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "O_DIRECT row skipped") || !strings.Contains(r.Notes[0], "-dir on a disk filesystem") ||
+		!strings.Contains(errb.String(), "note: 1 O_DIRECT row skipped") {
 		t.Errorf("no note on the skipped O_DIRECT rows: notes %q, stderr %q", r.Notes, errb.String())
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
@@ -397,7 +397,7 @@ func TestTmpfsDir(t *testing.T) {
 	out.Reset()
 	errb.Reset()
 	code = run([]string{"-quick", "-filter", `^read4k/direct/qd1 goroutines/`, "-dir", dir}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "O_DIRECT rows skipped") || !strings.Contains(errb.String(), "nothing left to run") {
+	if code != 1 || !strings.Contains(errb.String(), "O_DIRECT row skipped") || !strings.Contains(errb.String(), "nothing left to run") {
 		t.Errorf("only O_DIRECT rows on tmpfs: exit %d, %q", code, errb.String())
 	}
 }

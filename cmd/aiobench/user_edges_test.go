@@ -28,7 +28,7 @@ func TestUserMlockRefusedNamesNoCacheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(strings.Join(r.Notes, "\n"), "page-cache rows skipped") {
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "page-cache row skipped") {
 		t.Fatalf("mlock refused, yet no page-cache rows skipped: notes %q", r.Notes)
 	}
 	for _, row := range r.Rows {
