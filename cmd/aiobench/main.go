@@ -496,7 +496,9 @@ func prepareFiles(dir string, planned []plannedRow, directSize, cacheSize int64,
 			return fail(err)
 		}
 		if resident, err = bench.MakeResident(fl.cache); err != nil {
-			why := strings.TrimPrefix(err.Error(), "bench: ")
+			// Name the data file, not the run's hard link of it (gone at the end).
+			why := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "bench: "),
+				fl.cache, filepath.Join(filepath.Dir(fl.cache), bench.DataFileName(cacheSize)))
 			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOMEM) {
 				why += " (raise `ulimit -l`, or run with CAP_IPC_LOCK, as root usually has)"
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,8 +29,13 @@ func TestUserMlockRefusedNamesNoCacheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(strings.Join(r.Notes, "\n"), "page-cache row skipped") {
+	notes := strings.Join(r.Notes, "\n")
+	if !strings.Contains(notes, "page-cache row skipped") {
 		t.Fatalf("mlock refused, yet no page-cache rows skipped: notes %q", r.Notes)
+	}
+	// The note names the data file, not the run's hard link of it.
+	if !strings.Contains(notes, filepath.Join(dir, bench.DataFileName(4<<20))) || strings.Contains(notes, bench.TempPrefix) { // -quick: 4 MiB
+		t.Errorf("the note does not name the data file: %q", notes)
 	}
 	for _, row := range r.Rows {
 		if row.Op == bench.OpRead4k {
