@@ -67,7 +67,7 @@ func (br *BufRing) Advance(count int) {
 // (io_uring_buf_ring_cq_advance). A nil br only consumes the CQEs.
 func (r *Ring) BufRingCQAdvance(br *BufRing, count int) {
 	if br != nil {
-		br.Tail += uint16(count)
+		br.Advance(count) // a release store, as in Advance: the entries first
 	}
 	r.CQAdvance(uint32(count))
 }

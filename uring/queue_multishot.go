@@ -87,7 +87,12 @@ func (m *Multishot) DiscardedBuffers() []uint16 { return m.msStream.discardedBuf
 // it returns ErrClosed. An old kernel's -EINVAL for the whole request
 // comes back as an *UnsupportedFeatureError.
 func (m *Multishot) Next(ctx context.Context) (res int32, flags uint32, err error) {
-	return m.msStream.next(ctx)
+	res, flags, err = m.msStream.next(ctx)
+	// A Next that waits uses the stream: its finalizer (which closes the
+	// stream) must not run meanwhile, even if the caller keeps m nowhere
+	// else.
+	runtime.KeepAlive(m)
+	return res, flags, err
 }
 
 // Done returns a channel that is closed when the request's final CQE has
