@@ -97,7 +97,9 @@ func (m *Multishot) Next(ctx context.Context) (res int32, flags uint32, err erro
 
 // Done returns a channel that is closed when the request's final CQE has
 // arrived: no further CQE comes, though Next may still have buffered ones
-// to return.
+// to return. A Multishot that becomes unreachable is closed by its
+// finalizer, which also closes this channel: a goroutine that only waits
+// on it must keep m reachable (call Next or Close after the wait).
 func (m *Multishot) Done() <-chan struct{} { return m.h.Done() }
 
 // Cancel asks the kernel to stop the request (IORING_OP_ASYNC_CANCEL for
