@@ -339,6 +339,10 @@ func TestEdgeCloseRacesContextWaits(t *testing.T) {
 							} else {
 								mustEqual(t, "O_DIRECT read", buf, content[off:off+4096])
 							}
+						} else {
+							// A read whose ctx ended may still write buf (it stays
+							// pinned until the request completes): never reuse it.
+							buf = make([]byte, 4096)
 						}
 					case 1:
 						h, e := q.Poll(p[0], unix.POLLIN)
