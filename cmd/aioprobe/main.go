@@ -4,8 +4,8 @@
 // or the work was done inside the call (the "async" interface blocked).
 // For POSIX AIO, whose requests glibc always hands to its own threads, a
 // batch those threads finished before lio_listio returned is "threads"; an
-// io_uring batch of a file system without RWF_NOWAIT reads (tmpfs), which
-// io_uring hands to its io-wq workers, is "workers" in that case.
+// io_uring batch that its io-wq worker threads finished during
+// io_uring_submit (every read of tmpfs goes to them) is "workers".
 //
 // Usage:
 //

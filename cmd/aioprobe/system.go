@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aiokit/aio/cgo/cmem"
@@ -52,10 +55,6 @@ type dataFile struct {
 	path   string
 	direct bool
 	rng    *rand.Rand
-	// noNowait: the file system refuses RWF_NOWAIT reads (EOPNOTSUPP: its
-	// files lack FMODE_NOWAIT, as tmpfs and ramfs files do), so io_uring
-	// hands every buffered read of it to its io-wq worker threads.
-	noNowait bool
 }
 
 func (d *dataFile) Close() { removeScratch(d.path) }
@@ -135,7 +134,7 @@ func probeSystem(dir string) (System, *dataFile, error) {
 		d.Close()
 		return s, nil, err
 	}
-	s.NowaitRead, s.NowaitReadError, d.noNowait = probeNowait(d.path)
+	s.NowaitRead, s.NowaitReadError = probeNowait(d.path)
 	fd, err := unix.Open(d.path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
 	if err != nil {
 		s.DirectIOError = err.Error()
@@ -173,26 +172,25 @@ func dioAlignWhy(fd int) string {
 // probeNowait reads the first byte of the (just written, so cached) file at
 // path with preadv2(RWF_NOWAIT), as the handle layers' inline reads do.
 // EAGAIN (the page was not cached after all) still shows that the kernel
-// takes the flag. fsNo is set for EOPNOTSUPP: the kernel knows the flag but
-// this file system's files do not take it (no FMODE_NOWAIT).
-func probeNowait(path string) (ok bool, why string, fsNo bool) {
+// takes the flag.
+func probeNowait(path string) (bool, string) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false, "open: " + err.Error(), false
+		return false, "open: " + err.Error()
 	}
 	defer unix.Close(fd)
 	_, err = unix.Preadv2(fd, [][]byte{make([]byte, 1)}, 0, unix.RWF_NOWAIT)
 	switch err {
 	case nil, unix.EAGAIN:
-		return true, "", false
+		return true, ""
 	case unix.ENOSYS:
-		return false, "preadv2: " + err.Error() + " (no preadv2: Linux before 4.6, or refused by a seccomp filter)", false
+		return false, "preadv2: " + err.Error() + " (no preadv2: Linux before 4.6, or refused by a seccomp filter)"
 	case unix.EOPNOTSUPP, unix.EINVAL:
-		return false, "preadv2(RWF_NOWAIT): " + err.Error() + " (no RWF_NOWAIT reads: Linux before 4.14, or this file system)", err == unix.EOPNOTSUPP
+		return false, "preadv2(RWF_NOWAIT): " + err.Error() + " (no RWF_NOWAIT reads: Linux before 4.14, or this file system)"
 	case unix.EPERM:
-		return false, "preadv2: " + err.Error() + " (refused by a seccomp filter)", false
+		return false, "preadv2: " + err.Error() + " (refused by a seccomp filter)"
 	}
-	return false, "preadv2(RWF_NOWAIT): " + err.Error(), false
+	return false, "preadv2(RWF_NOWAIT): " + err.Error()
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -249,20 +247,69 @@ func verdict(done, batch int) string {
 	return "inline"
 }
 
-// uringVerdict is verdict for io_uring reads of the data file (in any
-// mode: O_DIRECT files of such a file system lack FMODE_NOWAIT as well).
-// io_uring first tries a read without blocking, which a file without
-// FMODE_NOWAIT (tmpfs, ramfs: RWF_NOWAIT's EOPNOTSUPP) refuses, and then
-// hands it to an io-wq worker thread: a batch those workers finished while
-// io_uring_submit was still queueing the rest was not read inline but by
-// "workers" (as POSIX AIO's "threads"); they show as iou-wrk-* threads of
-// the process.
-func uringVerdict(d *dataFile, done, batch int) string {
+// uringVerdict is verdict for an io_uring batch. io_uring first tries each
+// read without blocking; one that would block, or a file that refuses
+// non-blocking reads (no FMODE_NOWAIT: tmpfs, ramfs), goes to an io-wq
+// worker thread (iou-wrk-*) instead. A batch that workers finished while
+// io_uring_submit was still queueing the rest (workersRan: a worker thread
+// appeared or ran during the call) was not read inline: that is "workers",
+// as POSIX AIO's "threads".
+func uringVerdict(done, batch int, workersRan bool) string {
 	v := verdict(done, batch)
-	if v == "inline" && d.noNowait {
+	if v == "inline" && workersRan {
 		return "workers"
 	}
 	return v
+}
+
+// ioWorkers maps the thread id of each io_uring worker thread of this
+// process (comm iou-wrk-*) to a count that moves whenever it runs: the
+// times it was scheduled in (schedstat's third field, CONFIG_SCHED_INFO)
+// plus its context switches (voluntary and not, from status, which count
+// only once it slept again). nil when /proc does not tell.
+func ioWorkers() map[string]uint64 {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return nil
+	}
+	w := map[string]uint64{}
+	for _, e := range tasks {
+		dir := "/proc/self/task/" + e.Name()
+		comm, err := os.ReadFile(dir + "/comm")
+		if err != nil || !strings.HasPrefix(string(comm), "iou-wrk-") {
+			continue
+		}
+		st, err := os.ReadFile(dir + "/status")
+		if err != nil {
+			continue
+		}
+		var n uint64
+		for _, line := range strings.Split(string(st), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+		if ss, err := os.ReadFile(dir + "/schedstat"); err == nil {
+			if f := strings.Fields(string(ss)); len(f) >= 3 {
+				c, _ := strconv.ParseUint(f[2], 10, 64)
+				n += c
+			}
+		}
+		w[e.Name()] = n
+	}
+	return w
+}
+
+// workersRan reports whether a worker thread of after is new since before
+// or has run since (see ioWorkers).
+func workersRan(before, after map[string]uint64) bool {
+	for tid, n := range after {
+		if m, ok := before[tid]; !ok || m != n {
+			return true
+		}
+	}
+	return false
 }
 
 // posixVerdict is verdict for POSIX AIO. glibc's lio_listio never reads in

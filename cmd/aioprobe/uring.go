@@ -152,10 +152,12 @@ func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int, vectored boo
 		sqe.SetUserData(uint64(i))
 		sqes = append(sqes, sqe)
 	}
+	workers := ioWorkers()
 	t0 := time.Now()
 	n, err := r.Submit()
 	t1 := time.Now()
 	res.DoneAtReturn = int(r.CQReady())
+	ran := res.DoneAtReturn == depth && workersRan(workers, ioWorkers())
 	if err != nil || n != depth {
 		fail(fmt.Sprintf("io_uring_submit = %d, %v", n, err))
 	}
@@ -191,7 +193,7 @@ func uringAsync(r *uring.Ring, d *dataFile, mode string, depth int, vectored boo
 	done()
 	res.SubmitMicros, res.TotalMicros = micros(t1.Sub(t0)), micros(time.Since(t0))
 	if res.Error == "" {
-		res.Verdict = uringVerdict(d, res.DoneAtReturn, depth)
+		res.Verdict = uringVerdict(res.DoneAtReturn, depth, ran)
 	}
 	return res, ok
 }

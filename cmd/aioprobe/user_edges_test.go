@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
 
@@ -74,34 +73,22 @@ func TestUserUringWorkersOnTmpfs(t *testing.T) {
 			workers = true
 		}
 	}
-	if workers && ioWorkers(t) == 0 {
+	if workers && len(ioWorkers()) == 0 {
 		t.Error(`verdict "workers" but the process has no iou-wrk thread`)
 	}
 	for _, c := range []struct {
-		noNowait    bool
 		done, batch int
+		ran         bool
 		want        string
 	}{
-		{true, 32, 32, "workers"}, {true, 31, 32, "async"}, {false, 32, 32, "inline"}, {false, 0, 32, "async"},
+		{32, 32, true, "workers"}, {31, 32, true, "async"}, {32, 32, false, "inline"}, {0, 32, false, "async"},
 	} {
-		if got := uringVerdict(&dataFile{noNowait: c.noNowait}, c.done, c.batch); got != c.want {
-			t.Errorf("uringVerdict(noNowait %v, %d/%d) = %q, want %q", c.noNowait, c.done, c.batch, got, c.want)
+		if got := uringVerdict(c.done, c.batch, c.ran); got != c.want {
+			t.Errorf("uringVerdict(%d/%d, workers ran %v) = %q, want %q", c.done, c.batch, c.ran, got, c.want)
 		}
 	}
-}
-
-// ioWorkers counts the io_uring worker threads (comm iou-wrk-<tid>) of
-// this process.
-func ioWorkers(t *testing.T) int {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		testutil.SkipNoFeature(t, "/proc/self/task", err)
+	if !workersRan(nil, map[string]uint64{"7": 1}) || !workersRan(map[string]uint64{"7": 1}, map[string]uint64{"7": 2}) ||
+		workersRan(map[string]uint64{"7": 2}, map[string]uint64{"7": 2}) || workersRan(nil, nil) {
+		t.Error("workersRan: a new or busier worker must count, an unchanged one not")
 	}
-	n := 0
-	for _, e := range tasks {
-		if comm, err := os.ReadFile("/proc/self/task/" + e.Name() + "/comm"); err == nil && strings.HasPrefix(string(comm), "iou-wrk-") {
-			n++
-		}
-	}
-	return n
 }
