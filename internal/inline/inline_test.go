@@ -70,12 +70,7 @@ func TestRead(t *testing.T) {
 // TestReader: Try reads inline and counts it while enabled, never when
 // disabled or for an empty buffer.
 func TestReader(t *testing.T) {
-	path := filepath.Join(testutil.TempDir(t), "f")
-	if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fd := openRead(t, path)
-	testutil.RequireNowaitRead(t, fd)
+	fd := digitsFile(t)
 	var r Reader
 	r.Count(true)
 	buf := make([]byte, 4)
@@ -129,12 +124,7 @@ func TestReaderSkipsUnsupportedFiles(t *testing.T) {
 		testutil.SkipNoFeature(t, "a file without RWF_NOWAIT reads (memfd gives EOPNOTSUPP on Linux 6.18)",
 			fmt.Errorf("memfd answers RWF_NOWAIT reads with %v here", r))
 	}
-	path := filepath.Join(testutil.TempDir(t), "f")
-	if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fd := openRead(t, path)
-	testutil.RequireNowaitRead(t, fd)
+	fd := digitsFile(t)
 
 	var r Reader
 	r.Count(true)
@@ -225,6 +215,20 @@ func TestReaderRemembersODirect(t *testing.T) {
 }
 
 // openRead opens path read-only for the rest of the test.
+// digitsFile returns a descriptor, read-only, of a cached file holding
+// "0123456789" on a file system with RWF_NOWAIT reads (else the test is
+// skipped, naming the missing feature).
+func digitsFile(t *testing.T) int {
+	t.Helper()
+	path := filepath.Join(testutil.TempDir(t), "f")
+	if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd := openRead(t, path)
+	testutil.RequireNowaitRead(t, fd)
+	return fd
+}
+
 func openRead(t *testing.T, path string) int {
 	t.Helper()
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)

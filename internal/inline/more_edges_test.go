@@ -1,8 +1,6 @@
 package inline
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aiokit/aio/internal/testutil"
@@ -49,12 +47,7 @@ func TestMoreWideFD(t *testing.T) {
 // TestMoreReaderEdges: negative descriptors and offsets, empty buffers and
 // a Reader turned off and on again.
 func TestMoreReaderEdges(t *testing.T) {
-	path := filepath.Join(testutil.TempDir(t), "f")
-	if err := os.WriteFile(path, []byte("0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fd := openRead(t, path)
-	testutil.RequireNowaitRead(t, fd)
+	fd := digitsFile(t)
 	var r Reader
 	r.Count(true)
 	buf := make([]byte, 3)
