@@ -233,8 +233,7 @@ func NewQueueConfig(c QueueConfig) (*Queue, error) {
 		r.Close()
 		return nil, &eventFDError{errno: err}
 	}
-	size := tableSize(c.MaxInFlight, int(c.Entries), int(p.CQEntries), p.Features)
-	reserve := reserveSize(size, int(c.Entries), int(p.CQEntries), p.Features)
+	size, reserve := tableSize(c.MaxInFlight, int(c.Entries), int(p.CQEntries), p.Features)
 	// The handle table's Go memory cannot fail without ending the process.
 	if err := completion.CheckGoAlloc(completion.TableBytes(size + reserve)); err != nil {
 		n.Close()
@@ -298,43 +297,39 @@ func (q *Queue) Ring() *Ring { return q.ring }
 
 // tableSize is the handle table's size for QueueConfig.MaxInFlight
 // (maxInFlight), its Entries and the CQ size and features the kernel
-// reported: see QueueConfig.MaxInFlight.
-func tableSize(maxInFlight, entries, cqEntries int, features uint32) int {
+// reported (see QueueConfig.MaxInFlight), and the number of reserve slots
+// beyond it (see controlReserve).
+func tableSize(maxInFlight, entries, cqEntries int, features uint32) (size, reserve int) {
 	if cqEntries <= 0 {
 		cqEntries = 2 * entries
 	}
+	nodrop := features&FeatNodrop != 0
 	safe := cqEntries // what fits the CQ with room for cancel CQEs
-	if features&FeatNodrop == 0 && safe > 1 {
+	if !nodrop && safe > 1 {
 		safe /= 2
 	}
 	switch {
 	case maxInFlight <= 0:
-		return safe
-	case features&FeatNodrop == 0 && maxInFlight > safe:
-		return safe
+		size = safe
+	case !nodrop && maxInFlight > safe:
+		size = safe
+	default:
+		size = maxInFlight
 	}
-	return maxInFlight
+	if nodrop {
+		return size, controlReserve
+	}
+	// Every slot in flight may cost a CQE of its own and one of a cancel:
+	// the reserve is what still fits in the half of the CQ kept for cancel
+	// CQEs, nothing when MaxInFlight was left to its default.
+	return size, max(0, min(controlReserve, cqEntries/2-size))
 }
 
 // controlReserve is the number of slots beyond MaxInFlight that only
-// Cancel, PollRemove and TimeoutRemove take (Queue.control), when the
-// kernel keeps every CQE (IORING_FEAT_NODROP).
+// Cancel, PollRemove and TimeoutRemove take (Queue.control), and File's
+// close of its descriptor, when the kernel keeps every CQE
+// (IORING_FEAT_NODROP).
 const controlReserve = 4
-
-// reserveSize is the number of reserve slots for a table of size ordinary
-// slots: controlReserve with IORING_FEAT_NODROP; without it only what still
-// fits in the half of the CQ that tableSize keeps for cancel CQEs (every
-// slot in flight may cost a CQE of its own and one of a cancel), which is
-// nothing when MaxInFlight was left to its default.
-func reserveSize(size, entries, cqEntries int, features uint32) int {
-	if features&FeatNodrop != 0 {
-		return controlReserve
-	}
-	if cqEntries <= 0 {
-		cqEntries = 2 * entries
-	}
-	return max(0, min(controlReserve, cqEntries/2-size))
-}
 
 // MaxInFlight returns the number of operations that may be in flight at
 // once; beyond it methods return ErrBusy. Cancel, PollRemove and

@@ -556,18 +556,19 @@ func TestTableSize(t *testing.T) {
 	for _, c := range []struct {
 		max, entries, cq int
 		feat             uint32
-		want             int
+		want, reserve    int
 	}{
-		{0, 64, 128, FeatNodrop, 128},
-		{0, 64, 128, 0, 64},
-		{4096, 64, 128, FeatNodrop, 4096},
-		{4096, 64, 128, 0, 64},
-		{32, 64, 128, 0, 32},
-		{0, 8, 0, 0, 8},
-		{0, 1, 1, 0, 1},
+		{0, 64, 128, FeatNodrop, 128, 4},
+		{0, 64, 128, 0, 64, 0},
+		{4096, 64, 128, FeatNodrop, 4096, 4},
+		{4096, 64, 128, 0, 64, 0},
+		{32, 64, 128, 0, 32, 4},
+		{62, 64, 128, 0, 62, 2},
+		{0, 8, 0, 0, 8, 0},
+		{0, 1, 1, 0, 1, 0},
 	} {
-		if got := tableSize(c.max, c.entries, c.cq, c.feat); got != c.want {
-			t.Errorf("tableSize(max %d, entries %d, cq %d, features %#x) = %d, want %d", c.max, c.entries, c.cq, c.feat, got, c.want)
+		if got, res := tableSize(c.max, c.entries, c.cq, c.feat); got != c.want || res != c.reserve {
+			t.Errorf("tableSize(max %d, entries %d, cq %d, features %#x) = %d, reserve %d; want %d, %d", c.max, c.entries, c.cq, c.feat, got, res, c.want, c.reserve)
 		}
 	}
 }
