@@ -149,17 +149,17 @@ func Print(out io.Writer, r *Report) error {
 	s := r.System
 	fmt.Fprintf(w, "kernel     %s (%s), %d CPUs\n", s.Kernel, s.Machine, s.CPUs)
 	fmt.Fprintf(w, "directory  %s: %s", s.Dir, s.FSType)
-	if s.DirectIO && s.MemoryFS {
-		align := fmt.Sprintf("memory alignment %d, offset alignment %d", s.DIOMemAlign, s.DIOOffsetAlign)
-		if s.DIOAlignGuess != "" { // as on a disk: the JSON's dio_align_guess
-			align = fmt.Sprintf("alignment not reported: %s; %d assumed for memory and offset", s.DIOAlignGuess, s.DIOMemAlign)
-		}
+	// The alignments, reported or guessed (the JSON's dio_align_guess).
+	align := fmt.Sprintf("memory alignment %d, offset alignment %d", s.DIOMemAlign, s.DIOOffsetAlign)
+	if s.DIOAlignGuess != "" {
+		align = fmt.Sprintf("alignment not reported: %s; %d assumed for memory and offset", s.DIOAlignGuess, s.DIOMemAlign)
+	}
+	switch {
+	case s.DirectIO && s.MemoryFS:
 		fmt.Fprintf(w, ", O_DIRECT accepted (%s) but %s keeps files in memory: direct reads do not reach a device\n", align, s.FSType)
-	} else if s.DirectIO && s.DIOAlignGuess != "" {
-		fmt.Fprintf(w, ", O_DIRECT ok (alignment not reported: %s; %d assumed for memory and offset)\n", s.DIOAlignGuess, s.DIOMemAlign)
-	} else if s.DirectIO {
-		fmt.Fprintf(w, ", O_DIRECT ok (memory alignment %d, offset alignment %d)\n", s.DIOMemAlign, s.DIOOffsetAlign)
-	} else {
+	case s.DirectIO:
+		fmt.Fprintf(w, ", O_DIRECT ok (%s)\n", align)
+	default:
 		fmt.Fprintf(w, ", O_DIRECT not supported: %s\n", s.DirectIOError)
 	}
 	if s.NowaitRead {
