@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/aiokit/aio/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -136,7 +137,7 @@ func TestRingEdgeQueueRingFlagWordsRaceClose(t *testing.T) {
 func TestRingEdgeClosedRingMethods(t *testing.T) {
 	r, err := New(4, nil)
 	if err != nil {
-		t.Skipf("io_uring: %v", err)
+		testutil.SkipNoFeature(t, "io_uring", err)
 	}
 	br, err := r.SetupBufRing(4, 9)
 	if err != nil {
