@@ -162,7 +162,8 @@ func (r *Reader) Missed() int64 { return r.missed.Load() }
 // not empty, off >= 0, fd is not O_DIRECT (as remembered: see
 // Reader.direct) and the whole buffer is cached: it then returns a
 // completed handle (no table slot, nothing pinned). It returns nil when the
-// caller must do the read its usual way. A NoKernel answer disables r; an
+// caller must do the read its usual way. A NoKernel answer disables r when
+// preadv2 itself is refused (else it skips that fd, as Unsupported); an
 // Unsupported one makes r pass over fd for a while, and unsupLimit of them
 // in a row (no read Done in between) over every fd but one read in
 // retryAfter (see Reader.unsup).
@@ -222,9 +223,25 @@ func (r *Reader) try(fd int, buf []byte, off int64, buffered bool) bool {
 			r.unsup.Add(1)
 		}
 	case NoKernel:
-		r.off.Store(true)
+		if preadv2Refused() {
+			r.off.Store(true)
+		} else {
+			// preadv2 works: the refusal was this file's (a FUSE server
+			// answering ENOSYS, a fanotify permission denial): skip it as
+			// a file without RWF_NOWAIT, not every file.
+			slot.Store(uint64(uint32(fd) + 1))
+		}
 	}
 	return false
+}
+
+// preadv2Refused reports whether the system refuses preadv2 itself (no
+// such call before 4.6, or a seccomp profile without it), rather than the
+// file one read was for: a preadv2 of descriptor -1 gets EBADF from a
+// kernel that runs it.
+func preadv2Refused() bool {
+	_, _, e := unix.RawSyscall6(unix.SYS_PREADV2, ^uintptr(0), 0, 0, 0, 0, unix.RWF_NOWAIT)
+	return e != unix.EBADF
 }
 
 // isDirect reports whether fd is O_DIRECT as far as r knows (see
