@@ -97,11 +97,8 @@ func runTo(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "progress on stderr")
 	list := fs.Bool("list", false, "list rows and engines that would run, and exit")
 	render := fs.String("render", "", "print the text table of a report saved with -json (FILE, or - for stdin), and exit; takes no other flag, and refuses anything but one report")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0 // -h: what flag.ExitOnError does
-		}
-		return 2
+	if code, ok := cli.ParseFlags(fs, "aiobench", args, stderr); !ok {
+		return code
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "aiobench: unexpected arguments %q\n", fs.Args())

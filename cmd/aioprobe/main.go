@@ -24,7 +24,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -79,11 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", os.TempDir(), "directory for the scratch file (its file system is probed)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	depth := fs.Int("depth", 32, "reads per submitted batch (1..1024)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := cli.ParseFlags(fs, "aioprobe", args, stderr); !ok {
+		return code
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "aioprobe: unexpected arguments %q (flags go before arguments; aioprobe takes none)\n", fs.Args())

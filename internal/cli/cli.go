@@ -6,6 +6,7 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -105,4 +106,28 @@ func outputClosed() bool {
 		}
 	}
 	return false
+}
+
+// ParseFlags parses args with fs (made with flag.ContinueOnError) as the
+// flag package would, but names the program in a parse error ("aiobench:
+// flag provided but not defined: -x"), then prints fs.Usage to stderr. It
+// returns ok false and the exit status when the command must stop: 0 after
+// -h or -help (the usage was asked for), 2 after a bad flag.
+func ParseFlags(fs *flag.FlagSet, prog string, args []string, stderr io.Writer) (code int, ok bool) {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	fs.Usage = usage
+	if err == nil {
+		return 0, true
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+	fs.Usage()
+	return 2, false
 }
