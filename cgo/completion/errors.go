@@ -10,4 +10,10 @@ var (
 	ErrBusy = errors.New("aiokit: too many operations in flight")
 	// ErrPending is returned by Handle.Result before the operation completed.
 	ErrPending = errors.New("aiokit: operation still in flight")
+	// ErrAborted is what a handle reports when Table.Abort finished its
+	// operation with a nil error: the operation never reached the kernel,
+	// so it must not look like a success that moved 0 bytes.
+	ErrAborted = errors.New("aiokit: operation aborted before submission")
+	// ErrNilHandle is what the methods of a nil *Handle report (see Handle).
+	ErrNilHandle = errors.New("aiokit: nil handle")
 )

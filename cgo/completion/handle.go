@@ -13,6 +13,11 @@ import (
 // The result is exactly what the C library or kernel reported: a
 // non-negative count, or a negative errno returned as a unix.Errno error.
 //
+// A nil *Handle (what a caller holds after ignoring Begin's or a backend's
+// error) does not panic: it behaves as a handle completed with
+// ErrNilHandle. IsDone reports true, Done returns a closed channel, Result
+// and Wait return (0, ErrNilHandle), and UserData, Res and Flags return 0.
+//
 // The fields are ordered so that a Handle fits the allocator's 80-byte size
 // class (flags fills done's padding); one is allocated per operation.
 type Handle struct {
@@ -29,10 +34,25 @@ type Handle struct {
 
 // UserData returns the user data that identifies the operation to the
 // backend (slot index and generation).
-func (h *Handle) UserData() uint64 { return h.ud }
+func (h *Handle) UserData() uint64 {
+	if h == nil {
+		return 0
+	}
+	return h.ud
+}
+
+// closedCh is the Done channel of a nil *Handle.
+var closedCh = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Done returns a channel that is closed when the operation has completed.
 func (h *Handle) Done() <-chan struct{} {
+	if h == nil {
+		return closedCh
+	}
 	h.mu.Lock()
 	if h.ch == nil {
 		h.ch = make(chan struct{})
@@ -46,11 +66,14 @@ func (h *Handle) Done() <-chan struct{} {
 }
 
 // IsDone reports whether the operation has completed.
-func (h *Handle) IsDone() bool { return h.done.Load() }
+func (h *Handle) IsDone() bool { return h == nil || h.done.Load() }
 
 // Result returns the operation's result: (n, nil) for a non-negative result,
 // (0, unix.Errno) for a negative one, and (0, ErrPending) before completion.
 func (h *Handle) Result() (int, error) {
+	if h == nil {
+		return 0, ErrNilHandle
+	}
 	if !h.done.Load() {
 		return 0, ErrPending
 	}
@@ -59,12 +82,17 @@ func (h *Handle) Result() (int, error) {
 
 // Res returns the raw result as the kernel or C library reported it
 // (negative errno on failure); valid once the handle is done.
-func (h *Handle) Res() int64 { return h.res }
+func (h *Handle) Res() int64 {
+	if h == nil {
+		return 0
+	}
+	return h.res
+}
 
 // Flags returns the completion flags (io_uring CQE flags); 0 for the other
 // backends or before completion.
 func (h *Handle) Flags() uint32 {
-	if !h.done.Load() {
+	if h == nil || !h.done.Load() {
 		return 0
 	}
 	return h.flags
@@ -88,6 +116,9 @@ func (h *Handle) result() (int, error) {
 // completion arrives; the handle then still reports that completion through
 // Done and Result.
 func (h *Handle) Wait(ctx context.Context) (int, error) {
+	if h == nil {
+		return 0, ErrNilHandle
+	}
 	if h.done.Load() {
 		return h.result()
 	}

@@ -478,11 +478,17 @@ func (t *Table) Complete(ud uint64, res int64, flags uint32) bool {
 }
 
 // Abort finishes an operation that never reached the kernel (its submission
-// failed): the handle reports err.
+// failed): the handle reports err, or ErrAborted when err is nil (never the
+// (0, nil) of a successful empty transfer). Res reports 0.
 func (t *Table) Abort(op *Op, err error) {
+	if err == nil {
+		err = ErrAborted
+	}
 	t.finish(op.UserData(), 0, 0, err)
 }
 
+// finish completes the handle before dec counts the operation out: a
+// goroutine woken by Drained finds every handle of the table done.
 func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
 	op, h := t.claim(ud)
 	if op == nil {
@@ -490,8 +496,8 @@ func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
 	}
 	t.push(op)
 	t.wakeWaiters()
-	t.dec(op)
 	h.complete(res, flags, err)
+	t.dec(op)
 	return true
 }
 
@@ -573,8 +579,8 @@ func (b *Batch) Flush() {
 	t.wakeWaiters()
 	for i := range b.done {
 		d := &b.done[i]
-		t.dec(d.op)
 		d.h.complete(d.res, d.flags, nil)
+		t.dec(d.op) // after complete, as in finish
 		*d = batched{}
 	}
 	b.done = b.done[:0]
@@ -614,5 +620,7 @@ func (t *Table) Close() {
 func (t *Table) Closed() bool { return t.isClosed() }
 
 // Drained returns a channel closed once the table is closed and no
-// operation is in flight.
+// operation is in flight. It closes only after the last handle is done: a
+// goroutine woken by it sees IsDone true, a closed Done channel and the
+// final Result of every handle the table gave out.
 func (t *Table) Drained() <-chan struct{} { return t.drained }

@@ -28,6 +28,7 @@ type Refs struct {
 		_ [56]byte
 	}
 	finalled atomic.Bool
+	closer   atomic.Bool // set by the one Close that runs; see Close
 	// Final closes the descriptor. It runs once, in whichever goroutine
 	// drops the last reference after Close (or in Close itself).
 	Final func() error
@@ -69,19 +70,22 @@ func (r *Refs) Closing() bool { return r.closing.Load() }
 // cancel the operations: the descriptor is still open while busy runs; nil
 // for none) and returns nil; the last operation to finish runs Final (its
 // error then goes to that operation's Release, and is lost if that was an
-// Acquire backing out). A second Close returns ok false and does nothing.
+// Acquire backing out).
+//
+// Exactly one Close, the first, returns ok true, however many goroutines
+// call it at once; it alone may run Final from Close, so Final's error is
+// never lost between Closes. Every other Close returns ok false and a nil
+// error, takes no reference and does nothing: it neither runs Final nor
+// waits for it (a caller maps ok false to its "already closed" error).
 func (r *Refs) Close(busy func()) (ok bool, err error) {
-	if r.closing.Load() {
-		// A later Close takes no reference: its Release could be the last
-		// one, run Final in place of the operation that ends meanwhile and
-		// lose Final's error. (Two first Closes at once still can.)
+	// The closer flag picks the one Close that runs before it touches the
+	// count: a losing Close that took a reference could drop the last one,
+	// run Final in the winner's place and lose Final's error.
+	if r.closing.Load() || !r.closer.CompareAndSwap(false, true) {
 		return false, nil
 	}
 	r.shards[0].n.Add(1) // Close's own reference keeps the descriptor open for busy
-	if !r.closing.CompareAndSwap(false, true) {
-		r.Release(0)
-		return false, nil
-	}
+	r.closing.Store(true)
 	if r.sum() > 1 && busy != nil {
 		busy()
 	}
