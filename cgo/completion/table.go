@@ -487,8 +487,10 @@ func (t *Table) Abort(op *Op, err error) {
 	t.finish(op.UserData(), 0, 0, err)
 }
 
-// finish completes the handle before dec counts the operation out: a
-// goroutine woken by Drained finds every handle of the table done.
+// finish counts the operation out before it completes the handle: a
+// goroutine woken by the handle finds InFlight without it (File.ReadAtContext
+// relies on that). Drained can therefore close just before the last handle
+// is marked done.
 func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
 	op, h := t.claim(ud)
 	if op == nil {
@@ -496,8 +498,8 @@ func (t *Table) finish(ud uint64, res int64, flags uint32, err error) bool {
 	}
 	t.push(op)
 	t.wakeWaiters()
-	h.complete(res, flags, err)
 	t.dec(op)
+	h.complete(res, flags, err)
 	return true
 }
 
@@ -579,8 +581,8 @@ func (b *Batch) Flush() {
 	t.wakeWaiters()
 	for i := range b.done {
 		d := &b.done[i]
+		t.dec(d.op)
 		d.h.complete(d.res, d.flags, nil)
-		t.dec(d.op) // after complete, as in finish
 		*d = batched{}
 	}
 	b.done = b.done[:0]
@@ -620,7 +622,6 @@ func (t *Table) Close() {
 func (t *Table) Closed() bool { return t.isClosed() }
 
 // Drained returns a channel closed once the table is closed and no
-// operation is in flight. It closes only after the last handle is done: a
-// goroutine woken by it sees IsDone true, a closed Done channel and the
-// final Result of every handle the table gave out.
+// operation is in flight (possibly just before the last handle is marked
+// done; backends wait for their reaper after it).
 func (t *Table) Drained() <-chan struct{} { return t.drained }
