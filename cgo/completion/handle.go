@@ -41,8 +41,9 @@ func (h *Handle) UserData() uint64 {
 	return h.ud
 }
 
-// closedCh is the Done channel of a nil *Handle.
-var closedCh = func() chan struct{} {
+// closedDone is the Done channel of a nil *Handle, and of a handle whose
+// Done is first asked for after it completed.
+var closedDone = func() chan struct{} {
 	ch := make(chan struct{})
 	close(ch)
 	return ch
@@ -51,13 +52,14 @@ var closedCh = func() chan struct{} {
 // Done returns a channel that is closed when the operation has completed.
 func (h *Handle) Done() <-chan struct{} {
 	if h == nil {
-		return closedCh
+		return closedDone
 	}
 	h.mu.Lock()
 	if h.ch == nil {
-		h.ch = make(chan struct{})
 		if h.done.Load() {
-			close(h.ch)
+			h.ch = closedDone
+		} else {
+			h.ch = make(chan struct{})
 		}
 	}
 	ch := h.ch
